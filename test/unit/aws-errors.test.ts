@@ -1,0 +1,24 @@
+import {describe, expect, it} from 'vitest'
+import {explainAwsError} from '../../src/aws/errors.js'
+import {UserError} from '../../src/errors.js'
+
+const sdkError = (name: string, message: string) => Object.assign(new Error(message), {name})
+
+describe('AWS errors become one actionable line', () => {
+  it('names the action that was denied', () => {
+    const e = explainAwsError(sdkError('UnauthorizedOperation', 'You are not authorized to perform this operation.'), 'ec2:CreateVpcEndpoint')
+    expect(e).toBeInstanceOf(UserError)
+    expect((e as UserError).line).toMatch(/^Permission denied for ec2:CreateVpcEndpoint: .* — grant that action/)
+  })
+
+  it('says how to supply missing credentials or region', () => {
+    expect((explainAwsError(sdkError('CredentialsProviderError', 'Could not load credentials from any providers')) as UserError).line)
+      .toMatch(/--profile/)
+    expect((explainAwsError(new Error('Region is missing')) as UserError).line).toMatch(/--region or set AWS_REGION/)
+  })
+
+  it('passes other errors through unchanged', () => {
+    const other = sdkError('InvalidVpcID.NotFound', "The vpc ID 'vpc-1' does not exist")
+    expect(explainAwsError(other)).toBe(other)
+  })
+})
