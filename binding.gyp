@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "gwlb_native",
+      "sources": ["native/gwlb_native.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [["OS!='linux'", {"type": "none"}]]
+    }
+  ]
+}

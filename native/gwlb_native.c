@@ -1,0 +1,388 @@
+// The few Linux syscalls Node.js lacks, for the GENEVE forwarder: TUN devices, batched UDP receive with the
+// local address (recvmmsg + IP_PKTINFO), batched raw IPv4 sends (sendmmsg) and batched TUN reads/writes, plus
+// a readiness watcher on the libuv loop. Packets live in one caller-owned buffer cut into fixed slots, so the
+// hot path allocates nothing: every call fills or drains a batch of slots and returns a count.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define MAX_BATCH 256
+
+static napi_value throw_errno(napi_env env, const char *what) {
+  char message[256];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
+  char code[32];
+  snprintf(code, sizeof code, "%d", errno);
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+static int32_t arg_i32(napi_env env, napi_value v) {
+  int32_t out = 0;
+  napi_get_value_int32(env, v, &out);
+  return out;
+}
+
+static napi_value num(napi_env env, double n) {
+  napi_value out;
+  napi_create_double(env, n, &out);
+  return out;
+}
+
+static void *buffer_data(napi_env env, napi_value v, size_t *length) {
+  void *data = NULL;
+  size_t len = 0;
+  bool is_typed = false;
+  napi_is_typedarray(env, v, &is_typed);
+  if (is_typed) {
+    napi_typedarray_type type;
+    size_t count;
+    napi_value arraybuffer;
+    size_t offset;
+    napi_get_typedarray_info(env, v, &type, &count, &data, &arraybuffer, &offset);
+    size_t width = (type == napi_uint32_array || type == napi_int32_array) ? 4 : 1;
+    len = count * width;
+  } else {
+    napi_get_buffer_info(env, v, &data, &len);
+  }
+  if (length) *length = len;
+  return data;
+}
+
+static int set_ifflags_up_mtu(const char *name, int mtu) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  ifr.ifr_mtu = mtu;
+  int rc = ioctl(s, SIOCSIFMTU, &ifr);
+  if (rc == 0) rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (rc == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int saved = errno;
+  close(s);
+  errno = saved;
+  return rc;
+}
+
+// openTun(name, mtu, multiQueue) -> fd. The interface exists while a queue fd is open, with the MTU set and up.
+static napi_value open_tun(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[IFNAMSIZ];
+  size_t name_len;
+  napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len);
+  int mtu = arg_i32(env, argv[1]);
+  bool multi = false;
+  napi_get_value_bool(env, argv[2], &multi);
+
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open /dev/net/tun");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0);
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return throw_errno(env, "TUNSETIFF");
+  }
+  if (mtu > 0 && set_ifflags_up_mtu(name, mtu) < 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return throw_errno(env, "bring tunnel interface up");
+  }
+  return num(env, fd);
+}
+
+// openUdp(port, rcvbuf, reusePort) -> fd, bound to 0.0.0.0:port, reporting each datagram's local address.
+static napi_value open_udp(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int port = arg_i32(env, argv[0]);
+  int rcvbuf = arg_i32(env, argv[1]);
+  bool reuse = false;
+  napi_get_value_bool(env, argv[2], &reuse);
+
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket(UDP)");
+  int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+  if (reuse) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  // FORCE lifts the rmem_max cap where we may (root); fall back to the capped size otherwise.
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {htonl(INADDR_ANY)}};
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return throw_errno(env, "bind UDP");
+  }
+  return num(env, fd);
+}
+
+// openRaw(sndbuf) -> fd of a raw IPv4 socket whose packets carry their own IP header (IPPROTO_RAW).
+static napi_value open_raw(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int sndbuf = arg_i32(env, argv[0]);
+  int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (fd < 0) return throw_errno(env, "socket(RAW)");
+  if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  return num(env, fd);
+}
+
+// recvUdpBatch(fd, buf, slotSize, headroom, meta, max) -> count. Datagram i lands at i*slotSize+headroom;
+// meta[4i..4i+3] = length, source IPv4 (host order), source port, local IPv4 it was sent to (host order).
+static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  size_t buf_len;
+  uint8_t *buf = buffer_data(env, argv[1], &buf_len);
+  int slot = arg_i32(env, argv[2]);
+  int headroom = arg_i32(env, argv[3]);
+  uint32_t *meta = buffer_data(env, argv[4], NULL);
+  int max = arg_i32(env, argv[5]);
+  if (max > MAX_BATCH) max = MAX_BATCH;
+  if ((size_t)max * slot > buf_len) max = buf_len / slot;
+
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iovs[MAX_BATCH];
+  struct sockaddr_in from[MAX_BATCH];
+  char control[MAX_BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
+  for (int i = 0; i < max; i++) {
+    iovs[i].iov_base = buf + (size_t)i * slot + headroom;
+    iovs[i].iov_len = slot - headroom;
+    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &from[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+    msgs[i].msg_hdr.msg_control = control[i];
+    msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+  }
+  int n = recvmmsg(fd, msgs, max, MSG_DONTWAIT, NULL);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return num(env, 0);
+    return throw_errno(env, "recvmmsg");
+  }
+  for (int i = 0; i < n; i++) {
+    uint32_t local = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+        local = ntohl(((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr.s_addr);
+    }
+    // A datagram cut short by the slot is reported as longer than the slot, so the caller drops it.
+    meta[i * 4] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? (uint32_t)slot : msgs[i].msg_len;
+    meta[i * 4 + 1] = ntohl(from[i].sin_addr.s_addr);
+    meta[i * 4 + 2] = ntohs(from[i].sin_port);
+    meta[i * 4 + 3] = local;
+  }
+  return num(env, n);
+}
+
+// readTunBatch(fd, buf, slotSize, headroom, lens, max) -> count of packets read into slots (until EAGAIN).
+static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  size_t buf_len;
+  uint8_t *buf = buffer_data(env, argv[1], &buf_len);
+  int slot = arg_i32(env, argv[2]);
+  int headroom = arg_i32(env, argv[3]);
+  uint32_t *lens = buffer_data(env, argv[4], NULL);
+  int max = arg_i32(env, argv[5]);
+  if ((size_t)max * slot > buf_len) max = buf_len / slot;
+  int n = 0;
+  while (n < max) {
+    ssize_t r = read(fd, buf + (size_t)n * slot + headroom, slot - headroom);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+      if (n > 0) break;
+      return throw_errno(env, "read tun");
+    }
+    lens[n++] = (uint32_t)r;
+  }
+  return num(env, n);
+}
+
+// writeTunBatch(fds, buf, offsets, lens, count) -> packets written; a full queue drops, as a NIC would.
+static napi_value write_tun_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t *fds = buffer_data(env, argv[0], NULL);
+  uint8_t *buf = buffer_data(env, argv[1], NULL);
+  uint32_t *offsets = buffer_data(env, argv[2], NULL);
+  uint32_t *lens = buffer_data(env, argv[3], NULL);
+  int count = arg_i32(env, argv[4]);
+  int written = 0;
+  for (int i = 0; i < count; i++) {
+    if (write(fds[i], buf + offsets[i], lens[i]) == (ssize_t)lens[i]) written++;
+  }
+  return num(env, written);
+}
+
+// sendRawBatch(fd, buf, offsets, lens, dsts, count) -> packets sent. Each packet is a whole IPv4 datagram.
+static napi_value send_raw_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  uint8_t *buf = buffer_data(env, argv[1], NULL);
+  uint32_t *offsets = buffer_data(env, argv[2], NULL);
+  uint32_t *lens = buffer_data(env, argv[3], NULL);
+  uint32_t *dsts = buffer_data(env, argv[4], NULL);
+  int count = arg_i32(env, argv[5]);
+  if (count > MAX_BATCH) count = MAX_BATCH;
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iovs[MAX_BATCH];
+  struct sockaddr_in to[MAX_BATCH];
+  for (int i = 0; i < count; i++) {
+    iovs[i].iov_base = buf + offsets[i];
+    iovs[i].iov_len = lens[i];
+    memset(&to[i], 0, sizeof to[i]);
+    to[i].sin_family = AF_INET;
+    to[i].sin_addr.s_addr = htonl(dsts[i]);
+    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &to[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof to[i];
+  }
+  int done = 0, sent = 0;
+  while (done < count) {
+    int n = sendmmsg(fd, msgs + done, count - done, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      done++;  // skip the packet the kernel refused (full buffer, no route) and carry on with the rest
+      continue;
+    }
+    done += n;
+    sent += n;
+  }
+  return num(env, sent);
+}
+
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  close(arg_i32(env, argv[0]));
+  return NULL;
+}
+
+// --- readiness watcher: calls a JS function each time the fd is readable (level-triggered) ---
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+} watcher_t;
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)status;
+  (void)events;
+  watcher_t *w = handle->data;
+  napi_handle_scope scope;
+  napi_open_handle_scope(w->env, &scope);
+  napi_value fn, global, result;
+  napi_get_reference_value(w->env, w->callback, &fn);
+  napi_get_global(w->env, &global);
+  napi_make_callback(w->env, w->context, global, fn, 0, NULL, &result);
+  napi_close_handle_scope(w->env, scope);
+}
+
+static void free_watcher(uv_handle_t *handle) { free(handle->data); }
+
+static void finalize_watcher(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  (void)hint;
+}
+
+// watch(fd, callback) -> handle object; unwatch(handle) stops it.
+static napi_value watch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = arg_i32(env, argv[0]);
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  watcher_t *w = calloc(1, sizeof *w);
+  w->env = env;
+  napi_create_reference(env, argv[1], 1, &w->callback);
+  napi_value name;
+  napi_create_string_utf8(env, "gwlb:watch", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &w->context);
+  if (uv_poll_init(loop, &w->poll, fd) != 0) {
+    napi_delete_reference(env, w->callback);
+    napi_async_destroy(env, w->context);
+    free(w);
+    napi_throw_error(env, NULL, "uv_poll_init failed");
+    return NULL;
+  }
+  w->poll.data = w;
+  uv_poll_start(&w->poll, UV_READABLE, on_readable);
+  napi_value handle;
+  napi_create_external(env, w, finalize_watcher, NULL, &handle);
+  return handle;
+}
+
+static napi_value unwatch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  watcher_t *w;
+  napi_get_value_external(env, argv[0], (void **)&w);
+  if (!w || !w->callback) return NULL;
+  uv_poll_stop(&w->poll);
+  napi_delete_reference(env, w->callback);
+  napi_async_destroy(env, w->context);
+  w->callback = NULL;
+  uv_close((uv_handle_t *)&w->poll, free_watcher);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"openTun", NULL, open_tun, NULL, NULL, NULL, napi_default, NULL},
+      {"openUdp", NULL, open_udp, NULL, NULL, NULL, napi_default, NULL},
+      {"openRaw", NULL, open_raw, NULL, NULL, NULL, napi_default, NULL},
+      {"recvUdpBatch", NULL, recv_udp_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"readTunBatch", NULL, read_tun_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"writeTunBatch", NULL, write_tun_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"sendRawBatch", NULL, send_raw_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
+      {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,136 @@
+import {access, constants} from 'node:fs/promises'
+import {UserError} from '../errors.js'
+import {Forwarder, type Tunnel} from './forwarder.js'
+import {HealthServer, type HealthFormat, type HealthReport, type Readiness} from './health.js'
+import {runHook, type HookEvent} from './hooks.js'
+import {errnoOf} from './native.js'
+import {Rules, type Mode} from './rules.js'
+import {SourceDestCheck} from './source-dest-check.js'
+import {defaultRouteInterface} from './system.js'
+
+export interface ApplianceOptions {
+  mode: Mode
+  healthPort: number
+  healthFormat: HealthFormat
+  idleTimeout: number
+  flowTimeout: number
+  maxFlows: number
+  onCreate?: string
+  onDestroy?: string
+  /** false: no rules or sysctls of its own, hooks only (the gwlbtun way). */
+  rules: boolean
+  egressInterface?: string
+  sourceDestCheck: 'auto' | 'skip'
+  /** UDP port for GENEVE; 6081 everywhere but in tests. */
+  genevePort?: number
+  log(message: string): void
+}
+
+export interface Appliance {
+  report(): HealthReport
+  stop(): Promise<void>
+}
+
+const EADDRINUSE = 98
+const EACCES = 13
+const EPERM = 1
+
+/**
+ * `gwlb appliance run`: health port (503 while starting), rules, the forwarder; then 200 until stop(), which
+ * answers 503 again, runs every tunnel's destroy hook, removes the rules and restores the sysctls and the
+ * instance's source/destination check.
+ */
+export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
+  const {log} = options
+  if (process.getuid?.() !== 0)
+    throw new UserError('gwlb appliance run needs root (TUN devices, raw sockets, nftables)', 'run it with sudo, or install the systemd unit with `gwlb appliance install`')
+  await access('/dev/net/tun', constants.R_OK | constants.W_OK).catch(() => {
+    throw new UserError('/dev/net/tun is missing', 'load the tun module (`modprobe tun`) or give the container the TUN device')
+  })
+
+  const egressInterface = options.egressInterface ?? (options.mode === 'two-arm' ? await defaultRouteInterface() : undefined)
+  if (options.mode === 'two-arm' && options.rules && !egressInterface)
+    throw new UserError('two-arm mode needs an egress interface and there is no default route', 'pass --egress-interface')
+
+  let status: Readiness = 'starting'
+  const started = Date.now()
+  const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log}) : undefined
+  const sourceDest = options.mode === 'two-arm' && options.sourceDestCheck === 'auto' ? new SourceDestCheck() : undefined
+  let sourceDestAsked = false
+
+  const hook = async (command: string | undefined, event: HookEvent, tunnel: Tunnel) => {
+    if (command) await runHook(command, event, tunnel.names, log)
+  }
+  const forwarder = new Forwarder({
+    port: options.genevePort,
+    idleTimeout: options.idleTimeout,
+    flowTimeout: options.flowTimeout,
+    maxFlows: options.maxFlows,
+    log,
+    async onTunnelUp(tunnel) {
+      await rules?.addTunnel(tunnel)
+      await hook(options.onCreate, 'CREATE', tunnel)
+      if (sourceDest && !sourceDestAsked) {
+        sourceDestAsked = true
+        sourceDest.disable().then(log, (error: Error) => log(`source/destination check left as it is: ${error.message}`))
+      }
+    },
+    async onTunnelDown(tunnel) {
+      await hook(options.onDestroy, 'DESTROY', tunnel)
+      await rules?.removeTunnel(tunnel)
+    },
+  })
+
+  const report = (): HealthReport => {
+    const now = Date.now()
+    return {
+      status,
+      mode: options.mode,
+      uptimeSeconds: Math.floor((now - started) / 1000),
+      traffic: {...forwarder.counters.traffic},
+      drops: {...forwarder.counters.drops},
+      flows: forwarder.flows.size,
+      flowEvictions: forwarder.flows.evictions,
+      tunnels: forwarder.tunnels.map((t) => ({
+        ingress: t.ingress,
+        egress: t.egress,
+        eni: t.names.eniHex,
+        state: t.state,
+        traffic: {...t.traffic},
+        createdAt: new Date(t.createdAt).toISOString(),
+        idleSeconds: Math.floor((now - t.lastActivity) / 1000),
+      })),
+    }
+  }
+
+  const health = new HealthServer(options.healthFormat, report)
+  try {
+    await health.listen(options.healthPort)
+  } catch (error) {
+    throw new UserError(`health port ${options.healthPort} is not free (${(error as Error).message})`, 'stop what uses it or pass another --health-port')
+  }
+
+  const stop = async () => {
+    status = 'stopping'
+    await forwarder.stop()
+    await rules?.stop().catch((error: Error) => log(`rules: ${error.message}`))
+    if (sourceDest) await sourceDest.restore().then((m) => m && log(m), (error: Error) => log(`source/destination check not restored: ${error.message}`))
+    await health.close()
+  }
+
+  try {
+    await rules?.start()
+    forwarder.start()
+  } catch (error) {
+    await stop()
+    const errno = errnoOf(error)
+    if (errno === EADDRINUSE)
+      throw new UserError(`UDP port ${options.genevePort ?? 6081} is already in use`, 'stop the other GENEVE listener (gwlbtun?) first')
+    if (errno === EACCES || errno === EPERM)
+      throw new UserError(`not allowed to open sockets or TUN devices (${(error as Error).message})`, 'run as root or with CAP_NET_ADMIN and CAP_NET_RAW')
+    throw error
+  }
+  status = 'ready'
+  log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${options.healthPort}, ${options.mode}${egressInterface && options.mode === 'two-arm' ? ` via ${egressInterface}` : ''}${rules ? '' : ', no rules (hooks only)'}`)
+  return {report, stop}
+}

@@ -1,0 +1,120 @@
+import {createServer, type Server} from 'node:http'
+import type {AnyDropReason, TrafficCounters} from './counters.js'
+
+export type HealthFormat = 'text' | 'json' | 'status'
+export type Readiness = 'starting' | 'ready' | 'stopping'
+
+export interface TunnelReport {
+  ingress: string
+  egress: string
+  eni: string
+  state: string
+  traffic: TrafficCounters
+  createdAt: string
+  idleSeconds: number
+}
+
+export interface HealthReport {
+  status: Readiness
+  mode: string
+  uptimeSeconds: number
+  traffic: TrafficCounters
+  drops: Record<AnyDropReason, number>
+  flows: number
+  flowEvictions: number
+  tunnels: TunnelReport[]
+}
+
+/** The health-check port: 503 until ready and while stopping, 200 while running; GET /metrics for Prometheus. */
+export class HealthServer {
+  private readonly server: Server
+
+  constructor(
+    private readonly format: HealthFormat,
+    private readonly report: () => HealthReport,
+  ) {
+    this.server = createServer((request, response) => {
+      const health = this.report()
+      const code = health.status === 'ready' ? 200 : 503
+      const metrics = request.url?.split('?')[0] === '/metrics'
+      const body = metrics ? renderMetrics(health) : this.render(health)
+      response.writeHead(metrics ? 200 : code, {
+        'Content-Type': metrics ? 'text/plain; version=0.0.4' : this.format === 'json' ? 'application/json' : 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        Connection: 'close',
+      })
+      response.end(request.method === 'HEAD' ? undefined : body)
+    })
+    // GWLB health checks open a connection per probe: don't keep idle ones around.
+    this.server.keepAliveTimeout = 0
+  }
+
+  listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve())
+      this.server.closeAllConnections()
+    })
+  }
+
+  private render(health: HealthReport): string {
+    if (this.format === 'status') return ''
+    if (this.format === 'json') return JSON.stringify(health) + '\n'
+    return renderText(health)
+  }
+}
+
+function renderText(h: HealthReport): string {
+  const t = h.traffic
+  const drops = Object.entries(h.drops).filter(([, n]) => n > 0)
+  const lines = [
+    `gwlb appliance: ${h.status} (${h.mode}), up ${h.uptimeSeconds}s`,
+    `GENEVE in ${t.packetsIn} packets / ${t.bytesIn} bytes, out ${t.packetsOut} packets / ${t.bytesOut} bytes`,
+    `flows ${h.flows}, tunnels ${h.tunnels.length}, drops ${drops.length ? drops.map(([r, n]) => `${r}=${n}`).join(' ') : 'none'}`,
+    ...h.tunnels.map((x) =>
+      `  ${x.ingress}/${x.egress} eni-${x.eni} ${x.state}: in ${x.traffic.packetsIn} pkts, out ${x.traffic.packetsOut} pkts, idle ${x.idleSeconds}s`),
+  ]
+  return lines.join('\n') + '\n'
+}
+
+/** Prometheus text exposition of the same counters. */
+export function renderMetrics(h: HealthReport): string {
+  const out: string[] = []
+  const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
+    out.push(`# HELP gwlb_${name} ${help}`, `# TYPE gwlb_${name} ${type}`)
+    for (const [labels, value] of samples) out.push(`gwlb_${name}${labels} ${value}`)
+  }
+  const tunnel = (x: TunnelReport) => `interface="${x.ingress}",eni="eni-${x.eni}"`
+  metric('up', 'gauge', '1 while the appliance is ready to forward.', [['', h.status === 'ready' ? 1 : 0]])
+  metric('uptime_seconds', 'gauge', 'Seconds since the appliance started.', [['', h.uptimeSeconds]])
+  metric('flows', 'gauge', 'Flows in the flow table.', [['', h.flows]])
+  metric('flow_evictions_total', 'counter', 'Flows evicted because the table was full.', [['', h.flowEvictions]])
+  metric('tunnels', 'gauge', 'Tunnel interface pairs (one per GWLB endpoint).', [['', h.tunnels.length]])
+  metric('geneve_packets_total', 'counter', 'GENEVE packets from (in) and back to (out) the GWLB.', [
+    ['{direction="in"}', h.traffic.packetsIn],
+    ['{direction="out"}', h.traffic.packetsOut],
+  ])
+  metric('geneve_bytes_total', 'counter', 'Bytes of GENEVE payload from (in) and back to (out) the GWLB.', [
+    ['{direction="in"}', h.traffic.bytesIn],
+    ['{direction="out"}', h.traffic.bytesOut],
+  ])
+  metric('drops_total', 'counter', 'Packets dropped, by reason.', Object.entries(h.drops).map(([r, n]) => [`{reason="${r}"}`, n]))
+  metric('tunnel_packets_total', 'counter', 'Inner packets per tunnel and direction.', h.tunnels.flatMap((x) => [
+    [`{${tunnel(x)},direction="in"}`, x.traffic.packetsIn] as [string, number],
+    [`{${tunnel(x)},direction="out"}`, x.traffic.packetsOut] as [string, number],
+  ]))
+  metric('tunnel_bytes_total', 'counter', 'Inner bytes per tunnel and direction.', h.tunnels.flatMap((x) => [
+    [`{${tunnel(x)},direction="in"}`, x.traffic.bytesIn] as [string, number],
+    [`{${tunnel(x)},direction="out"}`, x.traffic.bytesOut] as [string, number],
+  ]))
+  return out.join('\n') + '\n'
+}

@@ -1,0 +1,40 @@
+import {createRequire} from 'node:module'
+import {UserError} from '../errors.js'
+
+/** The syscalls Node lacks (native/gwlb_native.c); every call moves a batch of packets through slot buffers. */
+export interface Native {
+  openTun(name: string, mtu: number, multiQueue: boolean): number
+  openUdp(port: number, receiveBuffer: number, reusePort: boolean): number
+  openRaw(sendBuffer: number): number
+  recvUdpBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, meta: Uint32Array, max: number): number
+  readTunBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, lengths: Uint32Array, max: number): number
+  writeTunBatch(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): number
+  sendRawBatch(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, destinations: Uint32Array, count: number): number
+  close(fd: number): void
+  watch(fd: number, onReadable: () => void): Watch
+  unwatch(watch: Watch): void
+}
+
+export type Watch = {readonly __watch: unique symbol}
+
+let loaded: Native | undefined
+
+export function native(): Native {
+  if (loaded) return loaded
+  const require = createRequire(import.meta.url)
+  try {
+    // Same depth from src/appliance (sources) and dist/appliance (build).
+    loaded = require('../../build/Release/gwlb_native.node') as Native
+  } catch (error) {
+    throw new UserError(
+      `The data-plane module is not built (${(error as Error).message.split('\n')[0]})`,
+      'run `npm ci` (or `npm rebuild`) in the gwlb directory with make, g++ and python3 installed',
+    )
+  }
+  return loaded
+}
+
+/** errno-style errors from the native module carry the errno number as their code. */
+export function errnoOf(error: unknown): number {
+  return Number((error as {code?: string}).code ?? NaN)
+}

@@ -1,0 +1,154 @@
+import {run, SysctlChanges} from './system.js'
+
+/**
+ * The kernel side of the appliance: its own nftables table (replaced atomically with `nft -f` on every
+ * change, deleted on exit; nothing else's rules are touched), policy routing per tunnel, and the sysctls
+ * forwarding needs (restored on exit).
+ *
+ * two-arm: a packet from gwi-X is forwarded out of the egress interface, masqueraded; its connection is
+ * marked with the tunnel, and the de-NATed replies carry that mark, which routes them out of gwo-X, back to
+ * the GWLB. one-arm: everything from gwi-X is routed out of gwo-X, with no NAT.
+ */
+
+export type Mode = 'two-arm' | 'one-arm'
+
+export interface TunnelRoute {
+  /** Small positive number, unique among live tunnels; picks the mark and the routing table. */
+  index: number
+  ingress: string
+  egress: string
+}
+
+export const TABLE_NAME = 'gwlb'
+const MARK_BASE = 0x67770000
+const MARK_MASK = 0xffff0000
+const ROUTE_TABLE_BASE = 26000
+const RULE_PRIORITY = '26000'
+
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`
+export const tunnelMark = (t: TunnelRoute) => MARK_BASE + t.index
+export const routeTable = (t: TunnelRoute) => ROUTE_TABLE_BASE + t.index
+
+/** The whole `table inet gwlb` for this mode and these tunnels, as `nft -f` reads it. */
+export function renderRuleset(mode: Mode, egressInterface: string, tunnels: TunnelRoute[]): string {
+  const ours = `ct mark and ${hex(MARK_MASK)} == ${hex(MARK_BASE)}`
+  const lines =
+    mode === 'two-arm'
+      ? [
+          'chain prerouting {',
+          '\ttype filter hook prerouting priority mangle; policy accept;',
+          ...tunnels.map((t) => `\tiifname "${t.ingress}" ct direction original ct mark set ${hex(tunnelMark(t))}`),
+          `\tct direction reply ${ours} meta mark set ct mark`,
+          '}',
+          'chain forward {',
+          '\ttype filter hook forward priority filter; policy accept;',
+          `\tiifname "gwi-*" oifname "${egressInterface}" accept`,
+          `\tct direction reply ${ours} oifname "gwo-*" accept`,
+          '}',
+          'chain postrouting {',
+          '\ttype nat hook postrouting priority srcnat; policy accept;',
+          `\t${ours} ct direction original oifname "${egressInterface}" masquerade`,
+          '}',
+        ]
+      : [
+          'chain forward {',
+          '\ttype filter hook forward priority filter; policy accept;',
+          '\tiifname "gwi-*" oifname "gwo-*" accept',
+          '}',
+        ]
+  const body = lines.map((l) => `\t${l}`).join('\n')
+  // Declaring the table first makes the delete succeed when it does not exist yet; all in one transaction.
+  return `table inet ${TABLE_NAME}\ndelete table inet ${TABLE_NAME}\ntable inet ${TABLE_NAME} {\n${body}\n}\n`
+}
+
+export interface RuleOptions {
+  mode: Mode
+  egressInterface: string
+  log: (message: string) => void
+}
+
+export class Rules {
+  private readonly sysctls = new SysctlChanges()
+  private readonly tunnels = new Map<number, TunnelRoute>()
+
+  constructor(private readonly options: RuleOptions) {}
+
+  /** Checks for nft, enables forwarding and puts the (empty) table in place. */
+  async start(): Promise<void> {
+    try {
+      await run('nft', ['--version'])
+    } catch {
+      throw new Error('nft (nftables) is not installed: install it (apt-get install nftables), or run with --no-rules and set up forwarding in an --on-create hook')
+    }
+    await this.sysctls.set('net.ipv4.ip_forward', 1)
+    await this.sysctls.set('net.ipv4.conf.all.rp_filter', 0)
+    await this.setIpv6Forwarding()
+    await this.apply()
+  }
+
+  /** Rules, routes and sysctls for a new tunnel whose interfaces are up. */
+  async addTunnel(t: TunnelRoute): Promise<void> {
+    this.tunnels.set(t.index, t)
+    await this.relaxReversePath(t)
+    const selector = this.options.mode === 'two-arm' ? ['fwmark', hex(tunnelMark(t))] : ['iif', t.ingress]
+    for (const family of ['-4', '-6']) {
+      try {
+        await run('ip', [family, 'route', 'replace', 'default', 'dev', t.egress, 'table', String(routeTable(t))])
+        await run('ip', [family, 'rule', 'add', 'pref', RULE_PRIORITY, ...selector, 'lookup', String(routeTable(t))])
+      } catch (error) {
+        if (family === '-4') throw error
+        this.options.log(`IPv6 routing for ${t.egress} not set up (${(error as Error).message}); IPv4 works`)
+      }
+    }
+    await this.apply()
+    // systemd-networkd/udev may reset rp_filter on a new interface a few ms after it appears: check again.
+    setTimeout(() => void this.relaxReversePath(t).catch(() => undefined), 250).unref()
+  }
+
+  async removeTunnel(t: TunnelRoute): Promise<void> {
+    this.tunnels.delete(t.index)
+    await this.deleteRoutes(t)
+    await this.apply()
+  }
+
+  /** Removes everything this process put in place: table, rules, sysctls. */
+  async stop(): Promise<void> {
+    for (const t of this.tunnels.values()) await this.deleteRoutes(t)
+    this.tunnels.clear()
+    await run('nft', ['delete', 'table', 'inet', TABLE_NAME]).catch(() => undefined)
+    await this.sysctls.restore()
+  }
+
+  private async apply(): Promise<void> {
+    const tunnels = [...this.tunnels.values()].sort((a, b) => a.index - b.index)
+    await run('nft', ['-f', '-'], renderRuleset(this.options.mode, this.options.egressInterface, tunnels))
+  }
+
+  private async relaxReversePath(t: TunnelRoute): Promise<void> {
+    // The kernel uses the larger of `all` and the interface's value: both must be 0 for asymmetric flows.
+    await this.sysctls.set('net.ipv4.conf.all.rp_filter', 0)
+    for (const name of [t.ingress, t.egress]) await this.sysctls.set(`net.ipv4.conf.${name}.rp_filter`, 0, {restore: false})
+  }
+
+  private async setIpv6Forwarding(): Promise<void> {
+    try {
+      // Forwarding makes the kernel ignore router advertisements unless accept_ra is 2; keep the egress
+      // interface's IPv6 default route alive.
+      if (this.options.mode === 'two-arm') {
+        const key = `net.ipv6.conf.${this.options.egressInterface}.accept_ra`
+        await this.sysctls.set(key, 2)
+      }
+      await this.sysctls.set('net.ipv6.conf.all.forwarding', 1)
+    } catch (error) {
+      this.options.log(`IPv6 forwarding not enabled (${(error as Error).message}); IPv4 works`)
+    }
+  }
+
+  private async deleteRoutes(t: TunnelRoute): Promise<void> {
+    const selector = this.options.mode === 'two-arm' ? ['fwmark', hex(tunnelMark(t))] : ['iif', t.ingress]
+    for (const family of ['-4', '-6']) {
+      await run('ip', [family, 'rule', 'del', 'pref', RULE_PRIORITY, ...selector, 'lookup', String(routeTable(t))]).catch(() => undefined)
+      await run('ip', [family, 'route', 'flush', 'table', String(routeTable(t))]).catch(() => undefined)
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import {execFile} from 'node:child_process'
+import {readFile, writeFile} from 'node:fs/promises'
+
+/** Runs a system tool (ip, nft, sysctl-like writes) and returns stdout; rejects with its stderr. */
+export function run(cmd: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, {encoding: 'utf8', maxBuffer: 16 << 20}, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || error.message}`))
+      else resolve(stdout)
+    })
+    if (input !== undefined) child.stdin?.end(input)
+  })
+}
+
+const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`
+
+export async function readSysctl(key: string): Promise<string> {
+  return (await readFile(sysctlPath(key), 'utf8')).trim()
+}
+
+export async function writeSysctl(key: string, value: string | number): Promise<void> {
+  await writeFile(sysctlPath(key), String(value))
+}
+
+/**
+ * Sysctls this process changed, with the values they had, so that exit puts them back. Per-interface keys of
+ * tunnel interfaces vanish with the interface and need no restoring.
+ */
+export class SysctlChanges {
+  private readonly original = new Map<string, string>()
+
+  async set(key: string, value: string | number, {restore = true} = {}): Promise<void> {
+    const before = await readSysctl(key)
+    if (restore && !this.original.has(key)) this.original.set(key, before)
+    if (before !== String(value)) await writeSysctl(key, value)
+  }
+
+  async restore(): Promise<void> {
+    for (const [key, value] of [...this.original].reverse()) {
+      try {
+        await writeSysctl(key, value)
+      } catch {
+        // an interface that went away takes its keys with it
+      }
+    }
+    this.original.clear()
+  }
+}
+
+/** The interface of the IPv4 default route, which two-arm mode uses as its egress by default. */
+export async function defaultRouteInterface(): Promise<string | undefined> {
+  const routes = JSON.parse(await run('ip', ['-j', 'route', 'show', 'default'])) as {dev?: string}[]
+  return routes[0]?.dev
+}

@@ -1,0 +1,58 @@
+import {Flags} from '@oclif/core'
+import {startAppliance} from '../../appliance/appliance.js'
+import {BaseCommand} from '../../base-command.js'
+
+export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
+  static override summary = 'Run the GENEVE data plane on this GWLB appliance (root)'
+  static override description = `Receives GWLB traffic on UDP 6081, creates a gwi-X/gwo-X tunnel pair per GWLB endpoint (gwlbtun's names), forwards in two-arm (NAT egress) or one-arm (inspect and return) mode with its own nftables table, answers GWLB health checks, and undoes everything on SIGINT/SIGTERM.`
+  static override enableJsonFlag = false
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --mode one-arm --health-port 8080 --idle-timeout 600',
+    '<%= config.bin %> <%= command.id %> --no-rules -c /opt/hooks/tunnel.sh -r /opt/hooks/tunnel.sh',
+  ]
+
+  static override flags = {
+    mode: Flags.string({description: 'two-arm: NAT out of the egress interface; one-arm: route back through the GWLB', options: ['two-arm', 'one-arm'], default: 'two-arm'}),
+    'health-port': Flags.integer({char: 'p', description: 'TCP port for GWLB health checks', default: 80, min: 1, max: 65535}),
+    'health-format': Flags.string({description: 'health answer body', options: ['text', 'json', 'status'], default: 'text'}),
+    'health-json': Flags.boolean({char: 'j', description: 'same as --health-format json (gwlbtun -j)', exclusive: ['health-format', 'health-status-only']}),
+    'health-status-only': Flags.boolean({char: 's', description: 'same as --health-format status: code only, empty body (gwlbtun -s)', exclusive: ['health-format']}),
+    'idle-timeout': Flags.integer({char: 't', description: 'seconds without traffic before a tunnel is destroyed (0 = never)', default: 0, min: 0}),
+    'flow-timeout': Flags.integer({description: 'seconds without traffic before a flow is forgotten', default: 350, min: 1}),
+    'max-flows': Flags.integer({description: 'flow table bound (oldest flows are evicted beyond it)', default: 500_000, min: 1}),
+    'on-create': Flags.string({char: 'c', description: 'command run as `CMD CREATE gwi-X gwo-X <eni hex>` when a tunnel comes up'}),
+    'on-destroy': Flags.string({char: 'r', description: 'command run as `CMD DESTROY gwi-X gwo-X <eni hex>` when a tunnel goes'}),
+    rules: Flags.boolean({description: 'apply its own nftables rules, policy routes and sysctls (--no-rules: hooks only)', default: true, allowNo: true}),
+    'egress-interface': Flags.string({description: 'two-arm egress interface (default: the interface of the default route)'}),
+    'source-dest-check': Flags.string({description: 'auto: in two-arm mode on EC2, turn the instance\'s check off and restore it on exit', options: ['auto', 'skip'], default: 'auto'}),
+    'geneve-port': Flags.integer({description: 'UDP port for GENEVE (GWLB always uses 6081)', default: 6081, hidden: true}),
+  }
+
+  async run(): Promise<void> {
+    const f = this.flags
+    const healthFormat = f['health-json'] ? 'json' : f['health-status-only'] ? 'status' : f['health-format']
+    const appliance = await startAppliance({
+      mode: f.mode as 'two-arm' | 'one-arm',
+      healthPort: f['health-port'],
+      healthFormat: healthFormat as 'text' | 'json' | 'status',
+      idleTimeout: f['idle-timeout'],
+      flowTimeout: f['flow-timeout'],
+      maxFlows: f['max-flows'],
+      onCreate: f['on-create'],
+      onDestroy: f['on-destroy'],
+      rules: f.rules,
+      egressInterface: f['egress-interface'],
+      sourceDestCheck: f['source-dest-check'] as 'auto' | 'skip',
+      genevePort: f['geneve-port'],
+      log: (message) => this.logToStderr(message),
+    })
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+    this.logToStderr(`${signal}: stopping`)
+    await appliance.stop()
+    this.logToStderr('stopped')
+  }
+}

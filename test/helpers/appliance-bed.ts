@@ -1,0 +1,129 @@
+import type {ChildProcess} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+import {Lab, type Host} from './netns.js'
+import {encapsulate, type GwlbOptions} from './packets.js'
+import {Peer, type UdpEvent} from './peer.js'
+
+const gwlbCli = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+export const GWLB_IP = '10.77.0.1'
+export const APPLIANCE_IP = '10.77.0.2'
+export const INTERNET_IP = '198.18.0.10'
+export const APPLIANCE_EGRESS_IP = '198.18.0.1'
+/** GWLB sends from this port in the simulation, to show that replies go back to the port it sent from. */
+export const GWLB_SOURCE_PORT = 51000
+export const HEALTH_PORT = 8080
+
+/**
+ * Three namespaces: a simulated GWLB node (10.77.0.1), the appliance (10.77.0.2 towards the GWLB,
+ * 198.18.0.1 towards the internet, default route there) and an "internet" host (198.18.0.10) that echoes
+ * UDP on port 7 and accepts TCP on port 8080. The appliance runs the real `gwlb appliance run`.
+ */
+export class ApplianceBed {
+  readonly lab = new Lab()
+  readonly gwlb: Host
+  readonly appliance: Host
+  readonly internet: Host
+  readonly gwlbPeer: Peer
+  readonly internetPeer: Peer
+  process?: ChildProcess
+  output = ''
+
+  constructor() {
+    this.gwlb = this.lab.host('gwlb')
+    this.appliance = this.lab.host('app')
+    this.internet = this.lab.host('inet')
+    this.lab.link(this.gwlb, 'g0', `${GWLB_IP}/24`, this.appliance, 'a0', `${APPLIANCE_IP}/24`)
+    this.lab.link(this.appliance, 'e0', `${APPLIANCE_EGRESS_IP}/24`, this.internet, 'i0', `${INTERNET_IP}/24`)
+    this.appliance.run('ip', 'route', 'add', 'default', 'via', INTERNET_IP)
+    this.gwlbPeer = new Peer(this.gwlb)
+    this.internetPeer = new Peer(this.internet)
+  }
+
+  async setUp(): Promise<void> {
+    await Promise.all([this.gwlbPeer.ready(), this.internetPeer.ready()])
+    this.gwlbPeer.command({op: 'bind', id: 'tx', port: GWLB_SOURCE_PORT, address: GWLB_IP})
+    this.gwlbPeer.command({op: 'bind', id: 'rx', port: 6081, address: GWLB_IP})
+    this.internetPeer.command({op: 'udp-echo', port: 7})
+    this.internetPeer.command({op: 'tcp-listen', port: 8080})
+    await this.gwlbPeer.next((e) => e.event === 'bound' && e.id === 'tx')
+    await this.gwlbPeer.next((e) => e.event === 'bound' && e.id === 'rx')
+    await this.internetPeer.next((e) => e.event === 'listening' && e.port === 7)
+    await this.internetPeer.next((e) => e.event === 'listening' && e.port === 8080)
+  }
+
+  /** Starts `gwlb appliance run` in the appliance namespace and waits until its health port says 200. */
+  async start(...args: string[]): Promise<void> {
+    this.output = ''
+    const child = this.appliance.spawn(process.execPath, [gwlbCli, 'appliance', 'run', '--health-port', String(HEALTH_PORT), '--source-dest-check', 'skip', ...args], {
+      env: {...process.env, NO_COLOR: '1'},
+    })
+    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()))
+    this.process = child
+    await this.untilHealth((s) => s === 200, 15_000)
+  }
+
+  /** Polls the health port from the GWLB's side; returns the statuses seen ('down' for no answer). */
+  async untilHealth(done: (status: number | 'down') => boolean, timeoutMs: number): Promise<(number | 'down')[]> {
+    const seen: (number | 'down')[] = []
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const r = await this.gwlbPeer.http(`http://${APPLIANCE_IP}:${HEALTH_PORT}/`)
+      const status = r.status ?? 'down'
+      if (seen.at(-1) !== status) seen.push(status)
+      if (done(status)) return seen
+      if (this.process?.exitCode !== null && this.process?.exitCode !== undefined) throw new Error(`appliance exited (${this.process.exitCode}):\n${this.output}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    throw new Error(`health never reached the expected state; saw ${seen.join(' → ')}\n${this.output}`)
+  }
+
+  /** SIGTERM, and the exit code once it has exited. */
+  async stop(): Promise<number | null> {
+    const child = this.process
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    const code = await exited
+    clearTimeout(timer)
+    return code
+  }
+
+  /** Sends an inner packet as GWLB would, through the endpoint `o.eni`. */
+  send(o: GwlbOptions, inner: Buffer): Buffer {
+    const datagram = encapsulate(o, inner)
+    this.sendRaw(datagram)
+    return datagram
+  }
+
+  sendRaw(datagram: Buffer): void {
+    this.gwlbPeer.command({op: 'send', id: 'tx', to: APPLIANCE_IP, port: 6081, hex: datagram.toString('hex')})
+  }
+
+  /** The next GENEVE datagram the appliance sent back to the GWLB that matches. */
+  async reply(match: (payload: Buffer) => boolean = () => true, timeoutMs = 3000): Promise<UdpEvent & {payload: Buffer}> {
+    const e = await this.gwlbPeer.next<UdpEvent>((x) => x.event === 'udp' && x.id === 'rx' && match(Buffer.from(x.hex as string, 'hex')), timeoutMs)
+    return {...e, payload: Buffer.from(e.hex, 'hex')}
+  }
+
+  async health(path = '/'): Promise<{status?: number; body?: string; headers?: Record<string, string>}> {
+    return this.gwlbPeer.http(`http://${APPLIANCE_IP}:${HEALTH_PORT}${path}`)
+  }
+
+  links(): string[] {
+    return this.appliance
+      .run('ip', '-br', 'link', 'show')
+      .split('\n')
+      .map((l) => l.split(/\s+/)[0]!)
+      .filter(Boolean)
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stop()
+    this.gwlbPeer.close()
+    this.internetPeer.close()
+    this.lab.cleanup()
+  }
+}

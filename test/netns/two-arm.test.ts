@@ -1,0 +1,62 @@
+import {afterAll, beforeAll, expect, it} from 'vitest'
+import {APPLIANCE_EGRESS_IP, APPLIANCE_IP, ApplianceBed, GWLB_SOURCE_PORT, INTERNET_IP} from '../helpers/appliance-bed.js'
+import {describeAsRoot} from '../helpers/netns.js'
+import {geneveHeader, icmpEcho, parseInner, tcpSyn, udp} from '../helpers/packets.js'
+
+const ENI_A = {eni: '2b8ee1d4db0c51c4', cookie: 'aaaa0001'}
+const ENI_B = {eni: '0000000000000001', attachment: '1111222233334444', cookie: 'bbbb0002'}
+const CLIENT = '10.200.0.5'
+
+describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
+  let bed: ApplianceBed
+  beforeAll(async () => {
+    bed = new ApplianceBed()
+    await bed.setUp()
+    await bed.start('--mode', 'two-arm')
+  })
+  afterAll(async () => bed?.cleanup())
+
+  it('answers a ping through the GWLB: the first packet creates gwi-/gwo- and is not lost', async () => {
+    bed.send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x1234, 1))
+    const reply = await bed.reply()
+    // Back to the port GWLB sent from, from the appliance's GENEVE port, with the header byte for byte.
+    expect(reply.from).toBe(APPLIANCE_IP)
+    expect(reply.port).toBe(GWLB_SOURCE_PORT)
+    expect(reply.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_A))
+    const inner = parseInner(reply.payload.subarray(40))
+    expect(inner).toMatchObject({protocol: 1, src: INTERNET_IP, dst: CLIENT})
+    expect(inner.payload[0]).toBe(0) // echo reply
+    expect(bed.links()).toEqual(expect.arrayContaining(['gwi-5bqWvzLwwkk', 'gwo-5bqWvzLwwkk']))
+  })
+
+  it('masquerades to the egress address and returns UDP replies', async () => {
+    bed.send(ENI_A, udp({src: CLIENT, dst: INTERNET_IP}, 40001, 7, Buffer.from('hello over geneve')))
+    const reply = await bed.reply((p) => p[40 + 9] === 17)
+    const inner = parseInner(reply.payload.subarray(40))
+    expect(inner).toMatchObject({src: INTERNET_IP, dst: CLIENT})
+    expect(inner.payload.readUInt16BE(0)).toBe(7)
+    expect(inner.payload.readUInt16BE(2)).toBe(40001)
+    expect(inner.payload.subarray(8).toString()).toBe('hello over geneve')
+    const conntrack = bed.appliance.run('cat', '/proc/net/nf_conntrack')
+    expect(conntrack).toMatch(new RegExp(`src=${CLIENT} dst=${INTERNET_IP} .*dport=7 .*src=${INTERNET_IP} dst=${APPLIANCE_EGRESS_IP}`))
+  })
+
+  it('returns a TCP SYN-ACK for a SYN', async () => {
+    bed.send(ENI_A, tcpSyn({src: CLIENT, dst: INTERNET_IP}, 40002, 8080))
+    const reply = await bed.reply((p) => p[40 + 9] === 6)
+    const tcp = parseInner(reply.payload.subarray(40)).payload
+    expect(tcp.readUInt16BE(0)).toBe(8080)
+    expect(tcp.readUInt16BE(2)).toBe(40002)
+    expect(tcp[13]! & 0x12).toBe(0x12) // SYN+ACK
+  })
+
+  it('keeps endpoints apart: each reply returns through its own tunnel with its own ENI options', async () => {
+    bed.send(ENI_B, icmpEcho({src: '10.201.0.9', dst: INTERNET_IP}, 7, 1))
+    bed.send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x1234, 2))
+    const b = await bed.reply((p) => parseInner(p.subarray(40)).dst === '10.201.0.9')
+    const a = await bed.reply((p) => parseInner(p.subarray(40)).dst === CLIENT)
+    expect(b.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_B))
+    expect(a.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_A))
+    expect(bed.links()).toEqual(expect.arrayContaining(['gwi-1', 'gwo-1', 'gwi-5bqWvzLwwkk']))
+  })
+})
