@@ -78,17 +78,16 @@ static int set_ifflags_up_mtu(const char *name, int mtu) {
   return rc;
 }
 
-// openTun(name, mtu, multiQueue) -> fd. The interface exists while a queue fd is open, with the MTU set and up.
+// openTun(name, multiQueue) -> fd. The interface exists (down) while a queue fd is open.
 static napi_value open_tun(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char name[IFNAMSIZ];
   size_t name_len;
   napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len);
-  int mtu = arg_i32(env, argv[1]);
   bool multi = false;
-  napi_get_value_bool(env, argv[2], &multi);
+  napi_get_value_bool(env, argv[1], &multi);
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return throw_errno(env, "open /dev/net/tun");
@@ -102,13 +101,19 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     errno = saved;
     return throw_errno(env, "TUNSETIFF");
   }
-  if (mtu > 0 && set_ifflags_up_mtu(name, mtu) < 0) {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return throw_errno(env, "bring tunnel interface up");
-  }
   return num(env, fd);
+}
+
+// linkUp(name, mtu): sets the MTU and brings the interface up.
+static napi_value link_up(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[IFNAMSIZ];
+  size_t name_len;
+  napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len);
+  if (set_ifflags_up_mtu(name, arg_i32(env, argv[1])) < 0) return throw_errno(env, "bring interface up");
+  return NULL;
 }
 
 // openUdp(port, rcvbuf, reusePort) -> fd, bound to 0.0.0.0:port, reporting each datagram's local address.
@@ -371,6 +376,7 @@ static napi_value unwatch(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"openTun", NULL, open_tun, NULL, NULL, NULL, napi_default, NULL},
+      {"linkUp", NULL, link_up, NULL, NULL, NULL, napi_default, NULL},
       {"openUdp", NULL, open_udp, NULL, NULL, NULL, napi_default, NULL},
       {"openRaw", NULL, open_raw, NULL, NULL, NULL, napi_default, NULL},
       {"recvUdpBatch", NULL, recv_udp_batch, NULL, NULL, NULL, napi_default, NULL},

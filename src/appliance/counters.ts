@@ -3,6 +3,7 @@ import {DROP_REASONS, type DropReason} from './geneve.js'
 /** Why a packet that got past the decoder (or came from a tunnel) was still not forwarded. */
 export const FORWARD_DROP_REASONS = [
   'unknown-flow',
+  'link-local',
   'not-ip',
   'tunnel-queue-full',
   'tunnel-failed',

@@ -4,6 +4,7 @@ import {flowKey} from './flow-key.js'
 import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from './geneve.js'
 import {tunnelNames, type TunnelNames} from './names.js'
 import {native, type Native, type Watch} from './native.js'
+import {writeSysctl} from './system.js'
 
 /** Inner packets up to 8500 bytes cross GWLB; the tunnel interfaces get exactly that MTU. */
 export const TUNNEL_MTU = 8500
@@ -13,6 +14,19 @@ const HEADROOM = 320
 const SLOT = HEADROOM + 9024
 /** Packets queued for a tunnel whose interfaces are still being created. */
 const MAX_PENDING = 256
+
+/**
+ * No IPv6 link-local address on a tunnel interface: without it the kernel sends no router solicitations or
+ * MLD reports into the tunnel (packets of no flow), while it still forwards IPv6 through it.
+ */
+async function quietIpv6(name: string): Promise<void> {
+  await writeSysctl(`net.ipv6.conf.${name}.addr_gen_mode`, 1).catch(() => undefined) // IPv6 off: nothing to quiet
+}
+
+/** IPv6 to ff02::/16: never part of a flow, never meant for the GWLB. */
+function isLinkLocalMulticast(buf: Uint8Array, p: number): boolean {
+  return buf[p]! >> 4 === 6 && buf[p + 24] === 0xff && (buf[p + 25]! & 0x0f) === 0x02
+}
 
 export type TunnelState = 'creating' | 'up' | 'closing' | 'failed'
 
@@ -209,8 +223,9 @@ export class Forwarder {
       }
       const flow = this.flows.touch(key, now)?.value
       if (!flow) {
-        // Only flows GWLB sent can go back: an appliance cannot start flows into GWLB.
-        counters.drop('unknown-flow')
+        // Only flows GWLB sent can go back: an appliance cannot start flows into GWLB. The kernel's own
+        // IPv6 link-local chatter (MLD for ff02::2 once forwarding is on) is counted apart from real misses.
+        counters.drop(isLinkLocalMulticast(tx, offset) ? 'link-local' : 'unknown-flow')
         continue
       }
       const start = offset - flow.headerLength - OUTER_HEADER_LENGTH
@@ -255,8 +270,12 @@ export class Forwarder {
   private async createTunnel(tunnel: Tunnel, previousClosed?: Promise<void>): Promise<void> {
     await previousClosed
     try {
-      tunnel.ingressFd = this.io.openTun(tunnel.ingress, TUNNEL_MTU, false)
-      tunnel.egressFd = this.io.openTun(tunnel.egress, TUNNEL_MTU, false)
+      tunnel.ingressFd = this.io.openTun(tunnel.ingress, false)
+      tunnel.egressFd = this.io.openTun(tunnel.egress, false)
+      for (const name of [tunnel.ingress, tunnel.egress]) {
+        await quietIpv6(name)
+        this.io.linkUp(name, TUNNEL_MTU)
+      }
       await this.options.onTunnelUp(tunnel)
     } catch (error) {
       this.options.log(`tunnel ${tunnel.ingress}/${tunnel.egress} (eni-${tunnel.names.eniHex}) failed: ${(error as Error).message}`)

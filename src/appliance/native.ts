@@ -3,7 +3,8 @@ import {UserError} from '../errors.js'
 
 /** The syscalls Node lacks (native/gwlb_native.c); every call moves a batch of packets through slot buffers. */
 export interface Native {
-  openTun(name: string, mtu: number, multiQueue: boolean): number
+  openTun(name: string, multiQueue: boolean): number
+  linkUp(name: string, mtu: number): void
   openUdp(port: number, receiveBuffer: number, reusePort: boolean): number
   openRaw(sendBuffer: number): number
   recvUdpBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, meta: Uint32Array, max: number): number

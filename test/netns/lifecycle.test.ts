@@ -1,0 +1,110 @@
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, expect, it} from 'vitest'
+import {ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
+import {describeAsRoot} from '../helpers/netns.js'
+import {icmpEcho} from '../helpers/packets.js'
+import {payload, vectors} from '../helpers/vectors.js'
+
+const ENI = {eni: '2b8ee1d4db0c51c4'}
+const NAMES = 'gwi-5bqWvzLwwkk gwo-5bqWvzLwwkk 02b8ee1d4db0c51c4'
+const ping = (seq: number) => icmpEcho({src: '10.200.0.5', dst: INTERNET_IP}, 77, seq)
+
+describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shutdown', () => {
+  let bed: ApplianceBed
+  let dir: string
+  let hookLog: string
+  const sysctl = (key: string) => bed.appliance.run('sysctl', '-n', key).trim()
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gwlb-hooks-'))
+    hookLog = join(dir, 'hook.log')
+    // A hook that records its arguments and takes a moment, as real hooks do.
+    writeFileSync(join(dir, 'hook.sh'), `#!/bin/sh\nsleep 0.3\necho "$@" >> ${hookLog}\n`, {mode: 0o755})
+    bed = new ApplianceBed()
+    await bed.setUp()
+    // Values the appliance must change and then put back.
+    bed.appliance.sysctl('net.ipv4.ip_forward', 0)
+    bed.appliance.sysctl('net.ipv4.conf.all.rp_filter', 1)
+  })
+  afterAll(async () => {
+    await bed?.cleanup()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  const hookLines = () => readFileSync(hookLog, 'utf8').trim().split('\n')
+
+  it('goes healthy only once it is bound and its rules are in place, and serves text, json and metrics', async () => {
+    await bed.start('--idle-timeout', '2', '--on-create', `${dir}/hook.sh extra-arg`, '--on-destroy', `${dir}/hook.sh`, '--health-format', 'json')
+    expect(sysctl('net.ipv4.ip_forward')).toBe('1')
+    expect(sysctl('net.ipv4.conf.all.rp_filter')).toBe('0')
+    expect(bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).toMatch(/masquerade/)
+    const health = await bed.health()
+    expect(health.status).toBe(200)
+    expect(health.headers?.connection).toBe('close')
+    expect(Number(health.headers?.['content-length'])).toBe(Buffer.byteLength(health.body!))
+    expect(JSON.parse(health.body!)).toMatchObject({status: 'ready', mode: 'two-arm', tunnels: [], flows: 0})
+    const metrics = await bed.health('/metrics')
+    expect(metrics.body).toMatch(/^gwlb_up 1$/m)
+    expect(metrics.body).toMatch(/^# TYPE gwlb_drops_total counter$/m)
+  })
+
+  it('runs the create hook with gwlbtun\'s arguments before the first packet goes through', async () => {
+    bed.send(ENI, ping(1))
+    await bed.reply()
+    expect(hookLines()).toEqual([`extra-arg CREATE ${NAMES}`])
+  })
+
+  it('drops malformed datagrams by reason, creates no tunnel for them, and keeps forwarding', async () => {
+    const invalid = vectors.filter((v) => !v.valid)
+    for (const v of invalid) bed.sendRaw(payload(v))
+    bed.send(ENI, ping(2))
+    await bed.reply()
+    const report = JSON.parse((await bed.health()).body!) as {drops: Record<string, number>; tunnels: {ingress: string}[]}
+    const {'link-local': _kernelChatter, ...drops} = report.drops
+    expect(Object.values(drops).reduce((a, b) => a + b, 0)).toBe(invalid.length)
+    expect(report.drops['bad-version']).toBe(2)
+    expect(report.drops['unknown-critical-option']).toBe(1)
+    expect(report.tunnels.map((t) => t.ingress)).toEqual(['gwi-5bqWvzLwwkk'])
+    const metrics = await bed.health('/metrics')
+    expect(metrics.body).toMatch(/^gwlb_drops_total\{reason="missing-aws-option"\} 1$/m)
+  })
+
+  it('keeps a tunnel with inbound-only traffic, destroys an idle one, and re-creates it on the next packet', async () => {
+    // Inbound only (to an address nobody answers), for longer than the idle timeout.
+    for (let i = 0; i < 6; i++) {
+      bed.send(ENI, icmpEcho({src: '10.200.0.5', dst: '198.18.0.99'}, 78, i))
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    expect(bed.links()).toContain('gwi-5bqWvzLwwkk')
+    await new Promise((r) => setTimeout(r, 3500))
+    expect(bed.links()).not.toContain('gwi-5bqWvzLwwkk')
+    expect(hookLines().at(-1)).toBe(`DESTROY ${NAMES}`)
+    expect(bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).not.toMatch(/gwi-5bqWvzLwwkk/)
+    bed.send(ENI, ping(3))
+    await bed.reply()
+    expect(bed.links()).toContain('gwo-5bqWvzLwwkk')
+    expect(hookLines().at(-1)).toBe(`extra-arg CREATE ${NAMES}`)
+  })
+
+  it('on SIGTERM answers 503, runs the destroy hooks, removes its table and tunnels, restores sysctls, exits 0', async () => {
+    const stopped = bed.stop()
+    const seen = await bed.untilHealth((s) => s === 503, 3000)
+    expect(seen).toContain(503)
+    expect(await stopped).toBe(0)
+    expect(hookLines().at(-1)).toBe(`DESTROY ${NAMES}`)
+    expect(bed.links().filter((l) => l.startsWith('gw'))).toEqual([])
+    expect(() => bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).toThrow(/No such file or directory/)
+    expect(bed.appliance.run('ip', 'rule', 'show')).not.toMatch(/lookup 26/)
+    expect(sysctl('net.ipv4.ip_forward')).toBe('0')
+    expect(sysctl('net.ipv4.conf.all.rp_filter')).toBe('1')
+  })
+
+  it('starts again after a restart and forwards', async () => {
+    await bed.start('--health-status-only')
+    expect((await bed.health()).body).toBe('')
+    bed.send(ENI, ping(4))
+    await bed.reply()
+  })
+})

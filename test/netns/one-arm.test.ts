@@ -1,0 +1,52 @@
+import {afterAll, beforeAll, expect, it} from 'vitest'
+import {ApplianceBed} from '../helpers/appliance-bed.js'
+import {describeAsRoot} from '../helpers/netns.js'
+import {geneveHeader, icmpEcho, icmpv6Echo, parseInner, tcpSyn, udp} from '../helpers/packets.js'
+
+const ENI = {eni: '0123456789abcdef', cookie: 'cafef00d'}
+const CLIENT = '10.200.0.5'
+const SERVER = '203.0.113.80'
+
+describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
+  let bed: ApplianceBed
+  beforeAll(async () => {
+    bed = new ApplianceBed()
+    await bed.setUp()
+    await bed.start('--mode', 'one-arm')
+  })
+  afterAll(async () => bed?.cleanup())
+
+  /** In one-arm mode the packet itself comes back, one hop older, with its flow's GENEVE header. */
+  async function roundTrip(inner: Buffer, protocol: 'ipv4' | 'ipv6' = 'ipv4') {
+    bed.send(ENI, inner)
+    const reply = await bed.reply((p) => p.subarray(40).subarray(0, 1)[0]! >> 4 === (protocol === 'ipv4' ? 4 : 6))
+    expect(reply.payload.subarray(0, 40)).toEqual(geneveHeader(ENI, protocol))
+    const back = reply.payload.subarray(40)
+    const sent = parseInner(inner)
+    const got = parseInner(back)
+    expect(got.ttl).toBe(sent.ttl - 1)
+    expect(got.src).toEqual(sent.src)
+    expect(got.dst).toEqual(sent.dst)
+    expect(got.payload).toEqual(sent.payload)
+    return got
+  }
+
+  it('routes ICMP from gwi- through the kernel and back out of gwo- to the GWLB', async () => {
+    await roundTrip(icmpEcho({src: CLIENT, dst: SERVER}, 9, 1))
+    expect(bed.appliance.run('ip', 'rule', 'show')).toMatch(/iif gwi-\w+ lookup 26001/)
+  })
+
+  it('returns UDP and TCP unchanged but for the TTL', async () => {
+    await roundTrip(udp({src: CLIENT, dst: SERVER}, 5353, 53, Buffer.from('query')))
+    await roundTrip(tcpSyn({src: CLIENT, dst: SERVER}, 40100, 443))
+  })
+
+  it('carries IPv6 inner packets', async () => {
+    const got = await roundTrip(icmpv6Echo({src: 'fd00:200::5', dst: '2001:db8::10'}, 3, 1), 'ipv6')
+    expect(got.protocol).toBe(58)
+  })
+
+  it('applies no NAT', () => {
+    expect(bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).not.toMatch(/masquerade/)
+  })
+})
