@@ -63,6 +63,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const explained = explainAwsError(error)
     const line = explained instanceof UserError ? explained.line : explained.message
     const exit = explained instanceof UserError ? explained.exitCode : 1
-    return super.catch(new Errors.CLIError(line, {exit}))
+    if (this.jsonEnabled()) return super.catch(new Errors.CLIError(line, {exit}))
+    // One line, unwrapped: oclif would fold it to the terminal's width behind its own prefix.
+    this.logToStderr(`${chalk.red('Error:')} ${line}`)
+    return this.exit(exit)
   }
 }

@@ -1,5 +1,6 @@
 import {afterAll, expect, it} from 'vitest'
-import {describeAsRoot, Lab, namespacesOfThisRun} from '../helpers/netns.js'
+import {Lab, namespacesOfThisRun} from '../helpers/netns.js'
+import {describeAsRoot} from '../helpers/root.js'
 
 describeAsRoot('the network-namespace fixture', () => {
   const lab = new Lab()

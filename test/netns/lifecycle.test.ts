@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
-import {describeAsRoot} from '../helpers/netns.js'
+import {describeAsRoot} from '../helpers/root.js'
 import {icmpEcho} from '../helpers/packets.js'
 import {payload, vectors} from '../helpers/vectors.js'
 

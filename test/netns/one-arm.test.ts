@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {ApplianceBed} from '../helpers/appliance-bed.js'
-import {describeAsRoot} from '../helpers/netns.js'
+import {describeAsRoot} from '../helpers/root.js'
 import {geneveHeader, icmpEcho, icmpv6Echo, parseInner, tcpSyn, udp} from '../helpers/packets.js'
 
 const ENI = {eni: '0123456789abcdef', cookie: 'cafef00d'}
@@ -12,7 +12,7 @@ describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
   beforeAll(async () => {
     bed = new ApplianceBed()
     await bed.setUp()
-    await bed.start('--mode', 'one-arm')
+    await bed.start('--mode', 'one-arm', '--health-format', 'json')
   })
   afterAll(async () => bed?.cleanup())
 
@@ -44,6 +44,14 @@ describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
   it('carries IPv6 inner packets', async () => {
     const got = await roundTrip(icmpv6Echo({src: 'fd00:200::5', dst: '2001:db8::10'}, 3, 1), 'ipv6')
     expect(got.protocol).toBe(58)
+  })
+
+  it('drops what the appliance itself sends into a tunnel: GWLB only takes back flows it sent', async () => {
+    const gwo = bed.links().find((l) => l.startsWith('gwo-'))!
+    expect(() => bed.appliance.run('ping', '-c', '1', '-W', '1', '-I', gwo, '203.0.113.99')).toThrow()
+    await expect(bed.reply(() => true, 1000)).rejects.toThrow(/no matching event/)
+    const report = JSON.parse((await bed.health()).body ?? '{}') as {drops?: Record<string, number>}
+    expect(report.drops?.['unknown-flow']).toBe(1)
   })
 
   it('applies no NAT', () => {

@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {APPLIANCE_EGRESS_IP, APPLIANCE_IP, ApplianceBed, GWLB_SOURCE_PORT, INTERNET_IP} from '../helpers/appliance-bed.js'
-import {describeAsRoot} from '../helpers/netns.js'
+import {describeAsRoot} from '../helpers/root.js'
 import {geneveHeader, icmpEcho, parseInner, tcpSyn, udp} from '../helpers/packets.js'
 
 const ENI_A = {eni: '2b8ee1d4db0c51c4', cookie: 'aaaa0001'}

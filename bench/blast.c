@@ -1,0 +1,123 @@
+// Benchmark traffic tool (not part of gwlb): a bounded UDP generator and counter at sendmmsg/recvmmsg speed,
+// since a Node loop cannot load the forwarder. Compiled by bench/forwarder.ts with the machine's cc.
+//
+//   blast send SRC_IP SRC_PORT DST_IP DST_PORT RATE_PPS SECONDS PAYLOAD_HEX [PAYLOAD_HEX...]
+//       sends the payloads round-robin (RATE_PPS 0 = as fast as it can), for SECONDS at most;
+//       prints {"sent":N,"seconds":S}
+//   blast count PORT SECONDS
+//       counts datagrams arriving on PORT for SECONDS; prints {"packets":N,"bytes":B}
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 64
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static int udp_socket(const char *ip, int port) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  int one = 1, big = 32 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = ip ? inet_addr(ip) : htonl(INADDR_ANY);
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+    perror("bind");
+    exit(1);
+  }
+  return fd;
+}
+
+static int unhex(const char *hex, unsigned char *out) {
+  int n = strlen(hex) / 2;
+  for (int i = 0; i < n; i++) sscanf(hex + 2 * i, "%2hhx", &out[i]);
+  return n;
+}
+
+static int do_send(int argc, char **argv) {
+  if (argc < 9) return 2;
+  int fd = udp_socket(argv[2], atoi(argv[3]));
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[5]))};
+  to.sin_addr.s_addr = inet_addr(argv[4]);
+  double rate = atof(argv[6]), seconds = atof(argv[7]);
+  int payloads = argc - 8;
+  unsigned char *data[64];
+  int lengths[64];
+  for (int i = 0; i < payloads && i < 64; i++) {
+    data[i] = malloc(strlen(argv[8 + i]) / 2 + 1);
+    lengths[i] = unhex(argv[8 + i], data[i]);
+  }
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < BATCH; i++) {
+    int p = i % payloads;
+    iov[i].iov_base = data[p];
+    iov[i].iov_len = lengths[p];
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &to;
+    msgs[i].msg_hdr.msg_namelen = sizeof to;
+  }
+  long sent = 0;
+  double start = now(), end = start + seconds;
+  for (double t = start; t < end; t = now()) {
+    if (rate > 0) {
+      long due = (long)((t - start) * rate);
+      if (sent >= due) {
+        usleep(50);
+        continue;
+      }
+    }
+    int n = sendmmsg(fd, msgs, BATCH, 0);
+    if (n > 0) sent += n;
+  }
+  printf("{\"sent\":%ld,\"seconds\":%.3f}\n", sent, now() - start);
+  return 0;
+}
+
+static int do_count(int argc, char **argv) {
+  if (argc < 4) return 2;
+  int fd = udp_socket(NULL, atoi(argv[2]));
+  struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  static unsigned char buf[BATCH][9216];
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < BATCH; i++) {
+    iov[i].iov_base = buf[i];
+    iov[i].iov_len = sizeof buf[i];
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  printf("{\"listening\":true}\n");
+  fflush(stdout);
+  long packets = 0, bytes = 0;
+  double end = now() + atof(argv[3]);
+  while (now() < end) {
+    int n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
+    for (int i = 0; i < n; i++) bytes += msgs[i].msg_len;
+    if (n > 0) packets += n;
+  }
+  printf("{\"packets\":%ld,\"bytes\":%ld}\n", packets, bytes);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "send")) return do_send(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "count")) return do_count(argc, argv);
+  fprintf(stderr, "usage: blast send|count ...\n");
+  return 2;
+}

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench:forwarder` (root): packets/s and Mbit/s through `gwlb appliance run` in network namespaces,
+ * beside plain kernel forwarding through the same namespaces in the same run.
+ *
+ *   gen (10.77.0.1: GWLB node and traffic source) ── app (10.77.0.2 | 198.18.0.1) ── sink (198.18.0.10)
+ *
+ * baseline: plain UDP from gen routed by app's kernel to sink; two-arm: GENEVE to app, decapsulated, NATed
+ * out to sink; one-arm: GENEVE to app, through gwi-X → kernel → gwo-X, back to gen. Delivered packets are
+ * counted where they end up. Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead
+ * of flat out; repeatable), --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8.
+ */
+import {execFileSync, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {parseArgs} from 'node:util'
+import {Lab, type Host} from '../test/helpers/netns.js'
+import {encapsulate, udp} from '../test/helpers/packets.js'
+
+const {values: opts} = parseArgs({
+  options: {
+    seconds: {type: 'string', default: '5'},
+    rate: {type: 'string', multiple: true, default: []},
+    sizes: {type: 'string', default: '64,1400'},
+    modes: {type: 'string', default: 'baseline,one-arm,two-arm'},
+    flows: {type: 'string', default: '8'},
+    'memory-flows': {type: 'string', default: '100000'},
+  },
+})
+const SECONDS = Number(opts.seconds)
+const FLOWS = Number(opts.flows)
+const sizes = opts.sizes.split(',').map(Number)
+const modes = opts.modes.split(',')
+const rates = opts.rate.length ? opts.rate.map(Number) : [0]
+
+if (process.getuid?.() !== 0) {
+  console.error('bench:forwarder needs root (network namespaces, TUN devices)')
+  process.exit(1)
+}
+
+const root = new URL('..', import.meta.url).pathname
+const work = mkdtempSync(join(tmpdir(), 'gwlb-bench-'))
+const blast = join(work, 'blast')
+execFileSync('cc', ['-O2', '-o', blast, join(root, 'bench', 'blast.c')])
+
+const lab = new Lab()
+const gen = lab.host('gen')
+const app = lab.host('app')
+const sink = lab.host('sink')
+lab.link(gen, 'g0', '10.77.0.1/24', app, 'a0', '10.77.0.2/24')
+lab.link(app, 'e0', '198.18.0.1/24', sink, 's0', '198.18.0.10/24')
+gen.run('ip', 'route', 'add', '198.18.0.0/24', 'via', '10.77.0.2')
+sink.run('ip', 'route', 'add', '10.77.0.0/24', 'via', '198.18.0.1')
+app.run('ip', 'route', 'add', 'default', 'via', '198.18.0.10')
+app.sysctl('net.ipv4.ip_forward', 1)
+
+/** Inner UDP packets of `size` bytes (IP header included) to sink:9, one per flow (source port). */
+function innerPackets(size: number): Buffer[] {
+  return Array.from({length: FLOWS}, (_, i) => udp({src: '10.200.0.5', dst: '198.18.0.10'}, 40000 + i, 9, Buffer.alloc(size - 28, 0x61)))
+}
+
+function startCounter(host: Host, port: number): {done: Promise<{packets: number; bytes: number}>} {
+  const child = host.spawn(blast, ['count', String(port), String(SECONDS + 1.5)])
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  const done = new Promise<{packets: number; bytes: number}>((resolve) => child.once('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!))))
+  return {done}
+}
+
+function send(payloads: Buffer[], to: string, port: number, rate: number, sport: number): {sent: number; seconds: number} {
+  const out = execFileSync('ip', ['netns', 'exec', gen.ns, blast, 'send', '10.77.0.1', String(sport), to, String(port), String(rate), String(SECONDS), ...payloads.map((p) => p.toString('hex'))], {encoding: 'utf8'})
+  return JSON.parse(out) as {sent: number; seconds: number}
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function startAppliance(mode: string): Promise<ChildProcess> {
+  const child = app.spawn(process.execPath, [join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--health-format', 'json', '--source-dest-check', 'skip'], {stdio: ['ignore', 'ignore', 'inherit']})
+  for (let i = 0; i < 100; i++) {
+    try {
+      execFileSync('ip', ['netns', 'exec', app.ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8080'], {stdio: 'ignore'})
+      return child
+    } catch {
+      await sleep(100)
+    }
+  }
+  throw new Error('appliance did not start')
+}
+
+async function stopAppliance(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGTERM')
+  await exited
+}
+
+interface Row {
+  mode: string
+  size: number
+  rate: number
+  sent: number
+  delivered: number
+  pps: number
+  mbps: number
+  loss: number
+  cpu?: number
+}
+
+async function measure(mode: string, size: number, rate: number, pid?: number): Promise<Row> {
+  const inner = innerPackets(size)
+  const geneve = inner.map((p, i) => encapsulate({eni: '2b8ee1d4db0c51c4', cookie: (0x1000 + i).toString(16).padStart(8, '0')}, p))
+  const counter = startCounter(mode === 'one-arm' ? gen : sink, mode === 'one-arm' ? 6081 : 9)
+  await sleep(300)
+  const cpuBefore = pid ? cpuSeconds(pid) : 0
+  const result = mode === 'baseline' ? send(inner.map((p) => p.subarray(28)), '198.18.0.10', 9, rate, 40000) : send(geneve, '10.77.0.2', 6081, rate, 51000)
+  const cpu = pid ? (cpuSeconds(pid) - cpuBefore) / result.seconds : undefined
+  const {packets} = await counter.done
+  const pps = packets / result.seconds
+  return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu}
+}
+
+/** RSS of the forwarder once it holds `count` live flows (sent as one packet each, from a Node loop). */
+async function memoryWithFlows(pid: number, count: number): Promise<{flows: number; rssMb: number}> {
+  const script = `
+    const dgram = require('node:dgram'); const s = dgram.createSocket('udp4');
+    const head = Buffer.from('${encapsulate({eni: '2b8ee1d4db0c51c4'}, Buffer.alloc(0)).toString('hex')}', 'hex');
+    const base = Buffer.from('${udp({src: '10.200.0.5', dst: '198.18.0.10'}, 1, 9, Buffer.alloc(8)).toString('hex')}', 'hex');
+    let i = 0;
+    function burst() {
+      for (let n = 0; n < 500 && i < ${count}; n++, i++) {
+        const p = Buffer.concat([head, base]);
+        p.writeUInt16BE(10 + (i >> 16), head.length + 12 + 2); p.writeUInt16BE(i & 0xffff, head.length + 20);
+        s.send(p, 6081, '10.77.0.2');
+      }
+      if (i < ${count}) setTimeout(burst, 2); else setTimeout(() => s.close(), 200);
+    }
+    burst();`
+  execFileSync('ip', ['netns', 'exec', gen.ns, process.execPath, '-e', script])
+  await sleep(1500)
+  const health = JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:8080/').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as {flows: number}
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
+  return {flows: health.flows, rssMb: rss}
+}
+
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', {maximumFractionDigits: d, minimumFractionDigits: d})
+
+async function main(): Promise<void> {
+  const rows: Row[] = []
+  let memory: {flows: number; rssMb: number} | undefined
+  for (const mode of modes) {
+    const child = mode === 'baseline' ? undefined : await startAppliance(mode)
+    try {
+      if (child) {
+        // The first packet creates the tunnel; measure steady state.
+        send(innerPackets(64).map((p) => encapsulate({eni: '2b8ee1d4db0c51c4'}, p)), '10.77.0.2', 6081, 100, 51000)
+      }
+      for (const size of sizes) for (const rate of rates) rows.push(await measure(mode, size, rate, child?.pid))
+      if (child && mode === modes.filter((m) => m !== 'baseline').at(-1)) memory = await memoryWithFlows(child.pid!, Number(opts['memory-flows']))
+    } finally {
+      if (child) await stopAppliance(child)
+    }
+  }
+  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs, ${FLOWS} flows, ${new Date().toISOString()}`)
+  console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  × kernel')
+  for (const r of rows) {
+    const base = rows.find((b) => b.mode === 'baseline' && b.size === r.size && b.rate === r.rate)
+    const ratio = base && r.mode !== 'baseline' ? `${(r.pps / base.pps).toFixed(2)}×` : ''
+    console.log(
+      `${r.mode.padEnd(9)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`}  ${ratio}`,
+    )
+  }
+  if (memory) console.log(`forwarder RSS with ${fmt(memory.flows)} live flows: ${memory.rssMb.toFixed(1)} MB`)
+}
+
+try {
+  await main()
+} finally {
+  lab.cleanup()
+}

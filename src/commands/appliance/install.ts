@@ -1,0 +1,46 @@
+import {Flags} from '@oclif/core'
+import {join} from 'node:path'
+import {installUnit, renderUnit, UNIT_PATH, type InstallResult} from '../../appliance/systemd.js'
+import {BaseCommand} from '../../base-command.js'
+import ApplianceRun from './run.js'
+
+/** The command line that reproduces the `appliance run` flags the user gave (defaults left out). */
+function runArguments(flags: Record<string, unknown>): string[] {
+  const args: string[] = []
+  for (const [name, definition] of Object.entries(ApplianceRun.flags)) {
+    const value = flags[name]
+    if (value === undefined || value === definition.default) continue
+    if (definition.type === 'boolean') args.push(value ? `--${name}` : `--no-${name}`)
+    else args.push(`--${name}`, String(value))
+  }
+  return args
+}
+
+export default class ApplianceInstall extends BaseCommand<typeof ApplianceInstall> {
+  static override summary = 'Write the systemd unit that runs `gwlb appliance run` with these flags'
+  static override description = 'Takes the same flags as `gwlb appliance run`. The unit starts after network-online, restarts 5 s after any exit, and stops with SIGTERM (clean tear-down). The launch template\'s user data calls this with --enable --now.'
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --mode one-arm --health-port 8080 --enable --now',
+    '<%= config.bin %> <%= command.id %> --print',
+  ]
+
+  static override flags = {
+    ...ApplianceRun.flags,
+    print: Flags.boolean({description: 'print the unit instead of writing it'}),
+    enable: Flags.boolean({description: 'systemctl enable the unit'}),
+    now: Flags.boolean({description: 'systemctl enable --now: also start it'}),
+    'unit-path': Flags.string({description: 'where to write the unit', default: UNIT_PATH}),
+  }
+
+  async run(): Promise<InstallResult | {unit: string}> {
+    const command = [process.execPath, join(this.config.root, 'bin', 'run.js'), 'appliance', 'run', ...runArguments(this.flags)]
+    const unit = renderUnit(command)
+    if (this.flags.print) {
+      this.log(unit)
+      return {unit}
+    }
+    const result = await installUnit(unit, {path: this.flags['unit-path'], enable: this.flags.enable, now: this.flags.now})
+    this.log(`wrote ${result.path}${result.started ? ', enabled and started' : result.enabled ? ', enabled' : ''}`)
+    return result
+  }
+}
