@@ -21,7 +21,7 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     dir = mkdtempSync(join(tmpdir(), 'gwlb-hooks-'))
     hookLog = join(dir, 'hook.log')
     // A hook that records its arguments and takes a moment, as real hooks do.
-    writeFileSync(join(dir, 'hook.sh'), `#!/bin/sh\nsleep 0.3\necho "$@" >> ${hookLog}\n`, {mode: 0o755})
+    writeFileSync(join(dir, 'hook.sh'), `#!/bin/sh\nsleep 0.5\necho "$@" >> ${hookLog}\n`, {mode: 0o755})
     bed = new ApplianceBed()
     await bed.setUp()
     // Values the appliance must change and then put back.
@@ -50,8 +50,11 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     expect(metrics.body).toMatch(/^# TYPE gwlb_drops_total counter$/m)
   })
 
-  it('runs the create hook with gwlbtun\'s arguments before the first packet goes through', async () => {
+  it('runs the create hook with gwlbtun\'s arguments before the first packet goes through; health answers meanwhile', async () => {
     bed.send(ENI, ping(1))
+    const during = await bed.health()
+    expect(during.status).toBe(200)
+    expect(JSON.parse(during.body!)).toMatchObject({tunnels: [{ingress: 'gwi-5bqWvzLwwkk', state: 'creating'}]})
     await bed.reply()
     expect(hookLines()).toEqual([`extra-arg CREATE ${NAMES}`])
   })
