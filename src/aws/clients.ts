@@ -4,6 +4,7 @@ import {ElasticLoadBalancingV2Client} from '@aws-sdk/client-elastic-load-balanci
 import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
 import {IAMClient} from '@aws-sdk/client-iam'
 import {SSMClient} from '@aws-sdk/client-ssm'
+import {STSClient} from '@aws-sdk/client-sts'
 
 export interface AwsTarget {
   /** --region; falls back to AWS_REGION / the profile's region through the SDK. */
@@ -55,6 +56,10 @@ export class AwsClients {
 
   get ssm(): SSMClient {
     return this.client('ssm', () => new SSMClient(this.config))
+  }
+
+  get sts(): STSClient {
+    return this.client('sts', () => new STSClient(this.config))
   }
 
   /** The region the clients resolved (flag, environment or profile). */

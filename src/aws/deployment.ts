@@ -1,0 +1,121 @@
+import {Listr, type ListrRendererValue} from 'listr2'
+import type {AwsClients} from './clients.js'
+import {validateSpec, type DeploymentSpec} from './spec.js'
+import type {Resource, Step, StepContext, StepState, Timing} from './step.js'
+import {STEPS} from './steps/index.js'
+import {discoverTopology, type Topology} from './topology.js'
+
+export const DEFAULT_TIMING: Timing = {pollMs: 5000, timeoutMs: 15 * 60_000}
+
+export interface PlanEntry {
+  id: string
+  title: string
+  resources: Resource[]
+  missing: string[]
+}
+
+export interface Plan {
+  deployment: string
+  region: string
+  entries: PlanEntry[]
+  warnings: string[]
+}
+
+export interface InitResult {
+  deployment: string
+  region: string
+  steps: (PlanEntry & {outcome: 'found' | 'created'})[]
+  created: Resource[]
+  found: Resource[]
+  elasticIps: string[]
+  warnings: string[]
+  next: string
+}
+
+/** Validates the spec against AWS (IDs, AZs, VPC) and builds the context every step works in. */
+export async function prepare(aws: AwsClients, spec: DeploymentSpec, timing: Timing = DEFAULT_TIMING): Promise<StepContext> {
+  validateSpec(spec)
+  const topology: Topology = await discoverTopology(aws, spec)
+  return {aws, spec, topology, timing, states: new Map(), progress: () => undefined}
+}
+
+const enabledSteps = (spec: DeploymentSpec) => STEPS.filter((s) => s.enabled(spec))
+
+/** What exists and what would be created, changing nothing (`init --dry-run`). */
+export async function planDeployment(ctx: StepContext): Promise<Plan> {
+  const entries: PlanEntry[] = []
+  for (const step of enabledSteps(ctx.spec)) {
+    const state = await step.find(ctx)
+    ctx.states.set(step.id, state)
+    entries.push({id: step.id, title: step.title, ...state})
+  }
+  return {deployment: ctx.spec.name, region: ctx.topology.region, entries, warnings: ctx.topology.warnings}
+}
+
+function deferred() {
+  let resolve!: () => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  promise.catch(() => undefined) // a failed step is reported by its own task, not as an unhandled rejection
+  return {promise, resolve, reject}
+}
+
+/**
+ * Finds every step's resources again and creates what is missing, in dependency order, independent steps
+ * at the same time, as a listr2 task list. Safe to re-run after any failure: found resources are re-used.
+ */
+export async function applyDeployment(ctx: StepContext, renderer: ListrRendererValue): Promise<InitResult> {
+  const steps = enabledSteps(ctx.spec)
+  const enabled = new Set(steps.map((s) => s.id))
+  const finished = new Map(steps.map((s) => [s.id, deferred()]))
+  const outcomes = new Map<string, {outcome: 'found' | 'created'; before: StepState; after: StepState}>()
+
+  const run = async (step: Step, output: (message: string) => void) => {
+    const gate = finished.get(step.id)!
+    try {
+      await Promise.all(step.needs.filter((id) => enabled.has(id)).map((id) => finished.get(id)!.promise))
+      const stepCtx: StepContext = {...ctx, progress: output}
+      const before = await step.find(stepCtx)
+      const after = before.missing.length === 0 ? before : await step.create(stepCtx, before)
+      ctx.states.set(step.id, after)
+      outcomes.set(step.id, {outcome: before.missing.length === 0 ? 'found' : 'created', before, after})
+      gate.resolve()
+      return before.missing.length === 0 ? 'found' : `created ${before.missing.length === 1 ? before.missing[0] : `${before.missing.length} items`}`
+    } catch (error) {
+      gate.reject(error)
+      throw error
+    }
+  }
+
+  const started = Date.now()
+  const elapsed = () => `${Math.round((Date.now() - started) / 1000)}s`
+  await new Listr(
+    steps.map((step) => ({
+      title: step.title,
+      task: async (_: unknown, task: {title: string; output: string | undefined}) => {
+        const summary = await run(step, (message) => (task.output = `${message} (${elapsed()})`))
+        task.title = `${step.title}: ${summary}`
+      },
+    })),
+    {concurrent: true, exitOnError: true, renderer, collectErrors: false, rendererOptions: {collapseErrors: false}},
+  ).run()
+
+  const stepsOut = steps.map((s) => {
+    const o = outcomes.get(s.id)!
+    return {id: s.id, title: s.title, outcome: o.outcome, resources: o.after.resources, missing: o.after.missing}
+  })
+  const all = (outcome: 'found' | 'created') => stepsOut.filter((s) => s.outcome === outcome).flatMap((s) => s.resources)
+  return {
+    deployment: ctx.spec.name,
+    region: ctx.topology.region,
+    steps: stepsOut,
+    created: all('created'),
+    found: all('found'),
+    elasticIps: stepsOut.flatMap((s) => s.resources).filter((r) => r.type === 'elastic-ip').map((r) => r.detail!),
+    warnings: ctx.topology.warnings,
+    next: `gwlb status --name ${ctx.spec.name} --region ${ctx.topology.region}`,
+  }
+}

@@ -1,0 +1,150 @@
+import {UserError} from '../errors.js'
+
+/** Everything `gwlb init` needs to know; the wizard and the flags both fill it in, validate() checks it. */
+export interface DeploymentSpec {
+  name: string
+  vpcId: string
+  applianceSubnets: string[]
+  endpointSubnets: string[]
+  /** Public subnets for one NAT gateway per AZ; empty with natGateways false. */
+  natSubnets: string[]
+  natGateways: boolean
+  routes: RouteSpec[]
+  mode: 'two-arm' | 'one-arm'
+  instanceType: string
+  minSize: number
+  maxSize: number
+  desiredCapacity: number
+  amiId?: string
+  keyName?: string
+  healthPort: number
+  healthProtocol: 'HTTP' | 'TCP'
+  stickiness: '5-tuple' | '3-tuple' | '2-tuple'
+  failover: 'rebalance' | 'no-rebalance'
+  deregistrationDelay: number
+  crossZone: boolean
+  allowedPrincipals: string[]
+  tgwAttachments: string[]
+  /** What the instances' user data installs with `npm install -g`. */
+  package: string
+}
+
+/** What flags (or the wizard so far) gave; the rest is asked for or defaulted. */
+export type PartialSpec = Partial<DeploymentSpec>
+
+/** A route the operator asked for: traffic for `cidr` in route table `routeTableId` goes to the GWLB endpoint. */
+export interface RouteSpec {
+  routeTableId: string
+  cidr: string
+}
+
+export const DEFAULTS = {
+  name: 'gwlb',
+  mode: 'two-arm',
+  instanceType: 'c6i.large',
+  minSize: 2,
+  maxSize: 4,
+  desiredCapacity: 2,
+  healthPort: 80,
+  healthProtocol: 'HTTP',
+  stickiness: '5-tuple',
+  failover: 'no-rebalance',
+  deregistrationDelay: 300,
+  crossZone: false,
+} as const
+
+/** Names are used in resource names (target group: 32 characters at most, with a suffix). */
+const NAME = /^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$/
+const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/
+
+export function parseRoute(value: string): RouteSpec {
+  const [routeTableId, cidr, ...rest] = value.split('=')
+  if (!routeTableId?.startsWith('rtb-') || !cidr || rest.length > 0 || !isCidr(cidr))
+    throw new UserError(`--route ${value} is not ROUTE_TABLE_ID=CIDR`, 'write it like --route rtb-0123abcd=0.0.0.0/0')
+  return {routeTableId, cidr}
+}
+
+export function isCidr(value: string): boolean {
+  const m = CIDR4.exec(value)
+  if (m) return m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32
+  return /^[0-9a-f:]+\/\d{1,3}$/i.test(value) && Number(value.split('/')[1]) <= 128
+}
+
+/** Checks what can be checked without AWS; the live checks (IDs exist, AZs, VPC) are in topology.ts. */
+export function validateSpec(spec: DeploymentSpec): void {
+  const fail = (message: string, hint: string) => {
+    throw new UserError(message, hint)
+  }
+  if (!NAME.test(spec.name)) fail(`deployment name "${spec.name}" is not usable`, 'use 1-20 lower-case letters, digits and dashes, e.g. --name egress-prod')
+  if (!spec.vpcId.startsWith('vpc-')) fail(`"${spec.vpcId}" is not a VPC id`, 'pass --vpc-id vpc-…')
+  for (const [flag, ids] of [['--appliance-subnets', spec.applianceSubnets], ['--endpoint-subnets', spec.endpointSubnets], ['--nat-subnets', spec.natSubnets]] as const)
+    for (const id of ids) if (!id.startsWith('subnet-')) fail(`"${id}" in ${flag} is not a subnet id`, `pass ${flag} subnet-…,subnet-…`)
+  if (spec.applianceSubnets.length === 0) fail('no appliance subnets given', 'pass --appliance-subnets subnet-a,subnet-b (one per AZ)')
+  if (spec.endpointSubnets.length === 0) fail('no endpoint subnets given', 'pass --endpoint-subnets subnet-a,subnet-b (one per AZ)')
+  if (spec.natGateways && spec.natSubnets.length === 0) fail('no public subnets for the NAT gateways', 'pass --nat-subnets (one per AZ) or --no-nat-gateways')
+  if (spec.minSize < 0 || spec.minSize > spec.desiredCapacity || spec.desiredCapacity > spec.maxSize)
+    fail(`sizes must satisfy min ≤ desired ≤ max (got ${spec.minSize} ≤ ${spec.desiredCapacity} ≤ ${spec.maxSize})`, 'fix --min-size, --desired-capacity or --max-size')
+  if (spec.healthPort < 1 || spec.healthPort > 65535 || spec.healthPort === 6081) fail(`health port ${spec.healthPort} is not usable`, 'pick a TCP port other than 6081, e.g. --health-port 80')
+  if (spec.deregistrationDelay < 0 || spec.deregistrationDelay > 3600) fail('--deregistration-delay must be 0-3600 seconds', 'e.g. --deregistration-delay 300')
+  if (spec.tgwAttachments.length > 0 && spec.stickiness !== '5-tuple')
+    fail(`Transit Gateway appliance mode and ${spec.stickiness} stickiness do not mix`, 'use --stickiness 5-tuple with --tgw-attachment')
+  for (const id of spec.tgwAttachments) if (!id.startsWith('tgw-attach-')) fail(`"${id}" is not a Transit Gateway attachment id`, 'pass --tgw-attachment tgw-attach-…')
+}
+
+/** The command line that makes this deployment without prompts (printed at the end of the wizard). */
+export function commandLine(spec: DeploymentSpec, region: string, defaultPackage: string): string {
+  const parts = ['gwlb init --yes', `--name ${spec.name}`, `--region ${region}`, `--vpc-id ${spec.vpcId}`,
+    `--appliance-subnets ${spec.applianceSubnets.join(',')}`, `--endpoint-subnets ${spec.endpointSubnets.join(',')}`]
+  parts.push(spec.natGateways ? `--nat-subnets ${spec.natSubnets.join(',')}` : '--no-nat-gateways')
+  for (const r of spec.routes) parts.push(`--route ${r.routeTableId}=${r.cidr}`)
+  const optional: [string, unknown, unknown][] = [
+    ['--mode', spec.mode, DEFAULTS.mode], ['--instance-type', spec.instanceType, DEFAULTS.instanceType],
+    ['--min-size', spec.minSize, DEFAULTS.minSize], ['--max-size', spec.maxSize, DEFAULTS.maxSize],
+    ['--desired-capacity', spec.desiredCapacity, DEFAULTS.desiredCapacity], ['--health-port', spec.healthPort, DEFAULTS.healthPort],
+    ['--health-protocol', spec.healthProtocol, DEFAULTS.healthProtocol], ['--stickiness', spec.stickiness, DEFAULTS.stickiness],
+    ['--failover', spec.failover, DEFAULTS.failover], ['--deregistration-delay', spec.deregistrationDelay, DEFAULTS.deregistrationDelay],
+    ['--ami-id', spec.amiId, undefined], ['--key-name', spec.keyName, undefined], ['--package', spec.package, defaultPackage],
+  ]
+  for (const [flag, value, fallback] of optional) if (value !== undefined && value !== fallback) parts.push(`${flag} ${value}`)
+  if (spec.crossZone) parts.push('--cross-zone')
+  for (const p of spec.allowedPrincipals) parts.push(`--allowed-principal ${p}`)
+  for (const t of spec.tgwAttachments) parts.push(`--tgw-attachment ${t}`)
+  return parts.join(' \\\n  ')
+}
+
+/** --yes: every required value must be a flag; the rest take their defaults. */
+export function completeFromFlags(given: PartialSpec, defaultPackage: string): DeploymentSpec {
+  const required: [keyof PartialSpec, string][] = [['vpcId', '--vpc-id'], ['applianceSubnets', '--appliance-subnets'], ['endpointSubnets', '--endpoint-subnets']]
+  if (given.natGateways !== false) required.push(['natSubnets', '--nat-subnets (or --no-nat-gateways)'])
+  const absent = required.filter(([key]) => given[key] === undefined).map(([, flag]) => flag)
+  if (absent.length) throw new UserError(`missing ${absent.join(', ')}`, 'pass them as flags, or run gwlb init without --yes for the wizard')
+  return withDefaults(given, defaultPackage)
+}
+
+export function withDefaults(given: PartialSpec, defaultPackage: string): DeploymentSpec {
+  return {
+    name: given.name ?? DEFAULTS.name,
+    vpcId: given.vpcId!,
+    applianceSubnets: given.applianceSubnets ?? [],
+    endpointSubnets: given.endpointSubnets ?? [],
+    natGateways: given.natGateways ?? true,
+    natSubnets: given.natGateways === false ? [] : (given.natSubnets ?? []),
+    routes: given.routes ?? [],
+    mode: given.mode ?? DEFAULTS.mode,
+    instanceType: given.instanceType ?? DEFAULTS.instanceType,
+    minSize: given.minSize ?? DEFAULTS.minSize,
+    maxSize: given.maxSize ?? DEFAULTS.maxSize,
+    desiredCapacity: given.desiredCapacity ?? DEFAULTS.desiredCapacity,
+    amiId: given.amiId,
+    keyName: given.keyName,
+    healthPort: given.healthPort ?? DEFAULTS.healthPort,
+    healthProtocol: given.healthProtocol ?? DEFAULTS.healthProtocol,
+    stickiness: given.stickiness ?? DEFAULTS.stickiness,
+    failover: given.failover ?? DEFAULTS.failover,
+    deregistrationDelay: given.deregistrationDelay ?? DEFAULTS.deregistrationDelay,
+    crossZone: given.crossZone ?? DEFAULTS.crossZone,
+    allowedPrincipals: given.allowedPrincipals ?? [],
+    tgwAttachments: given.tgwAttachments ?? [],
+    package: given.package ?? defaultPackage,
+  }
+}

@@ -1,0 +1,79 @@
+import type {AwsClients} from './clients.js'
+import type {DeploymentSpec} from './spec.js'
+import type {Topology} from './topology.js'
+
+/** One AWS resource a step found or made. */
+export interface Resource {
+  type: string
+  id: string
+  name?: string
+  /** What an operator wants to see beside the id (an Elastic IP, an AZ, a state). */
+  detail?: string
+  /** Availability Zone, for resources there is one of per AZ. */
+  az?: string
+}
+
+/** What exists of a step's resources, and what is still to be made (in words, for the plan). */
+export interface StepState {
+  resources: Resource[]
+  missing: string[]
+}
+
+export interface Timing {
+  /** How often to poll while waiting for AWS. */
+  pollMs: number
+  /** How long a single wait may take before init gives up (a re-run resumes). */
+  timeoutMs: number
+}
+
+export interface StepContext {
+  aws: AwsClients
+  spec: DeploymentSpec
+  topology: Topology
+  timing: Timing
+  /** States of the steps already looked at, by step id. */
+  states: Map<string, StepState>
+  /** Shows progress of a long step (e.g. "waiting for active, 40s"). */
+  progress(message: string): void
+}
+
+/**
+ * One part of a deployment: how to find it (by the deployment's tags or names), and how to make what is
+ * missing of it. Every create is written to finish a half-done earlier attempt, so re-running resumes.
+ */
+export interface Step {
+  id: string
+  title: string
+  /** Steps whose resources this one builds on. */
+  needs: string[]
+  /** Whether the spec asks for this step at all (e.g. NAT gateways unless --no-nat-gateways). */
+  enabled(spec: DeploymentSpec): boolean
+  find(ctx: StepContext): Promise<StepState>
+  create(ctx: StepContext, found: StepState): Promise<StepState>
+}
+
+export const done = (resources: Resource[]): StepState => ({resources, missing: []})
+
+/** The id of the first resource of another step, if it exists yet. */
+export function resourceOf(ctx: StepContext, stepId: string, type?: string): Resource | undefined {
+  return ctx.states.get(stepId)?.resources.find((r) => !type || r.type === type)
+}
+
+/** Like resourceOf, for a create that cannot go on without it (the dependency order guarantees it). */
+export function required(ctx: StepContext, stepId: string, type?: string): Resource {
+  const r = resourceOf(ctx, stepId, type)
+  if (!r) throw new Error(`internal: ${stepId} has no ${type ?? 'resource'} yet`)
+  return r
+}
+
+/** Resource names: one scheme, so that find and create agree and two deployments never collide. */
+export const names = (spec: DeploymentSpec, region: string) => ({
+  securityGroup: `gwlb-${spec.name}-appliances`,
+  role: `gwlb-${spec.name}-${region}`,
+  targetGroup: `gwlb-${spec.name}`,
+  loadBalancer: `gwlb-${spec.name}`,
+  launchTemplate: `gwlb-${spec.name}`,
+  autoScalingGroup: `gwlb-${spec.name}`,
+  endpoint: (az: string) => `gwlb-${spec.name}-${az}`,
+  nat: (az: string) => `gwlb-${spec.name}-nat-${az}`,
+})

@@ -1,0 +1,134 @@
+import {
+  AcceptVpcEndpointConnectionsCommand, CreateVpcEndpointCommand, CreateVpcEndpointServiceConfigurationCommand, DescribeVpcEndpointConnectionsCommand,
+  DescribeVpcEndpointServiceConfigurationsCommand, DescribeVpcEndpointServicePermissionsCommand, DescribeVpcEndpointsCommand,
+  ModifyVpcEndpointServicePermissionsCommand, type VpcEndpoint,
+} from '@aws-sdk/client-ec2'
+import {done, names, required, type Resource, type Step, type StepContext} from '../step.js'
+import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
+import {waitFor} from '../wait.js'
+
+/** Who may connect endpoints to the service: the flags' principals, else this account. */
+const principals = (ctx: StepContext) =>
+  ctx.spec.allowedPrincipals.length ? ctx.spec.allowedPrincipals : [`arn:${ctx.topology.partition}:iam::${ctx.topology.account}:root`]
+
+async function ourService(ctx: StepContext) {
+  const {ServiceConfigurations = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointServiceConfigurationsCommand({}))
+  return ServiceConfigurations.find((s) => tagValue(s.Tags, DEPLOYMENT_TAG) === ctx.spec.name && !['Deleting', 'Deleted', 'Failed'].includes(s.ServiceState ?? ''))
+}
+
+export const endpointService: Step = {
+  id: 'endpoint-service',
+  title: 'VPC endpoint service',
+  needs: ['load-balancer'],
+  enabled: () => true,
+
+  async find(ctx) {
+    const service = await ourService(ctx)
+    if (!service) return {resources: [], missing: [`endpoint service for the GWLB (acceptance required; principals ${principals(ctx).join(', ')})`]}
+    const {AllowedPrincipals = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointServicePermissionsCommand({ServiceId: service.ServiceId}))
+    const absent = principals(ctx).filter((p) => !AllowedPrincipals.some((a) => a.Principal === p))
+    return {resources: [{type: 'endpoint-service', id: service.ServiceId!, name: service.ServiceName}], missing: absent.map((p) => `allowed principal ${p}`)}
+  },
+
+  async create(ctx, found) {
+    let resource = found.resources[0]
+    if (!resource) {
+      const {ServiceConfiguration} = await ctx.aws.ec2.send(new CreateVpcEndpointServiceConfigurationCommand({
+        GatewayLoadBalancerArns: [required(ctx, 'load-balancer').id],
+        AcceptanceRequired: true,
+        TagSpecifications: tagSpecifications('vpc-endpoint-service', ctx.spec.name, `gwlb-${ctx.spec.name}`),
+      }))
+      resource = {type: 'endpoint-service', id: ServiceConfiguration!.ServiceId!, name: ServiceConfiguration!.ServiceName}
+    }
+    await ctx.aws.ec2.send(new ModifyVpcEndpointServicePermissionsCommand({ServiceId: resource.id, AddAllowedPrincipals: principals(ctx)}))
+    return done([resource])
+  },
+}
+
+const GONE = new Set(['deleting', 'deleted', 'rejected', 'failed', 'expired'])
+
+/** AWS answers `pendingAcceptance`, `available`…; the SDK's enum spells them capitalised: compare loosely. */
+export const stateOf = (e: {State?: string; VpcEndpointState?: string}) => (e.State ?? e.VpcEndpointState ?? '').toLowerCase()
+
+/** This deployment's GWLB endpoints (those not on their way out), by AZ. */
+export async function ourEndpoints(ctx: StepContext): Promise<VpcEndpoint[]> {
+  const {VpcEndpoints = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointsCommand({
+    Filters: [{Name: 'vpc-id', Values: [ctx.spec.vpcId]}, deploymentFilter(ctx.spec.name)],
+  }))
+  return VpcEndpoints.filter((e) => e.VpcEndpointType === 'GatewayLoadBalancer' && !GONE.has(stateOf(e)))
+}
+
+const endpointResource = (ctx: StepContext, e: VpcEndpoint): Resource => {
+  const az = ctx.topology.subnets.get(e.SubnetIds?.[0] ?? '')?.az
+  return {type: 'vpc-endpoint', id: e.VpcEndpointId!, name: az && names(ctx.spec, ctx.topology.region).endpoint(az), az, detail: e.State}
+}
+
+export const endpoints: Step = {
+  id: 'endpoints',
+  title: 'GWLB endpoints',
+  needs: ['endpoint-service'],
+  enabled: () => true,
+
+  async find(ctx) {
+    const existing = await ourEndpoints(ctx)
+    const resources = existing.map((e) => endpointResource(ctx, e))
+    const missing = ctx.spec.endpointSubnets
+      .filter((subnet) => !existing.some((e) => e.SubnetIds?.includes(subnet)))
+      .map((subnet) => `endpoint in ${subnet} (${ctx.topology.subnets.get(subnet)?.az})`)
+    return {resources, missing}
+  },
+
+  async create(ctx, found) {
+    const service = required(ctx, 'endpoint-service')
+    const existing = await ourEndpoints(ctx)
+    for (const subnet of ctx.spec.endpointSubnets) {
+      if (existing.some((e) => e.SubnetIds?.includes(subnet))) continue
+      const az = ctx.topology.subnets.get(subnet)!.az
+      const {VpcEndpoint} = await ctx.aws.ec2.send(new CreateVpcEndpointCommand({
+        VpcEndpointType: 'GatewayLoadBalancer',
+        VpcId: ctx.spec.vpcId,
+        ServiceName: service.name,
+        SubnetIds: [subnet],
+        TagSpecifications: tagSpecifications('vpc-endpoint', ctx.spec.name, names(ctx.spec, ctx.topology.region).endpoint(az)),
+      }))
+      existing.push(VpcEndpoint!)
+    }
+    return done(found.resources.length === existing.length ? found.resources : existing.map((e) => endpointResource(ctx, e)))
+  },
+}
+
+/**
+ * The endpoints' connections to the service: accepted here (acceptance is required so that nobody else's
+ * endpoint can attach), then waited for until every endpoint is `available` (2-3 minutes on AWS).
+ */
+export const endpointConnections: Step = {
+  id: 'endpoint-connections',
+  title: 'Accept endpoint connections',
+  needs: ['endpoints'],
+  enabled: () => true,
+
+  async find(ctx) {
+    const waiting = (await ourEndpoints(ctx)).filter((e) => stateOf(e) !== 'available')
+    const resources = (ctx.states.get('endpoints')?.resources ?? []).filter((r) => !waiting.some((w) => w.VpcEndpointId === r.id))
+    const expected = ctx.spec.endpointSubnets.length
+    const missing = waiting.map((e) => `${e.VpcEndpointId} ${stateOf(e) === 'pendingacceptance' ? 'accepted' : `available (now ${e.State})`}`)
+    if (resources.length + waiting.length < expected) missing.push(`${expected - resources.length - waiting.length} endpoint(s) to be created, accepted and available`)
+    return {resources: resources.map((r) => ({...r, type: 'endpoint-connection', detail: 'available'})), missing}
+  },
+
+  async create(ctx) {
+    const service = required(ctx, 'endpoint-service')
+    const wanted = new Set(ctx.states.get('endpoints')!.resources.map((r) => r.id))
+    const available = await waitFor(async () => {
+      const {VpcEndpointConnections = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointConnectionsCommand({Filters: [{Name: 'service-id', Values: [service.id]}]}))
+      const pending = VpcEndpointConnections.filter((c) => stateOf(c) === 'pendingacceptance' && wanted.has(c.VpcEndpointId!)).map((c) => c.VpcEndpointId!)
+      if (pending.length) await ctx.aws.ec2.send(new AcceptVpcEndpointConnectionsCommand({ServiceId: service.id, VpcEndpointIds: pending}))
+      const current = (await ourEndpoints(ctx)).filter((e) => wanted.has(e.VpcEndpointId!))
+      const notYet = current.filter((e) => stateOf(e) !== 'available')
+      if (notYet.length === 0 && current.length === wanted.size) return current
+      ctx.progress(notYet.map((e) => `${e.VpcEndpointId} ${e.State}`).join(', '))
+      return undefined
+    }, {what: 'the GWLB endpoints to become available', timeoutMs: ctx.timing.timeoutMs, intervalMs: ctx.timing.pollMs})
+    return done(available.map((e) => ({...endpointResource(ctx, e), type: 'endpoint-connection', detail: 'available'})))
+  },
+}

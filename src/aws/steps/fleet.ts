@@ -1,0 +1,120 @@
+import {CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
+import {CreateLaunchTemplateCommand, DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, type _InstanceType} from '@aws-sdk/client-ec2'
+import {GetParameterCommand} from '@aws-sdk/client-ssm'
+import {UserError} from '../../errors.js'
+import {explainAwsError} from '../errors.js'
+import {done, names, required, type Step, type StepContext} from '../step.js'
+import {DEPLOYMENT_TAG, tags, tagSpecifications, tagValue} from '../tags.js'
+import {renderUserData} from '../user-data.js'
+import {errorCode, retrying} from '../wait.js'
+
+/** Canonical's public parameter for the current Ubuntu 22.04 AMI of an architecture. */
+export const ubuntuAmiParameter = (architecture: string) => `/aws/service/canonical/ubuntu/server/22.04/stable/current/${architecture}/hvm/ebs-gp2/ami-id`
+
+async function imageId(ctx: StepContext): Promise<string> {
+  if (ctx.spec.amiId) return ctx.spec.amiId
+  try {
+    const {Parameter} = await ctx.aws.ssm.send(new GetParameterCommand({Name: ubuntuAmiParameter(ctx.topology.architecture)}))
+    return Parameter!.Value!
+  } catch (error) {
+    throw explainAwsError(error, 'ssm:GetParameter')
+  }
+}
+
+async function findTemplate(ctx: StepContext) {
+  const name = names(ctx.spec, ctx.topology.region).launchTemplate
+  const {LaunchTemplates = []} = await ctx.aws.ec2
+    .send(new DescribeLaunchTemplatesCommand({LaunchTemplateNames: [name]}))
+    .catch((error: unknown) => {
+      if (['InvalidLaunchTemplateName.NotFoundException', 'InvalidLaunchTemplateName.NotFound'].includes(errorCode(error))) return {LaunchTemplates: []}
+      throw error
+    })
+  return LaunchTemplates[0]
+}
+
+/** A fresh instance profile can be refused for a few seconds (IAM is eventually consistent). */
+const profileNotVisibleYet = (error: unknown) => /instance profile|iamInstanceProfile/i.test((error as Error).message ?? '') && errorCode(error).startsWith('Invalid')
+
+export const launchTemplate: Step = {
+  id: 'launch-template',
+  title: 'Launch template',
+  needs: ['security-group', 'instance-profile'],
+  enabled: () => true,
+
+  async find(ctx) {
+    const name = names(ctx.spec, ctx.topology.region).launchTemplate
+    const template = await findTemplate(ctx)
+    if (!template) return {resources: [], missing: [`launch template ${name} (${ctx.spec.instanceType}, ${ctx.spec.amiId ?? 'Ubuntu 22.04'}, IMDSv2 required)`]}
+    if (tagValue(template.Tags, DEPLOYMENT_TAG) !== ctx.spec.name)
+      throw new UserError(`launch template ${name} exists and is not part of deployment ${ctx.spec.name}`, 'choose another --name')
+    return done([{type: 'launch-template', id: template.LaunchTemplateId!, name, detail: `version ${template.LatestVersionNumber}`}])
+  },
+
+  async create(ctx) {
+    const name = names(ctx.spec, ctx.topology.region).launchTemplate
+    const instanceName = `gwlb-${ctx.spec.name}-appliance`
+    const {LaunchTemplate} = await retrying(async () => ctx.aws.ec2.send(new CreateLaunchTemplateCommand({
+      LaunchTemplateName: name,
+      VersionDescription: `gwlb ${ctx.spec.name} appliance`,
+      LaunchTemplateData: {
+        ImageId: await imageId(ctx),
+        InstanceType: ctx.spec.instanceType as _InstanceType,
+        KeyName: ctx.spec.keyName,
+        IamInstanceProfile: {Arn: required(ctx, 'instance-profile').id},
+        SecurityGroupIds: [required(ctx, 'security-group').id],
+        // IMDSv2 only: the appliance reads its identity with a session token.
+        MetadataOptions: {HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1},
+        UserData: Buffer.from(renderUserData(ctx.spec)).toString('base64'),
+        // The instance's own tag is what its role's policy checks before it may touch the source/dest check.
+        TagSpecifications: [
+          {ResourceType: 'instance', Tags: tags(ctx.spec.name, instanceName)},
+          {ResourceType: 'volume', Tags: tags(ctx.spec.name, instanceName)},
+          {ResourceType: 'network-interface', Tags: tags(ctx.spec.name, instanceName)},
+        ],
+      },
+      TagSpecifications: tagSpecifications('launch-template', ctx.spec.name, name),
+    })), profileNotVisibleYet, {attempts: 10, delayMs: ctx.timing.pollMs})
+    return done([{type: 'launch-template', id: LaunchTemplate!.LaunchTemplateId!, name, detail: `version ${LaunchTemplate!.LatestVersionNumber}`}])
+  },
+}
+
+/** The launch template's user data, decoded (status and tests read it). */
+export async function launchTemplateUserData(ctx: StepContext, templateId: string): Promise<string> {
+  const {LaunchTemplateVersions = []} = await ctx.aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateId: templateId, Versions: ['$Latest']}))
+  return Buffer.from(LaunchTemplateVersions[0]?.LaunchTemplateData?.UserData ?? '', 'base64').toString()
+}
+
+export const autoScalingGroup: Step = {
+  id: 'auto-scaling-group',
+  title: 'Auto Scaling group',
+  needs: ['launch-template', 'target-group', 'listener', 'egress-routes'],
+  enabled: () => true,
+
+  async find(ctx) {
+    const name = names(ctx.spec, ctx.topology.region).autoScalingGroup
+    const {AutoScalingGroups = []} = await ctx.aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: [name]}))
+    const group = AutoScalingGroups[0]
+    if (!group) return {resources: [], missing: [`auto scaling group ${name} (${ctx.spec.minSize}-${ctx.spec.maxSize}, desired ${ctx.spec.desiredCapacity}, ELB health checks)`]}
+    if (tagValue(group.Tags, DEPLOYMENT_TAG) !== ctx.spec.name)
+      throw new UserError(`auto scaling group ${name} exists and is not part of deployment ${ctx.spec.name}`, 'choose another --name')
+    return done([{type: 'auto-scaling-group', id: group.AutoScalingGroupName!, name, detail: `${group.Instances?.length ?? 0}/${group.DesiredCapacity} instances`}])
+  },
+
+  async create(ctx) {
+    const name = names(ctx.spec, ctx.topology.region).autoScalingGroup
+    await ctx.aws.autoscaling.send(new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: name,
+      LaunchTemplate: {LaunchTemplateId: required(ctx, 'launch-template').id, Version: '$Latest'},
+      MinSize: ctx.spec.minSize,
+      MaxSize: ctx.spec.maxSize,
+      DesiredCapacity: ctx.spec.desiredCapacity,
+      VPCZoneIdentifier: ctx.spec.applianceSubnets.join(','),
+      TargetGroupARNs: [required(ctx, 'target-group').id],
+      HealthCheckType: 'ELB',
+      // First boot installs Node.js and builds the data plane: give it time before ELB health counts.
+      HealthCheckGracePeriod: 600,
+      Tags: tags(ctx.spec.name, `gwlb-${ctx.spec.name}-appliance`).map((t) => ({...t, PropagateAtLaunch: true, ResourceId: name, ResourceType: 'auto-scaling-group'})),
+    }))
+    return done([{type: 'auto-scaling-group', id: name, name, detail: `desired ${ctx.spec.desiredCapacity}`}])
+  },
+}

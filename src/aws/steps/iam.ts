@@ -1,0 +1,94 @@
+import {AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand, GetInstanceProfileCommand, GetRoleCommand, GetRolePolicyCommand, PutRolePolicyCommand} from '@aws-sdk/client-iam'
+import {DEPLOYMENT_TAG, tags} from '../tags.js'
+import {errorCode} from '../wait.js'
+import {done, names, required, type Step, type StepContext} from '../step.js'
+
+export const POLICY_NAME = 'gwlb-source-dest-check'
+
+const notFound = (error: unknown) => {
+  if (errorCode(error) === 'NoSuchEntityException' || errorCode(error) === 'NoSuchEntity') return undefined
+  throw error
+}
+
+/**
+ * The one thing an appliance may do with EC2: read and turn off the source/destination check of instances
+ * of its own deployment (by tag) — not of any other instance.
+ */
+export function appliancePolicy(ctx: StepContext): string {
+  const {partition, region, account} = ctx.topology
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{
+      Sid: 'OwnDeploymentSourceDestCheck',
+      Effect: 'Allow',
+      Action: ['ec2:ModifyInstanceAttribute', 'ec2:DescribeInstanceAttribute'],
+      Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
+      Condition: {StringEquals: {[`aws:ResourceTag/${DEPLOYMENT_TAG}`]: ctx.spec.name}},
+    }],
+  })
+}
+
+const trustPolicy = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{Effect: 'Allow', Principal: {Service: 'ec2.amazonaws.com'}, Action: 'sts:AssumeRole'}],
+})
+
+export const iamRole: Step = {
+  id: 'iam-role',
+  title: 'IAM role for the appliances',
+  needs: [],
+  enabled: () => true,
+
+  async find(ctx) {
+    const name = names(ctx.spec, ctx.topology.region).role
+    const role = await ctx.aws.iam.send(new GetRoleCommand({RoleName: name})).catch(notFound)
+    if (!role?.Role) return {resources: [], missing: [`IAM role ${name} with policy ${POLICY_NAME}`]}
+    const resources = [{type: 'iam-role', id: role.Role.Arn!, name}]
+    const policy = await ctx.aws.iam.send(new GetRolePolicyCommand({RoleName: name, PolicyName: POLICY_NAME})).catch(notFound)
+    return {resources, missing: policy ? [] : [`inline policy ${POLICY_NAME}`]}
+  },
+
+  async create(ctx, found) {
+    const name = names(ctx.spec, ctx.topology.region).role
+    let arn = found.resources[0]?.id
+    if (!arn) {
+      const {Role} = await ctx.aws.iam.send(new CreateRoleCommand({
+        RoleName: name,
+        AssumeRolePolicyDocument: trustPolicy,
+        Description: `gwlb ${ctx.spec.name}: appliances turn off their own source/destination check`,
+        Tags: tags(ctx.spec.name, name),
+      }))
+      arn = Role!.Arn!
+    }
+    await ctx.aws.iam.send(new PutRolePolicyCommand({RoleName: name, PolicyName: POLICY_NAME, PolicyDocument: appliancePolicy(ctx)}))
+    return done([{type: 'iam-role', id: arn, name}])
+  },
+}
+
+export const instanceProfile: Step = {
+  id: 'instance-profile',
+  title: 'Instance profile',
+  needs: ['iam-role'],
+  enabled: () => true,
+
+  async find(ctx) {
+    const name = names(ctx.spec, ctx.topology.region).role
+    const found = await ctx.aws.iam.send(new GetInstanceProfileCommand({InstanceProfileName: name})).catch(notFound)
+    const profile = found?.InstanceProfile
+    if (!profile) return {resources: [], missing: [`instance profile ${name}`]}
+    const resources = [{type: 'instance-profile', id: profile.Arn!, name}]
+    return {resources, missing: profile.Roles?.some((r) => r.RoleName === name) ? [] : [`role ${name} in the profile`]}
+  },
+
+  async create(ctx, found) {
+    const name = names(ctx.spec, ctx.topology.region).role
+    let arn = found.resources[0]?.id
+    if (!arn) {
+      const {InstanceProfile} = await ctx.aws.iam.send(new CreateInstanceProfileCommand({InstanceProfileName: name, Tags: tags(ctx.spec.name, name)}))
+      arn = InstanceProfile!.Arn!
+    }
+    required(ctx, 'iam-role')
+    await ctx.aws.iam.send(new AddRoleToInstanceProfileCommand({InstanceProfileName: name, RoleName: name}))
+    return done([{type: 'instance-profile', id: arn, name}])
+  },
+}

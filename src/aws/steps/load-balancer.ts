@@ -1,0 +1,157 @@
+import {
+  CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, DescribeListenersCommand, DescribeLoadBalancerAttributesCommand,
+  DescribeLoadBalancersCommand, DescribeTagsCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand,
+  ModifyLoadBalancerAttributesCommand, ModifyTargetGroupAttributesCommand, type TargetGroupAttribute,
+} from '@aws-sdk/client-elastic-load-balancing-v2'
+import {UserError} from '../../errors.js'
+import type {AwsClients} from '../clients.js'
+import type {DeploymentSpec} from '../spec.js'
+import {done, names, required, type Step, type StepContext} from '../step.js'
+import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
+import {errorCode, waitFor} from '../wait.js'
+
+/** Target group attributes that carry the spec's failover, stickiness and draining choices. */
+export function targetGroupAttributes(spec: DeploymentSpec): TargetGroupAttribute[] {
+  const failover = spec.failover === 'rebalance' ? 'rebalance' : 'no_rebalance'
+  const stickiness = {'5-tuple': undefined, '3-tuple': 'source_ip_dest_ip_proto', '2-tuple': 'source_ip_dest_ip'}[spec.stickiness]
+  return [
+    {Key: 'deregistration_delay.timeout_seconds', Value: String(spec.deregistrationDelay)},
+    {Key: 'target_failover.on_deregistration', Value: failover},
+    {Key: 'target_failover.on_unhealthy', Value: failover},
+    {Key: 'stickiness.enabled', Value: String(stickiness !== undefined)},
+    ...(stickiness ? [{Key: 'stickiness.type', Value: stickiness}] : []),
+  ]
+}
+
+/** A load balancer or target group of that name that is not ours is a clash to report, never to adopt. */
+async function ownedBy(aws: AwsClients, arn: string, spec: DeploymentSpec, what: string): Promise<void> {
+  const {TagDescriptions = []} = await aws.elb.send(new DescribeTagsCommand({ResourceArns: [arn]}))
+  const owner = tagValue(TagDescriptions[0]?.Tags, DEPLOYMENT_TAG)
+  if (owner !== spec.name)
+    throw new UserError(`${what} already exists and is not part of deployment ${spec.name}${owner ? ` (it belongs to ${owner})` : ''}`, 'choose another --name')
+}
+
+/** For describe-by-name calls that answer "not found" with an error: an empty list instead. */
+const ignoreNotFound = (codes: string[]) => (error: unknown): {TargetGroups?: never[]; LoadBalancers?: never[]} => {
+  if (codes.includes(errorCode(error))) return {}
+  throw error
+}
+
+export const targetGroup: Step = {
+  id: 'target-group',
+  title: 'GENEVE target group',
+  needs: [],
+  enabled: () => true,
+
+  async find(ctx) {
+    const name = names(ctx.spec, ctx.topology.region).targetGroup
+    const {TargetGroups = []} = await ctx.aws.elb.send(new DescribeTargetGroupsCommand({Names: [name]})).catch(ignoreNotFound(['TargetGroupNotFoundException', 'TargetGroupNotFound']))
+    const group = TargetGroups[0]
+    if (!group) return {resources: [], missing: [`target group ${name} (GENEVE 6081, ${ctx.spec.healthProtocol} health checks on ${ctx.spec.healthPort})`]}
+    await ownedBy(ctx.aws, group.TargetGroupArn!, ctx.spec, `target group ${name}`)
+    const {Attributes = []} = await ctx.aws.elb.send(new DescribeTargetGroupAttributesCommand({TargetGroupArn: group.TargetGroupArn}))
+    const differ = targetGroupAttributes(ctx.spec).filter((want) => Attributes.find((a) => a.Key === want.Key)?.Value !== want.Value)
+    return {resources: [{type: 'target-group', id: group.TargetGroupArn!, name}], missing: differ.map((a) => `attribute ${a.Key}=${a.Value}`)}
+  },
+
+  async create(ctx, found) {
+    const name = names(ctx.spec, ctx.topology.region).targetGroup
+    let arn = found.resources[0]?.id
+    if (!arn) {
+      const {TargetGroups} = await ctx.aws.elb.send(new CreateTargetGroupCommand({
+        Name: name,
+        Protocol: 'GENEVE',
+        Port: 6081,
+        VpcId: ctx.spec.vpcId,
+        TargetType: 'instance',
+        HealthCheckProtocol: ctx.spec.healthProtocol,
+        HealthCheckPort: String(ctx.spec.healthPort),
+        ...(ctx.spec.healthProtocol === 'HTTP' ? {HealthCheckPath: '/'} : {}),
+        HealthCheckIntervalSeconds: 10,
+        HealthyThresholdCount: 3,
+        UnhealthyThresholdCount: 3,
+        Tags: tags(ctx.spec.name, name),
+      }))
+      arn = TargetGroups![0]!.TargetGroupArn!
+    }
+    await ctx.aws.elb.send(new ModifyTargetGroupAttributesCommand({TargetGroupArn: arn, Attributes: targetGroupAttributes(ctx.spec)}))
+    return done([{type: 'target-group', id: arn, name}])
+  },
+}
+
+const CROSS_ZONE = 'load_balancing.cross_zone.enabled'
+
+async function describeLoadBalancer(ctx: StepContext) {
+  const name = names(ctx.spec, ctx.topology.region).loadBalancer
+  const {LoadBalancers = []} = await ctx.aws.elb.send(new DescribeLoadBalancersCommand({Names: [name]})).catch(ignoreNotFound(['LoadBalancerNotFoundException', 'LoadBalancerNotFound']))
+  return LoadBalancers[0]
+}
+
+export const loadBalancer: Step = {
+  id: 'load-balancer',
+  title: 'Gateway Load Balancer',
+  needs: [],
+  enabled: () => true,
+
+  async find(ctx) {
+    const name = names(ctx.spec, ctx.topology.region).loadBalancer
+    const lb = await describeLoadBalancer(ctx)
+    if (!lb) return {resources: [], missing: [`gateway load balancer ${name} in ${ctx.spec.applianceSubnets.length} AZs`]}
+    await ownedBy(ctx.aws, lb.LoadBalancerArn!, ctx.spec, `load balancer ${name}`)
+    const missing: string[] = []
+    if (lb.State?.Code !== 'active') missing.push(`state active (now ${lb.State?.Code})`)
+    const {Attributes = []} = await ctx.aws.elb.send(new DescribeLoadBalancerAttributesCommand({LoadBalancerArn: lb.LoadBalancerArn}))
+    if ((Attributes.find((a) => a.Key === CROSS_ZONE)?.Value ?? 'false') !== String(ctx.spec.crossZone)) missing.push(`cross-zone ${ctx.spec.crossZone ? 'on' : 'off'}`)
+    const azs = (lb.AvailabilityZones ?? []).map((z) => z.ZoneName).join(', ')
+    return {resources: [{type: 'load-balancer', id: lb.LoadBalancerArn!, name, detail: `${lb.State?.Code}, ${azs}`}], missing}
+  },
+
+  async create(ctx, found) {
+    const name = names(ctx.spec, ctx.topology.region).loadBalancer
+    let arn = found.resources[0]?.id
+    if (!arn) {
+      const {LoadBalancers} = await ctx.aws.elb.send(new CreateLoadBalancerCommand({
+        Name: name,
+        Type: 'gateway',
+        Subnets: ctx.spec.applianceSubnets,
+        Tags: tags(ctx.spec.name, name),
+      }))
+      arn = LoadBalancers![0]!.LoadBalancerArn!
+    }
+    await ctx.aws.elb.send(new ModifyLoadBalancerAttributesCommand({LoadBalancerArn: arn, Attributes: [{Key: CROSS_ZONE, Value: String(ctx.spec.crossZone)}]}))
+    const started = Date.now()
+    const lb = await waitFor(async () => {
+      const current = await describeLoadBalancer(ctx)
+      if (current?.State?.Code === 'failed') throw new Error(`load balancer ${name} failed: ${current.State.Reason ?? 'no reason given'}`)
+      return current?.State?.Code === 'active' ? current : undefined
+    }, {what: `load balancer ${name} to become active`, timeoutMs: ctx.timing.timeoutMs, intervalMs: ctx.timing.pollMs,
+      progress: (s) => ctx.progress(`provisioning, ${s}s`)})
+    const azs = (lb.AvailabilityZones ?? []).map((z) => z.ZoneName).join(', ')
+    ctx.progress(`active after ${Math.round((Date.now() - started) / 1000)}s`)
+    return done([{type: 'load-balancer', id: arn, name, detail: `active, ${azs}`}])
+  },
+}
+
+export const listener: Step = {
+  id: 'listener',
+  title: 'Listener',
+  needs: ['load-balancer', 'target-group'],
+  enabled: () => true,
+
+  async find(ctx) {
+    const lb = ctx.states.get('load-balancer')?.resources[0]
+    const found = lb ? (await ctx.aws.elb.send(new DescribeListenersCommand({LoadBalancerArn: lb.id}))).Listeners?.[0] : undefined
+    if (!found) return {resources: [], missing: ['listener forwarding to the target group']}
+    return done([{type: 'listener', id: found.ListenerArn!}])
+  },
+
+  async create(ctx) {
+    // A GWLB listener has no protocol or port: it forwards every IP packet.
+    const {Listeners} = await ctx.aws.elb.send(new CreateListenerCommand({
+      LoadBalancerArn: required(ctx, 'load-balancer').id,
+      DefaultActions: [{Type: 'forward', TargetGroupArn: required(ctx, 'target-group').id}],
+      Tags: tags(ctx.spec.name, `gwlb-${ctx.spec.name}`),
+    }))
+    return done([{type: 'listener', id: Listeners![0]!.ListenerArn!}])
+  },
+}

@@ -1,0 +1,109 @@
+import {CreateRouteCommand, CreateTagsCommand, DescribeRouteTablesCommand, ReplaceRouteCommand, type Route} from '@aws-sdk/client-ec2'
+import {UserError} from '../../errors.js'
+import {done, type Resource, type Step, type StepContext} from '../step.js'
+import {errorCode, retrying} from '../wait.js'
+
+/** A route that init puts in a table it did not create: destination → one of the deployment's targets. */
+interface ManagedRoute {
+  routeTableId: string
+  cidr: string
+  target: {VpcEndpointId: string} | {NatGatewayId: string}
+}
+
+const targetId = (r: ManagedRoute) => ('VpcEndpointId' in r.target ? r.target.VpcEndpointId : r.target.NatGatewayId)
+const destination = (cidr: string) => (cidr.includes(':') ? {DestinationIpv6CidrBlock: cidr} : {DestinationCidrBlock: cidr})
+const routeTarget = (route: Route) => route.GatewayId ?? route.NatGatewayId ?? route.TransitGatewayId ?? route.NetworkInterfaceId ?? route.VpcPeeringConnectionId ?? route.InstanceId
+
+/** Where init replaced someone's route, the route table remembers the old target, so destroy can put it back. */
+export const replacedTagKey = (deployment: string, cidr: string) => `gwlb:${deployment}:replaced:${cidr}`
+
+async function currentRoute(ctx: StepContext, r: ManagedRoute): Promise<Route | undefined> {
+  const {RouteTables = []} = await ctx.aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [r.routeTableId]}))
+  return RouteTables[0]?.Routes?.find((x) => (x.DestinationCidrBlock ?? x.DestinationIpv6CidrBlock) === r.cidr && x.State !== 'blackhole')
+}
+
+const describeRoute = (r: ManagedRoute) => `${r.routeTableId}: ${r.cidr} → ${targetId(r)}`
+
+async function findRoutes(ctx: StepContext, wanted: ManagedRoute[], type: string): Promise<{resources: Resource[]; missing: string[]}> {
+  const resources: Resource[] = []
+  const missing: string[] = []
+  for (const r of wanted) {
+    const route = await currentRoute(ctx, r)
+    if (route && routeTarget(route) === targetId(r)) resources.push({type, id: `${r.routeTableId}:${r.cidr}`, detail: `→ ${targetId(r)}`})
+    else missing.push(describeRoute(r) + (route ? ` (replacing → ${routeTarget(route)})` : ''))
+  }
+  return {resources, missing}
+}
+
+/**
+ * A fresh endpoint or NAT gateway can be refused as a route target for a little while (eventual
+ * consistency): retry those refusals a bounded number of times.
+ */
+const notReadyYet = (error: unknown) =>
+  ['InvalidVpcEndpointId.NotFound', 'InvalidNatGatewayID.NotFound', 'InvalidGatewayID.NotFound', 'RouteNotSupported'].includes(errorCode(error)) ||
+  /route target|not supported|not in a valid state/i.test((error as Error).message ?? '')
+
+async function ensureRoutes(ctx: StepContext, wanted: ManagedRoute[], type: string): Promise<Resource[]> {
+  for (const r of wanted) {
+    const route = await currentRoute(ctx, r)
+    if (route && routeTarget(route) === targetId(r)) continue
+    const input = {RouteTableId: r.routeTableId, ...destination(r.cidr), ...r.target}
+    if (route) {
+      const previous = routeTarget(route)
+      if (previous)
+        await ctx.aws.ec2.send(new CreateTagsCommand({Resources: [r.routeTableId], Tags: [{Key: replacedTagKey(ctx.spec.name, r.cidr), Value: previous}]}))
+      await retrying(() => ctx.aws.ec2.send(new ReplaceRouteCommand(input)), notReadyYet, {attempts: 12, delayMs: ctx.timing.pollMs})
+    } else {
+      await retrying(() => ctx.aws.ec2.send(new CreateRouteCommand(input)), notReadyYet, {attempts: 12, delayMs: ctx.timing.pollMs})
+    }
+  }
+  return wanted.map((r) => ({type, id: `${r.routeTableId}:${r.cidr}`, detail: `→ ${targetId(r)}`}))
+}
+
+/** The operator's routes (--route RTB=CIDR), each to the endpoint in its route table's AZ. */
+function endpointRoutes(ctx: StepContext): ManagedRoute[] | undefined {
+  const endpoints = ctx.states.get('endpoint-connections')?.resources
+  return ctx.spec.routes.map((route) => {
+    const az = ctx.topology.routeAzs.get(`${route.routeTableId}=${route.cidr}`)
+    const endpoint = endpoints?.find((e) => e.az === az)
+    return {routeTableId: route.routeTableId, cidr: route.cidr, target: {VpcEndpointId: endpoint?.id ?? `(endpoint in ${az})`}}
+  })
+}
+
+export const endpointRoutesStep: Step = {
+  id: 'routes',
+  title: 'Routes to the GWLB endpoints',
+  needs: ['endpoint-connections'],
+  enabled: (spec) => spec.routes.length > 0,
+  find: async (ctx) => findRoutes(ctx, endpointRoutes(ctx)!, 'route'),
+  create: async (ctx) => done(await ensureRoutes(ctx, endpointRoutes(ctx)!, 'route')),
+}
+
+/** The appliance subnets' default routes, each to the NAT gateway of its AZ. */
+export function egressRoutes(ctx: StepContext): ManagedRoute[] {
+  const nats = ctx.states.get('nat-gateways')?.resources.filter((r) => r.type === 'nat-gateway') ?? []
+  const tables = new Map<string, string>()
+  return ctx.spec.applianceSubnets.map((subnetId) => {
+    const subnet = ctx.topology.subnets.get(subnetId)!
+    const table = subnet.routeTableId
+    const main = ctx.topology.routeTables.find((t) => t.RouteTableId === table)?.Associations?.some((a) => a.Main && !a.SubnetId)
+    const explicit = ctx.topology.routeTables.find((t) => t.RouteTableId === table)?.Associations?.some((a) => a.SubnetId === subnetId)
+    if (!table || (main && !explicit))
+      throw new UserError(`appliance subnet ${subnetId} uses the VPC's main route table`, 'give each appliance subnet a route table of its own, so that its default route can go to the NAT gateway of its AZ')
+    const other = tables.get(table)
+    if (other && other !== subnet.az)
+      throw new UserError(`appliance subnets in ${other} and ${subnet.az} share route table ${table}`, 'give each AZ\'s appliance subnet its own route table')
+    tables.set(table, subnet.az)
+    const nat = nats.find((n) => n.az === subnet.az)
+    return {routeTableId: table, cidr: '0.0.0.0/0', target: {NatGatewayId: nat?.id ?? `(NAT gateway in ${subnet.az})`}}
+  }).filter((r, i, all) => all.findIndex((x) => x.routeTableId === r.routeTableId) === i)
+}
+
+export const egressRoutesStep: Step = {
+  id: 'egress-routes',
+  title: 'Appliance default routes to the NAT gateways',
+  needs: ['nat-gateways'],
+  enabled: (spec) => spec.natGateways,
+  find: async (ctx) => findRoutes(ctx, egressRoutes(ctx), 'egress-route'),
+  create: async (ctx) => done(await ensureRoutes(ctx, egressRoutes(ctx), 'egress-route')),
+}

@@ -1,0 +1,47 @@
+import {CreateTagsCommand, DescribeTransitGatewayVpcAttachmentsCommand, ModifyTransitGatewayVpcAttachmentCommand} from '@aws-sdk/client-ec2'
+import {UserError} from '../../errors.js'
+import {done, type Step, type StepContext} from '../step.js'
+
+/** Marks an attachment whose appliance mode this deployment turned on, so destroy turns it off again. */
+export const applianceModeTagKey = (deployment: string) => `gwlb:${deployment}:appliance-mode`
+
+async function attachments(ctx: StepContext) {
+  const {TransitGatewayVpcAttachments = []} = await ctx.aws.ec2
+    .send(new DescribeTransitGatewayVpcAttachmentsCommand({TransitGatewayAttachmentIds: ctx.spec.tgwAttachments}))
+    .catch((error: Error) => {
+      throw new UserError(`Transit Gateway attachments ${ctx.spec.tgwAttachments.join(', ')}: ${error.message}`, 'check --tgw-attachment ids and --region')
+    })
+  for (const id of ctx.spec.tgwAttachments)
+    if (!TransitGatewayVpcAttachments.some((a) => a.TransitGatewayAttachmentId === id))
+      throw new UserError(`Transit Gateway VPC attachment ${id} does not exist`, 'check --tgw-attachment ids and --region')
+  return TransitGatewayVpcAttachments
+}
+
+/**
+ * Appliance mode on the Transit Gateway attachments that bring traffic to the inspection VPC: without it
+ * the return traffic of a flow can land in another AZ, on an appliance that never saw the flow.
+ */
+export const transitGatewayApplianceMode: Step = {
+  id: 'tgw-appliance-mode',
+  title: 'Transit Gateway appliance mode',
+  needs: [],
+  enabled: (spec) => spec.tgwAttachments.length > 0,
+
+  async find(ctx) {
+    const all = await attachments(ctx)
+    const on = all.filter((a) => a.Options?.ApplianceModeSupport === 'enable')
+    return {
+      resources: on.map((a) => ({type: 'tgw-attachment', id: a.TransitGatewayAttachmentId!, detail: 'appliance mode on'})),
+      missing: all.filter((a) => !on.includes(a)).map((a) => `appliance mode on ${a.TransitGatewayAttachmentId}`),
+    }
+  },
+
+  async create(ctx) {
+    for (const a of await attachments(ctx)) {
+      if (a.Options?.ApplianceModeSupport === 'enable') continue
+      await ctx.aws.ec2.send(new CreateTagsCommand({Resources: [a.TransitGatewayAttachmentId!], Tags: [{Key: applianceModeTagKey(ctx.spec.name), Value: 'enabled'}]}))
+      await ctx.aws.ec2.send(new ModifyTransitGatewayVpcAttachmentCommand({TransitGatewayAttachmentId: a.TransitGatewayAttachmentId, Options: {ApplianceModeSupport: 'enable'}}))
+    }
+    return done(ctx.spec.tgwAttachments.map((id) => ({type: 'tgw-attachment', id, detail: 'appliance mode on'})))
+  },
+}
