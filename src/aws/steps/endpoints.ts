@@ -55,7 +55,7 @@ export async function ourEndpoints(ctx: StepContext): Promise<VpcEndpoint[]> {
   const {VpcEndpoints = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointsCommand({
     Filters: [{Name: 'vpc-id', Values: [ctx.spec.vpcId]}, deploymentFilter(ctx.spec.name)],
   }))
-  return VpcEndpoints.filter((e) => e.VpcEndpointType === 'GatewayLoadBalancer' && !GONE.has(stateOf(e)))
+  return VpcEndpoints.filter((e) => e.VpcEndpointType === 'GatewayLoadBalancer' && !GONE.has(stateOf(e)) && tagValue(e.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
 }
 
 const endpointResource = (ctx: StepContext, e: VpcEndpoint): Resource => {

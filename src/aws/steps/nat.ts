@@ -1,6 +1,6 @@
 import {AllocateAddressCommand, CreateNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysCommand, type Address, type NatGateway} from '@aws-sdk/client-ec2'
 import {done, names, type Resource, type Step, type StepContext} from '../step.js'
-import {deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
+import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
 
 const LIVE = ['pending', 'available']
@@ -9,12 +9,13 @@ async function ourNatGateways(ctx: StepContext): Promise<NatGateway[]> {
   const {NatGateways = []} = await ctx.aws.ec2.send(new DescribeNatGatewaysCommand({
     Filter: [deploymentFilter(ctx.spec.name), {Name: 'vpc-id', Values: [ctx.spec.vpcId]}, {Name: 'state', Values: LIVE}],
   }))
-  return NatGateways
+  // The tag filter narrows the call; the check here keeps another deployment's gateways out regardless.
+  return NatGateways.filter((n) => tagValue(n.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
 }
 
 async function ourAddresses(ctx: StepContext): Promise<Address[]> {
   const {Addresses = []} = await ctx.aws.ec2.send(new DescribeAddressesCommand({Filters: [deploymentFilter(ctx.spec.name)]}))
-  return Addresses
+  return Addresses.filter((a) => tagValue(a.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
 }
 
 /** The NAT subnet of each appliance AZ. */

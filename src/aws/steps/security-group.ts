@@ -1,6 +1,6 @@
 import {AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, type IpPermission} from '@aws-sdk/client-ec2'
 import {done, names, type Step, type StepContext} from '../step.js'
-import {deploymentFilter, tagSpecifications} from '../tags.js'
+import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 
 /** GENEVE from the GWLB and its health checks, from the VPC's own address ranges only. */
 function wanted(ctx: StepContext): {protocol: string; port: number; cidr: string}[] {
@@ -27,7 +27,7 @@ export const securityGroup: Step = {
     const {SecurityGroups = []} = await ctx.aws.ec2.send(new DescribeSecurityGroupsCommand({
       Filters: [{Name: 'vpc-id', Values: [ctx.spec.vpcId]}, {Name: 'group-name', Values: [name]}, deploymentFilter(ctx.spec.name)],
     }))
-    const group = SecurityGroups[0]
+    const group = SecurityGroups.find((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
     if (!group) return {resources: [], missing: [`security group ${name} (UDP 6081 and TCP ${ctx.spec.healthPort} from ${ctx.topology.vpcCidrs.join(', ')})`]}
     const resources = [{type: 'security-group', id: group.GroupId!, name}]
     const absent = wanted(ctx).filter((rule) => !has(group.IpPermissions ?? [], rule))

@@ -1,0 +1,164 @@
+import {DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
+import {
+  DescribeLaunchTemplateVersionsCommand, DescribeRouteTablesCommand, DescribeSecurityGroupsCommand, DescribeVpcEndpointServiceConfigurationsCommand,
+  DescribeVpcEndpointServicePermissionsCommand, DescribeVpcEndpointsCommand,
+} from '@aws-sdk/client-ec2'
+import {
+  DescribeListenersCommand, DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTagsCommand,
+  DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2'
+import {GetInstanceProfileCommand, GetRolePolicyCommand} from '@aws-sdk/client-iam'
+import {spawnSync} from 'node:child_process'
+import {beforeAll, describe, expect, it} from 'vitest'
+import type {InitResult, Plan} from '../../src/aws/deployment.js'
+import {gwlb, gwlbJson} from '../helpers/cli.js'
+import {inventory} from '../helpers/inventory.js'
+import {useMoto} from '../helpers/moto.js'
+import {initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
+
+const {clients} = useMoto()
+
+const EXPECTED = {
+  'security-group': 1, 'iam-role': 1, 'instance-profile': 1, 'target-group': 1, 'load-balancer': 1, listener: 1, 'endpoint-service': 1,
+  'vpc-endpoint': 2, 'route-to-endpoint': 2, 'nat-gateway': 2, 'elastic-ip': 2, 'route-to-nat': 2, 'launch-template': 1, 'auto-scaling-group': 1,
+}
+
+describe('gwlb init --yes (flags only), against the AWS emulator', () => {
+  const aws = clients()
+  let net: Network
+  let result: InitResult
+  const choices = ['--stickiness', '3-tuple', '--failover', 'rebalance', '--deregistration-delay', '120', '--health-port', '8080']
+
+  beforeAll(async () => {
+    net = await makeNetwork(aws)
+    result = gwlbJson<InitResult>(['init', ...initFlags(net), ...choices])
+  })
+
+  it('creates one of everything (two per AZ-bound resource), and says what it made', async () => {
+    expect(await inventory(aws, 'egress')).toEqual(EXPECTED)
+    expect(result.found).toEqual([])
+    expect(result.elasticIps).toHaveLength(2)
+    expect(result.next).toBe('gwlb status --name egress --region us-east-1')
+  })
+
+  it('makes a GENEVE target group with the chosen health check, failover, stickiness and draining', async () => {
+    const {TargetGroups = []} = await aws.elb.send(new DescribeTargetGroupsCommand({Names: ['gwlb-egress']}))
+    expect(TargetGroups[0]).toMatchObject({Protocol: 'GENEVE', Port: 6081, VpcId: net.vpcId, HealthCheckProtocol: 'HTTP', HealthCheckPort: '8080'})
+    const {Attributes = []} = await aws.elb.send(new DescribeTargetGroupAttributesCommand({TargetGroupArn: TargetGroups[0]!.TargetGroupArn}))
+    const attrs = Object.fromEntries(Attributes.map((a) => [a.Key, a.Value]))
+    expect(attrs).toMatchObject({
+      'deregistration_delay.timeout_seconds': '120', 'target_failover.on_deregistration': 'rebalance', 'target_failover.on_unhealthy': 'rebalance',
+      'stickiness.enabled': 'true', 'stickiness.type': 'source_ip_dest_ip_proto',
+    })
+  })
+
+  it('makes a gateway load balancer in the appliance subnets, tagged, cross-zone off, with a listener that has no port', async () => {
+    const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: ['gwlb-egress']}))
+    const lb = LoadBalancers[0]!
+    expect(lb.Type).toBe('gateway')
+    expect(lb.AvailabilityZones?.map((z) => z.SubnetId).sort()).toEqual([...net.applianceSubnets].sort())
+    const {TagDescriptions = []} = await aws.elb.send(new DescribeTagsCommand({ResourceArns: [lb.LoadBalancerArn!]}))
+    expect(TagDescriptions[0]?.Tags).toEqual(expect.arrayContaining([{Key: 'gwlb:deployment', Value: 'egress'}, {Key: 'Name', Value: 'gwlb-egress'}]))
+    const {Attributes = []} = await aws.elb.send(new DescribeLoadBalancerAttributesCommand({LoadBalancerArn: lb.LoadBalancerArn}))
+    expect(Attributes.find((a) => a.Key === 'load_balancing.cross_zone.enabled')?.Value).toBe('false')
+    const {Listeners = []} = await aws.elb.send(new DescribeListenersCommand({LoadBalancerArn: lb.LoadBalancerArn}))
+    expect(Listeners).toHaveLength(1)
+    expect(Listeners[0]!.Port || undefined).toBeUndefined() // the emulator echoes an empty element
+    expect(Listeners[0]!.Protocol || undefined).toBeUndefined()
+    expect(Listeners[0]!.DefaultActions?.[0]).toMatchObject({Type: 'forward'})
+  })
+
+  it('publishes the GWLB as an endpoint service that requires acceptance, open to this account', async () => {
+    const {ServiceConfigurations = []} = await aws.ec2.send(new DescribeVpcEndpointServiceConfigurationsCommand({}))
+    const service = ServiceConfigurations.find((s) => s.Tags?.some((t) => t.Key === 'gwlb:deployment' && t.Value === 'egress'))!
+    const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: ['gwlb-egress']}))
+    expect(service.GatewayLoadBalancerArns).toEqual([LoadBalancers[0]!.LoadBalancerArn])
+    expect(service.AcceptanceRequired).toBe(true)
+    const {AllowedPrincipals = []} = await aws.ec2.send(new DescribeVpcEndpointServicePermissionsCommand({ServiceId: service.ServiceId}))
+    expect(AllowedPrincipals.map((p) => p.Principal)).toEqual(['arn:aws:iam::123456789012:root'])
+  })
+
+  it('puts one accepted, available endpoint in each endpoint subnet, and routes each AZ\'s table to its own AZ\'s endpoint', async () => {
+    const {VpcEndpoints = []} = await aws.ec2.send(new DescribeVpcEndpointsCommand({Filters: [{Name: 'tag:gwlb:deployment', Values: ['egress']}]}))
+    expect(VpcEndpoints.map((e) => e.SubnetIds).sort()).toEqual(net.endpointSubnets.map((s) => [s]).sort())
+    expect(VpcEndpoints.every((e) => e.State === 'available' && e.VpcEndpointType === 'GatewayLoadBalancer')).toBe(true)
+    const {RouteTables = []} = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: net.workloadRouteTables}))
+    for (const [i, table] of net.workloadRouteTables.entries()) {
+      const route = RouteTables.find((t) => t.RouteTableId === table)!.Routes!.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')
+      const endpoint = VpcEndpoints.find((e) => e.SubnetIds?.[0] === net.endpointSubnets[i])
+      expect(route?.GatewayId).toBe(endpoint?.VpcEndpointId)
+    }
+  })
+
+  it('routes each appliance subnet to the NAT gateway of its AZ', async () => {
+    const {RouteTables = []} = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: net.applianceRouteTables}))
+    const nats = result.steps.find((s) => s.id === 'nat-gateways')!.resources.filter((r) => r.type === 'nat-gateway')
+    for (const table of RouteTables) {
+      const az = table.RouteTableId === net.applianceRouteTables[0] ? 'us-east-1a' : 'us-east-1b'
+      expect(table.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.NatGatewayId).toBe(nats.find((n) => n.az === az)?.id)
+    }
+  })
+
+  it('lets appliances change only the source/destination check of instances of this deployment', async () => {
+    const {PolicyDocument} = await aws.iam.send(new GetRolePolicyCommand({RoleName: 'gwlb-egress-us-east-1', PolicyName: 'gwlb-source-dest-check'}))
+    const policy = JSON.parse(decodeURIComponent(PolicyDocument!)) as {Statement: {Action: string[]; Resource: string; Condition: unknown}[]}
+    expect(policy.Statement).toHaveLength(1)
+    expect(policy.Statement[0]!.Action).toContain('ec2:ModifyInstanceAttribute')
+    expect(policy.Statement[0]!.Resource).toBe('arn:aws:ec2:us-east-1:123456789012:instance/*')
+    expect(policy.Statement[0]!.Condition).toEqual({StringEquals: {'aws:ResourceTag/gwlb:deployment': 'egress'}})
+    const {InstanceProfile} = await aws.iam.send(new GetInstanceProfileCommand({InstanceProfileName: 'gwlb-egress-us-east-1'}))
+    expect(InstanceProfile?.Roles?.map((r) => r.RoleName)).toEqual(['gwlb-egress-us-east-1'])
+  })
+
+  it('admits GENEVE and the health port from the VPC only', async () => {
+    const {SecurityGroups = []} = await aws.ec2.send(new DescribeSecurityGroupsCommand({Filters: [{Name: 'tag:gwlb:deployment', Values: ['egress']}]}))
+    const rules = SecurityGroups[0]!.IpPermissions!.map((p) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort} ${p.IpRanges?.map((r) => r.CidrIp).join(',')}`).sort()
+    expect(rules).toEqual(['tcp/8080-8080 10.0.0.0/16', 'udp/6081-6081 10.0.0.0/16'])
+  })
+
+  it('launches appliances with IMDSv2 required, the instance profile, deployment tags and user data that is valid bash', async () => {
+    const {LaunchTemplateVersions = []} = await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateName: 'gwlb-egress', Versions: ['$Latest']}))
+    const data = LaunchTemplateVersions[0]!.LaunchTemplateData!
+    expect(data.MetadataOptions?.HttpTokens).toBe('required')
+    expect(data.IamInstanceProfile?.Arn).toBe('arn:aws:iam::123456789012:instance-profile/gwlb-egress-us-east-1')
+    expect(data.ImageId).toBe('ami-785db401') // from the (emulated) Canonical SSM parameter
+    expect(data.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags).toEqual(expect.arrayContaining([{Key: 'gwlb:deployment', Value: 'egress'}]))
+    const script = Buffer.from(data.UserData!, 'base64').toString()
+    expect(script).toContain('gwlb appliance install --enable --now --mode two-arm --health-port 8080')
+    expect(script).toMatch(/npm install -g --unsafe-perm 'gwlb@\d+\.\d+\.\d+'/)
+    const check = spawnSync('bash', ['-n'], {input: script})
+    expect(check.status).toBe(0)
+  })
+
+  it('makes an Auto Scaling group over the appliance subnets, in the target group, with ELB health checks', async () => {
+    const {AutoScalingGroups = []} = await aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: ['gwlb-egress']}))
+    const group = AutoScalingGroups[0]!
+    expect(group.VPCZoneIdentifier?.split(',').sort()).toEqual([...net.applianceSubnets].sort())
+    const {TargetGroups = []} = await aws.elb.send(new DescribeTargetGroupsCommand({Names: ['gwlb-egress']}))
+    expect(group.TargetGroupARNs).toEqual([TargetGroups[0]!.TargetGroupArn])
+    expect(group).toMatchObject({HealthCheckType: 'ELB', MinSize: 2, MaxSize: 4, DesiredCapacity: 2})
+  })
+
+  it('creates nothing when run again: everything is found', async () => {
+    const again = gwlbJson<InitResult>(['init', ...initFlags(net), ...choices])
+    expect(again.created).toEqual([])
+    expect(again.steps.every((s) => s.outcome === 'found')).toBe(true)
+    expect(await inventory(aws, 'egress')).toEqual(EXPECTED)
+  })
+
+  it('--dry-run on a new deployment lists what it would create and changes nothing', async () => {
+    const before = await inventory(aws, 'other')
+    const plan = gwlbJson<Plan>(['init', ...initFlags(net, 'other'), '--dry-run'])
+    expect(plan.entries.every((e) => e.resources.length === 0 && e.missing.length > 0)).toBe(true)
+    expect(await inventory(aws, 'other')).toEqual(before)
+    expect(Object.values(before).every((n) => n === 0)).toBe(true)
+  })
+
+  it('prints the plan and a summary with the fixed egress addresses for people', () => {
+    const r = gwlb(['init', ...initFlags(net), ...choices])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/✔ found  GENEVE target group/)
+    expect(r.stdout).toMatch(/Fixed egress addresses \(Elastic IPs\): \d+\.\d+\.\d+\.\d+, \d+\.\d+\.\d+\.\d+/)
+    expect(r.stdout).toContain('Next: gwlb status --name egress --region us-east-1')
+  })
+})
