@@ -81,7 +81,7 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
   it('puts one accepted, available endpoint in each endpoint subnet, and routes each AZ\'s table to its own AZ\'s endpoint', async () => {
     const {VpcEndpoints = []} = await aws.ec2.send(new DescribeVpcEndpointsCommand({Filters: [{Name: 'tag:gwlb:deployment', Values: ['egress']}]}))
     expect(VpcEndpoints.map((e) => e.SubnetIds).sort()).toEqual(net.endpointSubnets.map((s) => [s]).sort())
-    expect(VpcEndpoints.every((e) => e.State === 'available' && e.VpcEndpointType === 'GatewayLoadBalancer')).toBe(true)
+    expect(VpcEndpoints.every((e) => String(e.State) === 'available' && e.VpcEndpointType === 'GatewayLoadBalancer')).toBe(true)
     const {RouteTables = []} = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: net.workloadRouteTables}))
     for (const [i, table] of net.workloadRouteTables.entries()) {
       const route = RouteTables.find((t) => t.RouteTableId === table)!.Routes!.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')
@@ -157,7 +157,7 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
   it('prints the plan and a summary with the fixed egress addresses for people', () => {
     const r = gwlb(['init', ...initFlags(net), ...choices])
     expect(r.status).toBe(0)
-    expect(r.stdout).toMatch(/✔ found  GENEVE target group/)
+    expect(r.stdout).toMatch(/✔ found {2}GENEVE target group/)
     expect(r.stdout).toMatch(/Fixed egress addresses \(Elastic IPs\): \d+\.\d+\.\d+\.\d+, \d+\.\d+\.\d+\.\d+/)
     expect(r.stdout).toContain('Next: gwlb status --name egress --region us-east-1')
   })
