@@ -73,10 +73,18 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
   const finished = new Map(steps.map((s) => [s.id, deferred()]))
   const outcomes = new Map<string, {outcome: 'found' | 'created'; before: StepState; after: StepState}>()
 
-  const run = async (step: Step, output: (message: string) => void) => {
+  const failures: unknown[] = []
+  const run = async (step: Step, output: (message: string) => void, skip: (why: string) => void) => {
     const gate = finished.get(step.id)!
+    const needs = step.needs.filter((id) => enabled.has(id))
     try {
-      await Promise.all(step.needs.filter((id) => enabled.has(id)).map((id) => finished.get(id)!.promise))
+      await Promise.all(needs.map((id) => finished.get(id)!.promise))
+    } catch {
+      gate.reject(new Error(`${step.id} not started`))
+      skip(`${step.title}: not started, it needs ${needs.join(', ')}`)
+      return undefined
+    }
+    try {
       const stepCtx: StepContext = {...ctx, progress: output}
       const before = await step.find(stepCtx)
       const after = before.missing.length === 0 ? before : await step.create(stepCtx, before)
@@ -85,6 +93,7 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
       gate.resolve()
       return before.missing.length === 0 ? 'found' : `created ${before.missing.length === 1 ? before.missing[0] : `${before.missing.length} items`}`
     } catch (error) {
+      failures.push(error)
       gate.reject(error)
       throw error
     }
@@ -92,16 +101,19 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
 
   const started = Date.now()
   const elapsed = () => `${Math.round((Date.now() - started) / 1000)}s`
+  // Every step runs to its end (or is skipped when what it needs failed) before init reports the first
+  // failure: no creation is left in flight, and a re-run resumes from a settled state.
   await new Listr(
     steps.map((step) => ({
       title: step.title,
-      task: async (_: unknown, task: {title: string; output: string | undefined}) => {
-        const summary = await run(step, (message) => (task.output = `${message} (${elapsed()})`))
-        task.title = `${step.title}: ${summary}`
+      task: async (_: unknown, task: {title: string; output: string | undefined; skip(message: string): void}) => {
+        const summary = await run(step, (message) => (task.output = `${message} (${elapsed()})`), (why) => task.skip(why))
+        if (summary) task.title = `${step.title}: ${summary}`
       },
     })),
-    {concurrent: true, exitOnError: true, renderer, collectErrors: false, rendererOptions: {collapseErrors: false}},
+    {concurrent: true, exitOnError: false, renderer, collectErrors: false, rendererOptions: {collapseErrors: false}},
   ).run()
+  if (failures.length > 0) throw failures[0]
 
   const stepsOut = steps.map((s) => {
     const o = outcomes.get(s.id)!
