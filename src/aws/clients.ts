@@ -13,6 +13,9 @@ export interface AwsTarget {
   profile?: string
 }
 
+type Middleware = (next: (args: unknown) => Promise<unknown>, context: {commandName?: string}) => (args: unknown) => Promise<unknown>
+type WithMiddleware = {middlewareStack: {add(middleware: Middleware, options: {step: 'initialize'; name: string}): void}}
+
 type ClientConfig = {
   region?: string
   credentials: ReturnType<typeof fromNodeProviderChain>
@@ -43,7 +46,7 @@ export class AwsClients {
   }
 
   get elb(): ElasticLoadBalancingV2Client {
-    return this.client('elb', () => new ElasticLoadBalancingV2Client(this.config))
+    return this.client('elasticloadbalancing', () => new ElasticLoadBalancingV2Client(this.config))
   }
 
   get autoscaling(): AutoScalingClient {
@@ -72,8 +75,23 @@ export class AwsClients {
     this.cache.clear()
   }
 
-  private client<T>(key: string, make: () => T): T {
-    if (!this.cache.has(key)) this.cache.set(key, make())
-    return this.cache.get(key) as T
+  /** `service` is the IAM prefix of the client's actions: failures are labelled `service:Action`. */
+  private client<T>(service: string, make: () => T): T {
+    if (!this.cache.has(service)) {
+      const client = make()
+      ;(client as WithMiddleware).middlewareStack.add(
+        (next, context) => async (args) => {
+          try {
+            return await next(args)
+          } catch (error) {
+            if (error && typeof error === 'object') Object.assign(error, {$action: `${service}:${context.commandName?.replace(/Command$/, '')}`})
+            throw error
+          }
+        },
+        {step: 'initialize', name: 'gwlbNameFailedAction'},
+      )
+      this.cache.set(service, client)
+    }
+    return this.cache.get(service) as T
   }
 }

@@ -2,6 +2,8 @@ import {UserError} from '../errors.js'
 
 interface SdkError {
   name?: string
+  /** `service:Action` of the failed call, set by the client factory. */
+  $action?: string
   message?: string
   Code?: string
   $metadata?: {httpStatusCode?: number}
@@ -16,6 +18,7 @@ const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'Unautho
 export function explainAwsError(error: unknown, action?: string): Error {
   if (error instanceof UserError) return error
   const e = (error ?? {}) as SdkError
+  action ??= e.$action
   const code = e.name ?? e.Code ?? ''
   const message = (e.message ?? String(error)).split('\n')[0] ?? ''
   if (code === 'CredentialsProviderError' || /Could not load credentials/i.test(message))

@@ -1,0 +1,94 @@
+import {CreateSubnetCommand, CreateVpcCommand} from '@aws-sdk/client-ec2'
+import {beforeAll, describe, expect, it} from 'vitest'
+import {applyDeployment, prepare} from '../../src/aws/deployment.js'
+import {explainAwsError} from '../../src/aws/errors.js'
+import {completeFromFlags} from '../../src/aws/spec.js'
+import {UserError} from '../../src/errors.js'
+import {gwlb} from '../helpers/cli.js'
+import {inventory} from '../helpers/inventory.js'
+import {useMoto} from '../helpers/moto.js'
+import {initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
+
+const {clients} = useMoto()
+
+/** Replaces the value of a flag in a flag list. */
+function withFlag(flags: string[], name: string, value: string): string[] {
+  const out = [...flags]
+  out[out.indexOf(name) + 1] = value
+  return out
+}
+
+describe('gwlb init refuses bad input with one line and creates nothing', () => {
+  let net: Network
+  let otherVpcSubnet: string
+  beforeAll(async () => {
+    net = await makeNetwork(clients())
+    const {Vpc} = await clients().ec2.send(new CreateVpcCommand({CidrBlock: '10.9.0.0/16'}))
+    otherVpcSubnet = (await clients().ec2.send(new CreateSubnetCommand({VpcId: Vpc!.VpcId!, CidrBlock: '10.9.1.0/24', AvailabilityZone: 'us-east-1a'}))).Subnet!.SubnetId!
+  })
+
+  const cases: [string, () => string[], RegExp][] = [
+    ['an unknown VPC', () => withFlag(initFlags(net), '--vpc-id', 'vpc-0000000000000dead'), /^Error: VPC vpc-0000000000000dead does not exist in us-east-1 — check --vpc-id and --region$/],
+    ['an unknown subnet', () => withFlag(initFlags(net), '--appliance-subnets', `${net.applianceSubnets[0]},subnet-00000000000000bad`), /subnet subnet-00000000000000bad \(--appliance-subnets\) does not exist/],
+    ['a subnet of another VPC', () => withFlag(initFlags(net), '--endpoint-subnets', `${net.endpointSubnets[0]},${otherVpcSubnet}`), /subnet .* \(--endpoint-subnets\) is in vpc-\w+, not in vpc-/],
+    ['two subnets in one AZ', () => withFlag(initFlags(net), '--appliance-subnets', `${net.applianceSubnets[0]},${net.workloadSubnets[0]}`), /--appliance-subnets: subnet-\w+ and subnet-\w+ are both in us-east-1a — give one subnet per Availability Zone/],
+    ['an unknown route table', () => withFlag(initFlags(net), '--route', 'rtb-00000000000000bad=0.0.0.0/0'), /route table rtb-00000000000000bad is not in vpc-/],
+    ['a malformed route', () => withFlag(initFlags(net), '--route', 'rtb-1=not-a-cidr'), /--route rtb-1=not-a-cidr is not ROUTE_TABLE_ID=CIDR/],
+    ['an unsupported instance type', () => [...initFlags(net), '--instance-type', 'z9.mega'], /instance type z9.mega is not offered in us-east-1 — pick another --instance-type/],
+    ['sizes out of order', () => [...initFlags(net), '--min-size', '3', '--desired-capacity', '2'], /min ≤ desired ≤ max/],
+    ['stickiness with Transit Gateway appliance mode', () => [...initFlags(net), '--tgw-attachment', 'tgw-attach-0123', '--stickiness', '2-tuple'], /appliance mode and 2-tuple stickiness do not mix/],
+    ['missing required values with --yes', () => ['init', '--yes', '--name', 'x'].slice(1), /missing --vpc-id, --appliance-subnets, --endpoint-subnets, --nat-subnets \(or --no-nat-gateways\)/],
+    ['a name that cannot name resources', () => withFlag(initFlags(net), '--name', 'Has_Capitals'), /deployment name "Has_Capitals" is not usable/],
+  ]
+
+  it.each(cases)('%s', async (_what, flags, message) => {
+    const r = gwlb(['init', ...flags()])
+    expect(r.status).not.toBe(0)
+    const stderr = r.stderr.trim()
+    expect(stderr.split('\n')).toHaveLength(1)
+    expect(stderr).toMatch(message)
+    expect(Object.values(await inventory(clients(), 'egress')).every((n) => n === 0)).toBe(true)
+  })
+
+  it('no terminal and no --yes: says to pass the flags', () => {
+    const r = gwlb(['init', '--vpc-id', net.vpcId])
+    expect(r.status).not.toBe(0)
+    expect(r.stderr.trim()).toBe('Error: gwlb init needs a terminal for its questions — pass --yes with every value as a flag (see gwlb init --help)')
+  })
+
+  it('a missing permission names the action that was denied', async () => {
+    const aws = clients()
+    aws.ec2.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CreateSecurityGroupCommand')
+          throw Object.assign(new Error('You are not authorized to perform this operation.'), {name: 'UnauthorizedOperation', $metadata: {httpStatusCode: 403}})
+        return next(args)
+      },
+      {step: 'deserialize', name: 'denyCreateSecurityGroup'},
+    )
+    const spec = completeFromFlags({name: 'denied', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natGateways: false}, 'gwlb@0')
+    const error = await applyDeployment(await prepare(aws, spec, {pollMs: 10, timeoutMs: 5000}), 'silent').catch((e: unknown) => e)
+    const explained = explainAwsError(error)
+    expect(explained).toBeInstanceOf(UserError)
+    expect((explained as UserError).line).toMatch(/^Permission denied for ec2:CreateSecurityGroup: You are not authorized .* — grant that action/)
+  })
+
+  it('rides out throttling: the SDK retries a throttled call', async () => {
+    const aws = clients()
+    let throttled = 0
+    aws.elb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CreateTargetGroupCommand' && throttled < 2) {
+          throttled++
+          throw Object.assign(new Error('Rate exceeded'), {name: 'ThrottlingException', $metadata: {httpStatusCode: 400}})
+        }
+        return next(args)
+      },
+      {step: 'deserialize', name: 'throttle'},
+    )
+    const spec = completeFromFlags({name: 'throttled', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natGateways: false}, 'gwlb@0')
+    const result = await applyDeployment(await prepare(aws, spec, {pollMs: 10, timeoutMs: 5000}), 'silent')
+    expect(throttled).toBe(2)
+    expect(result.steps.find((s) => s.id === 'target-group')?.outcome).toBe('created')
+  })
+})
