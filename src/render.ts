@@ -1,7 +1,9 @@
 import chalk from 'chalk'
 import type {ListrRendererValue} from 'listr2'
 import type {InitResult, Plan} from './aws/deployment.js'
+import type {DeploymentStatus} from './aws/status.js'
 import type {Resource} from './aws/step.js'
+import type {OwnedStep} from './aws/teardown.js'
 
 /** listr2's live renderer on a terminal, one line per event in CI or a pipe, nothing under --json. */
 export function rendererFor(json: boolean): ListrRendererValue {
@@ -29,5 +31,59 @@ export function renderInitSummary(result: InitResult): string {
   if (result.elasticIps.length) lines.push(`  Fixed egress addresses (Elastic IPs): ${chalk.bold(result.elasticIps.join(', '))}`)
   for (const w of result.warnings) lines.push(chalk.yellow(`  ! ${w}`))
   lines.push(`  Next: ${chalk.bold(result.next)}`)
+  return lines.join('\n')
+}
+
+const VERDICT_COLOUR = {healthy: chalk.green, degraded: chalk.yellow, incomplete: chalk.red, absent: chalk.dim}
+
+export function renderVerdictLine(s: DeploymentStatus): string {
+  const detail = s.verdict === 'incomplete' ? `missing ${s.missing.join('; ')}` : s.verdict === 'degraded' ? s.problems.join('; ') : ''
+  return `${s.deployment.padEnd(20)} ${VERDICT_COLOUR[s.verdict](s.verdict.padEnd(10))} ${detail}`
+}
+
+/** Aligned columns; the first row is the header. */
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r, n) => {
+    const line = '    ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+    return n === 0 ? chalk.dim(line) : line
+  })
+}
+
+export function renderStatus(s: DeploymentStatus): string {
+  const out = [chalk.bold(`Deployment ${s.deployment} (${s.region}): `) + VERDICT_COLOUR[s.verdict](s.verdict)]
+  for (const m of s.missing) out.push(chalk.red(`  missing: ${m}`))
+  if (s.resume) out.push(`  to finish it: ${chalk.bold(s.resume)} (with the original flags)`)
+  for (const p of s.problems) out.push(chalk.yellow(`  ! ${p}`))
+  const lb = s.loadBalancer
+  if (lb) out.push(`  Gateway Load Balancer ${lb.name}: ${lb.state}, ${lb.azs.join(', ')}, cross-zone ${lb.crossZone ? 'on' : 'off'}`)
+  if (s.targetGroup) {
+    const a = s.targetGroup.attributes
+    out.push(`  Target group: stickiness ${a['stickiness.enabled'] === 'true' ? a['stickiness.type'] : '5-tuple'}, failover ${a['target_failover.on_unhealthy']}, draining ${a['deregistration_delay.timeout_seconds']}s`)
+    if (s.targetGroup.targets.length) out.push(...table([['instance', 'AZ', 'health', 'reason'], ...s.targetGroup.targets.map((t) => [t.instance, t.az ?? '', t.state, t.reason ?? ''])]))
+  }
+  if (s.endpointService) out.push(`  Endpoint service ${s.endpointService.id} (${s.endpointService.name})`)
+  if (s.endpoints.length) out.push('  Endpoints:', ...table([['endpoint', 'subnet', 'state', 'connection'], ...s.endpoints.map((e) => [e.id, e.subnet ?? '', e.state, e.connection ?? ''])]))
+  if (s.routes.length) out.push('  Routes:', ...table([['route table:destination', 'target'], ...s.routes.map((r) => [r.id, r.detail?.replace('→ ', '') ?? ''])]))
+  if (s.natGateways.length) out.push('  NAT gateways (fixed egress addresses):', ...table([['gateway', 'subnet', 'state', 'Elastic IP'], ...s.natGateways.map((n) => [n.id, n.subnet ?? '', n.state, n.elasticIp ?? ''])]))
+  const g = s.autoScalingGroup
+  if (g) {
+    const counts = new Map<string, number>()
+    for (const i of g.instances) counts.set(i.az, (counts.get(i.az) ?? 0) + 1)
+    const byAz = [...counts].map(([az, n]) => `${az}: ${n}`).join(', ')
+    out.push(`  Auto Scaling group ${g.name}: ${g.inService}/${g.desired} in service (min ${g.min}, max ${g.max})${byAz ? `, ${byAz}` : ''}`)
+  }
+  if (s.launchTemplate) out.push(`  Launch template ${s.launchTemplate.name} (${s.launchTemplate.detail})`)
+  if (s.iamRole) out.push(`  IAM role ${s.iamRole.name}`)
+  return out.join('\n')
+}
+
+export function renderOwned(deployment: string, owned: OwnedStep[]): string {
+  const lines = [chalk.bold(`Deployment ${deployment} owns, in the order destroy removes it:`)]
+  for (const o of owned.filter((x) => x.resources.length)) {
+    lines.push(`  ${o.title}`)
+    for (const r of o.resources) lines.push(`      ${chalk.red('-')} ${resource(r)}`)
+  }
+  if (lines.length === 1) lines.push('  nothing')
   return lines.join('\n')
 }

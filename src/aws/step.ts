@@ -37,6 +37,15 @@ export interface StepContext {
   progress(message: string): void
 }
 
+/** What status and destroy work with: a deployment known only by its name (its resources are found by tag). */
+export interface Scope {
+  aws: AwsClients
+  deployment: string
+  region: string
+  timing: Timing
+  progress(message: string): void
+}
+
 /**
  * One part of a deployment: how to find it (by the deployment's tags or names), and how to make what is
  * missing of it. Every create is written to finish a half-done earlier attempt, so re-running resumes.
@@ -50,6 +59,19 @@ export interface Step {
   enabled(spec: DeploymentSpec): boolean
   find(ctx: StepContext): Promise<StepState>
   create(ctx: StepContext, found: StepState): Promise<StepState>
+  /** What of this step exists for the deployment, found by tag or name alone (read-only). */
+  owned(scope: Scope): Promise<Resource[]>
+  /** Removes what owned() found and waits until AWS lets the next step go; "not found" is success. */
+  remove(scope: Scope, owned: Resource[]): Promise<void>
+}
+
+/** For calls whose "not found" answer means there is nothing to do. */
+export function unlessNotFound(...codes: string[]): (error: unknown) => undefined {
+  return (error) => {
+    const code = (error as {name?: string})?.name ?? ''
+    if (codes.includes(code) || /NotFound|NoSuchEntity/.test(code)) return undefined
+    throw error
+  }
 }
 
 export const done = (resources: Resource[]): StepState => ({resources, missing: []})
@@ -67,7 +89,7 @@ export function required(ctx: StepContext, stepId: string, type?: string): Resou
 }
 
 /** Resource names: one scheme, so that find and create agree and two deployments never collide. */
-export const names = (spec: DeploymentSpec, region: string) => ({
+export const names = (spec: {name: string}, region: string) => ({
   securityGroup: `gwlb-${spec.name}-appliances`,
   role: `gwlb-${spec.name}-${region}`,
   targetGroup: `gwlb-${spec.name}`,

@@ -1,10 +1,11 @@
 import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
-import {applyDeployment, DEFAULT_TIMING, planDeployment, prepare, type InitResult, type Plan} from '../aws/deployment.js'
+import {applyDeployment, planDeployment, prepare, type InitResult, type Plan} from '../aws/deployment.js'
 import {commandLine, completeFromFlags, DEFAULTS, parseRoute, type DeploymentSpec, type PartialSpec} from '../aws/spec.js'
 import {BaseCommand} from '../base-command.js'
 import {UserError} from '../errors.js'
+import {nameFlag, timingFlags, timingFrom} from '../flags.js'
 import {renderPlan, renderInitSummary, rendererFor} from '../render.js'
 import {askForSpec} from '../wizard/init-wizard.js'
 
@@ -20,7 +21,7 @@ export default class Init extends BaseCommand<typeof Init> {
   ]
 
   static override flags = {
-    name: Flags.string({char: 'n', description: `deployment name, in every resource's gwlb:deployment tag (default ${DEFAULTS.name})`}),
+    name: nameFlag(`deployment name, in every resource's gwlb:deployment tag (default ${DEFAULTS.name})`),
     'vpc-id': Flags.string({description: 'VPC of the appliances and endpoints'}),
     'appliance-subnets': Flags.string({description: 'subnets for the GWLB and the appliances, one per AZ (comma-separated)'}),
     'endpoint-subnets': Flags.string({description: 'subnets for the GWLB endpoints, one per AZ (comma-separated)'}),
@@ -45,8 +46,7 @@ export default class Init extends BaseCommand<typeof Init> {
     package: Flags.string({description: 'what the appliances install with npm: package name, tarball URL or git URL'}),
     yes: Flags.boolean({char: 'y', description: 'never prompt; a missing value is an error'}),
     'dry-run': Flags.boolean({description: 'print the plan (found / to be created) and change nothing'}),
-    'poll-interval': Flags.integer({description: 'milliseconds between polls while waiting for AWS', default: DEFAULT_TIMING.pollMs, hidden: true}),
-    'wait-timeout': Flags.integer({description: 'seconds one wait may take', default: DEFAULT_TIMING.timeoutMs / 1000, hidden: true}),
+    ...timingFlags,
   }
 
   async run(): Promise<InitResult | Plan> {
@@ -65,7 +65,7 @@ export default class Init extends BaseCommand<typeof Init> {
     const defaultPackage = `gwlb@${this.config.version}`
     const spec = interactive ? await askForSpec(this.aws, given, defaultPackage) : completeFromFlags(given, defaultPackage)
 
-    const ctx = await prepare(this.aws, spec, {pollMs: f['poll-interval'], timeoutMs: f['wait-timeout'] * 1000})
+    const ctx = await prepare(this.aws, spec, timingFrom(f))
     const plan = await planDeployment(ctx)
     if (!this.jsonEnabled()) this.log(renderPlan(plan))
     if (f['dry-run']) return plan

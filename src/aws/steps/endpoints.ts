@@ -1,9 +1,11 @@
 import {
-  AcceptVpcEndpointConnectionsCommand, CreateVpcEndpointCommand, CreateVpcEndpointServiceConfigurationCommand, DescribeVpcEndpointConnectionsCommand,
+  AcceptVpcEndpointConnectionsCommand, CreateVpcEndpointCommand, CreateVpcEndpointServiceConfigurationCommand, DeleteVpcEndpointServiceConfigurationsCommand,
+  DeleteVpcEndpointsCommand, DescribeVpcEndpointConnectionsCommand,
   DescribeVpcEndpointServiceConfigurationsCommand, DescribeVpcEndpointServicePermissionsCommand, DescribeVpcEndpointsCommand,
   ModifyVpcEndpointServicePermissionsCommand, type VpcEndpoint,
 } from '@aws-sdk/client-ec2'
-import {done, names, required, type Resource, type Step, type StepContext} from '../step.js'
+import type {AwsClients} from '../clients.js'
+import {done, names, required, type Resource, type Scope, type Step, type StepContext} from '../step.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
 
@@ -11,9 +13,9 @@ import {waitFor} from '../wait.js'
 const principals = (ctx: StepContext) =>
   ctx.spec.allowedPrincipals.length ? ctx.spec.allowedPrincipals : [`arn:${ctx.topology.partition}:iam::${ctx.topology.account}:root`]
 
-async function ourService(ctx: StepContext) {
-  const {ServiceConfigurations = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointServiceConfigurationsCommand({}))
-  return ServiceConfigurations.find((s) => tagValue(s.Tags, DEPLOYMENT_TAG) === ctx.spec.name && !['Deleting', 'Deleted', 'Failed'].includes(s.ServiceState ?? ''))
+async function ourService(aws: AwsClients, deployment: string) {
+  const {ServiceConfigurations = []} = await aws.ec2.send(new DescribeVpcEndpointServiceConfigurationsCommand({}))
+  return ServiceConfigurations.find((s) => tagValue(s.Tags, DEPLOYMENT_TAG) === deployment && !['Deleting', 'Deleted', 'Failed'].includes(s.ServiceState ?? ''))
 }
 
 export const endpointService: Step = {
@@ -23,7 +25,7 @@ export const endpointService: Step = {
   enabled: () => true,
 
   async find(ctx) {
-    const service = await ourService(ctx)
+    const service = await ourService(ctx.aws, ctx.spec.name)
     if (!service) return {resources: [], missing: [`endpoint service for the GWLB (acceptance required; principals ${principals(ctx).join(', ')})`]}
     const {AllowedPrincipals = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointServicePermissionsCommand({ServiceId: service.ServiceId}))
     const absent = principals(ctx).filter((p) => !AllowedPrincipals.some((a) => a.Principal === p))
@@ -43,6 +45,15 @@ export const endpointService: Step = {
     await ctx.aws.ec2.send(new ModifyVpcEndpointServicePermissionsCommand({ServiceId: resource.id, AddAllowedPrincipals: principals(ctx)}))
     return done([resource])
   },
+
+  async owned(scope) {
+    const service = await ourService(scope.aws, scope.deployment)
+    return service ? [{type: 'endpoint-service', id: service.ServiceId!, name: service.ServiceName}] : []
+  },
+
+  async remove(scope, owned) {
+    if (owned.length) await scope.aws.ec2.send(new DeleteVpcEndpointServiceConfigurationsCommand({ServiceIds: owned.map((r) => r.id)}))
+  },
 }
 
 const GONE = new Set(['deleting', 'deleted', 'rejected', 'failed', 'expired'])
@@ -50,12 +61,10 @@ const GONE = new Set(['deleting', 'deleted', 'rejected', 'failed', 'expired'])
 /** AWS answers `pendingAcceptance`, `available`…; the SDK's enum spells them capitalised: compare loosely. */
 export const stateOf = (e: {State?: string; VpcEndpointState?: string}) => (e.State ?? e.VpcEndpointState ?? '').toLowerCase()
 
-/** This deployment's GWLB endpoints (those not on their way out), by AZ. */
-export async function ourEndpoints(ctx: StepContext): Promise<VpcEndpoint[]> {
-  const {VpcEndpoints = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointsCommand({
-    Filters: [{Name: 'vpc-id', Values: [ctx.spec.vpcId]}, deploymentFilter(ctx.spec.name)],
-  }))
-  return VpcEndpoints.filter((e) => e.VpcEndpointType === 'GatewayLoadBalancer' && !GONE.has(stateOf(e)) && tagValue(e.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
+/** This deployment's GWLB endpoints (those not on their way out). */
+export async function ourEndpoints(aws: AwsClients, deployment: string): Promise<VpcEndpoint[]> {
+  const {VpcEndpoints = []} = await aws.ec2.send(new DescribeVpcEndpointsCommand({Filters: [deploymentFilter(deployment)]}))
+  return VpcEndpoints.filter((e) => e.VpcEndpointType === 'GatewayLoadBalancer' && !GONE.has(stateOf(e)) && tagValue(e.Tags, DEPLOYMENT_TAG) === deployment)
 }
 
 const endpointResource = (ctx: StepContext, e: VpcEndpoint): Resource => {
@@ -70,7 +79,7 @@ export const endpoints: Step = {
   enabled: () => true,
 
   async find(ctx) {
-    const existing = await ourEndpoints(ctx)
+    const existing = await ourEndpoints(ctx.aws, ctx.spec.name)
     const resources = existing.map((e) => endpointResource(ctx, e))
     const missing = ctx.spec.endpointSubnets
       .filter((subnet) => !existing.some((e) => e.SubnetIds?.includes(subnet)))
@@ -80,7 +89,7 @@ export const endpoints: Step = {
 
   async create(ctx, found) {
     const service = required(ctx, 'endpoint-service')
-    const existing = await ourEndpoints(ctx)
+    const existing = await ourEndpoints(ctx.aws, ctx.spec.name)
     for (const subnet of ctx.spec.endpointSubnets) {
       if (existing.some((e) => e.SubnetIds?.includes(subnet))) continue
       const az = ctx.topology.subnets.get(subnet)!.az
@@ -95,7 +104,23 @@ export const endpoints: Step = {
     }
     return done(found.resources.length === existing.length ? found.resources : existing.map((e) => endpointResource(ctx, e)))
   },
+
+  async owned(scope) {
+    return (await ourEndpoints(scope.aws, scope.deployment)).map((e) => ({type: 'vpc-endpoint', id: e.VpcEndpointId!, detail: e.State}))
+  },
+
+  async remove(scope, owned) {
+    if (owned.length === 0) return
+    await scope.aws.ec2.send(new DeleteVpcEndpointsCommand({VpcEndpointIds: owned.map((r) => r.id)}))
+    // The endpoint service can only go once no endpoint is connected to it.
+    await waitFor(async () => ((await ourEndpoints(scope.aws, scope.deployment)).length ? undefined : true), {
+      what: 'the GWLB endpoints to be deleted', timeoutMs: scope.timing.timeoutMs, intervalMs: scope.timing.pollMs, progress: (s) => scope.progress(`deleting, ${s}s`),
+    })
+  },
 }
+
+/** Nothing of its own: connections go with their endpoints. */
+const nothingOwned = {owned: async (_scope: Scope): Promise<Resource[]> => [], remove: async () => undefined}
 
 /**
  * The endpoints' connections to the service: accepted here (acceptance is required so that nobody else's
@@ -108,7 +133,7 @@ export const endpointConnections: Step = {
   enabled: () => true,
 
   async find(ctx) {
-    const waiting = (await ourEndpoints(ctx)).filter((e) => stateOf(e) !== 'available')
+    const waiting = (await ourEndpoints(ctx.aws, ctx.spec.name)).filter((e) => stateOf(e) !== 'available')
     const resources = (ctx.states.get('endpoints')?.resources ?? []).filter((r) => !waiting.some((w) => w.VpcEndpointId === r.id))
     const expected = ctx.spec.endpointSubnets.length
     const missing = waiting.map((e) => `${e.VpcEndpointId} ${stateOf(e) === 'pendingacceptance' ? 'accepted' : `available (now ${e.State})`}`)
@@ -123,7 +148,7 @@ export const endpointConnections: Step = {
       const {VpcEndpointConnections = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointConnectionsCommand({Filters: [{Name: 'service-id', Values: [service.id]}]}))
       const pending = VpcEndpointConnections.filter((c) => stateOf(c) === 'pendingacceptance' && wanted.has(c.VpcEndpointId!)).map((c) => c.VpcEndpointId!)
       if (pending.length) await ctx.aws.ec2.send(new AcceptVpcEndpointConnectionsCommand({ServiceId: service.id, VpcEndpointIds: pending}))
-      const current = (await ourEndpoints(ctx)).filter((e) => wanted.has(e.VpcEndpointId!))
+      const current = (await ourEndpoints(ctx.aws, ctx.spec.name)).filter((e) => wanted.has(e.VpcEndpointId!))
       const notYet = current.filter((e) => stateOf(e) !== 'available')
       if (notYet.length === 0 && current.length === wanted.size) return current
       ctx.progress(notYet.map((e) => `${e.VpcEndpointId} ${e.State}`).join(', '))
@@ -131,4 +156,6 @@ export const endpointConnections: Step = {
     }, {what: 'the GWLB endpoints to become available', timeoutMs: ctx.timing.timeoutMs, intervalMs: ctx.timing.pollMs})
     return done(available.map((e) => ({...endpointResource(ctx, e), type: 'endpoint-connection', detail: 'available'})))
   },
+
+  ...nothingOwned,
 }

@@ -1,12 +1,13 @@
-import {CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
-import {CreateLaunchTemplateCommand, DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, type _InstanceType} from '@aws-sdk/client-ec2'
+import {CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
+import {CreateLaunchTemplateCommand, DeleteLaunchTemplateCommand, DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, type _InstanceType} from '@aws-sdk/client-ec2'
+import type {AwsClients} from '../clients.js'
 import {GetParameterCommand} from '@aws-sdk/client-ssm'
 import {UserError} from '../../errors.js'
 import {explainAwsError} from '../errors.js'
-import {done, names, required, type Step, type StepContext} from '../step.js'
+import {done, names, required, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
 import {DEPLOYMENT_TAG, tags, tagSpecifications, tagValue} from '../tags.js'
 import {renderUserData} from '../user-data.js'
-import {errorCode, retrying} from '../wait.js'
+import {errorCode, retrying, waitFor} from '../wait.js'
 
 /** Canonical's public parameter for the current Ubuntu 22.04 AMI of an architecture. */
 export const ubuntuAmiParameter = (architecture: string) => `/aws/service/canonical/ubuntu/server/22.04/stable/current/${architecture}/hvm/ebs-gp2/ami-id`
@@ -21,9 +22,8 @@ async function imageId(ctx: StepContext): Promise<string> {
   }
 }
 
-async function findTemplate(ctx: StepContext) {
-  const name = names(ctx.spec, ctx.topology.region).launchTemplate
-  const {LaunchTemplates = []} = await ctx.aws.ec2
+async function findTemplate(aws: AwsClients, name: string) {
+  const {LaunchTemplates = []} = await aws.ec2
     .send(new DescribeLaunchTemplatesCommand({LaunchTemplateNames: [name]}))
     .catch((error: unknown) => {
       if (['InvalidLaunchTemplateName.NotFoundException', 'InvalidLaunchTemplateName.NotFound'].includes(errorCode(error))) return {LaunchTemplates: []}
@@ -43,7 +43,7 @@ export const launchTemplate: Step = {
 
   async find(ctx) {
     const name = names(ctx.spec, ctx.topology.region).launchTemplate
-    const template = await findTemplate(ctx)
+    const template = await findTemplate(ctx.aws, name)
     if (!template) return {resources: [], missing: [`launch template ${name} (${ctx.spec.instanceType}, ${ctx.spec.amiId ?? 'Ubuntu 22.04'}, IMDSv2 required)`]}
     if (tagValue(template.Tags, DEPLOYMENT_TAG) !== ctx.spec.name)
       throw new UserError(`launch template ${name} exists and is not part of deployment ${ctx.spec.name}`, 'choose another --name')
@@ -76,6 +76,24 @@ export const launchTemplate: Step = {
     })), profileNotVisibleYet, {attempts: 10, delayMs: ctx.timing.pollMs})
     return done([{type: 'launch-template', id: LaunchTemplate!.LaunchTemplateId!, name, detail: `version ${LaunchTemplate!.LatestVersionNumber}`}])
   },
+
+  async owned(scope) {
+    const name = names({name: scope.deployment}, scope.region).launchTemplate
+    const template = await findTemplate(scope.aws, name)
+    return template && tagValue(template.Tags, DEPLOYMENT_TAG) === scope.deployment
+      ? [{type: 'launch-template', id: template.LaunchTemplateId!, name, detail: `version ${template.LatestVersionNumber}`}]
+      : []
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned) await scope.aws.ec2.send(new DeleteLaunchTemplateCommand({LaunchTemplateId: r.id})).catch(unlessNotFound())
+  },
+}
+
+async function findGroup(scope: Scope) {
+  const name = names({name: scope.deployment}, scope.region).autoScalingGroup
+  const {AutoScalingGroups = []} = await scope.aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: [name]}))
+  return AutoScalingGroups.find((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === scope.deployment)
 }
 
 /** The launch template's user data, decoded (status and tests read it). */
@@ -116,5 +134,20 @@ export const autoScalingGroup: Step = {
       Tags: tags(ctx.spec.name, `gwlb-${ctx.spec.name}-appliance`).map((t) => ({...t, PropagateAtLaunch: true, ResourceId: name, ResourceType: 'auto-scaling-group'})),
     }))
     return done([{type: 'auto-scaling-group', id: name, name, detail: `desired ${ctx.spec.desiredCapacity}`}])
+  },
+
+  async owned(scope) {
+    const group = await findGroup(scope)
+    return group ? [{type: 'auto-scaling-group', id: group.AutoScalingGroupName!, name: group.AutoScalingGroupName, detail: `${group.Instances?.length ?? 0} instances`}] : []
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned) await scope.aws.autoscaling.send(new DeleteAutoScalingGroupCommand({AutoScalingGroupName: r.id, ForceDelete: true})).catch(unlessNotFound())
+    // Its instances hold the security group and the subnets: wait until they (and the group) are gone.
+    if (owned.length)
+      await waitFor(async () => ((await findGroup(scope)) ? undefined : true), {
+        what: 'the Auto Scaling group and its instances to be deleted', timeoutMs: scope.timing.timeoutMs, intervalMs: scope.timing.pollMs,
+        progress: (s) => scope.progress(`terminating appliances, ${s}s`),
+      })
   },
 }

@@ -1,7 +1,10 @@
-import {AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand, GetInstanceProfileCommand, GetRoleCommand, GetRolePolicyCommand, PutRolePolicyCommand} from '@aws-sdk/client-iam'
-import {DEPLOYMENT_TAG, tags} from '../tags.js'
+import {
+  AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand, DeleteInstanceProfileCommand, DeleteRoleCommand, DeleteRolePolicyCommand,
+  GetInstanceProfileCommand, GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand, PutRolePolicyCommand, RemoveRoleFromInstanceProfileCommand,
+} from '@aws-sdk/client-iam'
+import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {errorCode} from '../wait.js'
-import {done, names, required, type Step, type StepContext} from '../step.js'
+import {done, names, required, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
 
 export const POLICY_NAME = 'gwlb-source-dest-check'
 
@@ -63,7 +66,23 @@ export const iamRole: Step = {
     await ctx.aws.iam.send(new PutRolePolicyCommand({RoleName: name, PolicyName: POLICY_NAME, PolicyDocument: appliancePolicy(ctx)}))
     return done([{type: 'iam-role', id: arn, name}])
   },
+
+  async owned(scope) {
+    const name = roleName(scope)
+    const role = (await scope.aws.iam.send(new GetRoleCommand({RoleName: name})).catch(notFound))?.Role
+    return role && tagValue(role.Tags, DEPLOYMENT_TAG) === scope.deployment ? [{type: 'iam-role', id: role.Arn!, name}] : []
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned) {
+      const {PolicyNames = []} = (await scope.aws.iam.send(new ListRolePoliciesCommand({RoleName: r.name})).catch(notFound)) ?? {}
+      for (const policy of PolicyNames) await scope.aws.iam.send(new DeleteRolePolicyCommand({RoleName: r.name, PolicyName: policy})).catch(unlessNotFound())
+      await scope.aws.iam.send(new DeleteRoleCommand({RoleName: r.name})).catch(unlessNotFound())
+    }
+  },
 }
+
+const roleName = (scope: Scope) => names({name: scope.deployment}, scope.region).role
 
 export const instanceProfile: Step = {
   id: 'instance-profile',
@@ -90,5 +109,20 @@ export const instanceProfile: Step = {
     required(ctx, 'iam-role')
     await ctx.aws.iam.send(new AddRoleToInstanceProfileCommand({InstanceProfileName: name, RoleName: name}))
     return done([{type: 'instance-profile', id: arn, name}])
+  },
+
+  async owned(scope) {
+    const name = roleName(scope)
+    const profile = (await scope.aws.iam.send(new GetInstanceProfileCommand({InstanceProfileName: name})).catch(notFound))?.InstanceProfile
+    return profile && tagValue(profile.Tags, DEPLOYMENT_TAG) === scope.deployment ? [{type: 'instance-profile', id: profile.Arn!, name}] : []
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned) {
+      const profile = (await scope.aws.iam.send(new GetInstanceProfileCommand({InstanceProfileName: r.name})).catch(notFound))?.InstanceProfile
+      for (const role of profile?.Roles ?? [])
+        await scope.aws.iam.send(new RemoveRoleFromInstanceProfileCommand({InstanceProfileName: r.name, RoleName: role.RoleName})).catch(unlessNotFound())
+      await scope.aws.iam.send(new DeleteInstanceProfileCommand({InstanceProfileName: r.name})).catch(unlessNotFound())
+    }
   },
 }

@@ -6,10 +6,12 @@ import {listener, loadBalancer, targetGroup} from './load-balancer.js'
 import {natGateways} from './nat.js'
 import {egressRoutesStep, endpointRoutesStep} from './routes.js'
 import {securityGroup} from './security-group.js'
+import {settings} from './settings.js'
 import {transitGatewayApplianceMode} from './transit-gateway.js'
 
 /** A deployment, in dependency order: init walks it forwards, destroy backwards, status reads it. */
 export const STEPS: Step[] = [
+  settings,
   securityGroup,
   iamRole,
   instanceProfile,

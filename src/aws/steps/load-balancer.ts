@@ -1,12 +1,13 @@
 import {
-  CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, DescribeListenersCommand, DescribeLoadBalancerAttributesCommand,
+  CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, DeleteListenerCommand, DeleteLoadBalancerCommand, DeleteTargetGroupCommand,
+  DescribeListenersCommand, DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand, DescribeTagsCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand,
   ModifyLoadBalancerAttributesCommand, ModifyTargetGroupAttributesCommand, type TargetGroupAttribute,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import {UserError} from '../../errors.js'
 import type {AwsClients} from '../clients.js'
 import type {DeploymentSpec} from '../spec.js'
-import {done, names, required, type Step, type StepContext} from '../step.js'
+import {done, names, required, unlessNotFound, type Resource, type Scope, type Step} from '../step.js'
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {errorCode, waitFor} from '../wait.js'
 
@@ -23,10 +24,14 @@ export function targetGroupAttributes(spec: DeploymentSpec): TargetGroupAttribut
   ]
 }
 
+async function ownerOf(aws: AwsClients, arn: string): Promise<string | undefined> {
+  const {TagDescriptions = []} = await aws.elb.send(new DescribeTagsCommand({ResourceArns: [arn]}))
+  return tagValue(TagDescriptions[0]?.Tags, DEPLOYMENT_TAG)
+}
+
 /** A load balancer or target group of that name that is not ours is a clash to report, never to adopt. */
 async function ownedBy(aws: AwsClients, arn: string, spec: DeploymentSpec, what: string): Promise<void> {
-  const {TagDescriptions = []} = await aws.elb.send(new DescribeTagsCommand({ResourceArns: [arn]}))
-  const owner = tagValue(TagDescriptions[0]?.Tags, DEPLOYMENT_TAG)
+  const owner = await ownerOf(aws, arn)
   if (owner !== spec.name)
     throw new UserError(`${what} already exists and is not part of deployment ${spec.name}${owner ? ` (it belongs to ${owner})` : ''}`, 'choose another --name')
 }
@@ -77,13 +82,28 @@ export const targetGroup: Step = {
     await ctx.aws.elb.send(new ModifyTargetGroupAttributesCommand({TargetGroupArn: arn, Attributes: targetGroupAttributes(ctx.spec)}))
     return done([{type: 'target-group', id: arn, name}])
   },
+
+  async owned(scope) {
+    const name = names({name: scope.deployment}, scope.region).targetGroup
+    const {TargetGroups = []} = await scope.aws.elb.send(new DescribeTargetGroupsCommand({Names: [name]})).catch(ignoreNotFound(['TargetGroupNotFoundException', 'TargetGroupNotFound']))
+    return ours(scope, TargetGroups.map((g) => ({type: 'target-group', id: g.TargetGroupArn!, name})))
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned) await scope.aws.elb.send(new DeleteTargetGroupCommand({TargetGroupArn: r.id})).catch(unlessNotFound())
+  },
+}
+
+/** Of the resources found by name, those that carry this deployment's tag. */
+async function ours(scope: Scope, found: Resource[]): Promise<Resource[]> {
+  const owners = await Promise.all(found.map((r) => ownerOf(scope.aws, r.id)))
+  return found.filter((_, i) => owners[i] === scope.deployment)
 }
 
 const CROSS_ZONE = 'load_balancing.cross_zone.enabled'
 
-async function describeLoadBalancer(ctx: StepContext) {
-  const name = names(ctx.spec, ctx.topology.region).loadBalancer
-  const {LoadBalancers = []} = await ctx.aws.elb.send(new DescribeLoadBalancersCommand({Names: [name]})).catch(ignoreNotFound(['LoadBalancerNotFoundException', 'LoadBalancerNotFound']))
+async function describeLoadBalancer(aws: AwsClients, name: string) {
+  const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: [name]})).catch(ignoreNotFound(['LoadBalancerNotFoundException', 'LoadBalancerNotFound']))
   return LoadBalancers[0]
 }
 
@@ -95,7 +115,7 @@ export const loadBalancer: Step = {
 
   async find(ctx) {
     const name = names(ctx.spec, ctx.topology.region).loadBalancer
-    const lb = await describeLoadBalancer(ctx)
+    const lb = await describeLoadBalancer(ctx.aws, name)
     if (!lb) return {resources: [], missing: [`gateway load balancer ${name} in ${ctx.spec.applianceSubnets.length} AZs`]}
     await ownedBy(ctx.aws, lb.LoadBalancerArn!, ctx.spec, `load balancer ${name}`)
     const missing: string[] = []
@@ -121,7 +141,7 @@ export const loadBalancer: Step = {
     await ctx.aws.elb.send(new ModifyLoadBalancerAttributesCommand({LoadBalancerArn: arn, Attributes: [{Key: CROSS_ZONE, Value: String(ctx.spec.crossZone)}]}))
     const started = Date.now()
     const lb = await waitFor(async () => {
-      const current = await describeLoadBalancer(ctx)
+      const current = await describeLoadBalancer(ctx.aws, name)
       if (current?.State?.Code === 'failed') throw new Error(`load balancer ${name} failed: ${current.State.Reason ?? 'no reason given'}`)
       return current?.State?.Code === 'active' ? current : undefined
     }, {what: `load balancer ${name} to become active`, timeoutMs: ctx.timing.timeoutMs, intervalMs: ctx.timing.pollMs,
@@ -129,6 +149,22 @@ export const loadBalancer: Step = {
     const azs = (lb.AvailabilityZones ?? []).map((z) => z.ZoneName).join(', ')
     ctx.progress(`active after ${Math.round((Date.now() - started) / 1000)}s`)
     return done([{type: 'load-balancer', id: arn, name, detail: `active, ${azs}`}])
+  },
+
+  async owned(scope) {
+    const name = names({name: scope.deployment}, scope.region).loadBalancer
+    const lb = await describeLoadBalancer(scope.aws, name)
+    return lb ? ours(scope, [{type: 'load-balancer', id: lb.LoadBalancerArn!, name, detail: lb.State?.Code}]) : []
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned) {
+      await scope.aws.elb.send(new DeleteLoadBalancerCommand({LoadBalancerArn: r.id})).catch(unlessNotFound())
+      // The target group can only go once no load balancer uses it.
+      await waitFor(async () => ((await describeLoadBalancer(scope.aws, r.name!)) ? undefined : true), {
+        what: `load balancer ${r.name} to be deleted`, timeoutMs: scope.timing.timeoutMs, intervalMs: scope.timing.pollMs, progress: (s) => scope.progress(`deleting, ${s}s`),
+      })
+    }
   },
 }
 
@@ -153,5 +189,16 @@ export const listener: Step = {
       Tags: tags(ctx.spec.name, `gwlb-${ctx.spec.name}`),
     }))
     return done([{type: 'listener', id: Listeners![0]!.ListenerArn!}])
+  },
+
+  async owned(scope) {
+    const [lb] = await loadBalancer.owned(scope)
+    if (!lb) return []
+    const {Listeners = []} = await scope.aws.elb.send(new DescribeListenersCommand({LoadBalancerArn: lb.id}))
+    return Listeners.map((l) => ({type: 'listener', id: l.ListenerArn!}))
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned) await scope.aws.elb.send(new DeleteListenerCommand({ListenerArn: r.id})).catch(unlessNotFound())
   },
 }

@@ -1,21 +1,20 @@
-import {AllocateAddressCommand, CreateNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysCommand, type Address, type NatGateway} from '@aws-sdk/client-ec2'
-import {done, names, type Resource, type Step, type StepContext} from '../step.js'
+import {AllocateAddressCommand, CreateNatGatewayCommand, DeleteNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysCommand, ReleaseAddressCommand, type Address, type NatGateway} from '@aws-sdk/client-ec2'
+import type {AwsClients} from '../clients.js'
+import {done, names, unlessNotFound, type Resource, type Step, type StepContext} from '../step.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
 
 const LIVE = ['pending', 'available']
 
-async function ourNatGateways(ctx: StepContext): Promise<NatGateway[]> {
-  const {NatGateways = []} = await ctx.aws.ec2.send(new DescribeNatGatewaysCommand({
-    Filter: [deploymentFilter(ctx.spec.name), {Name: 'vpc-id', Values: [ctx.spec.vpcId]}, {Name: 'state', Values: LIVE}],
-  }))
+export async function ourNatGateways(aws: AwsClients, deployment: string, states = LIVE): Promise<NatGateway[]> {
+  const {NatGateways = []} = await aws.ec2.send(new DescribeNatGatewaysCommand({Filter: [deploymentFilter(deployment), {Name: 'state', Values: states}]}))
   // The tag filter narrows the call; the check here keeps another deployment's gateways out regardless.
-  return NatGateways.filter((n) => tagValue(n.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
+  return NatGateways.filter((n) => tagValue(n.Tags, DEPLOYMENT_TAG) === deployment && states.includes(n.State ?? ''))
 }
 
-async function ourAddresses(ctx: StepContext): Promise<Address[]> {
-  const {Addresses = []} = await ctx.aws.ec2.send(new DescribeAddressesCommand({Filters: [deploymentFilter(ctx.spec.name)]}))
-  return Addresses.filter((a) => tagValue(a.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
+async function ourAddresses(aws: AwsClients, deployment: string): Promise<Address[]> {
+  const {Addresses = []} = await aws.ec2.send(new DescribeAddressesCommand({Filters: [deploymentFilter(deployment)]}))
+  return Addresses.filter((a) => tagValue(a.Tags, DEPLOYMENT_TAG) === deployment)
 }
 
 /** The NAT subnet of each appliance AZ. */
@@ -41,7 +40,7 @@ export const natGateways: Step = {
   enabled: (spec) => spec.natGateways,
 
   async find(ctx) {
-    const [nats, addresses] = await Promise.all([ourNatGateways(ctx), ourAddresses(ctx)])
+    const [nats, addresses] = await Promise.all([ourNatGateways(ctx.aws, ctx.spec.name), ourAddresses(ctx.aws, ctx.spec.name)])
     const missing = [...natSubnetsByAz(ctx)]
       .filter(([, subnet]) => !nats.some((n) => n.SubnetId === subnet && n.State === 'available'))
       .map(([az, subnet]) => `NAT gateway + Elastic IP in ${subnet} (${az})${nats.some((n) => n.SubnetId === subnet) ? ', pending' : ''}`)
@@ -49,8 +48,8 @@ export const natGateways: Step = {
   },
 
   async create(ctx) {
-    const nats = await ourNatGateways(ctx)
-    const addresses = await ourAddresses(ctx)
+    const nats = await ourNatGateways(ctx.aws, ctx.spec.name)
+    const addresses = await ourAddresses(ctx.aws, ctx.spec.name)
     for (const [az, subnet] of natSubnetsByAz(ctx)) {
       if (nats.some((n) => n.SubnetId === subnet)) continue
       const name = names(ctx.spec, ctx.topology.region).nat(az)
@@ -69,12 +68,29 @@ export const natGateways: Step = {
       nats.push(NatGateway!)
     }
     const ready = await waitFor(async () => {
-      const current = await ourNatGateways(ctx)
+      const current = await ourNatGateways(ctx.aws, ctx.spec.name)
       const waiting = current.filter((n) => n.State !== 'available')
       if (waiting.length === 0) return current
       ctx.progress(`${waiting.length} NAT gateway(s) pending`)
       return undefined
     }, {what: 'the NAT gateways to become available', timeoutMs: ctx.timing.timeoutMs, intervalMs: ctx.timing.pollMs})
-    return done(resourcesOf(ctx, ready, await ourAddresses(ctx)))
+    return done(resourcesOf(ctx, ready, await ourAddresses(ctx.aws, ctx.spec.name)))
+  },
+
+  async owned(scope) {
+    const [nats, addresses] = await Promise.all([ourNatGateways(scope.aws, scope.deployment, [...LIVE, 'deleting']), ourAddresses(scope.aws, scope.deployment)])
+    return [
+      ...nats.map((n) => ({type: 'nat-gateway', id: n.NatGatewayId!, detail: n.State})),
+      ...addresses.map((a) => ({type: 'elastic-ip', id: a.AllocationId!, name: a.PublicIp, detail: a.PublicIp})),
+    ]
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned.filter((x) => x.type === 'nat-gateway')) await scope.aws.ec2.send(new DeleteNatGatewayCommand({NatGatewayId: r.id})).catch(unlessNotFound())
+    // An Elastic IP can only be released once its NAT gateway is gone.
+    await waitFor(async () => ((await ourNatGateways(scope.aws, scope.deployment, [...LIVE, 'deleting'])).length ? undefined : true), {
+      what: 'the NAT gateways to be deleted', timeoutMs: scope.timing.timeoutMs, intervalMs: scope.timing.pollMs, progress: (s) => scope.progress(`deleting, ${s}s`),
+    })
+    for (const r of owned.filter((x) => x.type === 'elastic-ip')) await scope.aws.ec2.send(new ReleaseAddressCommand({AllocationId: r.id})).catch(unlessNotFound())
   },
 }

@@ -1,6 +1,9 @@
-import {CreateRouteCommand, CreateTagsCommand, DescribeRouteTablesCommand, ReplaceRouteCommand, type Route} from '@aws-sdk/client-ec2'
+import {CreateRouteCommand, CreateTagsCommand, DeleteRouteCommand, DeleteTagsCommand, DescribeRouteTablesCommand, ReplaceRouteCommand, type Route} from '@aws-sdk/client-ec2'
 import {UserError} from '../../errors.js'
-import {done, type Resource, type Step, type StepContext} from '../step.js'
+import {done, unlessNotFound, type Resource, type Scope, type Step, type StepContext} from '../step.js'
+import {tagValue} from '../tags.js'
+import {ourEndpoints} from './endpoints.js'
+import {ourNatGateways} from './nat.js'
 import {errorCode, retrying} from '../wait.js'
 
 /** A route that init puts in a table it did not create: destination → one of the deployment's targets. */
@@ -60,6 +63,39 @@ async function ensureRoutes(ctx: StepContext, wanted: ManagedRoute[], type: stri
   return wanted.map((r) => ({type, id: `${r.routeTableId}:${r.cidr}`, detail: `→ ${targetId(r)}`}))
 }
 
+/** Routes anywhere in the account's route tables whose target is one of `targets`. */
+async function routesTo(scope: Scope, targets: Set<string>, type: string): Promise<Resource[]> {
+  if (targets.size === 0) return []
+  const {RouteTables = []} = await scope.aws.ec2.send(new DescribeRouteTablesCommand({}))
+  return RouteTables.flatMap((t) =>
+    (t.Routes ?? [])
+      .filter((r) => targets.has(routeTarget(r) ?? ''))
+      .map((r) => ({type, id: `${t.RouteTableId}:${r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock}`, detail: `→ ${routeTarget(r)}`})))
+}
+
+/** The parameter of CreateRoute/ReplaceRoute that takes a target of this kind. */
+function targetParameter(target: string): Record<string, string> {
+  const kinds: [string, string][] = [['igw-', 'GatewayId'], ['vgw-', 'GatewayId'], ['vpce-', 'VpcEndpointId'], ['nat-', 'NatGatewayId'], ['tgw-', 'TransitGatewayId'],
+    ['eni-', 'NetworkInterfaceId'], ['pcx-', 'VpcPeeringConnectionId'], ['eigw-', 'EgressOnlyInternetGatewayId'], ['i-', 'InstanceId']]
+  const kind = kinds.find(([prefix]) => target.startsWith(prefix))
+  return {[kind?.[1] ?? 'GatewayId']: target}
+}
+
+/** Deletes init's routes, or gives back the target a route had before init replaced it. */
+async function removeRoutes(scope: Scope, owned: Resource[]): Promise<void> {
+  for (const r of owned) {
+    const [routeTableId, cidr] = [r.id.slice(0, r.id.indexOf(':')), r.id.slice(r.id.indexOf(':') + 1)]
+    const tables = await scope.aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [routeTableId]})).catch(unlessNotFound())
+    const key = replacedTagKey(scope.deployment, cidr)
+    const previous = tagValue(tables?.RouteTables?.[0]?.Tags, key)
+    const input = {RouteTableId: routeTableId, ...destination(cidr)}
+    // The old target may be gone by now (another deployment's endpoint): then the route just goes.
+    const restored = previous && (await scope.aws.ec2.send(new ReplaceRouteCommand({...input, ...targetParameter(previous)})).then(() => true, () => false))
+    if (!restored) await scope.aws.ec2.send(new DeleteRouteCommand(input)).catch(unlessNotFound())
+    if (previous) await scope.aws.ec2.send(new DeleteTagsCommand({Resources: [routeTableId], Tags: [{Key: key}]}))
+  }
+}
+
 /** The operator's routes (--route RTB=CIDR), each to the endpoint in its route table's AZ. */
 function endpointRoutes(ctx: StepContext): ManagedRoute[] | undefined {
   const endpoints = ctx.states.get('endpoint-connections')?.resources
@@ -77,6 +113,8 @@ export const endpointRoutesStep: Step = {
   enabled: (spec) => spec.routes.length > 0,
   find: async (ctx) => findRoutes(ctx, endpointRoutes(ctx)!, 'route'),
   create: async (ctx) => done(await ensureRoutes(ctx, endpointRoutes(ctx)!, 'route')),
+  owned: async (scope) => routesTo(scope, new Set((await ourEndpoints(scope.aws, scope.deployment)).map((e) => e.VpcEndpointId!)), 'route'),
+  remove: removeRoutes,
 }
 
 /** The appliance subnets' default routes, each to the NAT gateway of its AZ. */
@@ -106,4 +144,6 @@ export const egressRoutesStep: Step = {
   enabled: (spec) => spec.natGateways,
   find: async (ctx) => findRoutes(ctx, egressRoutes(ctx), 'egress-route'),
   create: async (ctx) => done(await ensureRoutes(ctx, egressRoutes(ctx), 'egress-route')),
+  owned: async (scope) => routesTo(scope, new Set((await ourNatGateways(scope.aws, scope.deployment)).map((n) => n.NatGatewayId!)), 'egress-route'),
+  remove: removeRoutes,
 }

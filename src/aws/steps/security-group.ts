@@ -1,5 +1,6 @@
-import {AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, type IpPermission} from '@aws-sdk/client-ec2'
-import {done, names, type Step, type StepContext} from '../step.js'
+import {AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, type IpPermission} from '@aws-sdk/client-ec2'
+import {done, names, unlessNotFound, type Step, type StepContext} from '../step.js'
+import {errorCode, retrying} from '../wait.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 
 /** GENEVE from the GWLB and its health checks, from the VPC's own address ranges only. */
@@ -54,5 +55,20 @@ export const securityGroup: Step = {
         IpPermissions: rules.map((r) => ({IpProtocol: r.protocol, FromPort: r.port, ToPort: r.port, IpRanges: [{CidrIp: r.cidr, Description: `gwlb ${ctx.spec.name}`}]})),
       }))
     return done([{type: 'security-group', id, name}])
+  },
+
+  async owned(scope) {
+    const {SecurityGroups = []} = await scope.aws.ec2.send(new DescribeSecurityGroupsCommand({Filters: [deploymentFilter(scope.deployment)]}))
+    return SecurityGroups.filter((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === scope.deployment).map((g) => ({type: 'security-group', id: g.GroupId!, name: g.GroupName}))
+  },
+
+  async remove(scope, owned) {
+    // Terminating appliances keep their interfaces (and so the group) for a while: retry DependencyViolation.
+    for (const r of owned)
+      await retrying(
+        () => scope.aws.ec2.send(new DeleteSecurityGroupCommand({GroupId: r.id})).catch(unlessNotFound('InvalidGroup.NotFound')),
+        (error) => errorCode(error) === 'DependencyViolation',
+        {attempts: Math.ceil(scope.timing.timeoutMs / scope.timing.pollMs), delayMs: scope.timing.pollMs},
+      )
   },
 }

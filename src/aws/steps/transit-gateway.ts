@@ -1,4 +1,4 @@
-import {CreateTagsCommand, DescribeTransitGatewayVpcAttachmentsCommand, ModifyTransitGatewayVpcAttachmentCommand} from '@aws-sdk/client-ec2'
+import {CreateTagsCommand, DeleteTagsCommand, DescribeTransitGatewayVpcAttachmentsCommand, ModifyTransitGatewayVpcAttachmentCommand} from '@aws-sdk/client-ec2'
 import {UserError} from '../../errors.js'
 import {done, type Step, type StepContext} from '../step.js'
 
@@ -43,5 +43,21 @@ export const transitGatewayApplianceMode: Step = {
       await ctx.aws.ec2.send(new ModifyTransitGatewayVpcAttachmentCommand({TransitGatewayAttachmentId: a.TransitGatewayAttachmentId, Options: {ApplianceModeSupport: 'enable'}}))
     }
     return done(ctx.spec.tgwAttachments.map((id) => ({type: 'tgw-attachment', id, detail: 'appliance mode on'})))
+  },
+
+  /** Only the attachments whose appliance mode this deployment turned on (it did not create them). */
+  async owned(scope) {
+    const {TransitGatewayVpcAttachments = []} = await scope.aws.ec2.send(new DescribeTransitGatewayVpcAttachmentsCommand({
+      Filters: [{Name: 'tag-key', Values: [applianceModeTagKey(scope.deployment)]}],
+    }))
+    return TransitGatewayVpcAttachments.filter((a) => a.Tags?.some((t) => t.Key === applianceModeTagKey(scope.deployment)))
+      .map((a) => ({type: 'tgw-attachment', id: a.TransitGatewayAttachmentId!, detail: 'appliance mode set by this deployment'}))
+  },
+
+  async remove(scope, owned) {
+    for (const r of owned) {
+      await scope.aws.ec2.send(new ModifyTransitGatewayVpcAttachmentCommand({TransitGatewayAttachmentId: r.id, Options: {ApplianceModeSupport: 'disable'}}))
+      await scope.aws.ec2.send(new DeleteTagsCommand({Resources: [r.id], Tags: [{Key: applianceModeTagKey(scope.deployment)}]}))
+    }
   },
 }

@@ -1,0 +1,40 @@
+import {input} from '@inquirer/prompts'
+import {Flags} from '@oclif/core'
+import {destroyDeployment, findDeployments, listOwned, type DestroyResult, type OwnedStep} from '../aws/teardown.js'
+import {BaseCommand} from '../base-command.js'
+import {UserError} from '../errors.js'
+import {nameFlag, timingFlags, timingFrom} from '../flags.js'
+import {renderOwned, rendererFor} from '../render.js'
+
+export default class Destroy extends BaseCommand<typeof Destroy> {
+  static override summary = 'Remove everything a deployment created, in order, and nothing else'
+  static override description = 'Finds the deployment\'s resources by its gwlb:deployment tag and names, removes them in reverse dependency order with the waits AWS needs, deletes the routes init added (or gives back the target a route had before), and leaves route tables, subnets and VPCs alone. Safe to re-run.'
+  static override examples = ['<%= config.bin %> <%= command.id %> --name egress', '<%= config.bin %> <%= command.id %> --name egress --yes', '<%= config.bin %> <%= command.id %> --name egress --dry-run']
+
+  static override flags = {
+    name: nameFlag('the deployment to remove'),
+    yes: Flags.boolean({char: 'y', description: 'do not ask to type the deployment\'s name'}),
+    'dry-run': Flags.boolean({description: 'list what would be removed, remove nothing'}),
+    ...timingFlags,
+  }
+
+  async run(): Promise<DestroyResult | {deployment: string; owned: OwnedStep[]}> {
+    const f = this.flags
+    if (!f.name) {
+      const known = await findDeployments(this.aws)
+      throw new UserError('which deployment? pass --name', known.length ? `deployments here: ${known.join(', ')}` : 'there is no gwlb deployment in this region')
+    }
+    const scope = {aws: this.aws, deployment: f.name, region: await this.aws.region(), timing: timingFrom(f), progress: () => undefined}
+    const owned = await listOwned(scope)
+    if (!this.jsonEnabled()) this.log(renderOwned(f.name, owned))
+    if (f['dry-run']) return {deployment: f.name, owned}
+    if (!f.yes && !this.jsonEnabled()) {
+      if (!process.stdin.isTTY) throw new UserError('destroy asks you to type the deployment\'s name', 'run it in a terminal, or pass --yes')
+      const typed = await input({message: `Type ${f.name} to remove it`})
+      if (typed !== f.name) throw new UserError('the name did not match; nothing was removed', `type ${f.name} exactly, or pass --yes`)
+    }
+    const result = await destroyDeployment(scope, rendererFor(this.jsonEnabled()))
+    if (!this.jsonEnabled()) this.log(`Deployment ${f.name}: ${result.removed.reduce((n, s) => n + s.resources.length, 0)} resources removed.`)
+    return result
+  }
+}

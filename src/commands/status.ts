@@ -1,0 +1,53 @@
+import {Flags} from '@oclif/core'
+import {deploymentStatus, type DeploymentStatus} from '../aws/status.js'
+import {findDeployments} from '../aws/teardown.js'
+import {BaseCommand} from '../base-command.js'
+import {UserError} from '../errors.js'
+import {nameFlag} from '../flags.js'
+import {renderStatus, renderVerdictLine} from '../render.js'
+
+export default class Status extends BaseCommand<typeof Status> {
+  static override summary = 'Show what a deployment has, what is healthy and what is pending'
+  static override description = 'Read-only (describe/list/get calls only). Without --name, lists every deployment in the region with its verdict: healthy, degraded (what is unhealthy or pending) or incomplete (what is missing, and the init command that finishes it).'
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --name egress --check', '<%= config.bin %> <%= command.id %> -n egress --watch']
+
+  static override flags = {
+    name: nameFlag('the deployment to show (default: list them all)'),
+    check: Flags.boolean({description: 'exit non-zero unless healthy (for scripts)'}),
+    watch: Flags.boolean({description: 'refresh in place until Ctrl-C (terminal only)'}),
+    interval: Flags.integer({description: 'seconds between refreshes with --watch', default: 10, min: 1}),
+  }
+
+  async run(): Promise<DeploymentStatus | DeploymentStatus[]> {
+    const f = this.flags
+    if (f.watch && (!process.stdout.isTTY || this.jsonEnabled())) throw new UserError('--watch needs a terminal', 'drop --watch, or run it in a terminal')
+    const region = await this.aws.region()
+    const scope = (deployment: string) => ({aws: this.aws, deployment, region, timing: {pollMs: 0, timeoutMs: 0}, progress: () => undefined})
+    // Terminated instances keep their tags for a while: a name with nothing left is not listed.
+    const read = async () =>
+      f.name
+        ? deploymentStatus(scope(f.name))
+        : (await Promise.all((await findDeployments(this.aws)).map((name) => deploymentStatus(scope(name))))).filter((s) => s.verdict !== 'absent')
+    const render = (s: DeploymentStatus | DeploymentStatus[]) =>
+      Array.isArray(s) ? (s.length ? s.map(renderVerdictLine).join('\n') : `No gwlb deployment in ${region}.`) : s.verdict === 'absent' ? `No deployment ${s.deployment} in ${region}.` : renderStatus(s)
+
+    let result = await read()
+    while (f.watch) {
+      process.stdout.write(`\x1b[2J\x1b[H${render(result)}\n\n(refreshing every ${f.interval}s, Ctrl-C to stop; ${new Date().toLocaleTimeString()})\n`)
+      await new Promise((r) => setTimeout(r, f.interval * 1000))
+      result = await read()
+    }
+    if (this.jsonEnabled()) {
+      if (f.check && !allHealthy(result)) {
+        this.logJson(result)
+        this.exit(1)
+      }
+      return result
+    }
+    this.log(render(result))
+    if (f.check && !allHealthy(result)) this.exit(1)
+    return result
+  }
+}
+
+const allHealthy = (s: DeploymentStatus | DeploymentStatus[]) => (Array.isArray(s) ? s.length > 0 && s.every((x) => x.verdict === 'healthy') : s.verdict === 'healthy')

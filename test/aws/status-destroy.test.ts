@@ -1,0 +1,145 @@
+import {DeleteNatGatewayCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, CreateRouteCommand} from '@aws-sdk/client-ec2'
+import {DeleteListenerCommand, DescribeListenersCommand, DescribeLoadBalancersCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
+import {beforeEach, describe, expect, it} from 'vitest'
+import type {DeploymentStatus} from '../../src/aws/status.js'
+import {deploymentStatus} from '../../src/aws/status.js'
+import type {DestroyResult} from '../../src/aws/teardown.js'
+import {gwlb, gwlbJson} from '../helpers/cli.js'
+import {inventory} from '../helpers/inventory.js'
+import {useMoto} from '../helpers/moto.js'
+import {initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
+
+const {clients} = useMoto({resetEach: true})
+
+const nothing = (counts: Record<string, number>) => Object.values(counts).every((n) => n === 0)
+const destroy = (name: string) => gwlbJson<DestroyResult>(['destroy', '--name', name, '--yes', '--poll-interval', '20'])
+
+describe('gwlb status and gwlb destroy', () => {
+  let net: Network
+  beforeEach(async () => {
+    net = await makeNetwork(clients())
+  })
+
+  it('init → status healthy with every section → destroy → nothing left, and status says so', async () => {
+    gwlbJson(['init', ...initFlags(net)])
+    const status = gwlbJson<DeploymentStatus>(['status', '--name', 'egress'])
+    expect(status.verdict).toBe('healthy')
+    expect(status.problems).toEqual([])
+    expect(status.loadBalancer).toMatchObject({state: 'active', crossZone: false})
+    expect(status.loadBalancer?.azs.sort()).toEqual(['us-east-1a', 'us-east-1b'])
+    expect(status.targetGroup?.targets.length).toBe(2)
+    expect(status.targetGroup?.targets.every((t) => t.state === 'healthy')).toBe(true)
+    expect(status.targetGroup?.attributes['target_failover.on_unhealthy']).toBe('no_rebalance')
+    expect(status.endpointService?.id).toMatch(/^vpce-svc-/)
+    expect(status.endpoints.map((e) => e.state)).toEqual(['available', 'available'])
+    expect(status.routes).toHaveLength(4)
+    expect(status.natGateways.map((n) => n.elasticIp)).toEqual([expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/), expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/)])
+    expect(status.autoScalingGroup).toMatchObject({desired: 2, inService: 2})
+    expect(status.launchTemplate?.name).toBe('gwlb-egress')
+    expect(status.iamRole?.name).toBe('gwlb-egress-us-east-1')
+    expect(gwlb(['status', '--name', 'egress', '--check']).status).toBe(0)
+
+    const table = gwlb(['status', '--name', 'egress']).stdout
+    expect(table).toMatch(/Deployment egress \(us-east-1\): healthy/)
+    expect(table).toMatch(/NAT gateways \(fixed egress addresses\):/)
+    expect(gwlb(['status']).stdout).toMatch(/^egress\s+healthy/m)
+
+    const removed = destroy('egress')
+    expect(removed.removed.map((s) => s.id)).toContain('load-balancer')
+    expect(nothing(await inventory(clients(), 'egress'))).toBe(true)
+    expect(gwlb(['status', '--name', 'egress']).stdout).toContain('No deployment egress in us-east-1.')
+    expect(gwlb(['status']).stdout).toContain('No gwlb deployment in us-east-1.')
+    // The network it was given is still there, routes to the internet gateway included.
+    const aws = clients()
+    expect((await aws.ec2.send(new DescribeVpcsCommand({VpcIds: [net.vpcId]}))).Vpcs).toHaveLength(1)
+    expect((await aws.ec2.send(new DescribeSubnetsCommand({Filters: [{Name: 'vpc-id', Values: [net.vpcId]}]}))).Subnets).toHaveLength(8)
+    const {RouteTables = []} = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [net.publicRouteTable, ...net.workloadRouteTables]}))
+    expect(RouteTables).toHaveLength(3)
+    expect(RouteTables.find((t) => t.RouteTableId === net.publicRouteTable)?.Routes?.some((r) => r.GatewayId === net.igwId)).toBe(true)
+  })
+
+  it('is read-only: status calls only describe, list and get APIs', async () => {
+    gwlbJson(['init', ...initFlags(net)])
+    const aws = clients()
+    const calls: string[] = []
+    for (const client of [aws.ec2, aws.elb, aws.iam, aws.autoscaling, aws.ssm, aws.sts] as {middlewareStack: {add(mw: unknown, o: unknown): void}}[])
+      client.middlewareStack.add((next: (a: unknown) => unknown, context: {commandName: string}) => (args: unknown) => {
+        calls.push(context.commandName)
+        return next(args)
+      }, {step: 'initialize', name: 'record'})
+    const status = await deploymentStatus({aws, deployment: 'egress', region: 'us-east-1', timing: {pollMs: 0, timeoutMs: 0}, progress: () => undefined})
+    expect(status.verdict).toBe('healthy')
+    expect(calls.length).toBeGreaterThan(10)
+    expect(calls.filter((c) => !/^(Describe|List|Get)\w+Command$/.test(c))).toEqual([])
+  })
+
+  it('runs twice: the second destroy finds nothing and succeeds', async () => {
+    gwlbJson(['init', ...initFlags(net)])
+    destroy('egress')
+    const again = destroy('egress')
+    expect(again.removed).toEqual([])
+  })
+
+  it('finishes after part of the deployment was deleted by hand', async () => {
+    gwlbJson(['init', ...initFlags(net)])
+    const aws = clients()
+    const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: ['gwlb-egress']}))
+    const {Listeners = []} = await aws.elb.send(new DescribeListenersCommand({LoadBalancerArn: LoadBalancers[0]!.LoadBalancerArn}))
+    await aws.elb.send(new DeleteListenerCommand({ListenerArn: Listeners[0]!.ListenerArn}))
+    const status = gwlbJson<DeploymentStatus>(['status', '--name', 'egress'])
+    expect(status.verdict).toBe('incomplete')
+    expect(status.missing).toEqual(['Listener'])
+    expect(status.resume).toBe('gwlb init --name egress --region us-east-1')
+    destroy('egress')
+    expect(nothing(await inventory(aws, 'egress'))).toBe(true)
+  })
+
+  it('keeps two deployments in one VPC apart: destroying one leaves the other whole', async () => {
+    gwlbJson(['init', ...initFlags(net, 'blue'), '--no-nat-gateways'].filter((a, i, all) => a !== '--nat-subnets' && all[i - 1] !== '--nat-subnets'))
+    gwlbJson(['init', ...initFlags(net, 'green')])
+    const blueBefore = await inventory(clients(), 'blue')
+    const greenBefore = await inventory(clients(), 'green')
+    expect(gwlb(['status']).stdout).toMatch(/^blue\s+\w+[\s\S]*^green\s+healthy/m)
+    destroy('blue')
+    expect(nothing(await inventory(clients(), 'blue'))).toBe(true)
+    expect(blueBefore['load-balancer']).toBe(1)
+    // blue's routes were replaced by green's (same tables), so green keeps every route of its own.
+    expect(await inventory(clients(), 'green')).toEqual(greenBefore)
+  })
+
+  it('says incomplete and names what is missing for a half-made deployment', async () => {
+    const r = gwlb(['init', ...initFlags(net), '--instance-type', 'c6i.large'], {})
+    expect(r.status).toBe(0)
+    const aws = clients()
+    const nats = (await gwlbJson<DeploymentStatus>(['status', '--name', 'egress'])).natGateways
+    await aws.ec2.send(new DeleteNatGatewayCommand({NatGatewayId: nats[0]!.id}))
+    const status = gwlbJson<DeploymentStatus>(['status', '--name', 'egress'])
+    expect(status.verdict).toBe('incomplete')
+    expect(status.missing.join(' ')).toMatch(/NAT gateways with Elastic IPs: 3 of 4/)
+    expect(gwlb(['status', '--name', 'egress', '--check']).status).not.toBe(0)
+  })
+
+  it('gives back a route that init replaced', async () => {
+    const aws = clients()
+    // A workload table that already sent everything to the internet gateway.
+    await aws.ec2.send(new CreateRouteCommand({RouteTableId: net.workloadRouteTables[0], DestinationCidrBlock: '0.0.0.0/0', GatewayId: net.igwId}))
+    gwlbJson(['init', ...initFlags(net)])
+    const during = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [net.workloadRouteTables[0]!]}))
+    expect(during.RouteTables?.[0]?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.GatewayId).toMatch(/^vpce-/)
+    destroy('egress')
+    const after = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [net.workloadRouteTables[0]!]}))
+    expect(after.RouteTables?.[0]?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.GatewayId).toBe(net.igwId)
+    expect(after.RouteTables?.[0]?.Tags ?? []).toEqual([])
+  })
+
+  it('--dry-run lists what would go and removes nothing', async () => {
+    gwlbJson(['init', ...initFlags(net)])
+    const before = await inventory(clients(), 'egress')
+    const plan = gwlbJson<{owned: {id: string; resources: unknown[]}[]}>(['destroy', '--name', 'egress', '--dry-run'])
+    expect(plan.owned.find((o) => o.id === 'load-balancer')?.resources).toHaveLength(1)
+    expect(await inventory(clients(), 'egress')).toEqual(before)
+    const r = gwlb(['destroy', '--name', 'egress'])
+    expect(r.status).not.toBe(0)
+    expect(r.stderr.trim()).toBe("Error: destroy asks you to type the deployment's name — run it in a terminal, or pass --yes")
+  })
+})

@@ -1,0 +1,84 @@
+import {beforeAll, describe, expect, it} from 'vitest'
+import type {AwsClients} from '../../src/aws/clients.js'
+import {deploymentStatus} from '../../src/aws/status.js'
+import {gwlbJson} from '../helpers/cli.js'
+import {useMoto} from '../helpers/moto.js'
+import {initFlags, makeNetwork} from '../helpers/network-fixture.js'
+
+const {clients} = useMoto()
+
+type Output = Record<string, unknown[] | undefined>
+
+/**
+ * The emulator makes everything healthy at once; AWS does not. These tests take the emulator's real
+ * answers and change, per call, the states it cannot show (as AWS would answer mid-way).
+ */
+function rewrite(aws: AwsClients, command: string, change: (output: Output) => void): void {
+  for (const client of [aws.ec2, aws.elb, aws.autoscaling] as {middlewareStack: {add(mw: unknown, o: unknown): void}}[])
+    client.middlewareStack.add(
+      (next: (a: unknown) => Promise<{output: Output}>, context: {commandName: string}) => async (args: unknown) => {
+        const result = await next(args)
+        if (context.commandName === command) change(result.output)
+        return result
+      },
+      {step: 'initialize', name: `rewrite${command}`},
+    )
+}
+
+const status = (aws: AwsClients) => deploymentStatus({aws, deployment: 'egress', region: 'us-east-1', timing: {pollMs: 0, timeoutMs: 0}, progress: () => undefined})
+
+describe('gwlb status on the way to healthy and back', () => {
+  beforeAll(async () => {
+    gwlbJson(['init', ...initFlags(await makeNetwork(clients()))])
+  })
+
+  it('flags unhealthy and draining appliances, with their reasons', async () => {
+    const aws = clients()
+    rewrite(aws, 'DescribeTargetHealthCommand', (out) => {
+      const [a, b] = out.TargetHealthDescriptions as {TargetHealth: unknown}[]
+      a!.TargetHealth = {State: 'unhealthy', Reason: 'Target.FailedHealthChecks'}
+      b!.TargetHealth = {State: 'draining', Reason: 'Target.DeregistrationInProgress'}
+    })
+    const s = await status(aws)
+    expect(s.verdict).toBe('degraded')
+    expect(s.problems).toEqual([
+      expect.stringMatching(/^appliance i-\w+ is unhealthy \(Target.FailedHealthChecks\)$/),
+      expect.stringMatching(/^appliance i-\w+ is draining \(Target.DeregistrationInProgress\)$/),
+    ])
+  })
+
+  it('flags a connection waiting for acceptance with the command that accepts it, then sees it pending, then healthy', async () => {
+    const aws = clients()
+    let state: string | undefined = 'pendingAcceptance'
+    rewrite(aws, 'DescribeVpcEndpointsCommand', (out) => {
+      if (state) (out.VpcEndpoints as {State: string}[])[0]!.State = state
+    })
+    const first = await status(aws)
+    expect(first.verdict).toBe('degraded')
+    expect(first.problems).toEqual([expect.stringMatching(/^endpoint vpce-\w+ waits for acceptance: run gwlb init --name egress, or aws ec2 accept-vpc-endpoint-connections --service-id vpce-svc-\w+ --vpc-endpoint-ids vpce-\w+$/)])
+    state = 'pending'
+    const second = await status(aws)
+    expect(second.problems).toEqual([expect.stringMatching(/^endpoint vpce-\w+ is pending$/)])
+    state = undefined
+    expect((await status(aws)).verdict).toBe('healthy')
+  })
+
+  it('counts appliances still launching against the desired capacity', async () => {
+    const aws = clients()
+    rewrite(aws, 'DescribeAutoScalingGroupsCommand', (out) => {
+      const [group] = out.AutoScalingGroups as {Instances: {LifecycleState: string}[]}[]
+      group!.Instances[0]!.LifecycleState = 'Pending'
+    })
+    const s = await status(aws)
+    expect(s.problems).toContain('1 of 2 appliances in service')
+    expect(s.autoScalingGroup?.instances.map((i) => i.lifecycle).sort()).toEqual(['InService', 'Pending'])
+  })
+
+  it('reports a load balancer that is still provisioning', async () => {
+    const aws = clients()
+    rewrite(aws, 'DescribeLoadBalancersCommand', (out) => {
+      ;(out.LoadBalancers as {State: unknown}[])[0]!.State = {Code: 'provisioning'}
+    })
+    expect((await status(aws)).problems).toContain('load balancer gwlb-egress is provisioning')
+  })
+})
