@@ -30,6 +30,11 @@ export function explainAwsError(error: unknown, action?: string): Error {
       `Permission denied${action ? ` for ${action}` : ''}: ${message}`,
       'grant that action to the calling identity and re-run; what was created so far is kept and re-used',
     )
+  if (/LimitExceeded$|QuotaExceeded/.test(code) && !/RequestLimitExceeded/.test(code))
+    return new UserError(
+      `AWS quota reached${action ? ` in ${action}` : ''} (${code}): ${message}`,
+      'free some of those resources or raise the quota in Service Quotas, then re-run; what was created so far is kept',
+    )
   if (code === 'ExpiredToken' || code === 'ExpiredTokenException')
     return new UserError('The AWS session token has expired', 'refresh your credentials (e.g. `aws sso login`) and re-run')
   if (error instanceof Error) return error

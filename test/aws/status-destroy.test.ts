@@ -1,4 +1,7 @@
-import {DeleteNatGatewayCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, CreateRouteCommand} from '@aws-sdk/client-ec2'
+import {
+  CreateRouteCommand, CreateTransitGatewayCommand, CreateTransitGatewayVpcAttachmentCommand, DeleteNatGatewayCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand,
+  DescribeTransitGatewayVpcAttachmentsCommand, DescribeVpcsCommand,
+} from '@aws-sdk/client-ec2'
 import {DeleteListenerCommand, DescribeListenersCommand, DescribeLoadBalancersCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
 import {beforeEach, describe, expect, it} from 'vitest'
 import type {DeploymentStatus} from '../../src/aws/status.js'
@@ -130,6 +133,23 @@ describe('gwlb status and gwlb destroy', () => {
     const after = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [net.workloadRouteTables[0]!]}))
     expect(after.RouteTables?.[0]?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.GatewayId).toBe(net.igwId)
     expect(after.RouteTables?.[0]?.Tags ?? []).toEqual([])
+  })
+
+  it('turns Transit Gateway appliance mode on for the attachments named, and off again on destroy', async () => {
+    const aws = clients()
+    const {TransitGateway} = await aws.ec2.send(new CreateTransitGatewayCommand({}))
+    const {TransitGatewayVpcAttachment} = await aws.ec2.send(new CreateTransitGatewayVpcAttachmentCommand({
+      TransitGatewayId: TransitGateway!.TransitGatewayId, VpcId: net.vpcId, SubnetIds: net.endpointSubnets,
+    }))
+    const id = TransitGatewayVpcAttachment!.TransitGatewayAttachmentId!
+    const attachment = async () => (await aws.ec2.send(new DescribeTransitGatewayVpcAttachmentsCommand({TransitGatewayAttachmentIds: [id]}))).TransitGatewayVpcAttachments![0]!
+    expect((await attachment()).Options?.ApplianceModeSupport).toBe('disable')
+    gwlbJson(['init', ...initFlags(net), '--tgw-attachment', id])
+    expect((await attachment()).Options?.ApplianceModeSupport).toBe('enable')
+    destroy('egress')
+    const after = await attachment()
+    expect(after.Options?.ApplianceModeSupport).toBe('disable')
+    expect(after.Tags ?? []).toEqual([])
   })
 
   it('--dry-run lists what would go and removes nothing', async () => {

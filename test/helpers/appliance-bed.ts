@@ -52,16 +52,23 @@ export class ApplianceBed {
     await this.internetPeer.next((e) => e.event === 'listening' && e.port === 8080)
   }
 
-  /** Starts `gwlb appliance run` in the appliance namespace and waits until its health port says 200. */
-  async start(...args: string[]): Promise<void> {
+  /**
+   * Starts `gwlb appliance run` in the appliance namespace and waits until its health port says 200;
+   * returns the health answers seen on the way.
+   */
+  async start(...args: string[]): Promise<(number | 'down')[]> {
+    return this.startWith({}, ...args)
+  }
+
+  async startWith(env: Record<string, string>, ...args: string[]): Promise<(number | 'down')[]> {
     this.output = ''
     const child = this.appliance.spawn(process.execPath, [gwlbCli, 'appliance', 'run', '--health-port', String(HEALTH_PORT), '--source-dest-check', 'skip', ...args], {
-      env: {...process.env, NO_COLOR: '1'},
+      env: {...process.env, NO_COLOR: '1', ...env},
     })
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()))
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()))
     this.process = child
-    await this.untilHealth((s) => s === 200, 15_000)
+    return this.untilHealth((s) => s === 200, 15_000)
   }
 
   /** Polls the health port from the GWLB's side; returns the statuses seen ('down' for no answer). */

@@ -1,7 +1,8 @@
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll, beforeAll, expect, it} from 'vitest'
+import {afterAll, beforeAll, expect, it, vi} from 'vitest'
 import {ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {icmpEcho} from '../helpers/packets.js'
@@ -36,7 +37,13 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
   const hookLines = () => readFileSync(hookLog, 'utf8').trim().split('\n')
 
   it('goes healthy only once it is bound and its rules are in place, and serves text, json and metrics', async () => {
-    await bed.start('--idle-timeout', '2', '--on-create', `${dir}/hook.sh extra-arg`, '--on-destroy', `${dir}/hook.sh`, '--health-format', 'json')
+    // An nft that takes a second, so that the time before the rules are in place can be seen from outside.
+    const slow = join(dir, 'slow-bin')
+    mkdirSync(slow)
+    writeFileSync(join(slow, 'nft'), `#!/bin/sh\nsleep 1\nexec ${execFileSync('sh', ['-c', 'command -v nft'], {encoding: 'utf8'}).trim()} "$@"\n`, {mode: 0o755})
+    const seen = await bed.startWith({PATH: `${slow}:${process.env.PATH}`},
+      '--idle-timeout', '2', '--on-create', `${dir}/hook.sh extra-arg`, '--on-destroy', `${dir}/hook.sh`, '--health-format', 'json')
+    expect(seen.filter((s) => s !== 'down')).toEqual([503, 200])
     expect(sysctl('net.ipv4.ip_forward')).toBe('1')
     expect(sysctl('net.ipv4.conf.all.rp_filter')).toBe('0')
     expect(bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).toMatch(/masquerade/)
@@ -81,8 +88,8 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
       await new Promise((r) => setTimeout(r, 500))
     }
     expect(bed.links()).toContain('gwi-5bqWvzLwwkk')
-    await new Promise((r) => setTimeout(r, 3500))
-    expect(bed.links()).not.toContain('gwi-5bqWvzLwwkk')
+    // Idle for 2 s, then the destroy hook and the rule changes (nft is slowed to 1 s here) run.
+    await vi.waitFor(() => expect(bed.links()).not.toContain('gwi-5bqWvzLwwkk'), {timeout: 10_000, interval: 200})
     expect(hookLines().at(-1)).toBe(`DESTROY ${NAMES}`)
     expect(bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).not.toMatch(/gwi-5bqWvzLwwkk/)
     bed.send(ENI, ping(3))

@@ -17,6 +17,13 @@ describe('AWS errors become one actionable line', () => {
     expect((explainAwsError(new Error('Region is missing')) as UserError).line).toMatch(/--region or set AWS_REGION/)
   })
 
+  it('says which quota was reached and what to do', () => {
+    const e = Object.assign(sdkError('AddressLimitExceeded', 'The maximum number of addresses has been reached.'), {$action: 'ec2:AllocateAddress'})
+    expect((explainAwsError(e) as UserError).line).toBe(
+      'AWS quota reached in ec2:AllocateAddress (AddressLimitExceeded): The maximum number of addresses has been reached. — free some of those resources or raise the quota in Service Quotas, then re-run; what was created so far is kept',
+    )
+  })
+
   it('passes other errors through unchanged', () => {
     const other = sdkError('InvalidVpcID.NotFound', "The vpc ID 'vpc-1' does not exist")
     expect(explainAwsError(other)).toBe(other)
