@@ -5,7 +5,7 @@ import {HealthServer, type HealthFormat, type HealthReport, type Readiness} from
 import {runHook, type HookEvent} from './hooks.js'
 import {errnoOf} from './native.js'
 import {Rules, type Mode} from './rules.js'
-import {SourceDestCheck} from './source-dest-check.js'
+import type {SourceDestCheck} from './source-dest-check.js'
 import {defaultRouteInterface} from './system.js'
 
 export interface ApplianceOptions {
@@ -55,7 +55,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   let status: Readiness = 'starting'
   const started = Date.now()
   const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log}) : undefined
-  const sourceDest = options.mode === 'two-arm' && options.sourceDestCheck === 'auto' ? new SourceDestCheck() : undefined
+  // Loaded only where it is used: the EC2 SDK costs tens of megabytes the data plane does not otherwise need.
+  const sourceDest: SourceDestCheck | undefined =
+    options.mode === 'two-arm' && options.sourceDestCheck === 'auto' ? new (await import('./source-dest-check.js')).SourceDestCheck() : undefined
   let sourceDestAsked = false
 
   const hook = async (command: string | undefined, event: HookEvent, tunnel: Tunnel) => {
@@ -89,7 +91,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       uptimeSeconds: Math.floor((now - started) / 1000),
       traffic: {...forwarder.counters.traffic},
       drops: {...forwarder.counters.drops},
-      flows: forwarder.flows.size,
+      flows: forwarder.liveFlows,
       flowEvictions: forwarder.flows.evictions,
       tunnels: forwarder.tunnels.map((t) => ({
         ingress: t.ingress,

@@ -5,6 +5,7 @@ export const FORWARD_DROP_REASONS = [
   'unknown-flow',
   'link-local',
   'not-ip',
+  'header-too-long',
   'tunnel-queue-full',
   'tunnel-failed',
   'tunnel-write-failed',

@@ -1,65 +1,224 @@
 /**
- * Flows seen from the GWLB, by flow key (see flow-key.ts): what the return path needs to send a packet of
- * that flow back. Bounded in entries and time, so a flood of random flows costs at most `maxFlows` entries.
- * Entries are refreshed in place (no re-insertion per packet); when full, the oldest-inserted entry goes.
+ * Flows seen from the GWLB, keyed by the inner packet's protocol, addresses and ports (ordered so that a
+ * reply finds its request), holding what the return path needs: the GENEVE header to send back byte for
+ * byte, the GWLB node's address and port, and the local address it was sent to.
+ *
+ * An open-addressing hash table in one SharedArrayBuffer: no allocation per packet, a fixed memory cost set
+ * by the flow bound, and shareable between worker threads (each slot has its own lock word). Expired slots
+ * are re-used on sight; when a probe window is full, its least recently seen flow gives way.
  */
 
-export interface Flow<T> {
-  value: T
-  lastSeen: number
+const PORT_PROTOCOLS = new Set([6, 17, 132, 136])
+
+/** Longest GENEVE header kept: AWS's is 40 bytes; this leaves room for 24 bytes of further options. */
+export const MAX_HEADER = 64
+const MAX_KEY = 37 // protocol + 2 × (16-byte address + 2-byte port)
+const SLOT = 128
+const PROBES = 16
+
+// Slot layout (bytes): 0 lock, 4 last seen (seconds), 8 GWLB address, 12 local address, 16 GWLB port,
+// 18 tunnel index, 20 key length (0 = never used), 21 header length, 22 key, 64 header.
+const LOCK = 0
+const SEEN = 4
+const GWLB = 8
+const LOCAL = 12
+const PORT = 16
+const TUNNEL = 18
+const KEY_LENGTH = 20
+const HEADER_LENGTH = 21
+const KEY = 22
+const HEADER = 64
+
+/** What a lookup found besides the header. */
+export interface FlowInfo {
+  gwlbAddress: number
+  gwlbPort: number
+  localAddress: number
+  tunnel: number
 }
 
-export class FlowTable<T> {
-  private readonly flows = new Map<string, Flow<T>>()
+export class FlowTable {
+  readonly buffer: SharedArrayBuffer
+  readonly capacity: number
+  private readonly bytes: Uint8Array
+  private readonly view: DataView
+  private readonly words: Int32Array
+  private readonly key = new Uint8Array(MAX_KEY)
+  private keyLength = 0
+  private readonly timeout: number
   evictions = 0
 
-  constructor(
-    readonly maxFlows: number,
-    /** Milliseconds without a packet after which a flow is forgotten. */
-    readonly timeoutMs: number,
-  ) {}
-
-  get size(): number {
-    return this.flows.size
+  /** `maxFlows` sets the size (1.5× that, to a power of two); pass `buffer` to share another thread's table. */
+  constructor(maxFlows: number, timeoutSeconds: number, buffer?: SharedArrayBuffer) {
+    this.capacity = 2 ** Math.ceil(Math.log2(Math.max(PROBES, maxFlows * 1.5)))
+    this.buffer = buffer ?? new SharedArrayBuffer(this.capacity * SLOT)
+    this.bytes = new Uint8Array(this.buffer)
+    this.view = new DataView(this.buffer)
+    this.words = new Int32Array(this.buffer)
+    this.timeout = timeoutSeconds
   }
 
-  /** The live flow under `key`, refreshed to `now`, or undefined (expired flows are removed on sight). */
-  touch(key: string, now: number): Flow<T> | undefined {
-    const flow = this.flows.get(key)
-    if (!flow) return undefined
-    if (now - flow.lastSeen > this.timeoutMs) {
-      this.flows.delete(key)
-      return undefined
+  /**
+   * Reads the flow key of the IP packet at buf[p, p+length) into the table's scratch key; false if it is not
+   * a whole IPv4/IPv6 header. Non-first fragments and port-less protocols (ICMP…) key on addresses only.
+   */
+  keyOf(buf: Uint8Array, p: number, length: number): boolean {
+    const version = length > 0 ? buf[p]! >> 4 : 0
+    if (version === 4 && length >= 20) {
+      const ihl = (buf[p]! & 0x0f) * 4
+      const protocol = buf[p + 9]!
+      const firstFragment = (((buf[p + 6]! & 0x1f) << 8) | buf[p + 7]!) === 0
+      const ports = firstFragment && PORT_PROTOCOLS.has(protocol) && length >= ihl + 4 ? p + ihl : -1
+      this.buildKey(buf, protocol, p + 12, p + 16, 4, ports)
+      return true
     }
-    flow.lastSeen = now
-    return flow
+    if (version === 6 && length >= 40) {
+      const protocol = buf[p + 6]!
+      this.buildKey(buf, protocol, p + 8, p + 24, 16, PORT_PROTOCOLS.has(protocol) && length >= 44 ? p + 40 : -1)
+      return true
+    }
+    return false
   }
 
-  /** Inserts a flow; the caller has checked with touch() that it is not there. */
-  insert(key: string, value: T, now: number): Flow<T> {
-    if (this.flows.size >= this.maxFlows) this.evictOldest()
-    const flow = {value, lastSeen: now}
-    this.flows.set(key, flow)
-    return flow
+  /** The scratch key as hex (for tests). */
+  get keyHex(): string {
+    return Buffer.from(this.key.subarray(0, this.keyLength)).toString('hex')
   }
 
-  /** Removes expired flows and those `drop` selects (e.g. a tunnel's flows when it goes). */
-  sweep(now: number, drop: (value: T) => boolean = () => false): number {
-    let removed = 0
-    for (const [key, flow] of this.flows) {
-      if (now - flow.lastSeen > this.timeoutMs || drop(flow.value)) {
-        this.flows.delete(key)
-        removed++
+  /** Records or refreshes the flow of the current key with the header at header[offset, offset+length). */
+  remember(now: number, header: Uint8Array, offset: number, length: number, info: FlowInfo): boolean {
+    if (length > MAX_HEADER) return false
+    const slot = this.findSlot(now, true)
+    const base = slot * SLOT
+    this.lock(slot)
+    const v = this.view
+    v.setUint32(base + SEEN, now)
+    v.setUint32(base + GWLB, info.gwlbAddress)
+    v.setUint32(base + LOCAL, info.localAddress)
+    v.setUint16(base + PORT, info.gwlbPort)
+    v.setUint16(base + TUNNEL, info.tunnel)
+    const bytes = this.bytes
+    bytes[base + KEY_LENGTH] = this.keyLength
+    bytes[base + HEADER_LENGTH] = length
+    // Byte loops, not set(subarray()): no view object per packet.
+    for (let i = 0; i < this.keyLength; i++) bytes[base + KEY + i] = this.key[i]!
+    for (let i = 0; i < length; i++) bytes[base + HEADER + i] = header[offset + i]!
+    this.unlock(slot)
+    return true
+  }
+
+  /**
+   * Finds the live flow of the current key, refreshes it, copies its header to end at dst[end] and fills
+   * `info`. Returns the header length, or -1 when there is no such flow.
+   */
+  lookup(now: number, dst: Uint8Array, end: number, info: FlowInfo): number {
+    const slot = this.findSlot(now, false)
+    if (slot < 0) return -1
+    const base = slot * SLOT
+    this.lock(slot)
+    const v = this.view
+    // Re-check under the lock: another thread may have re-used the slot since the search.
+    if (!this.keyMatches(base) || now - v.getUint32(base + SEEN) > this.timeout) {
+      this.unlock(slot)
+      return -1
+    }
+    v.setUint32(base + SEEN, now)
+    const bytes = this.bytes
+    const length = bytes[base + HEADER_LENGTH]!
+    for (let i = 0, to = end - length; i < length; i++) dst[to + i] = bytes[base + HEADER + i]!
+    info.gwlbAddress = v.getUint32(base + GWLB)
+    info.localAddress = v.getUint32(base + LOCAL)
+    info.gwlbPort = v.getUint16(base + PORT)
+    info.tunnel = v.getUint16(base + TUNNEL)
+    this.unlock(slot)
+    return length
+  }
+
+  /** Live flows (a full scan: for the health report, not the hot path). */
+  count(now: number): number {
+    let live = 0
+    for (let slot = 0; slot < this.capacity; slot++) if (this.isLive(slot * SLOT, now)) live++
+    return live
+  }
+
+  private buildKey(buf: Uint8Array, protocol: number, src: number, dst: number, size: number, ports: number): void {
+    // Order the two ends so that both directions of a flow give the same key.
+    let order = 0
+    for (let i = 0; i < size && order === 0; i++) order = buf[src + i]! - buf[dst + i]!
+    if (order === 0 && ports >= 0) order = ((buf[ports]! << 8) | buf[ports + 1]!) - ((buf[ports + 2]! << 8) | buf[ports + 3]!)
+    const a = order <= 0 ? src : dst
+    const b = order <= 0 ? dst : src
+    const pa = order <= 0 ? ports : ports + 2
+    const pb = order <= 0 ? ports + 2 : ports
+    const k = this.key
+    k[0] = protocol
+    let n = 1
+    for (let i = 0; i < size; i++) k[n++] = buf[a + i]!
+    if (ports >= 0) {
+      k[n++] = buf[pa]!
+      k[n++] = buf[pa + 1]!
+    }
+    for (let i = 0; i < size; i++) k[n++] = buf[b + i]!
+    if (ports >= 0) {
+      k[n++] = buf[pb]!
+      k[n++] = buf[pb + 1]!
+    }
+    this.keyLength = n
+  }
+
+  private hash(): number {
+    let h = 0x811c9dc5
+    for (let i = 0; i < this.keyLength; i++) h = Math.imul(h ^ this.key[i]!, 0x01000193)
+    return h >>> 0
+  }
+
+  private keyMatches(base: number): boolean {
+    if (this.bytes[base + KEY_LENGTH] !== this.keyLength) return false
+    for (let i = 0; i < this.keyLength; i++) if (this.bytes[base + KEY + i] !== this.key[i]) return false
+    return true
+  }
+
+  private isLive(base: number, now: number): boolean {
+    return this.bytes[base + KEY_LENGTH] !== 0 && now - this.view.getUint32(base + SEEN) <= this.timeout
+  }
+
+  /**
+   * The slot of the current key within its probe window; for an insert, else the first free or expired
+   * slot, else the least recently seen one (an eviction). -1 when looking up a key that is not there.
+   */
+  private findSlot(now: number, forInsert: boolean): number {
+    const mask = this.capacity - 1
+    const start = this.hash() & mask
+    let reusable = -1
+    let oldest = -1
+    let oldestSeen = Infinity
+    for (let i = 0; i < PROBES; i++) {
+      const slot = (start + i) & mask
+      const base = slot * SLOT
+      if (this.bytes[base + KEY_LENGTH] === 0) return forInsert ? (reusable >= 0 ? reusable : slot) : -1
+      if (this.keyMatches(base)) return slot
+      if (!forInsert) continue
+      const seen = this.view.getUint32(base + SEEN)
+      if (reusable < 0 && now - seen > this.timeout) reusable = slot
+      if (seen < oldestSeen) {
+        oldestSeen = seen
+        oldest = slot
       }
     }
-    return removed
+    if (!forInsert) return -1
+    if (reusable >= 0) return reusable
+    this.evictions++
+    return oldest
   }
 
-  private evictOldest(): void {
-    const oldest = this.flows.keys().next()
-    if (!oldest.done) {
-      this.flows.delete(oldest.value)
-      this.evictions++
+  private lock(slot: number): void {
+    const i = (slot * SLOT + LOCK) >> 2
+    while (Atomics.compareExchange(this.words, i, 0, 1) !== 0) {
+      // another worker is writing this slot: it takes nanoseconds
     }
+  }
+
+  private unlock(slot: number): void {
+    Atomics.store(this.words, (slot * SLOT + LOCK) >> 2, 0)
   }
 }

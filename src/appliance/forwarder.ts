@@ -1,6 +1,5 @@
 import {emptyTraffic, Counters, type TrafficCounters} from './counters.js'
-import {FlowTable} from './flow-table.js'
-import {flowKey} from './flow-key.js'
+import {FlowTable, type FlowInfo} from './flow-table.js'
 import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from './geneve.js'
 import {tunnelNames, type TunnelNames} from './names.js'
 import {native, type Native, type Watch} from './native.js'
@@ -27,6 +26,9 @@ async function quietIpv6(name: string): Promise<void> {
 function isLinkLocalMulticast(buf: Uint8Array, p: number): boolean {
   return buf[p]! >> 4 === 6 && buf[p + 24] === 0xff && (buf[p + 25]! & 0x0f) === 0x02
 }
+
+/** Seconds on a monotonic clock: the flow table's time. */
+const flowClock = () => Math.floor(performance.now() / 1000)
 
 export type TunnelState = 'creating' | 'up' | 'closing' | 'failed'
 
@@ -58,16 +60,6 @@ export class Tunnel {
   }
 }
 
-/** What the return path needs to send a packet of a flow back to the GWLB. */
-interface FlowState {
-  header: Buffer
-  headerLength: number
-  gwlbAddress: number
-  gwlbPort: number
-  localAddress: number
-  tunnel: Tunnel
-}
-
 export interface ForwarderOptions {
   port?: number
   /** Seconds without traffic (either way) after which a tunnel is destroyed; 0 keeps tunnels forever. */
@@ -91,7 +83,10 @@ export interface ForwarderOptions {
  */
 export class Forwarder {
   readonly counters = new Counters()
-  readonly flows: FlowTable<FlowState>
+  readonly flows: FlowTable
+  private readonly info: FlowInfo = {gwlbAddress: 0, gwlbPort: 0, localAddress: 0, tunnel: 0}
+  /** Live flows, counted once a second (a full scan of the table). */
+  liveFlows = 0
   readonly tunnels: Tunnel[] = []
   private readonly io: Native
   private readonly batch: number
@@ -113,7 +108,7 @@ export class Forwarder {
   constructor(private readonly options: ForwarderOptions) {
     this.io = native()
     this.batch = options.batch ?? 64
-    this.flows = new FlowTable(options.maxFlows, options.flowTimeout * 1000)
+    this.flows = new FlowTable(options.maxFlows, options.flowTimeout)
     this.rx = Buffer.alloc(SLOT * this.batch)
     this.rxMeta = new Uint32Array(4 * this.batch)
     this.tx = Buffer.alloc(SLOT * this.batch)
@@ -143,10 +138,11 @@ export class Forwarder {
   }
 
   private receiveFromGwlb(): void {
-    const {rx, rxMeta, packet, counters} = this
+    const {rx, rxMeta, packet, counters, flows, info} = this
     const count = this.io.recvUdpBatch(this.udpFd, rx, SLOT, HEADROOM, rxMeta, this.batch)
     if (count === 0) return
     const now = Date.now()
+    const seconds = flowClock()
     let out = 0
     for (let i = 0; i < count; i++) {
       const offset = i * SLOT + HEADROOM
@@ -162,13 +158,20 @@ export class Forwarder {
         counters.drop(reason)
         continue
       }
-      const key = flowKey(rx, packet.innerOffset, packet.innerLength)
-      if (key === null) {
+      if (!flows.keyOf(rx, packet.innerOffset, packet.innerLength)) {
         counters.drop('not-ip')
         continue
       }
       const tunnel = this.tunnelFor(packet.eniHigh, packet.eniLow)
-      this.remember(key, offset, rxMeta[i * 4 + 1]!, rxMeta[i * 4 + 2]!, rxMeta[i * 4 + 3]!, tunnel, now)
+      // Refreshed on every packet: cookies and GWLB nodes can change.
+      info.gwlbAddress = rxMeta[i * 4 + 1]!
+      info.gwlbPort = rxMeta[i * 4 + 2]!
+      info.localAddress = rxMeta[i * 4 + 3]!
+      info.tunnel = tunnel.index
+      if (!flows.remember(seconds, rx, offset, packet.headerLength, info)) {
+        counters.drop('header-too-long')
+        continue
+      }
       tunnel.traffic.packetsIn++
       tunnel.traffic.bytesIn += packet.innerLength
       tunnel.lastActivity = now
@@ -187,53 +190,33 @@ export class Forwarder {
     }
   }
 
-  /** Records (or refreshes) the flow's header and GWLB address: cookies and nodes may change. */
-  private remember(key: string, offset: number, gwlbAddress: number, gwlbPort: number, localAddress: number, tunnel: Tunnel, now: number): void {
-    const headerLength = this.packet.headerLength
-    let state = this.flows.touch(key, now)?.value
-    if (!state) {
-      state = {header: Buffer.allocUnsafe(Math.max(headerLength, 64)), headerLength, gwlbAddress, gwlbPort, localAddress, tunnel}
-      this.flows.insert(key, state, now)
-    } else if (state.header.length < headerLength) {
-      state.header = Buffer.allocUnsafe(headerLength)
-    }
-    this.rx.copy(state.header, 0, offset, offset + headerLength)
-    state.headerLength = headerLength
-    state.gwlbAddress = gwlbAddress
-    state.gwlbPort = gwlbPort
-    state.localAddress = localAddress
-    state.tunnel = tunnel
-  }
-
   /** Packets the kernel routed into one of the tunnel's interfaces: back to the GWLB, or dropped. */
   private returnToGwlb(tunnel: Tunnel, fd: number): void {
-    const {tx, txLengths, counters} = this
+    const {tx, txLengths, counters, flows, info} = this
     const count = this.io.readTunBatch(fd, tx, SLOT, HEADROOM, txLengths, this.batch)
     if (count === 0) return
-    const now = Date.now()
-    tunnel.lastActivity = now
+    tunnel.lastActivity = Date.now()
+    const seconds = flowClock()
     let out = 0
     for (let i = 0; i < count; i++) {
       const offset = i * SLOT + HEADROOM
       const length = txLengths[i]!
-      const key = flowKey(tx, offset, length)
-      if (key === null) {
+      if (!flows.keyOf(tx, offset, length)) {
         counters.drop('not-ip')
         continue
       }
-      const flow = this.flows.touch(key, now)?.value
-      if (!flow) {
+      const headerLength = flows.lookup(seconds, tx, offset, info)
+      if (headerLength < 0) {
         // Only flows GWLB sent can go back: an appliance cannot start flows into GWLB. The kernel's own
         // IPv6 link-local chatter (MLD for ff02::2 once forwarding is on) is counted apart from real misses.
         counters.drop(isLinkLocalMulticast(tx, offset) ? 'link-local' : 'unknown-flow')
         continue
       }
-      const start = offset - flow.headerLength - OUTER_HEADER_LENGTH
-      flow.header.copy(tx, offset - flow.headerLength, 0, flow.headerLength)
-      writeOuterHeaders(tx, start, flow.headerLength + length, flow.localAddress, flow.gwlbAddress, flow.gwlbPort, GENEVE_PORT)
+      const start = offset - headerLength - OUTER_HEADER_LENGTH
+      writeOuterHeaders(tx, start, headerLength + length, info.localAddress, info.gwlbAddress, info.gwlbPort, GENEVE_PORT)
       this.outOffsets[out] = start
-      this.outLengths[out] = OUTER_HEADER_LENGTH + flow.headerLength + length
-      this.outDestinations[out] = flow.gwlbAddress
+      this.outLengths[out] = OUTER_HEADER_LENGTH + headerLength + length
+      this.outDestinations[out] = info.gwlbAddress
       out++
       tunnel.traffic.packetsOut++
       tunnel.traffic.bytesOut += length
@@ -323,7 +306,6 @@ export class Forwarder {
         }
       }
       this.closeFds(tunnel)
-      this.flows.sweep(Date.now(), (f) => f.tunnel === tunnel)
       this.forget(tunnel)
       if (wasUp) this.options.log(`tunnel down: ${tunnel.ingress}/${tunnel.egress}`)
     })()
@@ -342,7 +324,7 @@ export class Forwarder {
 
   private housekeeping(): void {
     const now = Date.now()
-    this.flows.sweep(now)
+    this.liveFlows = this.flows.count(flowClock())
     const idleMs = this.options.idleTimeout * 1000
     if (idleMs <= 0) return
     for (const t of this.tunnels) if (t.state === 'up' && now - t.lastActivity > idleMs) void this.destroyTunnel(t)

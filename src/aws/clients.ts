@@ -1,10 +1,17 @@
-import {AutoScalingClient} from '@aws-sdk/client-auto-scaling'
-import {EC2Client} from '@aws-sdk/client-ec2'
-import {ElasticLoadBalancingV2Client} from '@aws-sdk/client-elastic-load-balancing-v2'
-import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
-import {IAMClient} from '@aws-sdk/client-iam'
-import {SSMClient} from '@aws-sdk/client-ssm'
-import {STSClient} from '@aws-sdk/client-sts'
+import type {AutoScalingClient} from '@aws-sdk/client-auto-scaling'
+import type {EC2Client} from '@aws-sdk/client-ec2'
+import type {ElasticLoadBalancingV2Client} from '@aws-sdk/client-elastic-load-balancing-v2'
+import type {IAMClient} from '@aws-sdk/client-iam'
+import type {SSMClient} from '@aws-sdk/client-ssm'
+import type {STSClient} from '@aws-sdk/client-sts'
+import type {fromNodeProviderChain} from '@aws-sdk/credential-providers'
+import {createRequire} from 'node:module'
+
+/**
+ * The SDK is loaded on first use (synchronously, from its CommonJS build): the appliance's data plane and
+ * `--help` never pay its start-up time and memory.
+ */
+const load = createRequire(import.meta.url)
 
 export interface AwsTarget {
   /** --region; falls back to AWS_REGION / the profile's region through the SDK. */
@@ -34,7 +41,9 @@ export class AwsClients {
   constructor(target: AwsTarget = {}) {
     this.config = {
       region: target.region,
-      credentials: fromNodeProviderChain(target.profile ? {profile: target.profile} : {}),
+      credentials: (load('@aws-sdk/credential-providers') as {fromNodeProviderChain: typeof fromNodeProviderChain}).fromNodeProviderChain(
+        target.profile ? {profile: target.profile} : {},
+      ),
       // The SDK's standard retry mode already backs off on throttling; a few more attempts ride out bursts.
       maxAttempts: 6,
     }
@@ -42,27 +51,27 @@ export class AwsClients {
   }
 
   get ec2(): EC2Client {
-    return this.client('ec2', () => new EC2Client(this.config))
+    return this.client('ec2', () => new (load('@aws-sdk/client-ec2') as {EC2Client: typeof EC2Client}).EC2Client(this.config))
   }
 
   get elb(): ElasticLoadBalancingV2Client {
-    return this.client('elasticloadbalancing', () => new ElasticLoadBalancingV2Client(this.config))
+    return this.client('elasticloadbalancing', () => new (load('@aws-sdk/client-elastic-load-balancing-v2') as {ElasticLoadBalancingV2Client: typeof ElasticLoadBalancingV2Client}).ElasticLoadBalancingV2Client(this.config))
   }
 
   get autoscaling(): AutoScalingClient {
-    return this.client('autoscaling', () => new AutoScalingClient(this.config))
+    return this.client('autoscaling', () => new (load('@aws-sdk/client-auto-scaling') as {AutoScalingClient: typeof AutoScalingClient}).AutoScalingClient(this.config))
   }
 
   get iam(): IAMClient {
-    return this.client('iam', () => new IAMClient(this.config))
+    return this.client('iam', () => new (load('@aws-sdk/client-iam') as {IAMClient: typeof IAMClient}).IAMClient(this.config))
   }
 
   get ssm(): SSMClient {
-    return this.client('ssm', () => new SSMClient(this.config))
+    return this.client('ssm', () => new (load('@aws-sdk/client-ssm') as {SSMClient: typeof SSMClient}).SSMClient(this.config))
   }
 
   get sts(): STSClient {
-    return this.client('sts', () => new STSClient(this.config))
+    return this.client('sts', () => new (load('@aws-sdk/client-sts') as {STSClient: typeof STSClient}).STSClient(this.config))
   }
 
   /** The region the clients resolved (flag, environment or profile). */

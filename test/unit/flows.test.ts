@@ -1,10 +1,14 @@
 import {describe, expect, it} from 'vitest'
-import {flowKey} from '../../src/appliance/flow-key.js'
-import {FlowTable} from '../../src/appliance/flow-table.js'
+import {FlowTable, MAX_HEADER, type FlowInfo} from '../../src/appliance/flow-table.js'
 import {vector} from '../helpers/vectors.js'
 
 const inner = (name: string) => Buffer.from(vector(name).inner_hex!, 'hex')
-const keyOf = (b: Buffer) => flowKey(b, 0, b.length)
+const info = (tunnel = 1): FlowInfo => ({gwlbAddress: 0x0a4d0001, gwlbPort: 6081, localAddress: 0x0a4d0002, tunnel})
+
+/** The key a packet gives, as hex. */
+function keyOf(packet: Buffer, table = new FlowTable(16, 350)): string | null {
+  return table.keyOf(packet, 0, packet.length) ? table.keyHex : null
+}
 
 /** Swaps an IPv4 packet's addresses and (when it has them) ports: the reply's header. */
 function reversedIpv4(packet: Buffer, withPorts: boolean): Buffer {
@@ -17,6 +21,20 @@ function reversedIpv4(packet: Buffer, withPorts: boolean): Buffer {
     packet.copy(r, ihl + 2, ihl, ihl + 2)
   }
   return r
+}
+
+/** A UDP packet of flow number n (distinct source port and address). */
+function flowPacket(n: number): Buffer {
+  const p = Buffer.from(inner('ipv4-udp-dns'))
+  p.writeUInt16BE(n & 0xffff, 20)
+  p.writeUInt16BE(n >>> 16, 14)
+  return p
+}
+
+const header = (cookie: number) => {
+  const h = Buffer.alloc(40, 0xab)
+  h.writeUInt32BE(cookie, 36)
+  return h
 }
 
 describe('flow keys', () => {
@@ -46,39 +64,76 @@ describe('flow keys', () => {
 
   it('read IPv6 packets, and refuse what is not a whole IP header', () => {
     const v6 = inner('ipv6-icmpv6-echo')
-    expect(keyOf(v6)).toMatch(/^58\|/)
-    expect(flowKey(v6, 0, 39)).toBeNull()
-    expect(flowKey(Buffer.from([0x50, 0, 0, 0]), 0, 4)).toBeNull()
-    expect(flowKey(Buffer.alloc(0), 0, 0)).toBeNull()
+    expect(keyOf(v6)).toMatch(/^3a/)
+    expect(new FlowTable(16, 1).keyOf(v6, 0, 39)).toBe(false)
+    expect(keyOf(Buffer.from([0x50, 0, 0, 0]))).toBeNull()
+    expect(keyOf(Buffer.alloc(0))).toBeNull()
   })
 })
 
 describe('the flow table', () => {
-  it('finds a flow until it has been idle longer than the timeout', () => {
-    const table = new FlowTable<string>(10, 1000)
-    table.insert('k', 'header', 0)
-    expect(table.touch('k', 900)?.value).toBe('header')
-    expect(table.touch('k', 1800)?.value).toBe('header') // refreshed at 900
-    expect(table.touch('k', 2801)).toBeUndefined()
-    expect(table.size).toBe(0)
+  it('gives a reply its request\'s header and GWLB address, until the flow has been idle past the timeout', () => {
+    const table = new FlowTable(16, 10)
+    const request = inner('ipv4-udp-dns')
+    table.keyOf(request, 0, request.length)
+    expect(table.remember(100, header(7), 0, 40, info())).toBe(true)
+    const reply = reversedIpv4(request, true)
+    const out = Buffer.alloc(100)
+    const got = info(0)
+    table.keyOf(reply, 0, reply.length)
+    expect(table.lookup(109, out, 100, got)).toBe(40)
+    expect(out.subarray(60)).toEqual(header(7))
+    expect(got).toEqual(info())
+    expect(table.lookup(119, out, 100, got)).toBe(40) // refreshed at 109
+    expect(table.lookup(130, out, 100, got)).toBe(-1)
+    expect(table.count(130)).toBe(0)
   })
 
-  it('stays within its bound under a flood, evicting the oldest', () => {
-    const table = new FlowTable<number>(1000, 60_000)
-    for (let i = 0; i < 50_000; i++) table.insert(`flow-${i}`, i, i)
-    expect(table.size).toBe(1000)
-    expect(table.evictions).toBe(49_000)
-    expect(table.touch('flow-48999', 50_000)).toBeUndefined()
-    expect(table.touch('flow-49999', 50_000)?.value).toBe(49_999)
+  it('refreshes the header in place: one entry per flow, the latest cookie', () => {
+    const table = new FlowTable(16, 10)
+    const p = inner('ipv4-tcp-syn')
+    table.keyOf(p, 0, p.length)
+    table.remember(1, header(1), 0, 40, info())
+    table.remember(2, header(2), 0, 40, info())
+    const out = Buffer.alloc(40)
+    expect(table.lookup(2, out, 40, info())).toBe(40)
+    expect(out.readUInt32BE(36)).toBe(2)
+    expect(table.count(2)).toBe(1)
   })
 
-  it('sweeps expired flows and those of a tunnel that went away', () => {
-    const table = new FlowTable<{tunnel: string}>(10, 1000)
-    table.insert('a', {tunnel: 'x'}, 0)
-    table.insert('b', {tunnel: 'y'}, 500)
-    table.insert('c', {tunnel: 'x'}, 1400)
-    expect(table.sweep(1200)).toBe(1) // a expired
-    expect(table.sweep(1400, (f) => f.tunnel === 'x')).toBe(1) // c dropped with its tunnel
-    expect(table.touch('b', 1400)?.value.tunnel).toBe('y')
+  it('keeps headers up to 64 bytes and refuses longer ones', () => {
+    const table = new FlowTable(16, 10)
+    const p = inner('ipv4-tcp-syn')
+    table.keyOf(p, 0, p.length)
+    expect(table.remember(1, Buffer.alloc(MAX_HEADER + 4), 0, MAX_HEADER + 4, info())).toBe(false)
+    expect(table.remember(1, Buffer.alloc(MAX_HEADER), 0, MAX_HEADER, info())).toBe(true)
+  })
+
+  it('stays within its memory under a flood of new flows, keeping the most recent ones', () => {
+    const table = new FlowTable(1000, 350)
+    for (let n = 0; n < 50_000; n++) {
+      const p = flowPacket(n)
+      table.keyOf(p, 0, p.length)
+      table.remember(Math.floor(n / 100), header(n), 0, 40, info())
+    }
+    expect(table.buffer.byteLength).toBe(2048 * 128)
+    expect(table.count(500)).toBeLessThanOrEqual(table.capacity)
+    expect(table.evictions).toBeGreaterThan(40_000)
+    const recent = flowPacket(49_999)
+    table.keyOf(recent, 0, recent.length)
+    expect(table.lookup(500, Buffer.alloc(40), 40, info())).toBe(40)
+  })
+
+  it('is shared: a table made on the same buffer (another worker) sees the same flows', () => {
+    const a = new FlowTable(64, 10)
+    const b = new FlowTable(64, 10, a.buffer)
+    const p = inner('ipv4-udp-dns')
+    a.keyOf(p, 0, p.length)
+    a.remember(5, header(9), 0, 40, info(3))
+    const reply = reversedIpv4(p, true)
+    b.keyOf(reply, 0, reply.length)
+    const got = info(0)
+    expect(b.lookup(5, Buffer.alloc(40), 40, got)).toBe(40)
+    expect(got.tunnel).toBe(3)
   })
 })
