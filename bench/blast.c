@@ -2,8 +2,8 @@
 // since a Node loop cannot load the forwarder. Compiled by bench/forwarder.ts with the machine's cc.
 //
 //   blast send SRC_IP SRC_PORT DST_IP DST_PORT RATE_PPS SECONDS PAYLOAD_HEX [PAYLOAD_HEX...]
-//       sends the payloads round-robin (RATE_PPS 0 = as fast as it can), for SECONDS at most;
-//       prints {"sent":N,"seconds":S}
+//       sends payload i from port SRC_PORT+i (as a GENEVE sender spreads flows over source ports), in
+//       batches round-robin (RATE_PPS 0 = as fast as it can), for SECONDS at most; prints {"sent":N,"seconds":S}
 //   blast count PORT SECONDS
 //       counts datagrams arriving on PORT for SECONDS; prints {"packets":N,"bytes":B}
 #define _GNU_SOURCE
@@ -47,30 +47,34 @@ static int unhex(const char *hex, unsigned char *out) {
 
 static int do_send(int argc, char **argv) {
   if (argc < 9) return 2;
-  int fd = udp_socket(argv[2], atoi(argv[3]));
+  int fds[64];
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[5]))};
   to.sin_addr.s_addr = inet_addr(argv[4]);
   double rate = atof(argv[6]), seconds = atof(argv[7]);
   int payloads = argc - 8;
   unsigned char *data[64];
   int lengths[64];
-  for (int i = 0; i < payloads && i < 64; i++) {
+  if (payloads > 64) payloads = 64;
+  for (int i = 0; i < payloads; i++) {
     data[i] = malloc(strlen(argv[8 + i]) / 2 + 1);
     lengths[i] = unhex(argv[8 + i], data[i]);
+    fds[i] = udp_socket(argv[2], atoi(argv[3]) + i);
   }
-  struct mmsghdr msgs[BATCH];
-  struct iovec iov[BATCH];
+  // One batch of each flow's payload, sent from that flow's socket.
+  struct mmsghdr msgs[64][BATCH];
+  struct iovec iov[64];
   memset(msgs, 0, sizeof msgs);
-  for (int i = 0; i < BATCH; i++) {
-    int p = i % payloads;
-    iov[i].iov_base = data[p];
-    iov[i].iov_len = lengths[p];
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &to;
-    msgs[i].msg_hdr.msg_namelen = sizeof to;
+  for (int p = 0; p < payloads; p++) {
+    iov[p].iov_base = data[p];
+    iov[p].iov_len = lengths[p];
+    for (int i = 0; i < BATCH; i++) {
+      msgs[p][i].msg_hdr.msg_iov = &iov[p];
+      msgs[p][i].msg_hdr.msg_iovlen = 1;
+      msgs[p][i].msg_hdr.msg_name = &to;
+      msgs[p][i].msg_hdr.msg_namelen = sizeof to;
+    }
   }
-  long sent = 0;
+  long sent = 0, round = 0;
   double start = now(), end = start + seconds;
   for (double t = start; t < end; t = now()) {
     if (rate > 0) {
@@ -80,7 +84,8 @@ static int do_send(int argc, char **argv) {
         continue;
       }
     }
-    int n = sendmmsg(fd, msgs, BATCH, 0);
+    int p = round++ % payloads;
+    int n = sendmmsg(fds[p], msgs[p], BATCH, 0);
     if (n > 0) sent += n;
   }
   printf("{\"sent\":%ld,\"seconds\":%.3f}\n", sent, now() - start);

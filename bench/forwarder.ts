@@ -7,7 +7,8 @@
  * baseline: plain UDP from gen routed by app's kernel to sink; two-arm: GENEVE to app, decapsulated, NATed
  * out to sink; one-arm: GENEVE to app, through gwi-X → kernel → gwo-X, back to gen. Delivered packets are
  * counted where they end up. Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead
- * of flat out; repeatable), --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8.
+ * of flat out; repeatable), --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8, --workers N (the
+ * forwarder's data-plane threads; default one per CPU).
  */
 import {execFileSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
@@ -25,6 +26,7 @@ const {values: opts} = parseArgs({
     modes: {type: 'string', default: 'baseline,one-arm,two-arm'},
     flows: {type: 'string', default: '8'},
     'memory-flows': {type: 'string', default: '100000'},
+    workers: {type: 'string'},
   },
 })
 const SECONDS = Number(opts.seconds)
@@ -80,7 +82,7 @@ function cpuSeconds(pid: number): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function startAppliance(mode: string): Promise<ChildProcess> {
-  const child = app.spawn(process.execPath, [join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--health-format', 'json', '--source-dest-check', 'skip'], {stdio: ['ignore', 'ignore', 'inherit']})
+  const child = app.spawn(process.execPath, [join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--health-format', 'json', '--source-dest-check', 'skip', ...(opts.workers ? ['--workers', opts.workers] : [])], {stdio: ['ignore', 'ignore', 'inherit']})
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('ip', ['netns', 'exec', app.ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8080'], {stdio: 'ignore'})
@@ -164,7 +166,7 @@ async function main(): Promise<void> {
       if (child) await stopAppliance(child)
     }
   }
-  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs, ${FLOWS} flows, ${new Date().toISOString()}`)
+  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs, ${FLOWS} flows, ${opts.workers ?? 'one worker per CPU'} workers, ${new Date().toISOString()}`)
   console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  × kernel')
   for (const r of rows) {
     const base = rows.find((b) => b.mode === 'baseline' && b.size === r.size && b.rate === r.rate)

@@ -1,5 +1,6 @@
 import {access, constants} from 'node:fs/promises'
 import {UserError} from '../errors.js'
+import {flowClock} from './data-plane.js'
 import {Forwarder, type Tunnel} from './forwarder.js'
 import {HealthServer, type HealthFormat, type HealthReport, type Readiness} from './health.js'
 import {runHook, type HookEvent} from './hooks.js'
@@ -15,6 +16,8 @@ export interface ApplianceOptions {
   idleTimeout: number
   flowTimeout: number
   maxFlows: number
+  /** Data-plane threads (default: one per CPU). */
+  workers: number
   onCreate?: string
   onDestroy?: string
   /** false: no rules or sysctls of its own, hooks only (the gwlbtun way). */
@@ -68,6 +71,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     idleTimeout: options.idleTimeout,
     flowTimeout: options.flowTimeout,
     maxFlows: options.maxFlows,
+    workers: options.workers,
     log,
     async onTunnelUp(tunnel) {
       await rules?.addTunnel(tunnel)
@@ -84,23 +88,25 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   })
 
   const report = (): HealthReport => {
-    const now = Date.now()
+    const now = flowClock()
+    const {counters} = forwarder
     return {
       status,
       mode: options.mode,
-      uptimeSeconds: Math.floor((now - started) / 1000),
-      traffic: {...forwarder.counters.traffic},
-      drops: {...forwarder.counters.drops},
+      workers: options.workers,
+      uptimeSeconds: Math.floor((Date.now() - started) / 1000),
+      traffic: counters.traffic(),
+      drops: counters.drops(),
+      crossWorkerReplies: counters.crossWorkerReplies(),
       flows: forwarder.liveFlows,
-      flowEvictions: forwarder.flows.evictions,
       tunnels: forwarder.tunnels.map((t) => ({
         ingress: t.ingress,
         egress: t.egress,
         eni: t.names.eniHex,
         state: t.state,
-        traffic: {...t.traffic},
+        traffic: counters.tunnelTraffic(t.index),
         createdAt: new Date(t.createdAt).toISOString(),
-        idleSeconds: Math.floor((now - t.lastActivity) / 1000),
+        idleSeconds: t.state === 'up' ? now - counters.lastActivity(t.index) : 0,
       })),
     }
   }
@@ -122,7 +128,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
   try {
     await rules?.start()
-    forwarder.start()
+    await forwarder.start()
   } catch (error) {
     await stop()
     const errno = errnoOf(error)

@@ -17,13 +17,14 @@ const SLOT = 128
 const PROBES = 16
 
 // Slot layout (bytes): 0 lock, 4 last seen (seconds), 8 GWLB address, 12 local address, 16 GWLB port,
-// 18 tunnel index, 20 key length (0 = never used), 21 header length, 22 key, 64 header.
+// 18 tunnel index, 19 worker, 20 key length (0 = never used), 21 header length, 22 key, 64 header.
 const LOCK = 0
 const SEEN = 4
 const GWLB = 8
 const LOCAL = 12
 const PORT = 16
 const TUNNEL = 18
+const WORKER = 19
 const KEY_LENGTH = 20
 const HEADER_LENGTH = 21
 const KEY = 22
@@ -35,6 +36,8 @@ export interface FlowInfo {
   gwlbPort: number
   localAddress: number
   tunnel: number
+  /** The worker thread that received the flow's last packet from the GWLB. */
+  worker: number
 }
 
 export class FlowTable {
@@ -96,8 +99,9 @@ export class FlowTable {
     v.setUint32(base + GWLB, info.gwlbAddress)
     v.setUint32(base + LOCAL, info.localAddress)
     v.setUint16(base + PORT, info.gwlbPort)
-    v.setUint16(base + TUNNEL, info.tunnel)
     const bytes = this.bytes
+    bytes[base + TUNNEL] = info.tunnel
+    bytes[base + WORKER] = info.worker
     bytes[base + KEY_LENGTH] = this.keyLength
     bytes[base + HEADER_LENGTH] = length
     // Byte loops, not set(subarray()): no view object per packet.
@@ -129,7 +133,8 @@ export class FlowTable {
     info.gwlbAddress = v.getUint32(base + GWLB)
     info.localAddress = v.getUint32(base + LOCAL)
     info.gwlbPort = v.getUint16(base + PORT)
-    info.tunnel = v.getUint16(base + TUNNEL)
+    info.tunnel = bytes[base + TUNNEL]!
+    info.worker = bytes[base + WORKER]!
     this.unlock(slot)
     return length
   }

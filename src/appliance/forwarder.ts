@@ -1,46 +1,23 @@
-import {emptyTraffic, Counters, type TrafficCounters} from './counters.js'
-import {FlowTable, type FlowInfo} from './flow-table.js'
-import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from './geneve.js'
+import {Worker} from 'node:worker_threads'
+import {flowClock, type DataPlaneSetup, type FromWorker, type ToWorker} from './data-plane.js'
+import {FlowTable} from './flow-table.js'
+import {GENEVE_PORT} from './geneve.js'
 import {tunnelNames, type TunnelNames} from './names.js'
-import {native, type Native, type Watch} from './native.js'
+import {native} from './native.js'
+import {MAX_TUNNELS, SharedCounters} from './shared-counters.js'
 import {writeSysctl} from './system.js'
 
 /** Inner packets up to 8500 bytes cross GWLB; the tunnel interfaces get exactly that MTU. */
 export const TUNNEL_MTU = 8500
-/** Room before each packet for the outer IPv4/UDP headers and the largest GENEVE header (8 + 63*4 bytes). */
-const HEADROOM = 320
-/** Largest UDP payload on a 9001-byte jumbo-frame interface, rounded up. */
-const SLOT = HEADROOM + 9024
-/** Packets queued for a tunnel whose interfaces are still being created. */
-const MAX_PENDING = 256
-
-/**
- * No IPv6 link-local address on a tunnel interface: without it the kernel sends no router solicitations or
- * MLD reports into the tunnel (packets of no flow), while it still forwards IPv6 through it.
- */
-async function quietIpv6(name: string): Promise<void> {
-  await writeSysctl(`net.ipv6.conf.${name}.addr_gen_mode`, 1).catch(() => undefined) // IPv6 off: nothing to quiet
-}
-
-/** IPv6 to ff02::/16: never part of a flow, never meant for the GWLB. */
-function isLinkLocalMulticast(buf: Uint8Array, p: number): boolean {
-  return buf[p]! >> 4 === 6 && buf[p + 24] === 0xff && (buf[p + 25]! & 0x0f) === 0x02
-}
-
-/** Seconds on a monotonic clock: the flow table's time. */
-const flowClock = () => Math.floor(performance.now() / 1000)
 
 export type TunnelState = 'creating' | 'up' | 'closing' | 'failed'
 
 export class Tunnel {
   state: TunnelState = 'creating'
-  readonly traffic: TrafficCounters = emptyTraffic()
   readonly createdAt = Date.now()
-  lastActivity = Date.now()
-  ingressFd = -1
-  egressFd = -1
-  watches: Watch[] = []
-  pending: Buffer[] = []
+  /** One queue per worker, for each interface (IFF_MULTI_QUEUE). */
+  ingressFds: number[] = []
+  egressFds: number[] = []
   /** Settles when a closing tunnel is gone, so that a re-creation waits for the names to be free. */
   closed?: Promise<void>
 
@@ -62,9 +39,11 @@ export class Tunnel {
 
 export interface ForwarderOptions {
   port?: number
+  /** Data-plane threads, each with its own socket and tunnel queues. */
+  workers: number
   /** Seconds without traffic (either way) after which a tunnel is destroyed; 0 keeps tunnels forever. */
   idleTimeout: number
-  /** Seconds without traffic after which a flow's header is forgotten. */
+  /** Seconds without traffic after which a flow is forgotten. */
   flowTimeout: number
   maxFlows: number
   batch?: number
@@ -75,166 +54,101 @@ export interface ForwarderOptions {
   log(message: string): void
 }
 
+/** A failure to bind or open what the data plane needs, with the errno the worker met. */
+export class DataPlaneError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message)
+  }
+}
+
 /**
- * The GENEVE forwarder: receives GWLB traffic on UDP 6081, hands the inner packets to one gwi-X interface per
- * GWLB endpoint, and sends what the kernel routes into gwo-X (or gwi-X) back to the GWLB with the flow's
- * GENEVE header, byte for byte. Packet I/O moves batches through slot buffers (native module); decoding,
- * the flow table and every decision stay here.
+ * The GENEVE forwarder's control side, on the main thread: starts the data-plane workers, makes a
+ * gwi-X/gwo-X pair (one queue per worker) the first time a worker meets a GWLB endpoint, hands the queues
+ * out, and takes tunnels down when idle or on stop. The workers share one flow table, so a reply that the
+ * kernel puts on another worker's queue than its request's still finds its header.
  */
 export class Forwarder {
-  readonly counters = new Counters()
+  readonly counters: SharedCounters
   readonly flows: FlowTable
-  private readonly info: FlowInfo = {gwlbAddress: 0, gwlbPort: 0, localAddress: 0, tunnel: 0}
+  readonly tunnels: Tunnel[] = []
   /** Live flows, counted once a second (a full scan of the table). */
   liveFlows = 0
-  readonly tunnels: Tunnel[] = []
-  private readonly io: Native
-  private readonly batch: number
-  private readonly packet = new GenevePacket()
-  private readonly rx: Buffer
-  private readonly rxMeta: Uint32Array
-  private readonly tx: Buffer
-  private readonly txLengths: Uint32Array
-  private readonly outFds: Int32Array
-  private readonly outOffsets: Uint32Array
-  private readonly outLengths: Uint32Array
-  private readonly outDestinations: Uint32Array
-  private udpFd = -1
-  private rawFd = -1
-  private udpWatch?: Watch
+  private readonly workers: Worker[] = []
+  private readonly released = new Map<number, {left: number; done: () => void}>()
   private timer?: NodeJS.Timeout
   private stopping = false
 
   constructor(private readonly options: ForwarderOptions) {
-    this.io = native()
-    this.batch = options.batch ?? 64
+    this.counters = new SharedCounters(options.workers)
     this.flows = new FlowTable(options.maxFlows, options.flowTimeout)
-    this.rx = Buffer.alloc(SLOT * this.batch)
-    this.rxMeta = new Uint32Array(4 * this.batch)
-    this.tx = Buffer.alloc(SLOT * this.batch)
-    this.txLengths = new Uint32Array(this.batch)
-    this.outFds = new Int32Array(this.batch)
-    this.outOffsets = new Uint32Array(this.batch)
-    this.outLengths = new Uint32Array(this.batch)
-    this.outDestinations = new Uint32Array(this.batch)
   }
 
-  /** Binds UDP 6081 and the raw return socket; traffic flows from here on. */
-  start(): void {
-    this.rawFd = this.io.openRaw(4 << 20)
-    this.udpFd = this.io.openUdp(this.options.port ?? GENEVE_PORT, this.options.receiveBuffer ?? 8 << 20, false)
-    this.udpWatch = this.io.watch(this.udpFd, () => this.receiveFromGwlb())
+  /** Binds UDP 6081 in every worker; resolves once all are receiving. */
+  async start(): Promise<void> {
+    const port = this.options.port ?? GENEVE_PORT
+    // Every worker joins one SO_REUSEPORT group; a plain bind first tells whether anybody else holds the port.
+    const io = native()
+    io.close(io.openUdp(port, 0, false))
+    const ready = Array.from({length: this.options.workers}, (_, worker) => this.startWorker(worker, port))
+    await Promise.all(ready)
     this.timer = setInterval(() => this.housekeeping(), 1000)
   }
 
-  /** Destroys every tunnel (running its hooks) and closes the sockets. */
+  /** Destroys every tunnel (running its hooks), then stops the workers. */
   async stop(): Promise<void> {
     this.stopping = true
     if (this.timer) clearInterval(this.timer)
-    if (this.udpWatch) this.io.unwatch(this.udpWatch)
     await Promise.all(this.tunnels.map((t) => this.destroyTunnel(t)))
-    for (const fd of [this.udpFd, this.rawFd]) if (fd >= 0) this.io.close(fd)
-    this.udpFd = this.rawFd = -1
+    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
+      w.once('exit', () => resolve())
+      w.postMessage({type: 'stop'} satisfies ToWorker)
+    })))
   }
 
-  private receiveFromGwlb(): void {
-    const {rx, rxMeta, packet, counters, flows, info} = this
-    const count = this.io.recvUdpBatch(this.udpFd, rx, SLOT, HEADROOM, rxMeta, this.batch)
-    if (count === 0) return
-    const now = Date.now()
-    const seconds = flowClock()
-    let out = 0
-    for (let i = 0; i < count; i++) {
-      const offset = i * SLOT + HEADROOM
-      const length = rxMeta[i * 4]!
-      counters.traffic.packetsIn++
-      counters.traffic.bytesIn += length
-      if (length > SLOT - HEADROOM - 1) {
-        counters.drop('oversize')
-        continue
-      }
-      const reason = decodeGeneve(rx, offset, length, packet)
-      if (reason) {
-        counters.drop(reason)
-        continue
-      }
-      if (!flows.keyOf(rx, packet.innerOffset, packet.innerLength)) {
-        counters.drop('not-ip')
-        continue
-      }
-      const tunnel = this.tunnelFor(packet.eniHigh, packet.eniLow)
-      // Refreshed on every packet: cookies and GWLB nodes can change.
-      info.gwlbAddress = rxMeta[i * 4 + 1]!
-      info.gwlbPort = rxMeta[i * 4 + 2]!
-      info.localAddress = rxMeta[i * 4 + 3]!
-      info.tunnel = tunnel.index
-      if (!flows.remember(seconds, rx, offset, packet.headerLength, info)) {
-        counters.drop('header-too-long')
-        continue
-      }
-      tunnel.traffic.packetsIn++
-      tunnel.traffic.bytesIn += packet.innerLength
-      tunnel.lastActivity = now
-      if (tunnel.state !== 'up') {
-        this.queue(tunnel, rx.subarray(packet.innerOffset, packet.innerOffset + packet.innerLength))
-        continue
-      }
-      this.outFds[out] = tunnel.ingressFd
-      this.outOffsets[out] = packet.innerOffset
-      this.outLengths[out] = packet.innerLength
-      out++
+  private startWorker(worker: number, port: number): Promise<void> {
+    const setup: DataPlaneSetup = {
+      worker, workers: this.options.workers, port, batch: this.options.batch ?? 64, receiveBuffer: this.options.receiveBuffer ?? 8 << 20,
+      flowBuffer: this.flows.buffer, maxFlows: this.options.maxFlows, flowTimeout: this.options.flowTimeout, countersBuffer: this.counters.buffer,
     }
-    if (out > 0) {
-      const written = this.io.writeTunBatch(this.outFds, rx, this.outOffsets, this.outLengths, out)
-      if (written < out) counters.drop('tunnel-write-failed', out - written)
+    const thread = new Worker(new URL('./worker.js', import.meta.url), {workerData: setup})
+    this.workers.push(thread)
+    return new Promise((resolve, reject) => {
+      thread.once('error', reject)
+      thread.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') resolve()
+        else if (message.type === 'failed') reject(new DataPlaneError(message.message, String(message.errno)))
+        else this.onWorkerMessage(message)
+      })
+    })
+  }
+
+  private onWorkerMessage(message: FromWorker): void {
+    if (message.type === 'need-tunnel') this.ensureTunnel(message.eniHigh, message.eniLow)
+    else if (message.type === 'tunnel-released') {
+      const waiting = this.released.get(message.index)
+      if (waiting && --waiting.left === 0) waiting.done()
     }
   }
 
-  /** Packets the kernel routed into one of the tunnel's interfaces: back to the GWLB, or dropped. */
-  private returnToGwlb(tunnel: Tunnel, fd: number): void {
-    const {tx, txLengths, counters, flows, info} = this
-    const count = this.io.readTunBatch(fd, tx, SLOT, HEADROOM, txLengths, this.batch)
-    if (count === 0) return
-    tunnel.lastActivity = Date.now()
-    const seconds = flowClock()
-    let out = 0
-    for (let i = 0; i < count; i++) {
-      const offset = i * SLOT + HEADROOM
-      const length = txLengths[i]!
-      if (!flows.keyOf(tx, offset, length)) {
-        counters.drop('not-ip')
-        continue
-      }
-      const headerLength = flows.lookup(seconds, tx, offset, info)
-      if (headerLength < 0) {
-        // Only flows GWLB sent can go back: an appliance cannot start flows into GWLB. The kernel's own
-        // IPv6 link-local chatter (MLD for ff02::2 once forwarding is on) is counted apart from real misses.
-        counters.drop(isLinkLocalMulticast(tx, offset) ? 'link-local' : 'unknown-flow')
-        continue
-      }
-      const start = offset - headerLength - OUTER_HEADER_LENGTH
-      writeOuterHeaders(tx, start, headerLength + length, info.localAddress, info.gwlbAddress, info.gwlbPort, GENEVE_PORT)
-      this.outOffsets[out] = start
-      this.outLengths[out] = OUTER_HEADER_LENGTH + headerLength + length
-      this.outDestinations[out] = info.gwlbAddress
-      out++
-      tunnel.traffic.packetsOut++
-      tunnel.traffic.bytesOut += length
-    }
-    if (out === 0) return
-    const sent = this.io.sendRawBatch(this.rawFd, tx, this.outOffsets, this.outLengths, this.outDestinations, out)
-    counters.traffic.packetsOut += sent
-    for (let i = 0; i < out; i++) counters.traffic.bytesOut += this.outLengths[i]! - OUTER_HEADER_LENGTH
-    if (sent < out) counters.drop('send-failed', out - sent)
+  private broadcast(message: ToWorker | ((worker: number) => ToWorker)): void {
+    this.workers.forEach((w, i) => w.postMessage(typeof message === 'function' ? message(i) : message))
   }
 
-  private tunnelFor(eniHigh: number, eniLow: number): Tunnel {
-    for (const t of this.tunnels) if (t.eniLow === eniLow && t.eniHigh === eniHigh && t.state !== 'closing') return t
-    const previous = this.tunnels.find((t) => t.eniLow === eniLow && t.eniHigh === eniHigh)
-    const tunnel = new Tunnel(this.freeIndex(), eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
+  private ensureTunnel(eniHigh: number, eniLow: number): void {
+    if (this.stopping) return
+    const same = this.tunnels.filter((t) => t.eniLow === eniLow && t.eniHigh === eniHigh)
+    if (same.some((t) => t.state === 'creating' || t.state === 'up')) return
+    const index = this.freeIndex()
+    if (index > MAX_TUNNELS) {
+      this.options.log(`no room for a tunnel for another endpoint: ${MAX_TUNNELS} tunnels exist`)
+      return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow})
+    }
+    const tunnel = new Tunnel(index, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
     this.tunnels.push(tunnel)
-    void this.createTunnel(tunnel, previous?.closed)
-    return tunnel
+    void this.createTunnel(tunnel, same.find((t) => t.closed)?.closed)
   }
 
   private freeIndex(): number {
@@ -244,61 +158,48 @@ export class Forwarder {
     return i
   }
 
-  private queue(tunnel: Tunnel, inner: Uint8Array): void {
-    if (tunnel.state === 'failed') this.counters.drop('tunnel-failed')
-    else if (tunnel.pending.length >= MAX_PENDING) this.counters.drop('tunnel-queue-full')
-    else tunnel.pending.push(Buffer.from(inner))
-  }
-
   private async createTunnel(tunnel: Tunnel, previousClosed?: Promise<void>): Promise<void> {
     await previousClosed
+    const io = native()
     try {
-      tunnel.ingressFd = this.io.openTun(tunnel.ingress, false)
-      tunnel.egressFd = this.io.openTun(tunnel.egress, false)
+      for (let w = 0; w < this.workers.length; w++) {
+        tunnel.ingressFds.push(io.openTun(tunnel.ingress, true))
+        tunnel.egressFds.push(io.openTun(tunnel.egress, true))
+      }
       for (const name of [tunnel.ingress, tunnel.egress]) {
         await quietIpv6(name)
-        this.io.linkUp(name, TUNNEL_MTU)
+        io.linkUp(name, TUNNEL_MTU)
       }
       await this.options.onTunnelUp(tunnel)
     } catch (error) {
       this.options.log(`tunnel ${tunnel.ingress}/${tunnel.egress} (eni-${tunnel.names.eniHex}) failed: ${(error as Error).message}`)
-      this.counters.drop('tunnel-failed', tunnel.pending.length)
-      tunnel.pending = []
       tunnel.state = 'failed'
       this.closeFds(tunnel)
-      // Forget the failure after a while, so that the next packet tries again.
+      this.broadcast({type: 'tunnel-failed', eniHigh: tunnel.eniHigh, eniLow: tunnel.eniLow})
+      // Forget the failure after a while, so that a later packet tries again.
       setTimeout(() => this.forget(tunnel), 5000).unref()
       return
     }
     if (this.stopping) return
+    this.counters.resetTunnel(tunnel.index, flowClock())
     tunnel.state = 'up'
-    for (const fd of [tunnel.egressFd, tunnel.ingressFd]) tunnel.watches.push(this.io.watch(fd, () => this.returnToGwlb(tunnel, fd)))
-    this.deliverPending(tunnel)
+    const {eniHigh, eniLow, index} = tunnel
+    this.broadcast((w) => ({type: 'tunnel-up', eniHigh, eniLow, index, ingressFd: tunnel.ingressFds[w]!, egressFd: tunnel.egressFds[w]!}))
     this.options.log(`tunnel up: ${tunnel.ingress}/${tunnel.egress} for eni-${tunnel.names.eniHex}`)
   }
 
-  private deliverPending(tunnel: Tunnel): void {
-    const packets = tunnel.pending
-    tunnel.pending = []
-    if (packets.length === 0) return
-    const all = Buffer.concat(packets)
-    const fds = new Int32Array(packets.length).fill(tunnel.ingressFd)
-    const offsets = new Uint32Array(packets.length)
-    const lengths = new Uint32Array(packets.map((p) => p.length))
-    for (let i = 1; i < packets.length; i++) offsets[i] = offsets[i - 1]! + lengths[i - 1]!
-    const written = this.io.writeTunBatch(fds, all, offsets, lengths, packets.length)
-    if (written < packets.length) this.counters.drop('tunnel-write-failed', packets.length - written)
-  }
-
-  /** Destroy hook and rules first (the interfaces still exist for them), then the interfaces go. */
+  /** Workers let go of the queues, then the destroy hook and the rules run, then the interfaces go. */
   private destroyTunnel(tunnel: Tunnel): Promise<void> {
     if (tunnel.closed) return tunnel.closed
     const wasUp = tunnel.state === 'up'
     tunnel.state = 'closing'
     tunnel.closed = (async () => {
-      for (const w of tunnel.watches) this.io.unwatch(w)
-      tunnel.watches = []
       if (wasUp) {
+        await new Promise<void>((done) => {
+          this.released.set(tunnel.index, {left: this.workers.length, done})
+          this.broadcast({type: 'tunnel-down', index: tunnel.index})
+        })
+        this.released.delete(tunnel.index)
         try {
           await this.options.onTunnelDown(tunnel)
         } catch (error) {
@@ -313,8 +214,10 @@ export class Forwarder {
   }
 
   private closeFds(tunnel: Tunnel): void {
-    for (const fd of [tunnel.ingressFd, tunnel.egressFd]) if (fd >= 0) this.io.close(fd)
-    tunnel.ingressFd = tunnel.egressFd = -1
+    const io = native()
+    for (const fd of [...tunnel.ingressFds, ...tunnel.egressFds]) io.close(fd)
+    tunnel.ingressFds = []
+    tunnel.egressFds = []
   }
 
   private forget(tunnel: Tunnel): void {
@@ -323,10 +226,18 @@ export class Forwarder {
   }
 
   private housekeeping(): void {
-    const now = Date.now()
-    this.liveFlows = this.flows.count(flowClock())
-    const idleMs = this.options.idleTimeout * 1000
-    if (idleMs <= 0) return
-    for (const t of this.tunnels) if (t.state === 'up' && now - t.lastActivity > idleMs) void this.destroyTunnel(t)
+    const now = flowClock()
+    this.liveFlows = this.flows.count(now)
+    const idle = this.options.idleTimeout
+    if (idle <= 0) return
+    for (const t of this.tunnels) if (t.state === 'up' && now - this.counters.lastActivity(t.index) > idle) void this.destroyTunnel(t)
   }
+}
+
+/**
+ * No IPv6 link-local address on a tunnel interface: without it the kernel sends no router solicitations or
+ * MLD reports into the tunnel (packets of no flow), while it still forwards IPv6 through it.
+ */
+async function quietIpv6(name: string): Promise<void> {
+  await writeSysctl(`net.ipv6.conf.${name}.addr_gen_mode`, 1).catch(() => undefined) // IPv6 off: nothing to quiet
 }

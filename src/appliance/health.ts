@@ -17,11 +17,13 @@ export interface TunnelReport {
 export interface HealthReport {
   status: Readiness
   mode: string
+  workers: number
   uptimeSeconds: number
   traffic: TrafficCounters
   drops: Record<AnyDropReason, number>
+  /** Replies read by another worker than the one that received their request (the shared table at work). */
+  crossWorkerReplies: number
   flows: number
-  flowEvictions: number
   tunnels: TunnelReport[]
 }
 
@@ -77,7 +79,7 @@ function renderText(h: HealthReport): string {
   const t = h.traffic
   const drops = Object.entries(h.drops).filter(([, n]) => n > 0)
   const lines = [
-    `gwlb appliance: ${h.status} (${h.mode}), up ${h.uptimeSeconds}s`,
+    `gwlb appliance: ${h.status} (${h.mode}, ${h.workers} workers), up ${h.uptimeSeconds}s`,
     `GENEVE in ${t.packetsIn} packets / ${t.bytesIn} bytes, out ${t.packetsOut} packets / ${t.bytesOut} bytes`,
     `flows ${h.flows}, tunnels ${h.tunnels.length}, drops ${drops.length ? drops.map(([r, n]) => `${r}=${n}`).join(' ') : 'none'}`,
     ...h.tunnels.map((x) =>
@@ -97,7 +99,7 @@ export function renderMetrics(h: HealthReport): string {
   metric('up', 'gauge', '1 while the appliance is ready to forward.', [['', h.status === 'ready' ? 1 : 0]])
   metric('uptime_seconds', 'gauge', 'Seconds since the appliance started.', [['', h.uptimeSeconds]])
   metric('flows', 'gauge', 'Flows in the flow table.', [['', h.flows]])
-  metric('flow_evictions_total', 'counter', 'Flows evicted because the table was full.', [['', h.flowEvictions]])
+  metric('cross_worker_replies_total', 'counter', 'Replies read by another worker than the one that received the request.', [['', h.crossWorkerReplies]])
   metric('tunnels', 'gauge', 'Tunnel interface pairs (one per GWLB endpoint).', [['', h.tunnels.length]])
   metric('geneve_packets_total', 'counter', 'GENEVE packets from (in) and back to (out) the GWLB.', [
     ['{direction="in"}', h.traffic.packetsIn],

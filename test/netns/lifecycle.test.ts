@@ -5,12 +5,17 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it, vi} from 'vitest'
 import {ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
-import {icmpEcho} from '../helpers/packets.js'
+import {icmpEcho, parseInner} from '../helpers/packets.js'
 import {payload, vectors} from '../helpers/vectors.js'
 
 const ENI = {eni: '2b8ee1d4db0c51c4'}
 const NAMES = 'gwi-5bqWvzLwwkk gwo-5bqWvzLwwkk 02b8ee1d4db0c51c4'
 const ping = (seq: number) => icmpEcho({src: '10.200.0.5', dst: INTERNET_IP}, 77, seq)
+/** The echo reply to ping(seq), and nothing else (ICMP errors for earlier unanswered pings also come back). */
+const pong = (seq: number) => (payload: Buffer) => {
+  const icmp = parseInner(payload.subarray(40))
+  return icmp.protocol === 1 && icmp.payload[0] === 0 && icmp.payload.readUInt16BE(6) === seq
+}
 
 describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shutdown', () => {
   let bed: ApplianceBed
@@ -59,10 +64,13 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
 
   it('runs the create hook with gwlbtun\'s arguments before the first packet goes through; health answers meanwhile', async () => {
     bed.send(ENI, ping(1))
-    const during = await bed.health()
-    expect(during.status).toBe(200)
-    expect(JSON.parse(during.body!)).toMatchObject({tunnels: [{ingress: 'gwi-5bqWvzLwwkk', state: 'creating'}]})
-    await bed.reply()
+    // While the create hook runs (half a second), health still answers, and shows the tunnel being made.
+    await vi.waitFor(async () => {
+      const during = await bed.health()
+      expect(during.status).toBe(200)
+      expect(JSON.parse(during.body!)).toMatchObject({tunnels: [{ingress: 'gwi-5bqWvzLwwkk', state: 'creating'}]})
+    }, {timeout: 2000, interval: 20})
+    await bed.reply(pong(1))
     expect(hookLines()).toEqual([`extra-arg CREATE ${NAMES}`])
   })
 
@@ -70,7 +78,7 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     const invalid = vectors.filter((v) => !v.valid)
     for (const v of invalid) bed.sendRaw(payload(v))
     bed.send(ENI, ping(2))
-    await bed.reply()
+    await bed.reply(pong(2))
     const report = JSON.parse((await bed.health()).body!) as {drops: Record<string, number>; tunnels: {ingress: string}[]}
     const {'link-local': _kernelChatter, ...drops} = report.drops
     expect(Object.values(drops).reduce((a, b) => a + b, 0)).toBe(invalid.length)
@@ -93,7 +101,7 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     expect(hookLines().at(-1)).toBe(`DESTROY ${NAMES}`)
     expect(bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).not.toMatch(/gwi-5bqWvzLwwkk/)
     bed.send(ENI, ping(3))
-    await bed.reply()
+    await bed.reply(pong(3))
     expect(bed.links()).toContain('gwo-5bqWvzLwwkk')
     expect(hookLines().at(-1)).toBe(`extra-arg CREATE ${NAMES}`)
   })
@@ -115,6 +123,6 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     await bed.start('--health-status-only')
     expect((await bed.health()).body).toBe('')
     bed.send(ENI, ping(4))
-    await bed.reply()
+    await bed.reply(pong(4))
   })
 })

@@ -3,7 +3,7 @@ import {FlowTable, MAX_HEADER, type FlowInfo} from '../../src/appliance/flow-tab
 import {vector} from '../helpers/vectors.js'
 
 const inner = (name: string) => Buffer.from(vector(name).inner_hex!, 'hex')
-const info = (tunnel = 1): FlowInfo => ({gwlbAddress: 0x0a4d0001, gwlbPort: 6081, localAddress: 0x0a4d0002, tunnel})
+const info = (tunnel = 1): FlowInfo => ({gwlbAddress: 0x0a4d0001, gwlbPort: 6081, localAddress: 0x0a4d0002, tunnel, worker: 1})
 
 /** The key a packet gives, as hex. */
 function keyOf(packet: Buffer, table = new FlowTable(16, 350)): string | null {
@@ -134,6 +134,6 @@ describe('the flow table', () => {
     b.keyOf(reply, 0, reply.length)
     const got = info(0)
     expect(b.lookup(5, Buffer.alloc(40), 40, got)).toBe(40)
-    expect(got.tunnel).toBe(3)
+    expect(got).toMatchObject({tunnel: 3, worker: 1})
   })
 })

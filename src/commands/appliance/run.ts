@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {availableParallelism} from 'node:os'
 import {startAppliance} from '../../appliance/appliance.js'
 import {BaseCommand} from '../../base-command.js'
 
@@ -20,6 +21,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     'health-status-only': Flags.boolean({char: 's', description: 'same as --health-format status: code only, empty body (gwlbtun -s)', exclusive: ['health-format']}),
     'idle-timeout': Flags.integer({char: 't', description: 'seconds without traffic before a tunnel is destroyed (0 = never)', default: 0, min: 0}),
     'flow-timeout': Flags.integer({description: 'seconds without traffic before a flow is forgotten', default: 350, min: 1}),
+    workers: Flags.integer({description: 'data-plane threads, each with its own socket and tunnel queues (default: one per CPU)', min: 1, max: 64}),
     'max-flows': Flags.integer({description: 'flow table bound; about 200 bytes of memory per flow, least recently seen flows give way beyond it', default: 262_144, min: 1}),
     'on-create': Flags.string({char: 'c', description: 'command run as `CMD CREATE gwi-X gwo-X <eni hex>` when a tunnel comes up'}),
     'on-destroy': Flags.string({char: 'r', description: 'command run as `CMD DESTROY gwi-X gwo-X <eni hex>` when a tunnel goes'}),
@@ -39,6 +41,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       idleTimeout: f['idle-timeout'],
       flowTimeout: f['flow-timeout'],
       maxFlows: f['max-flows'],
+      workers: f.workers ?? availableParallelism(),
       onCreate: f['on-create'],
       onDestroy: f['on-destroy'],
       rules: f.rules,

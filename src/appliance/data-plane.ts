@@ -1,0 +1,272 @@
+import {FlowTable, type FlowInfo} from './flow-table.js'
+import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from './geneve.js'
+import {native, type Native, type Watch} from './native.js'
+import {SharedCounters, type CounterWriter} from './shared-counters.js'
+
+/** Room before each packet for the outer IPv4/UDP headers and the largest GENEVE header (8 + 63*4 bytes). */
+const HEADROOM = 320
+/** Largest UDP payload on a 9001-byte jumbo-frame interface, rounded up. */
+const SLOT = HEADROOM + 9024
+/** Packets held per endpoint while its tunnel is being made. */
+const MAX_PENDING = 256
+
+/** Seconds on a monotonic clock, shared by all threads of the process: the flow table's time. */
+export const flowClock = () => Math.floor(performance.timeOrigin / 1000 + performance.now() / 1000)
+
+/** What a worker is given by the main thread. */
+export interface DataPlaneSetup {
+  worker: number
+  workers: number
+  port: number
+  batch: number
+  receiveBuffer: number
+  flowBuffer: SharedArrayBuffer
+  maxFlows: number
+  flowTimeout: number
+  countersBuffer: SharedArrayBuffer
+}
+
+/** Messages between the main thread (control) and a worker (data plane). */
+export type ToWorker =
+  | {type: 'tunnel-up'; eniHigh: number; eniLow: number; index: number; ingressFd: number; egressFd: number}
+  | {type: 'tunnel-failed'; eniHigh: number; eniLow: number}
+  | {type: 'tunnel-down'; index: number}
+  | {type: 'stop'}
+export type FromWorker =
+  | {type: 'ready'; worker: number}
+  | {type: 'failed'; worker: number; errno: number; message: string}
+  | {type: 'need-tunnel'; eniHigh: number; eniLow: number}
+  | {type: 'tunnel-released'; worker: number; index: number}
+  | {type: 'stopped'; worker: number}
+
+interface WorkerTunnel {
+  eniHigh: number
+  eniLow: number
+  index: number
+  ingressFd: number
+  watches: Watch[]
+}
+
+interface Pending {
+  eniHigh: number
+  eniLow: number
+  packets: Buffer[]
+}
+
+/**
+ * One worker's share of the GENEVE forwarder: its own SO_REUSEPORT socket on UDP 6081, its own queue of
+ * every tunnel interface, its own raw socket back to the GWLB; the flow table is shared by all workers, so
+ * a reply found on any worker's queue goes back with its request's header. Packets move in batches through
+ * slot buffers (native module); decoding and every decision happen here, with no per-packet allocation.
+ */
+export class DataPlane {
+  private readonly io: Native = native()
+  private readonly packet = new GenevePacket()
+  private readonly flows: FlowTable
+  private readonly counters: CounterWriter
+  private readonly info: FlowInfo = {gwlbAddress: 0, gwlbPort: 0, localAddress: 0, tunnel: 0, worker: 0}
+  private readonly rx: Buffer
+  private readonly rxMeta: Uint32Array
+  private readonly tx: Buffer
+  private readonly txLengths: Uint32Array
+  private readonly outFds: Int32Array
+  private readonly outOffsets: Uint32Array
+  private readonly outLengths: Uint32Array
+  private readonly outDestinations: Uint32Array
+  private readonly tunnels: WorkerTunnel[] = []
+  private readonly pending: Pending[] = []
+  private udpFd = -1
+  private rawFd = -1
+  private udpWatch?: Watch
+
+  constructor(
+    private readonly setup: DataPlaneSetup,
+    private readonly send: (message: FromWorker) => void,
+  ) {
+    this.flows = new FlowTable(setup.maxFlows, setup.flowTimeout, setup.flowBuffer)
+    this.counters = new SharedCounters(setup.workers, setup.countersBuffer).writer(setup.worker)
+    const batch = setup.batch
+    this.rx = Buffer.alloc(SLOT * batch)
+    this.rxMeta = new Uint32Array(4 * batch)
+    this.tx = Buffer.alloc(SLOT * batch)
+    this.txLengths = new Uint32Array(batch)
+    this.outFds = new Int32Array(batch)
+    this.outOffsets = new Uint32Array(batch)
+    this.outLengths = new Uint32Array(batch)
+    this.outDestinations = new Uint32Array(batch)
+  }
+
+  start(): void {
+    try {
+      this.rawFd = this.io.openRaw(4 << 20)
+      this.udpFd = this.io.openUdp(this.setup.port, this.setup.receiveBuffer, true)
+    } catch (error) {
+      this.closeSockets()
+      const e = error as Error & {code?: string}
+      this.send({type: 'failed', worker: this.setup.worker, errno: Number(e.code), message: e.message})
+      return
+    }
+    this.udpWatch = this.io.watch(this.udpFd, () => this.receiveFromGwlb())
+    this.send({type: 'ready', worker: this.setup.worker})
+  }
+
+  handle(message: ToWorker): void {
+    switch (message.type) {
+      case 'tunnel-up':
+        return this.tunnelUp(message)
+      case 'tunnel-failed':
+        return this.dropPending(message.eniHigh, message.eniLow, 'tunnel-failed')
+      case 'tunnel-down':
+        return this.tunnelDown(message.index)
+      case 'stop':
+        for (const t of [...this.tunnels]) this.tunnelDown(t.index)
+        if (this.udpWatch) this.io.unwatch(this.udpWatch)
+        this.closeSockets()
+        return this.send({type: 'stopped', worker: this.setup.worker})
+    }
+  }
+
+  private receiveFromGwlb(): void {
+    const {rx, rxMeta, packet, counters, flows, info} = this
+    const count = this.io.recvUdpBatch(this.udpFd, rx, SLOT, HEADROOM, rxMeta, this.setup.batch)
+    if (count === 0) return
+    const now = flowClock()
+    let out = 0
+    for (let i = 0; i < count; i++) {
+      const offset = i * SLOT + HEADROOM
+      const length = rxMeta[i * 4]!
+      counters.received(length)
+      if (length >= SLOT - HEADROOM) {
+        counters.drop('oversize')
+        continue
+      }
+      const reason = decodeGeneve(rx, offset, length, packet)
+      if (reason) {
+        counters.drop(reason)
+        continue
+      }
+      if (!flows.keyOf(rx, packet.innerOffset, packet.innerLength)) {
+        counters.drop('not-ip')
+        continue
+      }
+      const tunnel = this.tunnelFor(packet.eniHigh, packet.eniLow)
+      // Refreshed on every packet: cookies and GWLB nodes can change.
+      info.gwlbAddress = rxMeta[i * 4 + 1]!
+      info.gwlbPort = rxMeta[i * 4 + 2]!
+      info.localAddress = rxMeta[i * 4 + 3]!
+      info.tunnel = tunnel ? tunnel.index : 0
+      info.worker = this.setup.worker
+      if (!flows.remember(now, rx, offset, packet.headerLength, info)) {
+        counters.drop('header-too-long')
+        continue
+      }
+      if (!tunnel) {
+        this.queue(packet.eniHigh, packet.eniLow, rx.subarray(packet.innerOffset, packet.innerOffset + packet.innerLength))
+        continue
+      }
+      counters.tunnelIn(tunnel.index, packet.innerLength, now)
+      this.outFds[out] = tunnel.ingressFd
+      this.outOffsets[out] = packet.innerOffset
+      this.outLengths[out] = packet.innerLength
+      out++
+    }
+    if (out > 0) {
+      const written = this.io.writeTunBatch(this.outFds, rx, this.outOffsets, this.outLengths, out)
+      if (written < out) counters.drop('tunnel-write-failed', out - written)
+    }
+  }
+
+  /** Packets the kernel routed into this worker's queue of a tunnel interface: back to the GWLB, or dropped. */
+  private returnToGwlb(tunnel: WorkerTunnel, fd: number): void {
+    const {tx, txLengths, counters, flows, info} = this
+    const count = this.io.readTunBatch(fd, tx, SLOT, HEADROOM, txLengths, this.setup.batch)
+    if (count === 0) return
+    const now = flowClock()
+    let out = 0
+    let bytes = 0
+    for (let i = 0; i < count; i++) {
+      const offset = i * SLOT + HEADROOM
+      const length = txLengths[i]!
+      if (!flows.keyOf(tx, offset, length)) {
+        counters.drop('not-ip')
+        continue
+      }
+      const headerLength = flows.lookup(now, tx, offset, info)
+      if (headerLength < 0) {
+        // Only flows GWLB sent can go back: an appliance cannot start flows into GWLB. The kernel's own
+        // IPv6 link-local chatter (MLD for ff02::2 once forwarding is on) is counted apart from real misses.
+        counters.drop(isLinkLocalMulticast(tx, offset) ? 'link-local' : 'unknown-flow')
+        continue
+      }
+      if (info.worker !== this.setup.worker) counters.crossWorker()
+      const start = offset - headerLength - OUTER_HEADER_LENGTH
+      writeOuterHeaders(tx, start, headerLength + length, info.localAddress, info.gwlbAddress, info.gwlbPort, GENEVE_PORT)
+      this.outOffsets[out] = start
+      this.outLengths[out] = OUTER_HEADER_LENGTH + headerLength + length
+      this.outDestinations[out] = info.gwlbAddress
+      bytes += length
+      counters.tunnelOut(tunnel.index, length, now)
+      out++
+    }
+    if (out === 0) return
+    const sent = this.io.sendRawBatch(this.rawFd, tx, this.outOffsets, this.outLengths, this.outDestinations, out)
+    counters.sent(sent, bytes)
+    if (sent < out) counters.drop('send-failed', out - sent)
+  }
+
+  private tunnelFor(eniHigh: number, eniLow: number): WorkerTunnel | undefined {
+    for (const t of this.tunnels) if (t.eniLow === eniLow && t.eniHigh === eniHigh) return t
+    return undefined
+  }
+
+  /** First packets of an endpoint without a tunnel wait here; the first one asks the main thread for it. */
+  private queue(eniHigh: number, eniLow: number, inner: Uint8Array): void {
+    let p = this.pending.find((x) => x.eniLow === eniLow && x.eniHigh === eniHigh)
+    if (!p) {
+      p = {eniHigh, eniLow, packets: []}
+      this.pending.push(p)
+      this.send({type: 'need-tunnel', eniHigh, eniLow})
+    }
+    if (p.packets.length >= MAX_PENDING) this.counters.drop('tunnel-queue-full')
+    else p.packets.push(Buffer.from(inner))
+  }
+
+  private tunnelUp(m: Extract<ToWorker, {type: 'tunnel-up'}>): void {
+    const tunnel: WorkerTunnel = {eniHigh: m.eniHigh, eniLow: m.eniLow, index: m.index, ingressFd: m.ingressFd, watches: []}
+    for (const fd of [m.egressFd, m.ingressFd]) tunnel.watches.push(this.io.watch(fd, () => this.returnToGwlb(tunnel, fd)))
+    this.tunnels.push(tunnel)
+    const i = this.pending.findIndex((x) => x.eniLow === m.eniLow && x.eniHigh === m.eniHigh)
+    if (i < 0) return
+    const [{packets}] = this.pending.splice(i, 1) as [Pending]
+    const all = Buffer.concat(packets)
+    const offsets = new Uint32Array(packets.length)
+    const lengths = new Uint32Array(packets.map((p) => p.length))
+    for (let k = 1; k < packets.length; k++) offsets[k] = offsets[k - 1]! + lengths[k - 1]!
+    const now = flowClock()
+    for (const p of packets) this.counters.tunnelIn(tunnel.index, p.length, now)
+    const written = this.io.writeTunBatch(new Int32Array(packets.length).fill(tunnel.ingressFd), all, offsets, lengths, packets.length)
+    if (written < packets.length) this.counters.drop('tunnel-write-failed', packets.length - written)
+  }
+
+  private dropPending(eniHigh: number, eniLow: number, reason: 'tunnel-failed'): void {
+    const i = this.pending.findIndex((x) => x.eniLow === eniLow && x.eniHigh === eniHigh)
+    if (i >= 0) this.counters.drop(reason, this.pending.splice(i, 1)[0]!.packets.length)
+  }
+
+  /** Stops using a tunnel's queues (the main thread closes them once every worker has let go). */
+  private tunnelDown(index: number): void {
+    const i = this.tunnels.findIndex((t) => t.index === index)
+    if (i >= 0) for (const w of this.tunnels.splice(i, 1)[0]!.watches) this.io.unwatch(w)
+    this.send({type: 'tunnel-released', worker: this.setup.worker, index})
+  }
+
+  private closeSockets(): void {
+    for (const fd of [this.udpFd, this.rawFd]) if (fd >= 0) this.io.close(fd)
+    this.udpFd = this.rawFd = -1
+  }
+}
+
+/** IPv6 to ff02::/16: never part of a flow, never meant for the GWLB. */
+function isLinkLocalMulticast(buf: Uint8Array, p: number): boolean {
+  return buf[p]! >> 4 === 6 && buf[p + 24] === 0xff && (buf[p + 25]! & 0x0f) === 0x02
+}
