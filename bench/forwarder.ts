@@ -82,7 +82,8 @@ function cpuSeconds(pid: number): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function startAppliance(mode: string): Promise<ChildProcess> {
-  const child = app.spawn(process.execPath, [join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--health-format', 'json', '--source-dest-check', 'skip', ...(opts.workers ? ['--workers', opts.workers] : [])], {stdio: ['ignore', 'ignore', 'inherit']})
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the forwarder's node, for profiling.
+  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--health-format', 'json', '--source-dest-check', 'skip', ...(opts.workers ? ['--workers', opts.workers] : [])], {stdio: ['ignore', 'ignore', 'inherit']})
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('ip', ['netns', 'exec', app.ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8080'], {stdio: 'ignore'})

@@ -67,6 +67,9 @@ static int set_ifflags_up_mtu(const char *name, int mtu) {
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   ifr.ifr_mtu = mtu;
   int rc = ioctl(s, SIOCSIFMTU, &ifr);
+  // A longer queue than TUN's 500 packets rides out the moments the reader is busy with the other side.
+  ifr.ifr_qlen = 4096;
+  if (rc == 0) rc = ioctl(s, SIOCSIFTXQLEN, &ifr);
   if (rc == 0) rc = ioctl(s, SIOCGIFFLAGS, &ifr);
   if (rc == 0) {
     ifr.ifr_flags |= IFF_UP;
