@@ -18,6 +18,23 @@
 
 #define MAX_BATCH 256
 
+// Declares argv[n] holding the call's first n arguments (missing ones read as undefined).
+#define ARGS(n)            \
+  size_t argc = (n);       \
+  napi_value argv[(n)];    \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL)
+
+// Points message i of a batch at its buffer and address.
+static void set_message(struct mmsghdr *msg, struct iovec *iov, void *base, size_t length, struct sockaddr_in *addr) {
+  iov->iov_base = base;
+  iov->iov_len = length;
+  memset(&msg->msg_hdr, 0, sizeof msg->msg_hdr);
+  msg->msg_hdr.msg_iov = iov;
+  msg->msg_hdr.msg_iovlen = 1;
+  msg->msg_hdr.msg_name = addr;
+  msg->msg_hdr.msg_namelen = sizeof *addr;
+}
+
 static napi_value throw_errno(napi_env env, const char *what) {
   char message[256];
   snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
@@ -83,9 +100,7 @@ static int set_ifflags_up_mtu(const char *name, int mtu) {
 
 // openTun(name, multiQueue) -> fd. The interface exists (down) while a queue fd is open.
 static napi_value open_tun(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(2);
   char name[IFNAMSIZ];
   size_t name_len;
   napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len);
@@ -109,9 +124,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
 
 // linkUp(name, mtu): sets the MTU and brings the interface up.
 static napi_value link_up(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(2);
   char name[IFNAMSIZ];
   size_t name_len;
   napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len);
@@ -121,9 +134,7 @@ static napi_value link_up(napi_env env, napi_callback_info info) {
 
 // openUdp(port, rcvbuf, reusePort) -> fd, bound to 0.0.0.0:port, reporting each datagram's local address.
 static napi_value open_udp(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(3);
   int port = arg_i32(env, argv[0]);
   int rcvbuf = arg_i32(env, argv[1]);
   bool reuse = false;
@@ -149,9 +160,7 @@ static napi_value open_udp(napi_env env, napi_callback_info info) {
 
 // openRaw(sndbuf) -> fd of a raw IPv4 socket whose packets carry their own IP header (IPPROTO_RAW).
 static napi_value open_raw(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(1);
   int sndbuf = arg_i32(env, argv[0]);
   int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
   if (fd < 0) return throw_errno(env, "socket(RAW)");
@@ -163,9 +172,7 @@ static napi_value open_raw(napi_env env, napi_callback_info info) {
 // recvUdpBatch(fd, buf, slotSize, headroom, meta, max) -> count. Datagram i lands at i*slotSize+headroom;
 // meta[4i..4i+3] = length, source IPv4 (host order), source port, local IPv4 it was sent to (host order).
 static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(6);
   int fd = arg_i32(env, argv[0]);
   size_t buf_len;
   uint8_t *buf = buffer_data(env, argv[1], &buf_len);
@@ -181,13 +188,7 @@ static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
   struct sockaddr_in from[MAX_BATCH];
   char control[MAX_BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
   for (int i = 0; i < max; i++) {
-    iovs[i].iov_base = buf + (size_t)i * slot + headroom;
-    iovs[i].iov_len = slot - headroom;
-    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &from[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+    set_message(&msgs[i], &iovs[i], buf + (size_t)i * slot + headroom, slot - headroom, &from[i]);
     msgs[i].msg_hdr.msg_control = control[i];
     msgs[i].msg_hdr.msg_controllen = sizeof control[i];
   }
@@ -213,9 +214,7 @@ static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
 
 // readTunBatch(fd, buf, slotSize, headroom, lens, max) -> count of packets read into slots (until EAGAIN).
 static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(6);
   int fd = arg_i32(env, argv[0]);
   size_t buf_len;
   uint8_t *buf = buffer_data(env, argv[1], &buf_len);
@@ -239,9 +238,7 @@ static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
 
 // writeTunBatch(fds, buf, offsets, lens, count) -> packets written; a full queue drops, as a NIC would.
 static napi_value write_tun_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(5);
   int32_t *fds = buffer_data(env, argv[0], NULL);
   uint8_t *buf = buffer_data(env, argv[1], NULL);
   uint32_t *offsets = buffer_data(env, argv[2], NULL);
@@ -256,9 +253,7 @@ static napi_value write_tun_batch(napi_env env, napi_callback_info info) {
 
 // sendRawBatch(fd, buf, offsets, lens, dsts, count) -> packets sent. Each packet is a whole IPv4 datagram.
 static napi_value send_raw_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(6);
   int fd = arg_i32(env, argv[0]);
   uint8_t *buf = buffer_data(env, argv[1], NULL);
   uint32_t *offsets = buffer_data(env, argv[2], NULL);
@@ -270,16 +265,10 @@ static napi_value send_raw_batch(napi_env env, napi_callback_info info) {
   struct iovec iovs[MAX_BATCH];
   struct sockaddr_in to[MAX_BATCH];
   for (int i = 0; i < count; i++) {
-    iovs[i].iov_base = buf + offsets[i];
-    iovs[i].iov_len = lens[i];
     memset(&to[i], 0, sizeof to[i]);
     to[i].sin_family = AF_INET;
     to[i].sin_addr.s_addr = htonl(dsts[i]);
-    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &to[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof to[i];
+    set_message(&msgs[i], &iovs[i], buf + offsets[i], lens[i], &to[i]);
   }
   int done = 0, sent = 0;
   while (done < count) {
@@ -296,9 +285,7 @@ static napi_value send_raw_batch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(1);
   close(arg_i32(env, argv[0]));
   return NULL;
 }
@@ -335,9 +322,7 @@ static void finalize_watcher(napi_env env, void *data, void *hint) {
 
 // watch(fd, callback) -> handle object; unwatch(handle) stops it.
 static napi_value watch(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(2);
   int fd = arg_i32(env, argv[0]);
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
@@ -362,9 +347,7 @@ static napi_value watch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value unwatch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ARGS(1);
   watcher_t *w;
   napi_get_value_external(env, argv[0], (void **)&w);
   if (!w || !w->callback) return NULL;
