@@ -32,6 +32,8 @@ export interface ApplianceOptions {
 export interface Appliance {
   report(): HealthReport
   stop(): Promise<void>
+  /** Rejects if the data plane fails while running (a worker died). */
+  failed: Promise<never>
 }
 
 const EADDRINUSE = 98
@@ -63,6 +65,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     options.mode === 'two-arm' && options.sourceDestCheck === 'auto' ? new (await import('./source-dest-check.js')).SourceDestCheck() : undefined
   let sourceDestAsked = false
 
+  let fail!: (error: Error) => void
+  const failed = new Promise<never>((_, reject) => (fail = reject))
+  failed.catch(() => undefined) // observed by the command; not an unhandled rejection meanwhile
+
   const hook = async (command: string | undefined, event: HookEvent, tunnel: Tunnel) => {
     if (command) await runHook(command, event, tunnel.names, log)
   }
@@ -85,6 +91,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       await hook(options.onDestroy, 'DESTROY', tunnel)
       await rules?.removeTunnel(tunnel)
     },
+    onFailure: (error) => fail(error),
   })
 
   const report = (): HealthReport => {
@@ -140,5 +147,5 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   }
   status = 'ready'
   log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${options.healthPort}, ${options.mode}${egressInterface && options.mode === 'two-arm' ? ` via ${egressInterface}` : ''}${rules ? '' : ', no rules (hooks only)'}`)
-  return {report, stop}
+  return {report, stop, failed}
 }

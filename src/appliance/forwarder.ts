@@ -51,6 +51,8 @@ export interface ForwarderOptions {
   /** Brings a tunnel into service (rules, hook) after its interfaces are up; a rejection fails the tunnel. */
   onTunnelUp(tunnel: Tunnel): Promise<void>
   onTunnelDown(tunnel: Tunnel): Promise<void>
+  /** A worker died: the data plane is no longer whole, and the process should stop (systemd restarts it). */
+  onFailure(error: Error): void
   log(message: string): void
 }
 
@@ -116,7 +118,10 @@ export class Forwarder {
     const thread = new Worker(new URL('./worker.js', import.meta.url), {workerData: setup})
     this.workers.push(thread)
     return new Promise((resolve, reject) => {
-      thread.once('error', reject)
+      thread.once('error', (error) => {
+        reject(error)
+        if (!this.stopping) this.options.onFailure(new Error(`data-plane worker ${worker} failed: ${error.message}`))
+      })
       thread.on('message', (message: FromWorker) => {
         if (message.type === 'ready') resolve()
         else if (message.type === 'failed') reject(new DataPlaneError(message.message, String(message.errno)))

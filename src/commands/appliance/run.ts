@@ -50,12 +50,16 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       genevePort: f['geneve-port'],
       log: (message) => this.logToStderr(message),
     })
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const signal = new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)
     })
-    this.logToStderr(`${signal}: stopping`)
-    await appliance.stop()
-    this.logToStderr('stopped')
+    try {
+      this.logToStderr(`${await Promise.race([signal, appliance.failed])}: stopping`)
+    } finally {
+      // Also when the data plane failed: tear down cleanly, then exit non-zero so that systemd restarts it.
+      await appliance.stop()
+      this.logToStderr('stopped')
+    }
   }
 }
