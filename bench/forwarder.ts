@@ -8,7 +8,7 @@
  * out to sink; one-arm: GENEVE to app, through gwi-X → kernel → gwo-X, back to gen. Delivered packets are
  * counted where they end up. Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead
  * of flat out; repeatable), --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8, --workers N (the
- * forwarder's data-plane threads; default one per CPU).
+ * forwarder's data-plane threads; default one per CPU), --appliance-args "…" (more `appliance run` flags).
  */
 import {execFileSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
@@ -27,6 +27,7 @@ const {values: opts} = parseArgs({
     flows: {type: 'string', default: '8'},
     'memory-flows': {type: 'string', default: '100000'},
     workers: {type: 'string'},
+    'appliance-args': {type: 'string', default: ''},
   },
 })
 const SECONDS = Number(opts.seconds)
@@ -83,7 +84,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function startAppliance(mode: string): Promise<ChildProcess> {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the forwarder's node, for profiling.
-  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--health-format', 'json', '--source-dest-check', 'skip', ...(opts.workers ? ['--workers', opts.workers] : [])], {stdio: ['ignore', 'ignore', 'inherit']})
+  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--health-format', 'json', '--source-dest-check', 'skip', ...(opts.workers ? ['--workers', opts.workers] : []), ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('ip', ['netns', 'exec', app.ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8080'], {stdio: 'ignore'})

@@ -18,6 +18,8 @@ export interface ApplianceOptions {
   maxFlows: number
   /** Data-plane threads (default: one per CPU). */
   workers: number
+  /** Packets per batched system call. */
+  batch?: number
   onCreate?: string
   onDestroy?: string
   /** false: no rules or sysctls of its own, hooks only (the gwlbtun way). */
@@ -78,6 +80,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     flowTimeout: options.flowTimeout,
     maxFlows: options.maxFlows,
     workers: options.workers,
+    batch: options.batch,
     log,
     async onTunnelUp(tunnel) {
       await rules?.addTunnel(tunnel)

@@ -28,6 +28,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     rules: Flags.boolean({description: 'apply its own nftables rules, policy routes and sysctls (--no-rules: hooks only)', default: true, allowNo: true}),
     'egress-interface': Flags.string({description: 'two-arm egress interface (default: the interface of the default route)'}),
     'source-dest-check': Flags.string({description: 'auto: in two-arm mode on EC2, turn the instance\'s check off and restore it on exit', options: ['auto', 'skip'], default: 'auto'}),
+    batch: Flags.integer({description: 'packets moved per system call batch', default: 64, min: 1, max: 256, hidden: true}),
     'geneve-port': Flags.integer({description: 'UDP port for GENEVE (GWLB always uses 6081)', default: 6081, hidden: true}),
   }
 
@@ -42,6 +43,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       flowTimeout: f['flow-timeout'],
       maxFlows: f['max-flows'],
       workers: f.workers ?? availableParallelism(),
+      batch: f.batch,
       onCreate: f['on-create'],
       onDestroy: f['on-destroy'],
       rules: f.rules,
