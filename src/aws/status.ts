@@ -74,6 +74,8 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
     }
 
   await Promise.all([loadBalancerHealth(scope, owned, status), endpointHealth(scope, owned, status), natHealth(scope, status), fleetHealth(scope, owned, status)])
+  // Target health names the AZ only where it differs from the instance's; the fleet knows every instance's.
+  for (const t of status.targetGroup?.targets ?? []) t.az ??= status.autoScalingGroup?.instances.find((i) => i.id === t.instance)?.az
   status.verdict = status.missing.length ? 'incomplete' : status.problems.length ? 'degraded' : 'healthy'
   if (status.verdict === 'incomplete') status.resume = `gwlb init --name ${scope.deployment} --region ${scope.region}`
   return status

@@ -33,13 +33,13 @@ export async function askForSpec(aws: AwsClients, given: PartialSpec, defaultPac
   if (!spec.vpcId) {
     const vpcs = await listVpcs(aws)
     if (vpcs.length === 0) throw new UserError('this account has no VPC in the region', 'create one first, or pass --region')
-    spec.vpcId = await select({message: 'VPC', choices: vpcs.map((v) => ({name: `${v.id}  ${v.cidr.padEnd(18)} ${v.name ?? ''}`, value: v.id}))}, context)
+    spec.vpcId = await select({message: 'VPC', choices: vpcs.map((v) => ({name: `${v.id}  ${v.cidr.padEnd(18)} ${v.name ?? ''}`, short: v.id, value: v.id}))}, context)
   }
   const subnets = await listSubnets(aws, spec.vpcId)
   const pickSubnets = (message: string, preferPublic: boolean) =>
     checkbox({
       message,
-      choices: subnets.map((s) => ({name: subnetLabel(s), value: s.id, checked: false, disabled: preferPublic && !s.public ? '(not public)' : false})),
+      choices: subnets.map((s) => ({name: subnetLabel(s), short: s.id, value: s.id, checked: false, disabled: preferPublic && !s.public ? '(not public)' : false})),
       validate: onePerAz(subnets),
       pageSize: 12,
     }, context)
@@ -61,7 +61,7 @@ export async function askForSpec(aws: AwsClients, given: PartialSpec, defaultPac
     const tables = (await listRouteTables(aws, spec.vpcId, subnets)).filter((t) => t.azs.length <= 1)
     const chosen = await checkbox({
       message: 'Route tables to send through the GWLB endpoints (none: add routes later)',
-      choices: tables.map((t) => ({name: `${t.id}  ${t.azs[0] ?? 'edge/unassociated'}  ${t.name ?? ''}${t.main ? ' (main)' : ''}`, value: t.id})),
+      choices: tables.map((t) => ({name: `${t.id}  ${t.azs[0] ?? 'edge/unassociated'}  ${t.name ?? ''}${t.main ? ' (main)' : ''}`, short: t.id, value: t.id})),
     }, context)
     const routes: RouteSpec[] = []
     for (const routeTableId of chosen) {

@@ -31,7 +31,7 @@ describe('gwlb status and gwlb destroy', () => {
     expect(status.loadBalancer).toMatchObject({state: 'active', crossZone: false})
     expect(status.loadBalancer?.azs.sort()).toEqual(['us-east-1a', 'us-east-1b'])
     expect(status.targetGroup?.targets.length).toBe(2)
-    expect(status.targetGroup?.targets.every((t) => t.state === 'healthy')).toBe(true)
+    expect(status.targetGroup?.targets.every((t) => t.state === 'healthy' && t.az?.startsWith('us-east-1'))).toBe(true)
     expect(status.targetGroup?.attributes['target_failover.on_unhealthy']).toBe('no_rebalance')
     expect(status.endpointService?.id).toMatch(/^vpce-svc-/)
     expect(status.endpoints.map((e) => e.state)).toEqual(['available', 'available'])
