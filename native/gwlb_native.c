@@ -169,19 +169,38 @@ static napi_value open_raw(napi_env env, napi_callback_info info) {
   return num(env, fd);
 }
 
+// The arguments both batch readers take: (fd, buf, slotSize, headroom, out array, max).
+typedef struct {
+  int fd;
+  uint8_t *buf;
+  int slot;
+  int headroom;
+  uint32_t *out;
+  int max;
+} slot_batch;
+
+static slot_batch slot_batch_args(napi_env env, napi_value *argv) {
+  slot_batch b;
+  size_t buf_len;
+  b.fd = arg_i32(env, argv[0]);
+  b.buf = buffer_data(env, argv[1], &buf_len);
+  b.slot = arg_i32(env, argv[2]);
+  b.headroom = arg_i32(env, argv[3]);
+  b.out = buffer_data(env, argv[4], NULL);
+  b.max = arg_i32(env, argv[5]);
+  if (b.max > MAX_BATCH) b.max = MAX_BATCH;
+  if (b.slot <= 0 || (size_t)b.max * b.slot > buf_len) b.max = b.slot > 0 ? buf_len / b.slot : 0;
+  return b;
+}
+
 // recvUdpBatch(fd, buf, slotSize, headroom, meta, max) -> count. Datagram i lands at i*slotSize+headroom;
 // meta[4i..4i+3] = length, source IPv4 (host order), source port, local IPv4 it was sent to (host order).
 static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
   ARGS(6);
-  int fd = arg_i32(env, argv[0]);
-  size_t buf_len;
-  uint8_t *buf = buffer_data(env, argv[1], &buf_len);
-  int slot = arg_i32(env, argv[2]);
-  int headroom = arg_i32(env, argv[3]);
-  uint32_t *meta = buffer_data(env, argv[4], NULL);
-  int max = arg_i32(env, argv[5]);
-  if (max > MAX_BATCH) max = MAX_BATCH;
-  if ((size_t)max * slot > buf_len) max = buf_len / slot;
+  slot_batch b = slot_batch_args(env, argv);
+  int fd = b.fd, slot = b.slot, headroom = b.headroom, max = b.max;
+  uint8_t *buf = b.buf;
+  uint32_t *meta = b.out;
 
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iovs[MAX_BATCH];
@@ -215,14 +234,10 @@ static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
 // readTunBatch(fd, buf, slotSize, headroom, lens, max) -> count of packets read into slots (until EAGAIN).
 static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
   ARGS(6);
-  int fd = arg_i32(env, argv[0]);
-  size_t buf_len;
-  uint8_t *buf = buffer_data(env, argv[1], &buf_len);
-  int slot = arg_i32(env, argv[2]);
-  int headroom = arg_i32(env, argv[3]);
-  uint32_t *lens = buffer_data(env, argv[4], NULL);
-  int max = arg_i32(env, argv[5]);
-  if ((size_t)max * slot > buf_len) max = buf_len / slot;
+  slot_batch b = slot_batch_args(env, argv);
+  int fd = b.fd, slot = b.slot, headroom = b.headroom, max = b.max;
+  uint8_t *buf = b.buf;
+  uint32_t *lens = b.out;
   int n = 0;
   while (n < max) {
     ssize_t r = read(fd, buf + (size_t)n * slot + headroom, slot - headroom);
