@@ -8,7 +8,8 @@
  * out to sink; one-arm: GENEVE to app, through gwi-X → kernel → gwo-X, back to gen. Delivered packets are
  * counted where they end up. Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead
  * of flat out; repeatable), --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8, --workers N (the
- * forwarder's data-plane threads; default one per CPU), --appliance-args "…" (more `appliance run` flags).
+ * forwarder's data-plane threads; default one per CPU), --appliance-args="…" (more `appliance run` flags),
+ * --repeat N (each cell the median of N runs: ratios drift ±20% from run to run on shared machines).
  */
 import {execFileSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
@@ -28,6 +29,7 @@ const {values: opts} = parseArgs({
     'memory-flows': {type: 'string', default: '100000'},
     workers: {type: 'string'},
     'appliance-args': {type: 'string', default: ''},
+    repeat: {type: 'string', default: '1'},
   },
 })
 const SECONDS = Number(opts.seconds)
@@ -127,6 +129,13 @@ async function measure(mode: string, size: number, rate: number, pid?: number): 
   return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu}
 }
 
+/** With --repeat N, the run of median delivered rate out of N (each still a full --seconds run). */
+async function median(run: () => Promise<Row>): Promise<Row> {
+  const runs: Row[] = []
+  for (let i = 0; i < Number(opts.repeat); i++) runs.push(await run())
+  return runs.sort((a, b) => a.pps - b.pps)[Math.floor(runs.length / 2)]!
+}
+
 /** RSS of the forwarder once it holds `count` live flows (sent as one packet each, from a Node loop). */
 async function memoryWithFlows(pid: number, count: number): Promise<{flows: number; rssMb: number}> {
   const script = `
@@ -162,13 +171,13 @@ async function main(): Promise<void> {
         // The first packet creates the tunnel; measure steady state.
         send(innerPackets(64).map((p) => encapsulate({eni: '2b8ee1d4db0c51c4'}, p)), '10.77.0.2', 6081, 100, 51000)
       }
-      for (const size of sizes) for (const rate of rates) rows.push(await measure(mode, size, rate, child?.pid))
+      for (const size of sizes) for (const rate of rates) rows.push(await median(() => measure(mode, size, rate, child?.pid)))
       if (child && mode === modes.filter((m) => m !== 'baseline').at(-1)) memory = await memoryWithFlows(child.pid!, Number(opts['memory-flows']))
     } finally {
       if (child) await stopAppliance(child)
     }
   }
-  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs, ${FLOWS} flows, ${opts.workers ?? 'one worker per CPU'} workers, ${new Date().toISOString()}`)
+  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows, ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
   console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  × kernel')
   for (const r of rows) {
     const base = rows.find((b) => b.mode === 'baseline' && b.size === r.size && b.rate === r.rate)
