@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <node_api.h>
@@ -132,13 +133,27 @@ static napi_value link_up(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// openUdp(port, rcvbuf, reusePort) -> fd, bound to 0.0.0.0:port, reporting each datagram's local address.
+// Spreads a SO_REUSEPORT group's datagrams by the sender's UDP source port (GENEVE senders derive it from
+// the inner flow), so a flow stays on one socket and flows spread evenly rather than as the default hash
+// happens to fall. Runs with the packet at the UDP payload; the port is read through the network header.
+static int balance_by_source_port(int fd, int sockets) {
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 20),  // outer IPv4 header without options (GWLB's)
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (unsigned)sockets),
+      BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog);
+}
+
+// openUdp(port, rcvbuf, reuseGroupSize) -> fd, bound to 0.0.0.0:port, reporting each datagram's local
+// address; with reuseGroupSize > 0 it joins a SO_REUSEPORT group of that many sockets.
 static napi_value open_udp(napi_env env, napi_callback_info info) {
   ARGS(3);
   int port = arg_i32(env, argv[0]);
   int rcvbuf = arg_i32(env, argv[1]);
-  bool reuse = false;
-  napi_get_value_bool(env, argv[2], &reuse);
+  int group = arg_i32(env, argv[2]);
+  bool reuse = group > 0;
 
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket(UDP)");
@@ -155,6 +170,7 @@ static napi_value open_udp(napi_env env, napi_callback_info info) {
     errno = saved;
     return throw_errno(env, "bind UDP");
   }
+  if (group > 1) balance_by_source_port(fd, group);  // without it the kernel's hash still spreads flows
   return num(env, fd);
 }
 

@@ -99,7 +99,7 @@ export class DataPlane {
   start(): void {
     try {
       this.rawFd = this.io.openRaw(4 << 20)
-      this.udpFd = this.io.openUdp(this.setup.port, this.setup.receiveBuffer, true)
+      this.udpFd = this.io.openUdp(this.setup.port, this.setup.receiveBuffer, this.setup.workers)
     } catch (error) {
       this.closeSockets()
       const e = error as Error & {code?: string}

@@ -5,7 +5,8 @@ import {UserError} from '../errors.js'
 export interface Native {
   openTun(name: string, multiQueue: boolean): number
   linkUp(name: string, mtu: number): void
-  openUdp(port: number, receiveBuffer: number, reusePort: boolean): number
+  /** reuseGroup > 0: join a SO_REUSEPORT group of that many sockets, spread by the senders' source ports. */
+  openUdp(port: number, receiveBuffer: number, reuseGroup: number): number
   openRaw(sendBuffer: number): number
   recvUdpBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, meta: Uint32Array, max: number): number
   readTunBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, lengths: Uint32Array, max: number): number
