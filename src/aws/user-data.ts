@@ -16,8 +16,10 @@ set -euo pipefail
 exec > >(tee -a /var/log/gwlb-bootstrap.log) 2>&1
 export DEBIAN_FRONTEND=noninteractive
 
-apt-get update -q
-apt-get install -y -q --no-install-recommends ca-certificates curl xz-utils nftables iproute2 make g++ python3
+# First boot races unattended-upgrades for the dpkg lock: wait for it rather than fail.
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+apt_get update -q
+apt_get install -y -q --no-install-recommends ca-certificates curl xz-utils nftables iproute2 make g++ python3
 
 case "$(uname -m)" in
   x86_64) arch=x64 ;;
