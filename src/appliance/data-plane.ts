@@ -115,7 +115,7 @@ export class DataPlane {
       case 'tunnel-up':
         return this.tunnelUp(message)
       case 'tunnel-failed':
-        return this.dropPending(message.eniHigh, message.eniLow, 'tunnel-failed')
+        return this.dropPending(message.eniHigh, message.eniLow)
       case 'tunnel-down':
         return this.tunnelDown(message.index)
       case 'stop':
@@ -248,9 +248,10 @@ export class DataPlane {
     if (written < packets.length) this.counters.drop('tunnel-write-failed', packets.length - written)
   }
 
-  private dropPending(eniHigh: number, eniLow: number, reason: 'tunnel-failed'): void {
+  /** The tunnel could not be made: what waited for it is dropped. */
+  private dropPending(eniHigh: number, eniLow: number): void {
     const i = this.pending.findIndex((x) => x.eniLow === eniLow && x.eniHigh === eniHigh)
-    if (i >= 0) this.counters.drop(reason, this.pending.splice(i, 1)[0]!.packets.length)
+    if (i >= 0) this.counters.drop('tunnel-failed', this.pending.splice(i, 1)[0]!.packets.length)
   }
 
   /** Stops using a tunnel's queues (the main thread closes them once every worker has let go). */

@@ -1,7 +1,7 @@
 import {Listr, type ListrRendererValue} from 'listr2'
 import type {AwsClients} from './clients.js'
 import {validateSpec, type DeploymentSpec} from './spec.js'
-import type {Resource, Step, StepContext, StepState, Timing} from './step.js'
+import type {Resource, Step, StepContext, Timing} from './step.js'
 import {STEPS} from './steps/index.js'
 import {discoverTopology, type Topology} from './topology.js'
 
@@ -71,7 +71,7 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
   const steps = enabledSteps(ctx.spec)
   const enabled = new Set(steps.map((s) => s.id))
   const finished = new Map(steps.map((s) => [s.id, deferred()]))
-  const outcomes = new Map<string, {outcome: 'found' | 'created'; before: StepState; after: StepState}>()
+  const outcomes = new Map<string, 'found' | 'created'>()
 
   const failures: unknown[] = []
   const run = async (step: Step, output: (message: string) => void, skip: (why: string) => void) => {
@@ -87,11 +87,11 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
     try {
       const stepCtx: StepContext = {...ctx, progress: output}
       const before = await step.find(stepCtx)
-      const after = before.missing.length === 0 ? before : await step.create(stepCtx, before)
-      ctx.states.set(step.id, after)
-      outcomes.set(step.id, {outcome: before.missing.length === 0 ? 'found' : 'created', before, after})
+      const complete = before.missing.length === 0
+      ctx.states.set(step.id, complete ? before : await step.create(stepCtx, before))
+      outcomes.set(step.id, complete ? 'found' : 'created')
       gate.resolve()
-      return before.missing.length === 0 ? 'found' : `created ${before.missing.length === 1 ? before.missing[0] : `${before.missing.length} items`}`
+      return complete ? 'found' : `created ${before.missing.length === 1 ? before.missing[0] : `${before.missing.length} items`}`
     } catch (error) {
       failures.push(error)
       gate.reject(error)
@@ -115,10 +115,7 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
   ).run()
   if (failures.length > 0) throw failures[0]
 
-  const stepsOut = steps.map((s) => {
-    const o = outcomes.get(s.id)!
-    return {id: s.id, title: s.title, outcome: o.outcome, resources: o.after.resources, missing: o.after.missing}
-  })
+  const stepsOut = steps.map((s) => ({id: s.id, title: s.title, outcome: outcomes.get(s.id)!, ...ctx.states.get(s.id)!}))
   const all = (outcome: 'found' | 'created') => stepsOut.filter((s) => s.outcome === outcome).flatMap((s) => s.resources)
   return {
     deployment: ctx.spec.name,

@@ -1,5 +1,5 @@
 import {afterAll, beforeAll, expect, it} from 'vitest'
-import {APPLIANCE_IP, ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
+import {APPLIANCE_IP, ApplianceBed, GWLB_IP, INTERNET_IP} from '../helpers/appliance-bed.js'
 import {encapsulate, geneveHeader, parseInner, udp} from '../helpers/packets.js'
 import {describeAsRoot} from '../helpers/root.js'
 
@@ -15,7 +15,7 @@ describeAsRoot('gwlb appliance run with several data-plane workers', () => {
     await bed.start('--mode', 'two-arm', '--workers', '2', '--health-format', 'json')
     // GENEVE senders pick the UDP source port from the inner flow (RFC 8926 §3.3): one port per flow here,
     // so that the kernel spreads the flows over both workers' sockets.
-    for (let n = 0; n < FLOWS; n++) bed.gwlbPeer.command({op: 'bind', id: `flow${n}`, port: 52000 + n, address: '10.77.0.1'})
+    for (let n = 0; n < FLOWS; n++) bed.gwlbPeer.command({op: 'bind', id: `flow${n}`, port: 52000 + n, address: GWLB_IP})
     for (let n = 0; n < FLOWS; n++) await bed.gwlbPeer.next((e) => e.event === 'bound' && e.id === `flow${n}`)
   })
   afterAll(async () => bed?.cleanup())

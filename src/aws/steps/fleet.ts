@@ -1,5 +1,5 @@
 import {CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
-import {CreateLaunchTemplateCommand, DeleteLaunchTemplateCommand, DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, type _InstanceType} from '@aws-sdk/client-ec2'
+import {CreateLaunchTemplateCommand, DeleteLaunchTemplateCommand, DescribeLaunchTemplatesCommand, type _InstanceType} from '@aws-sdk/client-ec2'
 import type {AwsClients} from '../clients.js'
 import {GetParameterCommand} from '@aws-sdk/client-ssm'
 import {UserError} from '../../errors.js'
@@ -94,12 +94,6 @@ async function findGroup(scope: Scope) {
   const name = names({name: scope.deployment}, scope.region).autoScalingGroup
   const {AutoScalingGroups = []} = await scope.aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: [name]}))
   return AutoScalingGroups.find((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === scope.deployment)
-}
-
-/** The launch template's user data, decoded (status and tests read it). */
-export async function launchTemplateUserData(ctx: StepContext, templateId: string): Promise<string> {
-  const {LaunchTemplateVersions = []} = await ctx.aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateId: templateId, Versions: ['$Latest']}))
-  return Buffer.from(LaunchTemplateVersions[0]?.LaunchTemplateData?.UserData ?? '', 'base64').toString()
 }
 
 export const autoScalingGroup: Step = {
