@@ -1,9 +1,11 @@
 // Benchmark traffic tool (not part of gwlb): a bounded UDP generator and counter at sendmmsg/recvmmsg speed,
 // since a Node loop cannot load the forwarder. Compiled by bench/forwarder.ts with the machine's cc.
 //
-//   blast send SRC_IP SRC_PORT DST_IP DST_PORT RATE_PPS SECONDS PAYLOAD_HEX [PAYLOAD_HEX...]
+//   blast send SRC_IP SRC_PORT DST_IP DST_PORT RATE_PPS SECONDS ID_AT PAYLOAD_HEX [PAYLOAD_HEX...]
 //       sends payload i from port SRC_PORT+i (as a GENEVE sender spreads flows over source ports), in
-//       batches round-robin (RATE_PPS 0 = as fast as it can), for SECONDS at most; prints {"sent":N,"seconds":S}
+//       batches round-robin (RATE_PPS 0 = as fast as it can), for SECONDS at most; prints {"sent":N,"seconds":S}.
+//       ID_AT >= 0: an IPv4 header starts at that byte of every payload, and its ID counts up packet by packet
+//       within each flow (header checksum kept right), as a host's connected socket numbers them.
 //   blast count PORT SECONDS
 //       counts datagrams arriving on PORT for SECONDS; prints {"packets":N,"bytes":B}
 #define _GNU_SOURCE
@@ -45,30 +47,40 @@ static int unhex(const char *hex, unsigned char *out) {
   return n;
 }
 
+// Packet `id` of a flow: the IPv4 header at `at` gets that ID and its checksum again.
+static void number_packet(unsigned char *p, int at, unsigned id) {
+  unsigned char *ip = p + at;
+  ip[4] = id >> 8;
+  ip[5] = id & 0xff;
+  ip[10] = ip[11] = 0;
+  unsigned sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += ip[i] << 8 | ip[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  ip[10] = ~sum >> 8;
+  ip[11] = ~sum & 0xff;
+}
+
 static int do_send(int argc, char **argv) {
-  if (argc < 9) return 2;
+  if (argc < 10) return 2;
   int fds[64];
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[5]))};
   to.sin_addr.s_addr = inet_addr(argv[4]);
   double rate = atof(argv[6]), seconds = atof(argv[7]);
-  int payloads = argc - 8;
-  unsigned char *data[64];
-  int lengths[64];
+  int id_at = atoi(argv[8]);
+  int payloads = argc - 9;
   if (payloads > 64) payloads = 64;
-  for (int i = 0; i < payloads; i++) {
-    data[i] = malloc(strlen(argv[8 + i]) / 2 + 1);
-    lengths[i] = unhex(argv[8 + i], data[i]);
-    fds[i] = udp_socket(argv[2], atoi(argv[3]) + i);
-  }
-  // One batch of each flow's payload, sent from that flow's socket.
-  struct mmsghdr msgs[64][BATCH];
-  struct iovec iov[64];
-  memset(msgs, 0, sizeof msgs);
+  // One batch of each flow's payload (a copy per packet, for its ID), sent from that flow's socket.
+  static struct mmsghdr msgs[64][BATCH];
+  static struct iovec iov[64][BATCH];
+  unsigned ids[64] = {0};
   for (int p = 0; p < payloads; p++) {
-    iov[p].iov_base = data[p];
-    iov[p].iov_len = lengths[p];
+    fds[p] = udp_socket(argv[2], atoi(argv[3]) + p);
+    unsigned char *data = malloc(strlen(argv[9 + p]) / 2 + 1);
+    int length = unhex(argv[9 + p], data);
     for (int i = 0; i < BATCH; i++) {
-      msgs[p][i].msg_hdr.msg_iov = &iov[p];
+      iov[p][i].iov_base = memcpy(malloc(length), data, length);
+      iov[p][i].iov_len = length;
+      msgs[p][i].msg_hdr.msg_iov = &iov[p][i];
       msgs[p][i].msg_hdr.msg_iovlen = 1;
       msgs[p][i].msg_hdr.msg_name = &to;
       msgs[p][i].msg_hdr.msg_namelen = sizeof to;
@@ -85,8 +97,13 @@ static int do_send(int argc, char **argv) {
       }
     }
     int p = round++ % payloads;
+    if (id_at >= 0)
+      for (int i = 0; i < BATCH; i++) number_packet(iov[p][i].iov_base, id_at, ids[p] + i);
     int n = sendmmsg(fds[p], msgs[p], BATCH, 0);
-    if (n > 0) sent += n;
+    if (n > 0) {
+      sent += n;
+      ids[p] += n;
+    }
   }
   printf("{\"sent\":%ld,\"seconds\":%.3f}\n", sent, now() - start);
   return 0;

@@ -9,7 +9,9 @@
  * counted where they end up. Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead
  * of flat out; repeatable), --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8, --workers N (the
  * forwarder's data-plane threads; default one per CPU), --appliance-args="…" (more `appliance run` flags),
- * --repeat N (each cell the median of N runs: ratios drift ±20% from run to run on shared machines).
+ * --repeat N (each cell the median of N runs: ratios drift ±20% from run to run on shared machines),
+ * --inner-ids counting|fixed (the inner IPv4 IDs of a flow count up, as a connected socket or TCP numbers them,
+ * or stay fixed, as an unconnected socket's DF datagrams have them: then no run of packets can be coalesced).
  */
 import {execFileSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
@@ -17,7 +19,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseArgs} from 'node:util'
 import {Lab, type Host} from '../test/helpers/netns.js'
-import {encapsulate, udp} from '../test/helpers/packets.js'
+import {encapsulate, geneveHeader, udp} from '../test/helpers/packets.js'
 
 const {values: opts} = parseArgs({
   options: {
@@ -30,8 +32,10 @@ const {values: opts} = parseArgs({
     workers: {type: 'string'},
     'appliance-args': {type: 'string', default: ''},
     repeat: {type: 'string', default: '1'},
+    'inner-ids': {type: 'string', default: 'counting'},
   },
 })
+const ENI = {eni: '2b8ee1d4db0c51c4'}
 const SECONDS = Number(opts.seconds)
 const FLOWS = Number(opts.flows)
 const sizes = opts.sizes.split(',').map(Number)
@@ -72,14 +76,20 @@ function startCounter(host: Host, port: number): {done: Promise<{packets: number
   return {done}
 }
 
-function send(payloads: Buffer[], to: string, port: number, rate: number, sport: number): {sent: number; seconds: number} {
-  const out = execFileSync('ip', ['netns', 'exec', gen.ns, blast, 'send', '10.77.0.1', String(sport), to, String(port), String(rate), String(SECONDS), ...payloads.map((p) => p.toString('hex'))], {encoding: 'utf8'})
+/** idAt: where the inner IPv4 header starts in each payload, to number packets as a connected socket does. */
+function send(payloads: Buffer[], to: string, port: number, rate: number, sport: number, idAt: number, seconds = SECONDS): {sent: number; seconds: number} {
+  const out = execFileSync('ip', ['netns', 'exec', gen.ns, blast, 'send', '10.77.0.1', String(sport), to, String(port), String(rate), String(seconds), String(idAt), ...payloads.map((p) => p.toString('hex'))], {encoding: 'utf8'})
   return JSON.parse(out) as {sent: number; seconds: number}
 }
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** The forwarder's health report (JSON). */
+function health(): {flows: number; coalesced: number; traffic: {packetsIn: number}} {
+  return JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:8080/').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as never
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -114,19 +124,25 @@ interface Row {
   mbps: number
   loss: number
   cpu?: number
+  /** Share of the packets into the tunnel that went inside GSO packets. */
+  coalesced?: number
 }
 
 async function measure(mode: string, size: number, rate: number, pid?: number): Promise<Row> {
   const inner = innerPackets(size)
-  const geneve = inner.map((p, i) => encapsulate({eni: '2b8ee1d4db0c51c4', cookie: (0x1000 + i).toString(16).padStart(8, '0')}, p))
+  const geneve = inner.map((p, i) => encapsulate({eni: ENI.eni, cookie: (0x1000 + i).toString(16).padStart(8, '0')}, p))
   const counter = startCounter(mode === 'one-arm' ? gen : sink, mode === 'one-arm' ? 6081 : 9)
   await sleep(300)
   const cpuBefore = pid ? cpuSeconds(pid) : 0
-  const result = mode === 'baseline' ? send(inner.map((p) => p.subarray(28)), '198.18.0.10', 9, rate, 40000) : send(geneve, '10.77.0.2', 6081, rate, 51000)
+  const before = pid ? health() : undefined
+  const idAt = opts['inner-ids'] === 'counting' ? geneveHeader(ENI).length : -1
+  const result = mode === 'baseline' ? send(inner.map((p) => p.subarray(28)), '198.18.0.10', 9, rate, 40000, -1) : send(geneve, '10.77.0.2', 6081, rate, 51000, idAt)
   const cpu = pid ? (cpuSeconds(pid) - cpuBefore) / result.seconds : undefined
+  const after = pid ? health() : undefined
+  const coalesced = before && after ? (after.coalesced - before.coalesced) / (after.traffic.packetsIn - before.traffic.packetsIn) : undefined
   const {packets} = await counter.done
   const pps = packets / result.seconds
-  return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu}
+  return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, coalesced}
 }
 
 /** With --repeat N, the run of median delivered rate out of N (each still a full --seconds run). */
@@ -140,7 +156,7 @@ async function median(run: () => Promise<Row>): Promise<Row> {
 async function memoryWithFlows(pid: number, count: number): Promise<{flows: number; rssMb: number}> {
   const script = `
     const dgram = require('node:dgram'); const s = dgram.createSocket('udp4');
-    const head = Buffer.from('${encapsulate({eni: '2b8ee1d4db0c51c4'}, Buffer.alloc(0)).toString('hex')}', 'hex');
+    const head = Buffer.from('${encapsulate(ENI, Buffer.alloc(0)).toString('hex')}', 'hex');
     const base = Buffer.from('${udp({src: '10.200.0.5', dst: '198.18.0.10'}, 1, 9, Buffer.alloc(8)).toString('hex')}', 'hex');
     let i = 0;
     function burst() {
@@ -154,9 +170,9 @@ async function memoryWithFlows(pid: number, count: number): Promise<{flows: numb
     burst();`
   execFileSync('ip', ['netns', 'exec', gen.ns, process.execPath, '-e', script])
   await sleep(1500)
-  const health = JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:8080/').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as {flows: number}
+  const {flows} = health()
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
-  return {flows: health.flows, rssMb: rss}
+  return {flows, rssMb: rss}
 }
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', {maximumFractionDigits: d, minimumFractionDigits: d})
@@ -169,7 +185,7 @@ async function main(): Promise<void> {
     try {
       if (child) {
         // The first packet creates the tunnel; measure steady state.
-        send(innerPackets(64).map((p) => encapsulate({eni: '2b8ee1d4db0c51c4'}, p)), '10.77.0.2', 6081, 100, 51000)
+        send(innerPackets(64).map((p) => encapsulate(ENI, p)), '10.77.0.2', 6081, 100, 51000, -1, 1)
       }
       for (const size of sizes) for (const rate of rates) rows.push(await median(() => measure(mode, size, rate, child?.pid)))
       if (child && mode === modes.filter((m) => m !== 'baseline').at(-1)) memory = await memoryWithFlows(child.pid!, Number(opts['memory-flows']))
@@ -177,13 +193,13 @@ async function main(): Promise<void> {
       if (child) await stopAppliance(child)
     }
   }
-  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows, ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
-  console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  × kernel')
+  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows (inner IDs ${opts['inner-ids']}), ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
+  console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GSO  × kernel')
   for (const r of rows) {
     const base = rows.find((b) => b.mode === 'baseline' && b.size === r.size && b.rate === r.rate)
     const ratio = base && r.mode !== 'baseline' ? `${(r.pps / base.pps).toFixed(2)}×` : ''
     console.log(
-      `${r.mode.padEnd(9)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`}  ${ratio}`,
+      `${r.mode.padEnd(9)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${r.coalesced === undefined ? '    -' : `${(r.coalesced * 100).toFixed(0).padStart(4)}%`}  ${ratio}`,
     )
   }
   if (memory) console.log(`forwarder RSS with ${fmt(memory.flows)} live flows: ${memory.rssMb.toFixed(1)} MB`)

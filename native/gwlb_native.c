@@ -17,7 +17,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define MAX_BATCH 256
+#include "tun_gso.h"
+
+#define MAX_BATCH TUN_MAX_BATCH
 
 // Declares argv[n] holding the call's first n arguments (missing ones read as undefined).
 #define ARGS(n)            \
@@ -99,7 +101,9 @@ static int set_ifflags_up_mtu(const char *name, int mtu) {
   return rc;
 }
 
-// openTun(name, multiQueue) -> fd. The interface exists (down) while a queue fd is open.
+// openTun(name, multiQueue) -> fd. The interface exists (down) while a queue fd is open. Every packet read or
+// written carries a virtio_net_hdr, so that writes can be GSO packets (tun_gso.c); reads are always whole
+// packets, since the device never takes on offloads (TUNSETOFFLOAD).
 static napi_value open_tun(napi_env env, napi_callback_info info) {
   ARGS(2);
   char name[IFNAMSIZ];
@@ -112,7 +116,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
   if (fd < 0) return throw_errno(env, "open /dev/net/tun");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR | (multi ? IFF_MULTI_QUEUE : 0);
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int saved = errno;
@@ -256,30 +260,30 @@ static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
   uint32_t *lens = b.out;
   int n = 0;
   while (n < max) {
-    ssize_t r = read(fd, buf + (size_t)n * slot + headroom, slot - headroom);
+    // The virtio_net_hdr lands in the headroom and is not needed: without offloads it only says "plain packet".
+    ssize_t r = read(fd, buf + (size_t)n * slot + headroom - TUN_VNET_HDR_LEN, slot - headroom + TUN_VNET_HDR_LEN);
     if (r < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
       if (n > 0) break;
       return throw_errno(env, "read tun");
     }
-    lens[n++] = (uint32_t)r;
+    if (r < TUN_VNET_HDR_LEN) continue;
+    lens[n++] = (uint32_t)(r - TUN_VNET_HDR_LEN);
   }
   return num(env, n);
 }
 
-// writeTunBatch(fds, buf, offsets, lens, count) -> packets written; a full queue drops, as a NIC would.
+// writeTunBatch(fds, buf, offsets, lens, count, coalesced) -> packets written (what the kernel refuses is
+// dropped, as a NIC would); coalesced[0] = how many of them went inside GSO packets.
 static napi_value write_tun_batch(napi_env env, napi_callback_info info) {
-  ARGS(5);
+  ARGS(6);
   int32_t *fds = buffer_data(env, argv[0], NULL);
   uint8_t *buf = buffer_data(env, argv[1], NULL);
   uint32_t *offsets = buffer_data(env, argv[2], NULL);
   uint32_t *lens = buffer_data(env, argv[3], NULL);
   int count = arg_i32(env, argv[4]);
-  int written = 0;
-  for (int i = 0; i < count; i++) {
-    if (write(fds[i], buf + offsets[i], lens[i]) == (ssize_t)lens[i]) written++;
-  }
-  return num(env, written);
+  uint32_t *coalesced = buffer_data(env, argv[5], NULL);
+  return num(env, tun_write_packets(fds, buf, offsets, lens, count, coalesced));
 }
 
 // sendRawBatch(fd, buf, offsets, lens, dsts, count) -> packets sent. Each packet is a whole IPv4 datagram.

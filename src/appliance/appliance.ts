@@ -108,6 +108,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       traffic: counters.traffic(),
       drops: counters.drops(),
       crossWorkerReplies: counters.crossWorkerReplies(),
+      coalesced: counters.coalesced(),
       flows: forwarder.liveFlows,
       tunnels: forwarder.tunnels.map((t) => ({
         ingress: t.ingress,

@@ -73,6 +73,7 @@ export class DataPlane {
   private readonly outOffsets: Uint32Array
   private readonly outLengths: Uint32Array
   private readonly outDestinations: Uint32Array
+  private readonly coalesced = new Uint32Array(1)
   private readonly tunnels: WorkerTunnel[] = []
   private readonly pending: Pending[] = []
   private udpFd = -1
@@ -170,10 +171,13 @@ export class DataPlane {
       this.outLengths[out] = packet.innerLength
       out++
     }
-    if (out > 0) {
-      const written = this.io.writeTunBatch(this.outFds, rx, this.outOffsets, this.outLengths, out)
-      if (written < out) counters.drop('tunnel-write-failed', out - written)
-    }
+    if (out > 0) this.writeTunnels(this.outFds, rx, this.outOffsets, this.outLengths, out)
+  }
+
+  private writeTunnels(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
+    const written = this.io.writeTunBatch(fds, buf, offsets, lengths, count, this.coalesced)
+    this.counters.coalesced(this.coalesced[0]!)
+    if (written < count) this.counters.drop('tunnel-write-failed', count - written)
   }
 
   /** Packets the kernel routed into this worker's queue of a tunnel interface: back to the GWLB, or dropped. */
@@ -244,8 +248,7 @@ export class DataPlane {
     for (let k = 1; k < packets.length; k++) offsets[k] = offsets[k - 1]! + lengths[k - 1]!
     const now = flowClock()
     for (const p of packets) this.counters.tunnelIn(tunnel.index, p.length, now)
-    const written = this.io.writeTunBatch(new Int32Array(packets.length).fill(tunnel.ingressFd), all, offsets, lengths, packets.length)
-    if (written < packets.length) this.counters.drop('tunnel-write-failed', packets.length - written)
+    this.writeTunnels(new Int32Array(packets.length).fill(tunnel.ingressFd), all, offsets, lengths, packets.length)
   }
 
   /** The tunnel could not be made: what waited for it is dropped. */

@@ -23,6 +23,8 @@ export interface HealthReport {
   drops: Record<AnyDropReason, number>
   /** Replies read by another worker than the one that received their request (the shared table at work). */
   crossWorkerReplies: number
+  /** Packets written into a tunnel inside a GSO packet with others of their flow (routed and filtered once). */
+  coalesced: number
   flows: number
   tunnels: TunnelReport[]
 }
@@ -100,6 +102,7 @@ export function renderMetrics(h: HealthReport): string {
   metric('uptime_seconds', 'gauge', 'Seconds since the appliance started.', [['', h.uptimeSeconds]])
   metric('flows', 'gauge', 'Flows in the flow table.', [['', h.flows]])
   metric('cross_worker_replies_total', 'counter', 'Replies read by another worker than the one that received the request.', [['', h.crossWorkerReplies]])
+  metric('coalesced_packets_total', 'counter', 'Packets written into a tunnel inside a GSO packet with others of their flow.', [['', h.coalesced]])
   metric('tunnels', 'gauge', 'Tunnel interface pairs (one per GWLB endpoint).', [['', h.tunnels.length]])
   metric('geneve_packets_total', 'counter', 'GENEVE packets from (in) and back to (out) the GWLB.', [
     ['{direction="in"}', h.traffic.packetsIn],

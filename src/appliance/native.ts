@@ -10,7 +10,8 @@ export interface Native {
   openRaw(sendBuffer: number): number
   recvUdpBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, meta: Uint32Array, max: number): number
   readTunBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, lengths: Uint32Array, max: number): number
-  writeTunBatch(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): number
+  /** Packets written; runs of one TCP/UDP flow go as one GSO packet, and coalesced[0] says how many did. */
+  writeTunBatch(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number, coalesced: Uint32Array): number
   sendRawBatch(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, destinations: Uint32Array, count: number): number
   close(fd: number): void
   watch(fd: number, onReadable: () => void): Watch

@@ -8,7 +8,10 @@ const REASONS: readonly AnyDropReason[] = [...DROP_REASONS, ...FORWARD_DROP_REAS
 const TRAFFIC = 4 // packets in, bytes in, packets out, bytes out
 /** Flows whose reply was read by another worker than the one that received the request. */
 const CROSS = TRAFFIC + REASONS.length
-const PER_WORKER = CROSS + 1 + (MAX_TUNNELS + 1) * TRAFFIC
+/** Packets that went into a tunnel inside a GSO packet with others of their flow. */
+const COALESCED = CROSS + 1
+const TUNNELS = COALESCED + 1
+const PER_WORKER = TUNNELS + (MAX_TUNNELS + 1) * TRAFFIC
 
 /**
  * Counters every worker writes in its own region of one SharedArrayBuffer (no two threads write the same
@@ -40,7 +43,7 @@ export class SharedCounters {
   }
 
   tunnelTraffic(index: number): TrafficCounters {
-    return this.sum((base) => base + CROSS + 1 + index * TRAFFIC)
+    return this.sum((base) => base + TUNNELS + index * TRAFFIC)
   }
 
   drops(): Record<AnyDropReason, number> {
@@ -51,6 +54,10 @@ export class SharedCounters {
     return this.total((base) => base + CROSS)
   }
 
+  coalesced(): number {
+    return this.total((base) => base + COALESCED)
+  }
+
   /** Second (on the flow clock) of a tunnel's last packet, either way. */
   lastActivity(index: number): number {
     return Atomics.load(this.activity, index)
@@ -58,7 +65,7 @@ export class SharedCounters {
 
   /** A new tunnel at this index starts from zero. */
   resetTunnel(index: number, now: number): void {
-    for (let w = 0; w < this.workers; w++) this.numbers.fill(0, w * PER_WORKER + CROSS + 1 + index * TRAFFIC, w * PER_WORKER + CROSS + 1 + (index + 1) * TRAFFIC)
+    for (let w = 0; w < this.workers; w++) this.numbers.fill(0, w * PER_WORKER + TUNNELS + index * TRAFFIC, w * PER_WORKER + TUNNELS + (index + 1) * TRAFFIC)
     Atomics.store(this.activity, index, now)
   }
 
@@ -103,15 +110,19 @@ export class CounterWriter {
     this.numbers[this.base + CROSS]!++
   }
 
+  coalesced(packets: number): void {
+    this.numbers[this.base + COALESCED]! += packets
+  }
+
   tunnelIn(index: number, bytes: number, now: number): void {
-    const at = this.base + CROSS + 1 + index * TRAFFIC
+    const at = this.base + TUNNELS + index * TRAFFIC
     this.numbers[at]!++
     this.numbers[at + 1]! += bytes
     Atomics.store(this.activity, index, now)
   }
 
   tunnelOut(index: number, bytes: number, now: number): void {
-    const at = this.base + CROSS + 1 + index * TRAFFIC
+    const at = this.base + TUNNELS + index * TRAFFIC
     this.numbers[at + 2]!++
     this.numbers[at + 3]! += bytes
     Atomics.store(this.activity, index, now)

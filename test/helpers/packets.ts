@@ -27,16 +27,19 @@ function v6(address: string): Buffer {
 }
 
 export interface Ip {
+  /** IPv4 or IPv6, as the addresses are written. */
   src: string
   dst: string
   ttl?: number
+  /** IPv4 identification (1 if not given). */
+  id?: number
 }
 
-function ipv4(ip: Ip, protocol: number, payload: Buffer, id = 1): Buffer {
+function ipv4(ip: Ip, protocol: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(20)
   header[0] = 0x45
   header.writeUInt16BE(20 + payload.length, 2)
-  header.writeUInt16BE(id, 4)
+  header.writeUInt16BE(ip.id ?? 1, 4)
   header[8] = ip.ttl ?? 64
   header[9] = protocol
   v4(ip.src).copy(header, 12)
@@ -45,7 +48,28 @@ function ipv4(ip: Ip, protocol: number, payload: Buffer, id = 1): Buffer {
   return Buffer.concat([header, payload])
 }
 
-function pseudo4(ip: Ip, protocol: number, length: number): Buffer {
+function ipv6(ip: Ip, protocol: number, payload: Buffer): Buffer {
+  const header = Buffer.alloc(40)
+  header.writeUInt32BE(0x60000000, 0)
+  header.writeUInt16BE(payload.length, 4)
+  header[6] = protocol
+  header[7] = ip.ttl ?? 64
+  v6(ip.src).copy(header, 8)
+  v6(ip.dst).copy(header, 24)
+  return Buffer.concat([header, payload])
+}
+
+const isV6 = (ip: Ip) => ip.src.includes(':')
+
+function pseudoHeader(ip: Ip, protocol: number, length: number): Buffer {
+  if (isV6(ip)) {
+    const p = Buffer.alloc(40)
+    v6(ip.src).copy(p, 0)
+    v6(ip.dst).copy(p, 16)
+    p.writeUInt32BE(length, 32)
+    p[39] = protocol
+    return p
+  }
   const p = Buffer.alloc(12)
   v4(ip.src).copy(p, 0)
   v4(ip.dst).copy(p, 4)
@@ -54,49 +78,71 @@ function pseudo4(ip: Ip, protocol: number, length: number): Buffer {
   return p
 }
 
+const ipPacket = (ip: Ip, protocol: number, payload: Buffer) => (isV6(ip) ? ipv6(ip, protocol, payload) : ipv4(ip, protocol, payload))
+
 export function icmpEcho(ip: Ip, id: number, seq: number, data = Buffer.from('gwlb-test-ping')): Buffer {
   const icmp = Buffer.concat([Buffer.from([8, 0, 0, 0, id >> 8, id & 0xff, seq >> 8, seq & 0xff]), data])
   icmp.writeUInt16BE(checksum(icmp), 2)
   return ipv4(ip, 1, icmp)
 }
 
-export function udp(ip: Ip, sport: number, dport: number, data: Buffer): Buffer {
+/** UDP over IPv4 or IPv6; `checksum: false` sends none (IPv4's 0). */
+export function udp(ip: Ip, sport: number, dport: number, data: Buffer, o: {checksum?: boolean} = {}): Buffer {
   const u = Buffer.concat([Buffer.alloc(8), data])
   u.writeUInt16BE(sport, 0)
   u.writeUInt16BE(dport, 2)
   u.writeUInt16BE(u.length, 4)
-  u.writeUInt16BE(checksum(pseudo4(ip, 17, u.length), u) || 0xffff, 6)
-  return ipv4(ip, 17, u)
+  if (o.checksum !== false) u.writeUInt16BE(checksum(pseudoHeader(ip, 17, u.length), u) || 0xffff, 6)
+  return ipPacket(ip, 17, u)
 }
 
-export function tcpSyn(ip: Ip, sport: number, dport: number, seq = 1000): Buffer {
-  const t = Buffer.alloc(20)
+export const TCP_SYN = 0x02
+export const TCP_PSH = 0x08
+export const TCP_ACK = 0x10
+
+export interface TcpFields {
+  seq: number
+  ack?: number
+  flags: number
+  window?: number
+  /** Raw option bytes, a multiple of 4. */
+  options?: Buffer
+  data?: Buffer
+}
+
+export function tcp(ip: Ip, sport: number, dport: number, f: TcpFields): Buffer {
+  const options = f.options ?? Buffer.alloc(0)
+  const t = Buffer.concat([Buffer.alloc(20), options, f.data ?? Buffer.alloc(0)])
   t.writeUInt16BE(sport, 0)
   t.writeUInt16BE(dport, 2)
-  t.writeUInt32BE(seq, 4)
-  t[12] = 5 << 4
-  t[13] = 0x02 // SYN
-  t.writeUInt16BE(64240, 14)
-  t.writeUInt16BE(checksum(pseudo4(ip, 6, t.length), t), 16)
-  return ipv4(ip, 6, t)
+  t.writeUInt32BE(f.seq >>> 0, 4)
+  t.writeUInt32BE((f.ack ?? 0) >>> 0, 8)
+  t[12] = ((20 + options.length) / 4) << 4
+  t[13] = f.flags
+  t.writeUInt16BE(f.window ?? 64240, 14)
+  t.writeUInt16BE(checksum(pseudoHeader(ip, 6, t.length), t), 16)
+  return ipPacket(ip, 6, t)
 }
+
+export const tcpSyn = (ip: Ip, sport: number, dport: number, seq = 1000) => tcp(ip, sport, dport, {seq, flags: TCP_SYN})
 
 export function icmpv6Echo(ip: Ip, id: number, seq: number): Buffer {
   const body = Buffer.concat([Buffer.from([128, 0, 0, 0, id >> 8, id & 0xff, seq >> 8, seq & 0xff]), Buffer.from('gwlb-v6')])
-  const pseudo = Buffer.alloc(40)
-  v6(ip.src).copy(pseudo, 0)
-  v6(ip.dst).copy(pseudo, 16)
-  pseudo.writeUInt32BE(body.length, 32)
-  pseudo[39] = 58
-  body.writeUInt16BE(checksum(pseudo, body), 2)
-  const header = Buffer.alloc(40)
-  header.writeUInt32BE(0x60000000, 0)
-  header.writeUInt16BE(body.length, 4)
-  header[6] = 58
-  header[7] = ip.ttl ?? 64
-  v6(ip.src).copy(header, 8)
-  v6(ip.dst).copy(header, 24)
-  return Buffer.concat([header, body])
+  body.writeUInt16BE(checksum(pseudoHeader(ip, 58, body.length), body), 2)
+  return ipv6(ip, 58, body)
+}
+
+/** The packet as a router passes it on: TTL or hop limit one less, the IPv4 header checksum made again. */
+export function forwarded(packet: Buffer): Buffer {
+  const p = Buffer.from(packet)
+  if (p[0]! >> 4 === 6) {
+    p[7]!--
+    return p
+  }
+  p[8]!--
+  p.writeUInt16BE(0, 10)
+  p.writeUInt16BE(checksum(p.subarray(0, (p[0]! & 0x0f) * 4)), 10)
+  return p
 }
 
 export interface GwlbOptions {

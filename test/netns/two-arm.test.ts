@@ -59,4 +59,20 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
     expect(a.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_A))
     expect(bed.links()).toEqual(expect.arrayContaining(['gwi-1', 'gwo-1', 'gwi-5bqWvzLwwkk']))
   })
+
+  it('NATs a run of one flow once, as a GSO packet, and the far end still gets every datagram as sent', async () => {
+    const coalesced = async () => Number(/^gwlb_coalesced_packets_total (\d+)$/m.exec((await bed.health('/metrics')).body!)![1])
+    const before = await coalesced()
+    // A new endpoint: the burst waits for its tunnel, then goes in with one write call.
+    const endpoint = {eni: '00000000000000c0', cookie: 'cccc0003'}
+    const texts = Array.from({length: 30}, (_, i) => `datagram ${String(i).padStart(3, '0')} `.repeat(20))
+    for (const [i, text] of texts.entries()) bed.send(endpoint, udp({src: CLIENT, dst: INTERNET_IP, id: 500 + i}, 40003, 7, Buffer.from(text)))
+    const echoed: string[] = []
+    for (const _ of texts) {
+      const reply = await bed.reply((p) => p.subarray(12, 20).toString('hex') === endpoint.eni)
+      echoed.push(parseInner(reply.payload.subarray(40)).payload.subarray(8).toString())
+    }
+    expect(echoed).toEqual(texts)
+    expect((await coalesced()) - before).toBeGreaterThan(1)
+  })
 })

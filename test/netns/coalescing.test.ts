@@ -1,0 +1,95 @@
+import {afterAll, beforeAll, expect, it} from 'vitest'
+import {ApplianceBed} from '../helpers/appliance-bed.js'
+import {describeAsRoot} from '../helpers/root.js'
+import {forwarded, parseInner, TCP_ACK, TCP_PSH, tcp, udp, type Ip} from '../helpers/packets.js'
+
+const V4: Ip = {src: '10.200.0.5', dst: '203.0.113.80'}
+const V6: Ip = {src: 'fd00:200::5', dst: '2001:db8::10'}
+/** TCP timestamps (NOP, NOP, TS val/ecr): segments of one send share them. */
+const TIMESTAMPS = Buffer.from('0101080a0001e24000000000', 'hex')
+
+let endpoints = 0x1000
+/** A new endpoint each time: its first packets wait for its tunnel, then go in with one write call. */
+const newEndpoint = () => ({eni: (endpoints++).toString(16).padStart(16, '0'), cookie: 'cafef00d'})
+
+describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO packets, and come out unchanged', () => {
+  let bed: ApplianceBed
+  beforeAll(async () => {
+    bed = new ApplianceBed()
+    await bed.setUp()
+    await bed.start('--mode', 'one-arm', '--health-format', 'json')
+  })
+  afterAll(async () => bed?.cleanup())
+
+  const coalesced = async () => (JSON.parse((await bed.health()).body!) as {coalesced: number}).coalesced
+
+  /** Sends packets through a new endpoint (one-arm: out of gwi-, routed, back from gwo-); what returns, in order. */
+  async function through(packets: Buffer[]): Promise<{back: Buffer[]; coalesced: number}> {
+    const before = await coalesced()
+    const endpoint = newEndpoint()
+    for (const p of packets) bed.send(endpoint, p)
+    const back: Buffer[] = []
+    for (const _ of packets) back.push((await bed.reply((d) => d.subarray(12, 20).toString('hex') === endpoint.eni)).payload.subarray(40))
+    return {back, coalesced: (await coalesced()) - before}
+  }
+
+  /** Packets by flow, each flow's in order: flows may overtake each other on their way back (tunnel queues). */
+  function byFlow(packets: Buffer[]): Record<string, string[]> {
+    const flows: Record<string, string[]> = {}
+    for (const p of packets) {
+      const inner = parseInner(p)
+      const key = `${inner.protocol} ${String(inner.src)} ${String(inner.dst)} ${inner.payload.readUInt32BE(0)}`
+      ;(flows[key] ??= []).push(p.toString('hex'))
+    }
+    return flows
+  }
+
+  const data = (i: number, size = 200) => Buffer.alloc(size, 0x41 + (i % 26))
+
+  it('merges UDP packets of one flow whose IDs count up; each comes back byte for byte, in order', async () => {
+    // The last one shorter: segmentation leaves the remainder last.
+    const packets = Array.from({length: 40}, (_, i) => udp({...V4, id: 7000 + i}, 5353, 53, data(i, i === 39 ? 77 : 200)))
+    const {back, coalesced} = await through(packets)
+    expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
+    expect(coalesced).toBeGreaterThan(1)
+  })
+
+  it('merges TCP segments with consecutive sequence numbers and the same options, PSH on the last', async () => {
+    const packets = Array.from({length: 24}, (_, i) =>
+      tcp({...V4, id: 100 + i}, 40100, 443, {seq: 0xfffff000 + i * 1000, ack: 77, flags: i === 23 ? TCP_ACK | TCP_PSH : TCP_ACK, options: TIMESTAMPS, data: data(i, 1000)}),
+    )
+    const {back, coalesced} = await through(packets)
+    expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
+    expect(coalesced).toBeGreaterThan(1)
+  })
+
+  it('merges IPv6 UDP and TCP', async () => {
+    const packets = [
+      ...Array.from({length: 12}, (_, i) => udp(V6, 5000, 6000, data(i, 1200))),
+      ...Array.from({length: 12}, (_, i) => tcp(V6, 40200, 443, {seq: 5000 + i * 500, flags: TCP_ACK, data: data(i, 500)})),
+    ]
+    const {back, coalesced} = await through(packets)
+    expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
+    expect(coalesced).toBeGreaterThan(1)
+  })
+
+  it('leaves alone what segmentation would change: fixed IDs, bad or missing checksums, different TCP options', async () => {
+    const broken = udp({...V4, id: 2}, 5353, 53, data(0))
+    broken[broken.length - 1]! ^= 0xff
+    const packets = [
+      ...Array.from({length: 8}, () => udp({...V4, id: 4242}, 5353, 53, data(1))),
+      udp({...V4, id: 1}, 5353, 53, data(2)),
+      broken,
+      udp({...V4, id: 3}, 5353, 53, data(2)),
+      ...Array.from({length: 6}, (_, i) => udp({...V4, id: 10 + i}, 5353, 53, data(3), {checksum: false})),
+      ...Array.from({length: 6}, (_, i) => {
+        const ts = Buffer.from(TIMESTAMPS)
+        ts.writeUInt32BE(1000 + i, 4)
+        return tcp({...V4, id: 20 + i}, 40300, 443, {seq: 1 + i * 100, flags: TCP_ACK, options: ts, data: data(i, 100)})
+      }),
+    ]
+    const {back, coalesced} = await through(packets)
+    expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
+    expect(coalesced).toBe(0)
+  })
+})
