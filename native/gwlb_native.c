@@ -103,7 +103,7 @@ static int set_ifflags_up_mtu(const char *name, int mtu) {
 
 // openTun(name, multiQueue) -> fd. The interface exists (down) while a queue fd is open. Every packet read or
 // written carries a virtio_net_hdr, so that writes can be GSO packets (tun_gso.c); reads are always whole
-// packets, since the device never takes on offloads (TUNSETOFFLOAD).
+// packet may be a GSO packet (offloads on: TUNSETOFFLOAD), cut up by readTunBatch.
 static napi_value open_tun(napi_env env, napi_callback_info info) {
   ARGS(2);
   char name[IFNAMSIZ];
@@ -124,6 +124,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     errno = saved;
     return throw_errno(env, "TUNSETIFF");
   }
+  tun_enable_offloads(fd);  // without them the kernel segments for us: slower, still right
   return num(env, fd);
 }
 
@@ -197,6 +198,7 @@ typedef struct {
   int headroom;
   uint32_t *out;
   int max;
+  int capacity;  // slots in buf
 } slot_batch;
 
 static slot_batch slot_batch_args(napi_env env, napi_value *argv) {
@@ -209,7 +211,8 @@ static slot_batch slot_batch_args(napi_env env, napi_value *argv) {
   b.out = buffer_data(env, argv[4], NULL);
   b.max = arg_i32(env, argv[5]);
   if (b.max > MAX_BATCH) b.max = MAX_BATCH;
-  if (b.slot <= 0 || (size_t)b.max * b.slot > buf_len) b.max = b.slot > 0 ? buf_len / b.slot : 0;
+  b.capacity = b.slot > 0 ? buf_len / b.slot : 0;
+  if (b.max > b.capacity) b.max = b.capacity;
   return b;
 }
 
@@ -251,24 +254,33 @@ static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
   return num(env, n);
 }
 
-// readTunBatch(fd, buf, slotSize, headroom, lens, max) -> count of packets read into slots (until EAGAIN).
+// readTunBatch(fd, buf, slotSize, headroom, lens, max, dropped) -> packets now in slots, reading until EAGAIN
+// or `max`. A GSO packet spills over the slots after its own and is cut into them, so buf needs
+// TUN_MAX_SEGMENTS slots more than max; dropped[0] = packets that could not be cut.
 static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
-  ARGS(6);
+  ARGS(7);
   slot_batch b = slot_batch_args(env, argv);
-  int fd = b.fd, slot = b.slot, headroom = b.headroom, max = b.max;
-  uint8_t *buf = b.buf;
+  int fd = b.fd, slot = b.slot, headroom = b.headroom;
   uint32_t *lens = b.out;
+  uint32_t *dropped = buffer_data(env, argv[6], NULL);
+  dropped[0] = 0;
   int n = 0;
-  while (n < max) {
-    // The virtio_net_hdr lands in the headroom and is not needed: without offloads it only says "plain packet".
-    ssize_t r = read(fd, buf + (size_t)n * slot + headroom - TUN_VNET_HDR_LEN, slot - headroom + TUN_VNET_HDR_LEN);
+  while (n < b.max && n < b.capacity) {
+    uint8_t *at = b.buf + (size_t)n * slot + headroom;  // the virtio_net_hdr goes just before, in the headroom
+    ssize_t r = read(fd, at - TUN_VNET_HDR_LEN, (size_t)(b.capacity - n) * slot - headroom + TUN_VNET_HDR_LEN);
     if (r < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
       if (n > 0) break;
       return throw_errno(env, "read tun");
     }
     if (r < TUN_VNET_HDR_LEN) continue;
-    lens[n++] = (uint32_t)(r - TUN_VNET_HDR_LEN);
+    uint8_t vh[TUN_VNET_HDR_LEN];
+    memcpy(vh, at - TUN_VNET_HDR_LEN, sizeof vh);
+    int got = tun_split(vh, at, (uint32_t)(r - TUN_VNET_HDR_LEN), slot, b.capacity - n, lens + n);
+    if (got < 0)
+      dropped[0]++;
+    else
+      n += got;
   }
   return num(env, n);
 }
@@ -409,6 +421,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_set_named_property(env, exports, "maxSegments", num(env, TUN_MAX_SEGMENTS));
   return exports;
 }
 

@@ -10,19 +10,30 @@
 #include "tun_gso.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5  // Linux 6.2 uapi; older headers lack it
 #endif
 
-#define MAX_SEGMENTS 64
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+#define MAX_SEGMENTS TUN_MAX_SEGMENTS
 #define MAX_GSO_LENGTH 65535
-#define TCP_ACK 0x10
+#define TCP_FIN 0x01
 #define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_CWR 0x80
+// IPv6 with extension headers, then TCP with options.
+#define TUN_MAX_HEADERS 256
 
 enum checksum { UNCHECKED, GOOD, BAD };
 
@@ -199,4 +210,82 @@ int tun_write_packets(const int32_t *fds, uint8_t *buf, const uint32_t *offsets,
     for (int j = i; j < i + n; j++) written += write_alone(fds[j], &k[j]);
   }
   return written;
+}
+
+int tun_enable_offloads(int fd) {
+  // Kernels before 6.2 do not know the UDP ones and refuse the whole set.
+  unsigned with_udp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
+  if (ioctl(fd, TUNSETOFFLOAD, with_udp) == 0) return 0;
+  return ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+}
+
+// The checksum of the TCP or UDP part from l4 on, pseudo header included, into its place.
+static void set_l4_checksum(uint8_t *p, uint8_t version, uint8_t proto, uint16_t l4, uint32_t len) {
+  uint8_t *field = p + l4 + (proto == IPPROTO_TCP ? 16 : 6);
+  put16(field, 0);
+  uint16_t sum = ~fold(pseudo_header_sum(p, version, proto, len - l4) + sum_bytes(0, p + l4, len - l4));
+  put16(field, proto == IPPROTO_UDP && sum == 0 ? 0xffff : sum);
+}
+
+int tun_split(const uint8_t *vhp, uint8_t *p, uint32_t len, int slot, int room, uint32_t *lens) {
+  struct virtio_net_hdr vh;
+  memcpy(&vh, vhp, sizeof vh);
+  uint8_t version = len ? p[0] >> 4 : 0;
+  if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+    if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && vh.csum_start + vh.csum_offset + 2u <= len) {
+      uint8_t *field = p + vh.csum_start + vh.csum_offset;  // holds the pseudo header's sum
+      uint16_t sum = ~fold(sum_bytes(0, p + vh.csum_start, len - vh.csum_start));
+      put16(field, vh.csum_offset == 6 && sum == 0 ? 0xffff : sum);
+    }
+    lens[0] = len;
+    return 1;
+  }
+  uint8_t type = vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN, proto;
+  if (type == VIRTIO_NET_HDR_GSO_UDP_L4)
+    proto = IPPROTO_UDP;
+  else if (type == VIRTIO_NET_HDR_GSO_TCPV4 || type == VIRTIO_NET_HDR_GSO_TCPV6)
+    proto = IPPROTO_TCP;
+  else
+    return -1;
+  uint16_t l4 = vh.csum_start, size = vh.gso_size;
+  if ((version != 4 && version != 6) || !size || l4 + (proto == IPPROTO_TCP ? 20u : 8u) > len) return -1;
+  uint16_t headers = l4 + (proto == IPPROTO_TCP ? (p[l4 + 12] >> 4) * 4 : 8);
+  if (headers >= len) return -1;
+  int count = (len - headers + size - 1) / size;
+  if (count > room) return -1;
+  uint8_t head[TUN_MAX_HEADERS];
+  if (headers > sizeof head) return -1;
+  memcpy(head, p, headers);
+  uint16_t id = get16(head + 4);
+  uint32_t seq = get32(head + l4 + 4);
+  // Last first: each segment moves forward into its own slot, never onto payload not yet moved.
+  for (int i = count - 1; i >= 0; i--) {
+    uint32_t payload = i == count - 1 ? len - headers - (uint32_t)i * size : size;
+    uint8_t *s = p + (size_t)i * slot;
+    memmove(s + headers, p + headers + (size_t)i * size, payload);
+    memcpy(s, head, headers);
+    uint32_t total = headers + payload;
+    if (version == 4) {
+      put16(s + 2, total);
+      put16(s + 4, id + i);
+      put16(s + 10, 0);
+      put16(s + 10, ~fold(sum_bytes(0, s, (s[0] & 0x0f) * 4)));
+    } else {
+      put16(s + 4, total - 40);
+    }
+    if (proto == IPPROTO_TCP) {
+      uint32_t n = seq + (uint32_t)i * size;
+      s[l4 + 4] = n >> 24;
+      s[l4 + 5] = n >> 16;
+      s[l4 + 6] = n >> 8;
+      s[l4 + 7] = n;
+      if (i < count - 1) s[l4 + 13] &= ~(TCP_FIN | TCP_PSH);
+      if (i > 0) s[l4 + 13] &= ~TCP_CWR;
+    } else {
+      put16(s + l4 + 4, total - l4);
+    }
+    set_l4_checksum(s, version, proto, l4, total);
+    lens[i] = total;
+  }
+  return count;
 }

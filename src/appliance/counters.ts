@@ -9,6 +9,7 @@ export const FORWARD_DROP_REASONS = [
   'tunnel-queue-full',
   'tunnel-failed',
   'tunnel-write-failed',
+  'gso-split-failed',
   'send-failed',
   'oversize',
 ] as const

@@ -74,6 +74,7 @@ export class DataPlane {
   private readonly outLengths: Uint32Array
   private readonly outDestinations: Uint32Array
   private readonly coalesced = new Uint32Array(1)
+  private readonly splitFailed = new Uint32Array(1)
   private readonly tunnels: WorkerTunnel[] = []
   private readonly pending: Pending[] = []
   private udpFd = -1
@@ -89,12 +90,14 @@ export class DataPlane {
     const batch = setup.batch
     this.rx = Buffer.alloc(SLOT * batch)
     this.rxMeta = new Uint32Array(4 * batch)
-    this.tx = Buffer.alloc(SLOT * batch)
-    this.txLengths = new Uint32Array(batch)
+    // A GSO packet read from a tunnel is cut into the slots after its own: room for one more.
+    const returning = batch + this.io.maxSegments
+    this.tx = Buffer.alloc(SLOT * returning)
+    this.txLengths = new Uint32Array(returning)
     this.outFds = new Int32Array(batch)
-    this.outOffsets = new Uint32Array(batch)
-    this.outLengths = new Uint32Array(batch)
-    this.outDestinations = new Uint32Array(batch)
+    this.outOffsets = new Uint32Array(returning)
+    this.outLengths = new Uint32Array(returning)
+    this.outDestinations = new Uint32Array(returning)
   }
 
   start(): void {
@@ -183,7 +186,8 @@ export class DataPlane {
   /** Packets the kernel routed into this worker's queue of a tunnel interface: back to the GWLB, or dropped. */
   private returnToGwlb(tunnel: WorkerTunnel, fd: number): void {
     const {tx, txLengths, counters, flows, info} = this
-    const count = this.io.readTunBatch(fd, tx, SLOT, HEADROOM, txLengths, this.setup.batch)
+    const count = this.io.readTunBatch(fd, tx, SLOT, HEADROOM, txLengths, this.setup.batch, this.splitFailed)
+    if (this.splitFailed[0]) counters.drop('gso-split-failed', this.splitFailed[0])
     if (count === 0) return
     const now = flowClock()
     let out = 0

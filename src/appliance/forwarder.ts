@@ -5,7 +5,7 @@ import {GENEVE_PORT} from './geneve.js'
 import {tunnelNames, type TunnelNames} from './names.js'
 import {native} from './native.js'
 import {MAX_TUNNELS, SharedCounters} from './shared-counters.js'
-import {writeSysctl} from './system.js'
+import {run, writeSysctl} from './system.js'
 
 /** Inner packets up to 8500 bytes cross GWLB; the tunnel interfaces get exactly that MTU. */
 export const TUNNEL_MTU = 8500
@@ -173,6 +173,7 @@ export class Forwarder {
       }
       for (const name of [tunnel.ingress, tunnel.egress]) {
         await quietIpv6(name)
+        await limitSegments(name, io.maxSegments)
         io.linkUp(name, TUNNEL_MTU)
       }
       await this.options.onTunnelUp(tunnel)
@@ -243,6 +244,11 @@ export class Forwarder {
  * No IPv6 link-local address on a tunnel interface: without it the kernel sends no router solicitations or
  * MLD reports into the tunnel (packets of no flow), while it still forwards IPv6 through it.
  */
+/** GSO packets the kernel hands a worker must fit its batch; larger ones it cuts up itself first. */
+async function limitSegments(name: string, max: number): Promise<void> {
+  await run('ip', ['link', 'set', 'dev', name, 'gso_max_segs', String(max)])
+}
+
 async function quietIpv6(name: string): Promise<void> {
   await writeSysctl(`net.ipv6.conf.${name}.addr_gen_mode`, 1).catch(() => undefined) // IPv6 off: nothing to quiet
 }

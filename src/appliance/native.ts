@@ -9,13 +9,16 @@ export interface Native {
   openUdp(port: number, receiveBuffer: number, reuseGroup: number): number
   openRaw(sendBuffer: number): number
   recvUdpBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, meta: Uint32Array, max: number): number
-  readTunBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, lengths: Uint32Array, max: number): number
+  /** Packets read into slots; a GSO packet is cut into its segments in the slots after it (buf needs maxSegments slots more than max), dropped[0] = packets that could not be cut. */
+  readTunBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, lengths: Uint32Array, max: number, dropped: Uint32Array): number
   /** Packets written; runs of one TCP/UDP flow go as one GSO packet, and coalesced[0] says how many did. */
   writeTunBatch(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number, coalesced: Uint32Array): number
   sendRawBatch(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, destinations: Uint32Array, count: number): number
   close(fd: number): void
   watch(fd: number, onReadable: () => void): Watch
   unwatch(watch: Watch): void
+  /** Most segments in a GSO packet read from a tunnel (the interfaces' gso_max_segs). */
+  readonly maxSegments: number
 }
 
 export type Watch = {readonly __watch: unique symbol}
