@@ -101,16 +101,17 @@ static int set_ifflags_up_mtu(const char *name, int mtu) {
   return rc;
 }
 
-// openTun(name, multiQueue) -> fd. The interface exists (down) while a queue fd is open. Every packet read or
+// openTun(name, multiQueue, offloads) -> fd. The interface exists (down) while a queue fd is open. Every packet read or
 // written carries a virtio_net_hdr, so that writes can be GSO packets (tun_gso.c); reads are always whole
 // packet may be a GSO packet (offloads on: TUNSETOFFLOAD), cut up by readTunBatch.
 static napi_value open_tun(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(3);
   char name[IFNAMSIZ];
   size_t name_len;
   napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len);
-  bool multi = false;
+  bool multi = false, offloads = false;
   napi_get_value_bool(env, argv[1], &multi);
+  napi_get_value_bool(env, argv[2], &offloads);
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return throw_errno(env, "open /dev/net/tun");
@@ -124,7 +125,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     errno = saved;
     return throw_errno(env, "TUNSETIFF");
   }
-  tun_enable_offloads(fd);  // without them the kernel segments for us: slower, still right
+  if (offloads) tun_enable_offloads(fd);  // where refused, the kernel segments for us: slower, still right
   return num(env, fd);
 }
 
@@ -285,17 +286,19 @@ static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
   return num(env, n);
 }
 
-// writeTunBatch(fds, buf, offsets, lens, count, coalesced) -> packets written (what the kernel refuses is
-// dropped, as a NIC would); coalesced[0] = how many of them went inside GSO packets.
+// writeTunBatch(fds, buf, offsets, lens, count, merge, coalesced) -> packets written (what the kernel refuses
+// is dropped, as a NIC would); coalesced[0] = how many of them went inside GSO packets.
 static napi_value write_tun_batch(napi_env env, napi_callback_info info) {
-  ARGS(6);
+  ARGS(7);
   int32_t *fds = buffer_data(env, argv[0], NULL);
   uint8_t *buf = buffer_data(env, argv[1], NULL);
   uint32_t *offsets = buffer_data(env, argv[2], NULL);
   uint32_t *lens = buffer_data(env, argv[3], NULL);
   int count = arg_i32(env, argv[4]);
-  uint32_t *coalesced = buffer_data(env, argv[5], NULL);
-  return num(env, tun_write_packets(fds, buf, offsets, lens, count, coalesced));
+  bool merge = false;
+  napi_get_value_bool(env, argv[5], &merge);
+  uint32_t *coalesced = buffer_data(env, argv[6], NULL);
+  return num(env, tun_write_packets(fds, buf, offsets, lens, count, merge, coalesced));
 }
 
 // sendRawBatch(fd, buf, offsets, lens, dsts, count) -> packets sent. Each packet is a whole IPv4 datagram.

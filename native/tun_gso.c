@@ -185,12 +185,17 @@ static int write_run(int fd, const struct packet *run, int n, uint32_t total) {
 }
 
 int tun_write_packets(const int32_t *fds, uint8_t *buf, const uint32_t *offsets, const uint32_t *lens, int count,
-                      uint32_t *coalesced) {
+                      int merge, uint32_t *coalesced) {
   // Kernels before 6.2 refuse UDP segmentation offload from a tunnel (EINVAL): UDP then goes packet by packet.
   static int udp_refused;
   struct packet k[TUN_MAX_BATCH];
   if (count > TUN_MAX_BATCH) count = TUN_MAX_BATCH;
-  for (int i = 0; i < count; i++) parse(&k[i], buf + offsets[i], lens[i]);
+  for (int i = 0; i < count; i++) {
+    if (merge)
+      parse(&k[i], buf + offsets[i], lens[i]);
+    else
+      k[i] = (struct packet){.p = buf + offsets[i], .len = lens[i]};
+  }
   int written = 0;
   *coalesced = 0;
   for (int i = 0, n; i < count; i += n) {

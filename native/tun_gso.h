@@ -20,6 +20,6 @@ int tun_enable_offloads(int fd);
 int tun_split(const uint8_t *vh, uint8_t *p, uint32_t len, int slot, int room, uint32_t *lens);
 
 // Writes packet i (buf + offsets[i], lens[i] bytes) to fds[i], in order; runs of one TCP or UDP flow go as
-// one GSO packet. Returns the packets written; *coalesced counts those that went inside a GSO packet.
+// one GSO packet if `merge`. Returns the packets written; *coalesced counts those that went inside a GSO packet.
 int tun_write_packets(const int32_t *fds, uint8_t *buf, const uint32_t *offsets, const uint32_t *lens, int count,
-                      uint32_t *coalesced);
+                      int merge, uint32_t *coalesced);

@@ -16,6 +16,7 @@ export interface ApplianceOptions {
   idleTimeout: number
   flowTimeout: number
   maxFlows: number
+  gso: boolean
   /** Data-plane threads (default: one per CPU). */
   workers: number
   /** Packets per batched system call. */
@@ -81,6 +82,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     maxFlows: options.maxFlows,
     workers: options.workers,
     batch: options.batch,
+    gso: options.gso,
     log,
     async onTunnelUp(tunnel) {
       await rules?.addTunnel(tunnel)

@@ -24,6 +24,7 @@ export interface DataPlaneSetup {
   maxFlows: number
   flowTimeout: number
   countersBuffer: SharedArrayBuffer
+  gso: boolean
 }
 
 /** Messages between the main thread (control) and a worker (data plane). */
@@ -178,7 +179,7 @@ export class DataPlane {
   }
 
   private writeTunnels(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
-    const written = this.io.writeTunBatch(fds, buf, offsets, lengths, count, this.coalesced)
+    const written = this.io.writeTunBatch(fds, buf, offsets, lengths, count, this.setup.gso, this.coalesced)
     this.counters.coalesced(this.coalesced[0]!)
     if (written < count) this.counters.drop('tunnel-write-failed', count - written)
   }

@@ -46,6 +46,8 @@ export interface ForwarderOptions {
   /** Seconds without traffic after which a flow is forgotten. */
   flowTimeout: number
   maxFlows: number
+  /** GSO packets into and out of the tunnels (runs of one flow merged on the way in). */
+  gso: boolean
   batch?: number
   receiveBuffer?: number
   /** Brings a tunnel into service (rules, hook) after its interfaces are up; a rejection fails the tunnel. */
@@ -114,6 +116,7 @@ export class Forwarder {
     const setup: DataPlaneSetup = {
       worker, workers: this.options.workers, port, batch: this.options.batch ?? 64, receiveBuffer: this.options.receiveBuffer ?? 8 << 20,
       flowBuffer: this.flows.buffer, maxFlows: this.options.maxFlows, flowTimeout: this.options.flowTimeout, countersBuffer: this.counters.buffer,
+      gso: this.options.gso,
     }
     const thread = new Worker(new URL('./worker.js', import.meta.url), {workerData: setup})
     this.workers.push(thread)
@@ -168,12 +171,12 @@ export class Forwarder {
     const io = native()
     try {
       for (let w = 0; w < this.workers.length; w++) {
-        tunnel.ingressFds.push(io.openTun(tunnel.ingress, true))
-        tunnel.egressFds.push(io.openTun(tunnel.egress, true))
+        tunnel.ingressFds.push(io.openTun(tunnel.ingress, true, this.options.gso))
+        tunnel.egressFds.push(io.openTun(tunnel.egress, true, this.options.gso))
       }
       for (const name of [tunnel.ingress, tunnel.egress]) {
         await quietIpv6(name)
-        await limitSegments(name, io.maxSegments)
+        if (this.options.gso) await limitSegments(name, io.maxSegments)
         io.linkUp(name, TUNNEL_MTU)
       }
       await this.options.onTunnelUp(tunnel)

@@ -3,7 +3,8 @@ import {UserError} from '../errors.js'
 
 /** The syscalls Node lacks (native/gwlb_native.c); every call moves a batch of packets through slot buffers. */
 export interface Native {
-  openTun(name: string, multiQueue: boolean): number
+  /** offloads: the kernel may hand over GSO packets and partial checksums (readTunBatch cuts and completes them). */
+  openTun(name: string, multiQueue: boolean, offloads: boolean): number
   linkUp(name: string, mtu: number): void
   /** reuseGroup > 0: join a SO_REUSEPORT group of that many sockets, spread by the senders' source ports. */
   openUdp(port: number, receiveBuffer: number, reuseGroup: number): number
@@ -11,8 +12,8 @@ export interface Native {
   recvUdpBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, meta: Uint32Array, max: number): number
   /** Packets read into slots; a GSO packet is cut into its segments in the slots after it (buf needs maxSegments slots more than max), dropped[0] = packets that could not be cut. */
   readTunBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, lengths: Uint32Array, max: number, dropped: Uint32Array): number
-  /** Packets written; runs of one TCP/UDP flow go as one GSO packet, and coalesced[0] says how many did. */
-  writeTunBatch(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number, coalesced: Uint32Array): number
+  /** Packets written; with merge, runs of one TCP/UDP flow go as one GSO packet, and coalesced[0] says how many did. */
+  writeTunBatch(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number, merge: boolean, coalesced: Uint32Array): number
   sendRawBatch(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, destinations: Uint32Array, count: number): number
   close(fd: number): void
   watch(fd: number, onReadable: () => void): Watch

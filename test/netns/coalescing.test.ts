@@ -12,6 +12,34 @@ let endpoints = 0x1000
 /** A new endpoint each time: its first packets wait for its tunnel, then go in with one write call. */
 const newEndpoint = () => ({eni: (endpoints++).toString(16).padStart(16, '0'), cookie: 'cafef00d'})
 
+const coalescedSoFar = async (bed: ApplianceBed) => (JSON.parse((await bed.health()).body!) as {coalesced: number}).coalesced
+
+/** Sends packets through a new endpoint (one-arm: out of gwi-, routed, back from gwo-); what returns, in order. */
+async function sendThrough(bed: ApplianceBed, packets: Buffer[]): Promise<{back: Buffer[]; coalesced: number}> {
+  const before = await coalescedSoFar(bed)
+  const endpoint = newEndpoint()
+  for (const p of packets) bed.send(endpoint, p)
+  const back: Buffer[] = []
+  for (const _ of packets) back.push((await bed.reply((d) => d.subarray(12, 20).toString('hex') === endpoint.eni)).payload.subarray(40))
+  return {back, coalesced: (await coalescedSoFar(bed)) - before}
+}
+
+/** Packets by flow, each flow's in order: flows may overtake each other on their way back (tunnel queues). */
+function byFlow(packets: Buffer[]): Record<string, string[]> {
+  const flows: Record<string, string[]> = {}
+  for (const p of packets) {
+    const inner = parseInner(p)
+    const key = `${inner.protocol} ${String(inner.src)} ${String(inner.dst)} ${inner.payload.readUInt32BE(0)}`
+    ;(flows[key] ??= []).push(p.toString('hex'))
+  }
+  return flows
+}
+
+const data = (i: number, size = 200) => Buffer.alloc(size, 0x41 + (i % 26))
+
+/** A run of one UDP flow that would merge: IDs counting up, checksums right. */
+const udpRun = (length: number) => Array.from({length}, (_, i) => udp({...V4, id: 7000 + i}, 5353, 53, data(i, i === length - 1 ? 77 : 200)))
+
 describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO packets, and come out unchanged', () => {
   let bed: ApplianceBed
   beforeAll(async () => {
@@ -21,37 +49,17 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
   })
   afterAll(async () => bed?.cleanup())
 
-  const coalesced = async () => (JSON.parse((await bed.health()).body!) as {coalesced: number}).coalesced
-
-  /** Sends packets through a new endpoint (one-arm: out of gwi-, routed, back from gwo-); what returns, in order. */
-  async function through(packets: Buffer[]): Promise<{back: Buffer[]; coalesced: number}> {
-    const before = await coalesced()
-    const endpoint = newEndpoint()
-    for (const p of packets) bed.send(endpoint, p)
-    const back: Buffer[] = []
-    for (const _ of packets) back.push((await bed.reply((d) => d.subarray(12, 20).toString('hex') === endpoint.eni)).payload.subarray(40))
-    return {back, coalesced: (await coalesced()) - before}
-  }
-
-  /** Packets by flow, each flow's in order: flows may overtake each other on their way back (tunnel queues). */
-  function byFlow(packets: Buffer[]): Record<string, string[]> {
-    const flows: Record<string, string[]> = {}
-    for (const p of packets) {
-      const inner = parseInner(p)
-      const key = `${inner.protocol} ${String(inner.src)} ${String(inner.dst)} ${inner.payload.readUInt32BE(0)}`
-      ;(flows[key] ??= []).push(p.toString('hex'))
-    }
-    return flows
-  }
-
-  const data = (i: number, size = 200) => Buffer.alloc(size, 0x41 + (i % 26))
+  const through = (packets: Buffer[]) => sendThrough(bed, packets)
 
   it('merges UDP packets of one flow whose IDs count up; each comes back byte for byte, in order', async () => {
     // The last one shorter: segmentation leaves the remainder last.
-    const packets = Array.from({length: 40}, (_, i) => udp({...V4, id: 7000 + i}, 5353, 53, data(i, i === 39 ? 77 : 200)))
+    const packets = udpRun(40)
     const {back, coalesced} = await through(packets)
     expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
     expect(coalesced).toBeGreaterThan(1)
+    // What the kernel hands back from gwo- in one piece fits a worker's batch.
+    const gwo = bed.links().find((l) => l.startsWith('gwo-'))!
+    expect(bed.appliance.run('ip', '-d', 'link', 'show', gwo)).toMatch(/gso_max_segs 64 /)
   })
 
   it('merges TCP segments with consecutive sequence numbers and the same options, PSH on the last', async () => {
@@ -91,5 +99,24 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
     const {back, coalesced} = await through(packets)
     expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
     expect(coalesced).toBe(0)
+  })
+})
+
+describeAsRoot('gwlb appliance run --no-gso: every packet goes through the tunnels on its own', () => {
+  let bed: ApplianceBed
+  beforeAll(async () => {
+    bed = new ApplianceBed()
+    await bed.setUp()
+    await bed.start('--mode', 'one-arm', '--health-format', 'json', '--no-gso')
+  })
+  afterAll(async () => bed?.cleanup())
+
+  it('merges nothing, and the packets still come back as sent', async () => {
+    const packets = udpRun(40)
+    const {back, coalesced} = await sendThrough(bed, packets)
+    expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
+    expect(coalesced).toBe(0)
+    const gwo = bed.links().find((l) => l.startsWith('gwo-'))!
+    expect(bed.appliance.run('ip', '-d', 'link', 'show', gwo)).not.toMatch(/gso_max_segs 64 /)
   })
 })
