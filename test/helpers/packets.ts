@@ -96,6 +96,7 @@ export function udp(ip: Ip, sport: number, dport: number, data: Buffer, o: {chec
   return ipPacket(ip, 17, u)
 }
 
+export const TCP_FIN = 0x01
 export const TCP_SYN = 0x02
 export const TCP_PSH = 0x08
 export const TCP_ACK = 0x10

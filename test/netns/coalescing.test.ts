@@ -1,7 +1,8 @@
+import fc from 'fast-check'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {ApplianceBed} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
-import {forwarded, parseInner, TCP_ACK, TCP_PSH, tcp, udp, type Ip} from '../helpers/packets.js'
+import {forwarded, parseInner, TCP_ACK, TCP_FIN, TCP_PSH, tcp, udp, type Ip} from '../helpers/packets.js'
 
 const V4: Ip = {src: '10.200.0.5', dst: '203.0.113.80'}
 const V6: Ip = {src: 'fd00:200::5', dst: '2001:db8::10'}
@@ -36,6 +37,37 @@ function byFlow(packets: Buffer[]): Record<string, string[]> {
 }
 
 const data = (i: number, size = 200) => Buffer.alloc(size, 0x41 + (i % 26))
+
+/** One packet of a random mix: mostly what merges, with every way of breaking a run thrown in. */
+const packetSpec = fc.record({
+  flow: fc.constantFrom('udp4', 'udp6', 'tcp4', 'tcp6'),
+  size: fc.oneof(fc.constant(300), fc.constant(300), fc.integer({min: 1, max: 1400})),
+  idStep: fc.oneof(fc.constant(1), fc.constant(1), fc.integer({min: 0, max: 2})),
+  seqGap: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({min: 1, max: 50})),
+  flags: fc.constantFrom(TCP_ACK, TCP_ACK, TCP_ACK, TCP_ACK | TCP_PSH, TCP_ACK | TCP_FIN),
+  corrupt: fc.integer({min: 0, max: 19}).map((n) => n === 0),
+})
+type PacketSpec = typeof packetSpec extends fc.Arbitrary<infer T> ? T : never
+
+/** The packets of a mix, each flow's IDs and sequence numbers carried on from its previous packet. */
+function buildMix(specs: PacketSpec[]): Buffer[] {
+  const next = {id: 100, seq: {tcp4: 1000, tcp6: 1000} as Record<string, number>}
+  return specs.map((x) => {
+    next.id = (next.id + x.idStep) & 0xffff
+    const ip = x.flow.endsWith('6') ? V6 : {...V4, id: next.id}
+    const payload = data(x.size, x.size)
+    let packet: Buffer
+    if (x.flow.startsWith('udp')) {
+      packet = udp(ip, 6000, 7000, payload)
+    } else {
+      const seq = next.seq[x.flow]! + x.seqGap
+      next.seq[x.flow] = seq + x.size
+      packet = tcp(ip, 40500, 443, {seq, ack: 1, flags: x.flags, options: TIMESTAMPS, data: payload})
+    }
+    if (x.corrupt) packet[packet.length - 1]! ^= 0x5a
+    return packet
+  })
+}
 
 /** A run of one UDP flow that would merge: IDs counting up, checksums right. */
 const udpRun = (length: number) => Array.from({length}, (_, i) => udp({...V4, id: 7000 + i}, 5353, 53, data(i, i === length - 1 ? 77 : 200)))
@@ -79,6 +111,17 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
     const {back, coalesced} = await through(packets)
     expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
     expect(coalesced).toBeGreaterThan(1)
+  })
+
+  it('brings any mix of flows, sizes, IDs, sequence gaps, flags and broken checksums back as it was sent', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(packetSpec, {minLength: 2, maxLength: 48}), async (specs) => {
+        const packets = buildMix(specs)
+        const {back} = await through(packets)
+        expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
+      }),
+      {numRuns: 30},
+    )
   })
 
   it('leaves alone what segmentation would change: fixed IDs, bad or missing checksums, different TCP options', async () => {
