@@ -1,6 +1,6 @@
 import fc from 'fast-check'
-import {afterAll, beforeAll, expect, it} from 'vitest'
-import {ApplianceBed} from '../helpers/appliance-bed.js'
+import {expect, it} from 'vitest'
+import {ApplianceBed, useRunningAppliance} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {forwarded, parseInner, TCP_ACK, TCP_FIN, TCP_PSH, tcp, udp, type Ip} from '../helpers/packets.js'
 
@@ -73,15 +73,9 @@ function buildMix(specs: PacketSpec[]): Buffer[] {
 const udpRun = (length: number) => Array.from({length}, (_, i) => udp({...V4, id: 7000 + i}, 5353, 53, data(i, i === length - 1 ? 77 : 200)))
 
 describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO packets, and come out unchanged', () => {
-  let bed: ApplianceBed
-  beforeAll(async () => {
-    bed = new ApplianceBed()
-    await bed.setUp()
-    await bed.start('--mode', 'one-arm', '--health-format', 'json')
-  })
-  afterAll(async () => bed?.cleanup())
+  const bed = useRunningAppliance('--mode', 'one-arm', '--health-format', 'json')
 
-  const through = (packets: Buffer[]) => sendThrough(bed, packets)
+  const through = (packets: Buffer[]) => sendThrough(bed(), packets)
 
   it('merges UDP packets of one flow whose IDs count up; each comes back byte for byte, in order', async () => {
     // The last one shorter: segmentation leaves the remainder last.
@@ -90,8 +84,8 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
     expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
     expect(coalesced).toBeGreaterThan(1)
     // What the kernel hands back from gwo- in one piece fits a worker's batch.
-    const gwo = bed.links().find((l) => l.startsWith('gwo-'))!
-    expect(bed.appliance.run('ip', '-d', 'link', 'show', gwo)).toMatch(/gso_max_segs 64 /)
+    const gwo = bed().links().find((l) => l.startsWith('gwo-'))!
+    expect(bed().appliance.run('ip', '-d', 'link', 'show', gwo)).toMatch(/gso_max_segs 64 /)
   })
 
   it('merges TCP segments with consecutive sequence numbers and the same options, PSH on the last', async () => {
@@ -146,20 +140,14 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
 })
 
 describeAsRoot('gwlb appliance run --no-gso: every packet goes through the tunnels on its own', () => {
-  let bed: ApplianceBed
-  beforeAll(async () => {
-    bed = new ApplianceBed()
-    await bed.setUp()
-    await bed.start('--mode', 'one-arm', '--health-format', 'json', '--no-gso')
-  })
-  afterAll(async () => bed?.cleanup())
+  const bed = useRunningAppliance('--mode', 'one-arm', '--health-format', 'json', '--no-gso')
 
   it('merges nothing, and the packets still come back as sent', async () => {
     const packets = udpRun(40)
-    const {back, coalesced} = await sendThrough(bed, packets)
+    const {back, coalesced} = await sendThrough(bed(), packets)
     expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
     expect(coalesced).toBe(0)
-    const gwo = bed.links().find((l) => l.startsWith('gwo-'))!
-    expect(bed.appliance.run('ip', '-d', 'link', 'show', gwo)).not.toMatch(/gso_max_segs 64 /)
+    const gwo = bed().links().find((l) => l.startsWith('gwo-'))!
+    expect(bed().appliance.run('ip', '-d', 'link', 'show', gwo)).not.toMatch(/gso_max_segs 64 /)
   })
 })

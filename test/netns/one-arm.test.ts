@@ -1,5 +1,5 @@
-import {afterAll, beforeAll, expect, it} from 'vitest'
-import {ApplianceBed} from '../helpers/appliance-bed.js'
+import {expect, it} from 'vitest'
+import {useRunningAppliance} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {geneveHeader, icmpEcho, icmpv6Echo, parseInner, tcpSyn, udp} from '../helpers/packets.js'
 
@@ -8,18 +8,12 @@ const CLIENT = '10.200.0.5'
 const SERVER = '203.0.113.80'
 
 describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
-  let bed: ApplianceBed
-  beforeAll(async () => {
-    bed = new ApplianceBed()
-    await bed.setUp()
-    await bed.start('--mode', 'one-arm', '--health-format', 'json')
-  })
-  afterAll(async () => bed?.cleanup())
+  const bed = useRunningAppliance('--mode', 'one-arm', '--health-format', 'json')
 
   /** In one-arm mode the packet itself comes back, one hop older, with its flow's GENEVE header. */
   async function roundTrip(inner: Buffer, protocol: 'ipv4' | 'ipv6' = 'ipv4') {
-    bed.send(ENI, inner)
-    const reply = await bed.reply((p) => p.subarray(40).subarray(0, 1)[0]! >> 4 === (protocol === 'ipv4' ? 4 : 6))
+    bed().send(ENI, inner)
+    const reply = await bed().reply((p) => p.subarray(40).subarray(0, 1)[0]! >> 4 === (protocol === 'ipv4' ? 4 : 6))
     expect(reply.payload.subarray(0, 40)).toEqual(geneveHeader(ENI, protocol))
     const back = reply.payload.subarray(40)
     const sent = parseInner(inner)
@@ -33,7 +27,7 @@ describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
 
   it('routes ICMP from gwi- through the kernel and back out of gwo- to the GWLB', async () => {
     await roundTrip(icmpEcho({src: CLIENT, dst: SERVER}, 9, 1))
-    expect(bed.appliance.run('ip', 'rule', 'show')).toMatch(/iif gwi-\w+ lookup 26001/)
+    expect(bed().appliance.run('ip', 'rule', 'show')).toMatch(/iif gwi-\w+ lookup 26001/)
   })
 
   it('returns UDP and TCP unchanged but for the TTL', async () => {
@@ -47,14 +41,14 @@ describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
   })
 
   it('drops what the appliance itself sends into a tunnel: GWLB only takes back flows it sent', async () => {
-    const gwo = bed.links().find((l) => l.startsWith('gwo-'))!
-    expect(() => bed.appliance.run('ping', '-c', '1', '-W', '1', '-I', gwo, '203.0.113.99')).toThrow()
-    await expect(bed.reply(() => true, 1000)).rejects.toThrow(/no matching event/)
-    const report = JSON.parse((await bed.health()).body ?? '{}') as {drops?: Record<string, number>}
+    const gwo = bed().links().find((l) => l.startsWith('gwo-'))!
+    expect(() => bed().appliance.run('ping', '-c', '1', '-W', '1', '-I', gwo, '203.0.113.99')).toThrow()
+    await expect(bed().reply(() => true, 1000)).rejects.toThrow(/no matching event/)
+    const report = JSON.parse((await bed().health()).body ?? '{}') as {drops?: Record<string, number>}
     expect(report.drops?.['unknown-flow']).toBe(1)
   })
 
   it('applies no NAT', () => {
-    expect(bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).not.toMatch(/masquerade/)
+    expect(bed().appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).not.toMatch(/masquerade/)
   })
 })

@@ -1,8 +1,8 @@
 import {createHash} from 'node:crypto'
 import {createInterface} from 'node:readline'
 import {fileURLToPath} from 'node:url'
-import {afterAll, beforeAll, expect, it} from 'vitest'
-import {APPLIANCE_EGRESS_IP, APPLIANCE_IP, ApplianceBed, GWLB_SOURCE_PORT, INTERNET_IP} from '../helpers/appliance-bed.js'
+import {expect, it} from 'vitest'
+import {APPLIANCE_EGRESS_IP, APPLIANCE_IP, useRunningAppliance, GWLB_SOURCE_PORT, INTERNET_IP} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {geneveHeader, icmpEcho, parseInner, tcpSyn, udp} from '../helpers/packets.js'
 
@@ -15,17 +15,11 @@ const pattern = (bytes: number) => Buffer.from(Array.from({length: bytes}, (_, i
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
-  let bed: ApplianceBed
-  beforeAll(async () => {
-    bed = new ApplianceBed()
-    await bed.setUp()
-    await bed.start('--mode', 'two-arm')
-  })
-  afterAll(async () => bed?.cleanup())
+  const bed = useRunningAppliance('--mode', 'two-arm')
 
   it('answers a ping through the GWLB: the first packet creates gwi-/gwo- and is not lost', async () => {
-    bed.send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x1234, 1))
-    const reply = await bed.reply()
+    bed().send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x1234, 1))
+    const reply = await bed().reply()
     // Back to the port GWLB sent from, from the appliance's GENEVE port, with the header byte for byte.
     expect(reply.from).toBe(APPLIANCE_IP)
     expect(reply.port).toBe(GWLB_SOURCE_PORT)
@@ -33,24 +27,24 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
     const inner = parseInner(reply.payload.subarray(40))
     expect(inner).toMatchObject({protocol: 1, src: INTERNET_IP, dst: CLIENT})
     expect(inner.payload[0]).toBe(0) // echo reply
-    expect(bed.links()).toEqual(expect.arrayContaining(['gwi-5bqWvzLwwkk', 'gwo-5bqWvzLwwkk']))
+    expect(bed().links()).toEqual(expect.arrayContaining(['gwi-5bqWvzLwwkk', 'gwo-5bqWvzLwwkk']))
   })
 
   it('masquerades to the egress address and returns UDP replies', async () => {
-    bed.send(ENI_A, udp({src: CLIENT, dst: INTERNET_IP}, 40001, 7, Buffer.from('hello over geneve')))
-    const reply = await bed.reply((p) => p[40 + 9] === 17)
+    bed().send(ENI_A, udp({src: CLIENT, dst: INTERNET_IP}, 40001, 7, Buffer.from('hello over geneve')))
+    const reply = await bed().reply((p) => p[40 + 9] === 17)
     const inner = parseInner(reply.payload.subarray(40))
     expect(inner).toMatchObject({src: INTERNET_IP, dst: CLIENT})
     expect(inner.payload.readUInt16BE(0)).toBe(7)
     expect(inner.payload.readUInt16BE(2)).toBe(40001)
     expect(inner.payload.subarray(8).toString()).toBe('hello over geneve')
-    const conntrack = bed.appliance.run('cat', '/proc/net/nf_conntrack')
+    const conntrack = bed().appliance.run('cat', '/proc/net/nf_conntrack')
     expect(conntrack).toMatch(new RegExp(`src=${CLIENT} dst=${INTERNET_IP} .*dport=7 .*src=${INTERNET_IP} dst=${APPLIANCE_EGRESS_IP}`))
   })
 
   it('returns a TCP SYN-ACK for a SYN', async () => {
-    bed.send(ENI_A, tcpSyn({src: CLIENT, dst: INTERNET_IP}, 40002, 8080))
-    const reply = await bed.reply((p) => p[40 + 9] === 6)
+    bed().send(ENI_A, tcpSyn({src: CLIENT, dst: INTERNET_IP}, 40002, 8080))
+    const reply = await bed().reply((p) => p[40 + 9] === 6)
     const tcp = parseInner(reply.payload.subarray(40)).payload
     expect(tcp.readUInt16BE(0)).toBe(8080)
     expect(tcp.readUInt16BE(2)).toBe(40002)
@@ -58,26 +52,26 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
   })
 
   it('keeps endpoints apart: each reply returns through its own tunnel with its own ENI options', async () => {
-    bed.send(ENI_B, icmpEcho({src: '10.201.0.9', dst: INTERNET_IP}, 7, 1))
-    bed.send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x1234, 2))
-    const b = await bed.reply((p) => parseInner(p.subarray(40)).dst === '10.201.0.9')
-    const a = await bed.reply((p) => parseInner(p.subarray(40)).dst === CLIENT)
+    bed().send(ENI_B, icmpEcho({src: '10.201.0.9', dst: INTERNET_IP}, 7, 1))
+    bed().send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x1234, 2))
+    const b = await bed().reply((p) => parseInner(p.subarray(40)).dst === '10.201.0.9')
+    const a = await bed().reply((p) => parseInner(p.subarray(40)).dst === CLIENT)
     expect(b.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_B))
     expect(a.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_A))
-    expect(bed.links()).toEqual(expect.arrayContaining(['gwi-1', 'gwo-1', 'gwi-5bqWvzLwwkk']))
+    expect(bed().links()).toEqual(expect.arrayContaining(['gwi-1', 'gwo-1', 'gwi-5bqWvzLwwkk']))
   })
 
-  const coalesced = async () => Number(/^gwlb_coalesced_packets_total (\d+)$/m.exec((await bed.health('/metrics')).body!)![1])
+  const coalesced = async () => Number(/^gwlb_coalesced_packets_total (\d+)$/m.exec((await bed().health('/metrics')).body!)![1])
 
   it('NATs a run of one flow once, as a GSO packet, and the far end still gets every datagram as sent', async () => {
     const before = await coalesced()
     // A new endpoint: the burst waits for its tunnel, then goes in with one write call.
     const endpoint = {eni: '00000000000000c0', cookie: 'cccc0003'}
     const texts = Array.from({length: 30}, (_, i) => `datagram ${String(i).padStart(3, '0')} `.repeat(20))
-    for (const [i, text] of texts.entries()) bed.send(endpoint, udp({src: CLIENT, dst: INTERNET_IP, id: 500 + i}, 40003, 7, Buffer.from(text)))
+    for (const [i, text] of texts.entries()) bed().send(endpoint, udp({src: CLIENT, dst: INTERNET_IP, id: 500 + i}, 40003, 7, Buffer.from(text)))
     const echoed: string[] = []
     for (const _ of texts) {
-      const reply = await bed.reply((p) => p.subarray(12, 20).toString('hex') === endpoint.eni)
+      const reply = await bed().reply((p) => p.subarray(12, 20).toString('hex') === endpoint.eni)
       echoed.push(parseInner(reply.payload.subarray(40)).payload.subarray(8).toString())
     }
     expect(echoed).toEqual(texts)
@@ -87,15 +81,15 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
   it('carries a real TCP connection, a megabyte each way, from a client behind a GWLB stand-in', async () => {
     const bytes = 1 << 20
     const before = await coalesced()
-    bed.internetPeer.command({op: 'tcp-exchange', port: 9000, bytes})
-    await bed.internetPeer.next((e) => e.event === 'listening' && e.port === 9000)
+    bed().internetPeer.command({op: 'tcp-exchange', port: 9000, bytes})
+    await bed().internetPeer.next((e) => e.event === 'listening' && e.port === 9000)
     // A second GWLB node address, whose GENEVE the stand-in sends and receives (the peer holds 10.77.0.1:6081).
-    bed.gwlb.run('ip', 'address', 'add', '10.77.0.3/24', 'dev', 'g0')
-    const sim = bed.gwlb.spawn('python3', [GWLB_SIM, 'sim0', '10.77.0.3', APPLIANCE_IP, '52000', '00000000000000d0'])
+    bed().gwlb.run('ip', 'address', 'add', '10.77.0.3/24', 'dev', 'g0')
+    const sim = bed().gwlb.spawn('python3', [GWLB_SIM, 'sim0', '10.77.0.3', APPLIANCE_IP, '52000', '00000000000000d0'])
     await new Promise((resolve) => createInterface({input: sim.stdout!}).once('line', resolve))
-    bed.gwlb.run('ip', 'address', 'add', `${CLIENT}/32`, 'dev', 'sim0')
-    bed.gwlb.run('ip', 'link', 'set', 'sim0', 'up')
-    bed.gwlb.run('ip', 'route', 'add', `${INTERNET_IP}/32`, 'dev', 'sim0', 'src', CLIENT)
+    bed().gwlb.run('ip', 'address', 'add', `${CLIENT}/32`, 'dev', 'sim0')
+    bed().gwlb.run('ip', 'link', 'set', 'sim0', 'up')
+    bed().gwlb.run('ip', 'route', 'add', `${INTERNET_IP}/32`, 'dev', 'sim0', 'src', CLIENT)
     const client = `
       const net = require('node:net'), crypto = require('node:crypto')
       const hash = crypto.createHash('sha256'); let received = 0
@@ -104,8 +98,8 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
       s.on('end', () => console.log(JSON.stringify({received, sha256: hash.digest('hex')})))
       s.end((${pattern.toString()})(${bytes}))
       setTimeout(() => { console.error('stalled after', received, 'bytes'); process.exit(1) }, 20000).unref()`
-    const downloaded = JSON.parse(bed.gwlb.run(process.execPath, '-e', client)) as unknown
-    const uploaded = await bed.internetPeer.next((e) => e.event === 'tcp-exchange', 10_000)
+    const downloaded = JSON.parse(bed().gwlb.run(process.execPath, '-e', client)) as unknown
+    const uploaded = await bed().internetPeer.next((e) => e.event === 'tcp-exchange', 10_000)
     expect(downloaded).toEqual({received: bytes, sha256: sha256(pattern(bytes))})
     expect(uploaded).toMatchObject({received: bytes, sha256: sha256(pattern(bytes))})
     // The upload's segments, sent back to back, crossed the appliance merged.
