@@ -350,15 +350,19 @@ typedef struct {
 } watcher_t;
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)status;
   (void)events;
   watcher_t *w = handle->data;
   napi_handle_scope scope;
   napi_open_handle_scope(w->env, &scope);
-  napi_value fn, global, result;
+  napi_value fn, global, result, arg = num(w->env, status);
   napi_get_reference_value(w->env, w->callback, &fn);
   napi_get_global(w->env, &global);
-  napi_make_callback(w->env, w->context, global, fn, 0, NULL, &result);
+  if (napi_make_callback(w->env, w->context, global, fn, 1, &arg, &result) == napi_pending_exception) {
+    // A throw in the callback must not vanish here: it ends the thread, as an uncaught exception does.
+    napi_value error;
+    napi_get_and_clear_last_exception(w->env, &error);
+    napi_fatal_exception(w->env, error);
+  }
   napi_close_handle_scope(w->env, scope);
 }
 

@@ -1,12 +1,14 @@
 import {FlowTable, type FlowInfo} from './flow-table.js'
 import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from './geneve.js'
-import {native, type Native, type Watch} from './native.js'
+import {errnoOf, native, type Native, type Watch} from './native.js'
 import {SharedCounters, type CounterWriter} from './shared-counters.js'
 
 /** Room before each packet for the outer IPv4/UDP headers and the largest GENEVE header (8 + 63*4 bytes). */
 const HEADROOM = 320
 /** Largest UDP payload on a 9001-byte jumbo-frame interface, rounded up. */
 const SLOT = HEADROOM + 9024
+/** What reading a TUN queue gives once its interface was deleted. */
+const EBADFD = 77
 /** Packets held per endpoint while its tunnel is being made. */
 const MAX_PENDING = 256
 
@@ -38,6 +40,7 @@ export type FromWorker =
   | {type: 'failed'; worker: number; errno: number; message: string}
   | {type: 'need-tunnel'; eniHigh: number; eniLow: number}
   | {type: 'tunnel-released'; worker: number; index: number}
+  | {type: 'tunnel-lost'; index: number}
   | {type: 'stopped'; worker: number}
 
 interface WorkerTunnel {
@@ -223,6 +226,17 @@ export class DataPlane {
     if (sent < out) counters.drop('send-failed', out - sent)
   }
 
+  private tunnelReadable(tunnel: WorkerTunnel, fd: number, status: number): void {
+    try {
+      if (status >= 0) return this.returnToGwlb(tunnel, fd)
+    } catch (error) {
+      if (errnoOf(error) !== EBADFD) throw error
+    }
+    // The interface is gone (deleted by hand): stop watching its queues, and let the main thread take it down.
+    for (const w of tunnel.watches.splice(0)) this.io.unwatch(w)
+    this.send({type: 'tunnel-lost', index: tunnel.index})
+  }
+
   private tunnelFor(eniHigh: number, eniLow: number): WorkerTunnel | undefined {
     for (const t of this.tunnels) if (t.eniLow === eniLow && t.eniHigh === eniHigh) return t
     return undefined
@@ -242,7 +256,7 @@ export class DataPlane {
 
   private tunnelUp(m: Extract<ToWorker, {type: 'tunnel-up'}>): void {
     const tunnel: WorkerTunnel = {eniHigh: m.eniHigh, eniLow: m.eniLow, index: m.index, ingressFd: m.ingressFd, watches: []}
-    for (const fd of [m.egressFd, m.ingressFd]) tunnel.watches.push(this.io.watch(fd, () => this.returnToGwlb(tunnel, fd)))
+    for (const fd of [m.egressFd, m.ingressFd]) tunnel.watches.push(this.io.watch(fd, (status) => this.tunnelReadable(tunnel, fd, status)))
     this.tunnels.push(tunnel)
     const i = this.pending.findIndex((x) => x.eniLow === m.eniLow && x.eniHigh === m.eniHigh)
     if (i < 0) return

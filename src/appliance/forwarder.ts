@@ -135,10 +135,19 @@ export class Forwarder {
 
   private onWorkerMessage(message: FromWorker): void {
     if (message.type === 'need-tunnel') this.ensureTunnel(message.eniHigh, message.eniLow)
+    else if (message.type === 'tunnel-lost') this.tunnelLost(message.index)
     else if (message.type === 'tunnel-released') {
       const waiting = this.released.get(message.index)
       if (waiting && --waiting.left === 0) waiting.done()
     }
+  }
+
+  /** One of a pair's interfaces went away under us (`ip link del`): the pair goes, the next packet remakes it. */
+  private tunnelLost(index: number): void {
+    const tunnel = this.tunnels.find((t) => t.index === index && t.state === 'up')
+    if (!tunnel || this.stopping) return
+    this.options.log(`tunnel ${tunnel.ingress}/${tunnel.egress}: an interface was deleted; taking the pair down (the next packet makes it again)`)
+    void this.destroyTunnel(tunnel)
   }
 
   private broadcast(message: ToWorker | ((worker: number) => ToWorker)): void {
@@ -243,15 +252,15 @@ export class Forwarder {
   }
 }
 
-/**
- * No IPv6 link-local address on a tunnel interface: without it the kernel sends no router solicitations or
- * MLD reports into the tunnel (packets of no flow), while it still forwards IPv6 through it.
- */
 /** GSO packets the kernel hands a worker must fit its batch; larger ones it cuts up itself first. */
 async function limitSegments(name: string, max: number): Promise<void> {
   await run('ip', ['link', 'set', 'dev', name, 'gso_max_segs', String(max)])
 }
 
+/**
+ * No IPv6 link-local address on a tunnel interface: without it the kernel sends no router solicitations or
+ * MLD reports into the tunnel (packets of no flow), while it still forwards IPv6 through it.
+ */
 async function quietIpv6(name: string): Promise<void> {
   await writeSysctl(`net.ipv6.conf.${name}.addr_gen_mode`, 1).catch(() => undefined) // IPv6 off: nothing to quiet
 }

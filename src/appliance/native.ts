@@ -16,7 +16,8 @@ export interface Native {
   writeTunBatch(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number, merge: boolean, coalesced: Uint32Array): number
   sendRawBatch(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, destinations: Uint32Array, count: number): number
   close(fd: number): void
-  watch(fd: number, onReadable: () => void): Watch
+  /** onReadable(status): status < 0 (a libuv error) once the fd can no longer be polled, e.g. its TUN interface is gone. */
+  watch(fd: number, onReadable: (status: number) => void): Watch
   unwatch(watch: Watch): void
   /** Most segments in a GSO packet read from a tunnel (the interfaces' gso_max_segs). */
   readonly maxSegments: number

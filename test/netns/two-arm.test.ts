@@ -105,4 +105,16 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
     // The upload's segments, sent back to back, crossed the appliance merged.
     expect((await coalesced()) - before).toBeGreaterThan(0)
   })
+
+  it('takes down a pair whose interface was deleted by hand, and makes it again with the next packet', async () => {
+    bed().send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x2000, 1))
+    await bed().reply((p) => parseInner(p.subarray(40)).dst === CLIENT)
+    bed().appliance.run('ip', 'link', 'del', 'gwo-5bqWvzLwwkk')
+    await expect.poll(() => bed().links(), {timeout: 3000}).not.toContain('gwi-5bqWvzLwwkk')
+    expect(bed().output).toMatch(/gwi-5bqWvzLwwkk\/gwo-5bqWvzLwwkk: an interface was deleted/)
+    bed().send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x2000, 2))
+    const reply = await bed().reply((p) => parseInner(p.subarray(40)).dst === CLIENT)
+    expect(reply.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_A))
+    expect(bed().links()).toEqual(expect.arrayContaining(['gwi-5bqWvzLwwkk', 'gwo-5bqWvzLwwkk']))
+  })
 })
