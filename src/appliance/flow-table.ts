@@ -51,9 +51,9 @@ export class FlowTable {
   private readonly timeout: number
   evictions = 0
 
-  /** `maxFlows` sets the size (1.5× that, to a power of two); pass `buffer` to share another thread's table. */
+  /** `maxFlows` sets the size (1.5× that); pass `buffer` to share another thread's table. */
   constructor(maxFlows: number, timeoutSeconds: number, buffer?: SharedArrayBuffer) {
-    this.capacity = 2 ** Math.ceil(Math.log2(Math.max(PROBES, maxFlows * 1.5)))
+    this.capacity = Math.max(PROBES, Math.ceil(maxFlows * 1.5))
     this.buffer = buffer ?? new SharedArrayBuffer(this.capacity * SLOT)
     this.bytes = new Uint8Array(this.buffer)
     this.view = new DataView(this.buffer)
@@ -192,13 +192,14 @@ export class FlowTable {
    * slot, else the least recently seen one (an eviction). -1 when looking up a key that is not there.
    */
   private findSlot(now: number, forInsert: boolean): number {
-    const mask = this.capacity - 1
-    const start = this.hash() & mask
+    const {capacity} = this
+    // The 32-bit hash scaled onto the slots (any table size, no modulo).
+    const start = Math.floor(((this.hash() >>> 0) * capacity) / 2 ** 32)
     let reusable = -1
     let oldest = -1
     let oldestSeen = Infinity
     for (let i = 0; i < PROBES; i++) {
-      const slot = (start + i) & mask
+      const slot = start + i < capacity ? start + i : start + i - capacity
       const base = slot * SLOT
       if (this.bytes[base + KEY_LENGTH] === 0) return forInsert ? (reusable >= 0 ? reusable : slot) : -1
       if (this.keyMatches(base)) return slot
