@@ -94,7 +94,7 @@ export class DataPlane {
     const batch = setup.batch
     this.rx = Buffer.alloc(SLOT * batch)
     this.rxMeta = new Uint32Array(4 * batch)
-    // A GSO packet read from a tunnel is cut into the slots after its own: room for one more.
+    // A GSO packet read from a tunnel is cut into the slots after its own: room for a last one of them all.
     const returning = batch + this.io.maxSegments
     this.tx = Buffer.alloc(SLOT * returning)
     this.txLengths = new Uint32Array(returning)

@@ -185,7 +185,7 @@ export class Forwarder {
       }
       for (const name of [tunnel.ingress, tunnel.egress]) {
         await quietIpv6(name)
-        if (this.options.gso) await limitSegments(name, io.maxSegments)
+        if (this.options.gso) await limitSegments(name, io.maxSegments, this.options.log)
         io.linkUp(name, TUNNEL_MTU)
       }
       await this.options.onTunnelUp(tunnel)
@@ -252,9 +252,14 @@ export class Forwarder {
   }
 }
 
-/** GSO packets the kernel hands a worker must fit its batch; larger ones it cuts up itself first. */
-async function limitSegments(name: string, max: number): Promise<void> {
-  await run('ip', ['link', 'set', 'dev', name, 'gso_max_segs', String(max)])
+/**
+ * GSO packets the kernel hands a worker must fit its batch; larger ones it cuts up itself first. Where the
+ * kernel cannot be told, the tunnel still works: what does not fit is dropped as gso-split-failed.
+ */
+async function limitSegments(name: string, max: number, log: (message: string) => void): Promise<void> {
+  await run('ip', ['link', 'set', 'dev', name, 'gso_max_segs', String(max)]).catch((error: Error) =>
+    log(`${name}: gso_max_segs not set (${error.message.trim()}); GSO packets of more than ${max} segments will be dropped`),
+  )
 }
 
 /**
