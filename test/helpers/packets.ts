@@ -33,6 +33,8 @@ export interface Ip {
   ttl?: number
   /** IPv4 identification (1 if not given). */
   id?: number
+  /** IPv4 don't-fragment bit. */
+  df?: boolean
 }
 
 function ipv4(ip: Ip, protocol: number, payload: Buffer): Buffer {
@@ -40,6 +42,7 @@ function ipv4(ip: Ip, protocol: number, payload: Buffer): Buffer {
   header[0] = 0x45
   header.writeUInt16BE(20 + payload.length, 2)
   header.writeUInt16BE(ip.id ?? 1, 4)
+  if (ip.df) header[6] = 0x40
   header[8] = ip.ttl ?? 64
   header[9] = protocol
   v4(ip.src).copy(header, 12)

@@ -46,6 +46,7 @@ const packetSpec = fc.record({
   seqGap: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({min: 1, max: 50})),
   flags: fc.constantFrom(TCP_ACK, TCP_ACK, TCP_ACK, TCP_ACK | TCP_PSH, TCP_ACK | TCP_FIN),
   corrupt: fc.integer({min: 0, max: 19}).map((n) => n === 0),
+  df: fc.integer({min: 0, max: 9}).map((n) => n > 0),
 })
 type PacketSpec = typeof packetSpec extends fc.Arbitrary<infer T> ? T : never
 
@@ -54,7 +55,7 @@ function buildMix(specs: PacketSpec[]): Buffer[] {
   const next = {id: 100, seq: {tcp4: 1000, tcp6: 1000} as Record<string, number>}
   return specs.map((x) => {
     next.id = (next.id + x.idStep) & 0xffff
-    const ip = x.flow.endsWith('6') ? V6 : {...V4, id: next.id}
+    const ip = x.flow.endsWith('6') ? V6 : {...V4, id: next.id, df: x.df}
     const payload = data(x.size, x.size)
     let packet: Buffer
     if (x.flow.startsWith('udp')) {
@@ -107,7 +108,7 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
     expect(coalesced).toBeGreaterThan(1)
   })
 
-  it('brings any mix of flows, sizes, IDs, sequence gaps, flags and broken checksums back as it was sent', async () => {
+  it('brings any mix of flows, sizes, IDs, DF bits, sequence gaps, flags and broken checksums back as it was sent', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(packetSpec, {minLength: 2, maxLength: 48}), async (specs) => {
         const packets = buildMix(specs)
