@@ -6,7 +6,7 @@
  *
  * baseline: plain UDP from gen routed by app's kernel to sink; two-arm: GENEVE to app, decapsulated, NATed
  * out to sink; one-arm: GENEVE to app, through gwi-X → kernel → gwo-X, back to gen. Delivered packets are
- * counted where they end up. Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead
+ * counted where they end up; drops are read where they can happen (socket buffers, tunnel queues). Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead
  * of flat out; repeatable), --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8, --workers N (the
  * forwarder's data-plane threads; default one per CPU), --appliance-args="…" (more `appliance run` flags),
  * --repeat N (each cell the median of N runs: ratios drift ±20% from run to run on shared machines),
@@ -126,13 +126,34 @@ interface Row {
   cpu?: number
   /** Share of the packets into the tunnel that went inside GSO packets. */
   coalesced?: number
+  /** Where packets were lost during the run. */
+  drops: Drops
+}
+
+/** Drop counters where a run can lose packets: the appliance's UDP socket buffers, its tunnel queues, the counter's socket. */
+interface Drops {
+  socket: number
+  tunnels: number
+  counter: number
+}
+
+function udpReceiveBufferErrors(host: Host): number {
+  const [names, values] = host.run('cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp:')).map((l) => l.trim().split(/\s+/))
+  return Number(values![names!.indexOf('RcvbufErrors')])
+}
+
+function drops(counterHost: Host): Drops {
+  const tunnels = app.run('sh', '-c', 'cat /sys/class/net/gw*/statistics/tx_dropped 2>/dev/null || true').split('\n').filter(Boolean)
+  return {socket: udpReceiveBufferErrors(app), tunnels: tunnels.reduce((sum, n) => sum + Number(n), 0), counter: udpReceiveBufferErrors(counterHost)}
 }
 
 async function measure(mode: string, size: number, rate: number, pid?: number): Promise<Row> {
   const inner = innerPackets(size)
   const geneve = inner.map((p, i) => encapsulate({eni: ENI.eni, cookie: (0x1000 + i).toString(16).padStart(8, '0')}, p))
-  const counter = startCounter(mode === 'one-arm' ? gen : sink, mode === 'one-arm' ? 6081 : 9)
+  const counterHost = mode === 'one-arm' ? gen : sink
+  const counter = startCounter(counterHost, mode === 'one-arm' ? 6081 : 9)
   await sleep(300)
+  const dropsBefore = drops(counterHost)
   const cpuBefore = pid ? cpuSeconds(pid) : 0
   const before = pid ? health() : undefined
   const idAt = opts['inner-ids'] === 'counting' ? geneveHeader(ENI).length : -1
@@ -141,8 +162,10 @@ async function measure(mode: string, size: number, rate: number, pid?: number): 
   const after = pid ? health() : undefined
   const coalesced = before && after ? (after.coalesced - before.coalesced) / (after.traffic.packetsIn - before.traffic.packetsIn) : undefined
   const {packets} = await counter.done
+  const dropsAfter = drops(counterHost)
+  const lost = {socket: dropsAfter.socket - dropsBefore.socket, tunnels: dropsAfter.tunnels - dropsBefore.tunnels, counter: dropsAfter.counter - dropsBefore.counter}
   const pps = packets / result.seconds
-  return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, coalesced}
+  return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, coalesced, drops: lost}
 }
 
 /** With --repeat N, the run of median delivered rate out of N (each still a full --seconds run). */
@@ -194,12 +217,12 @@ async function main(): Promise<void> {
     }
   }
   console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows (inner IDs ${opts['inner-ids']}), ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
-  console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GSO  × kernel')
+  console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GSO  × kernel  dropped at socket/tunnel/counter')
   for (const r of rows) {
     const base = rows.find((b) => b.mode === 'baseline' && b.size === r.size && b.rate === r.rate)
     const ratio = base && r.mode !== 'baseline' ? `${(r.pps / base.pps).toFixed(2)}×` : ''
     console.log(
-      `${r.mode.padEnd(9)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${r.coalesced === undefined ? '    -' : `${(r.coalesced * 100).toFixed(0).padStart(4)}%`}  ${ratio}`,
+      `${r.mode.padEnd(9)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${r.coalesced === undefined ? '    -' : `${(r.coalesced * 100).toFixed(0).padStart(4)}%`}  ${ratio.padEnd(7)} ${fmt(r.drops.socket)}/${fmt(r.drops.tunnels)}/${fmt(r.drops.counter)}`,
     )
   }
   if (memory) console.log(`forwarder RSS with ${fmt(memory.flows)} live flows: ${memory.rssMb.toFixed(1)} MB`)
