@@ -7,8 +7,9 @@
  * baseline: plain UDP from gen routed by app's kernel to sink; two-arm: GENEVE to app, decapsulated, NATed
  * out to sink; one-arm: GENEVE to app, through gwi-X → kernel → gwo-X, back to gen. Delivered packets are
  * counted where they end up; drops are read where they can happen (socket buffers, tunnel queues).
- * Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead of flat out; repeatable), --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8, --workers N (the
- * forwarder's data-plane threads; default one per CPU), --appliance-args="…" (more `appliance run` flags),
+ * Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead of flat out; repeatable),
+ * --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8, --workers N (the forwarder's data-plane
+ * threads; default one per CPU), --appliance-args="…" (more `appliance run` flags),
  * --repeat N (each cell the median of N runs: ratios drift ±20% from run to run on shared machines),
  * --inner-ids counting|fixed (the inner IPv4 IDs of a flow count up, as a connected socket or TCP numbers them,
  * or stay fixed, as an unconnected socket's DF datagrams have them: then no run of packets can be coalesced).
