@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "tun_gso.h"
 
 #define MAX_BATCH TUN_MAX_BATCH
+// Numbers recvUdpBatch reports per datagram: length, sender address and port, local address, GRO segment size.
+#define RECV_META 5
 
 // Declares argv[n] holding the call's first n arguments (missing ones read as undefined).
 #define ARGS(n)            \
@@ -152,19 +155,22 @@ static int balance_by_source_port(int fd, int sockets) {
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog);
 }
 
-// openUdp(port, rcvbuf, reuseGroupSize) -> fd, bound to 0.0.0.0:port, reporting each datagram's local
-// address; with reuseGroupSize > 0 it joins a SO_REUSEPORT group of that many sockets.
+// openUdp(port, rcvbuf, reuseGroupSize, gro) -> fd, bound to 0.0.0.0:port, reporting each datagram's local
+// address; with reuseGroupSize > 0 it joins a SO_REUSEPORT group of that many sockets. With gro, datagrams of
+// one sender that GRO merged (on the NIC) arrive as one, with their size in the meta (recvUdpBatch).
 static napi_value open_udp(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  ARGS(4);
   int port = arg_i32(env, argv[0]);
   int rcvbuf = arg_i32(env, argv[1]);
   int group = arg_i32(env, argv[2]);
-  bool reuse = group > 0;
+  bool reuse = group > 0, gro = false;
+  napi_get_value_bool(env, argv[3], &gro);
 
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket(UDP)");
   int one = 1;
   setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+  if (gro) setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one);  // kernels before 5.0 lack it: no harm
   if (reuse) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   // FORCE lifts the rmem_max cap where we may (root); fall back to the capped size otherwise.
   if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
@@ -218,7 +224,8 @@ static slot_batch slot_batch_args(napi_env env, napi_value *argv) {
 }
 
 // recvUdpBatch(fd, buf, slotSize, headroom, meta, max) -> count. Datagram i lands at i*slotSize+headroom;
-// meta[4i..4i+3] = length, source IPv4 (host order), source port, local IPv4 it was sent to (host order).
+// meta[5i..5i+4] = length, source IPv4 (host order), source port, local IPv4 it was sent to (host order), and
+// the size of each datagram inside it if GRO merged several (0 otherwise).
 static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
   ARGS(6);
   slot_batch b = slot_batch_args(env, argv);
@@ -229,7 +236,7 @@ static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iovs[MAX_BATCH];
   struct sockaddr_in from[MAX_BATCH];
-  char control[MAX_BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
+  char control[MAX_BATCH][CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(int))];
   for (int i = 0; i < max; i++) {
     set_message(&msgs[i], &iovs[i], buf + (size_t)i * slot + headroom, slot - headroom, &from[i]);
     msgs[i].msg_hdr.msg_control = control[i];
@@ -241,16 +248,19 @@ static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
     return throw_errno(env, "recvmmsg");
   }
   for (int i = 0; i < n; i++) {
-    uint32_t local = 0;
+    uint32_t local = 0, segment = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
         local = ntohl(((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr.s_addr);
+      if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) memcpy(&segment, CMSG_DATA(c), sizeof segment);
     }
+    uint32_t *m = meta + i * RECV_META;
     // A datagram cut short by the slot is reported as longer than the slot, so the caller drops it.
-    meta[i * 4] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? (uint32_t)slot : msgs[i].msg_len;
-    meta[i * 4 + 1] = ntohl(from[i].sin_addr.s_addr);
-    meta[i * 4 + 2] = ntohs(from[i].sin_port);
-    meta[i * 4 + 3] = local;
+    m[0] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? (uint32_t)slot : msgs[i].msg_len;
+    m[1] = ntohl(from[i].sin_addr.s_addr);
+    m[2] = ntohs(from[i].sin_port);
+    m[3] = local;
+    m[4] = segment;
   }
   return num(env, n);
 }

@@ -111,6 +111,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       drops: counters.drops(),
       crossWorkerReplies: counters.crossWorkerReplies(),
       coalesced: counters.coalesced(),
+      groMerged: counters.groMerged(),
       flows: forwarder.liveFlows,
       tunnels: forwarder.tunnels.map((t) => ({
         ingress: t.ingress,

@@ -1,12 +1,16 @@
 import {FlowTable, type FlowInfo} from './flow-table.js'
 import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from './geneve.js'
-import {errnoOf, native, type Native, type Watch} from './native.js'
+import {errnoOf, native, RECV_META, type Native, type Watch} from './native.js'
 import {SharedCounters, type CounterWriter} from './shared-counters.js'
 
 /** Room before each packet for the outer IPv4/UDP headers and the largest GENEVE header (8 + 63*4 bytes). */
 const HEADROOM = 320
-/** Largest UDP payload on a 9001-byte jumbo-frame interface, rounded up. */
+/** Largest UDP payload on a 9001-byte jumbo-frame interface, rounded up: one packet from a tunnel. */
 const SLOT = HEADROOM + 9024
+/** Largest UDP datagram, which GRO may make of several from one GWLB flow. */
+const RX_SLOT = HEADROOM + 65536
+/** Most packets written into the tunnels with one call (native/tun_gso.h TUN_MAX_BATCH). */
+const TUNNEL_WRITES = 256
 /** What reading a TUN queue gives once its interface was deleted. */
 const EBADFD = 77
 /** Packets held per endpoint while its tunnel is being made. */
@@ -73,7 +77,8 @@ export class DataPlane {
   private readonly rxMeta: Uint32Array
   private readonly tx: Buffer
   private readonly txLengths: Uint32Array
-  private readonly outFds: Int32Array
+  /** Inner packets from the GWLB waiting to be written into their tunnels (offsets into rx). */
+  private readonly toTunnels = {fds: new Int32Array(TUNNEL_WRITES), offsets: new Uint32Array(TUNNEL_WRITES), lengths: new Uint32Array(TUNNEL_WRITES), count: 0}
   private readonly outOffsets: Uint32Array
   private readonly outLengths: Uint32Array
   private readonly outDestinations: Uint32Array
@@ -92,13 +97,13 @@ export class DataPlane {
     this.flows = new FlowTable(setup.maxFlows, setup.flowTimeout, setup.flowBuffer)
     this.counters = new SharedCounters(setup.workers, setup.countersBuffer).writer(setup.worker)
     const batch = setup.batch
-    this.rx = Buffer.alloc(SLOT * batch)
-    this.rxMeta = new Uint32Array(4 * batch)
+    // Not zeroed: the kernel fills what is read, and most of each 64 KB slot is never touched (nor resident).
+    this.rx = Buffer.allocUnsafeSlow(RX_SLOT * batch)
+    this.rxMeta = new Uint32Array(RECV_META * batch)
     // A GSO packet read from a tunnel is cut into the slots after its own: room for a last one of them all.
     const returning = batch + this.io.maxSegments
     this.tx = Buffer.alloc(SLOT * returning)
     this.txLengths = new Uint32Array(returning)
-    this.outFds = new Int32Array(batch)
     this.outOffsets = new Uint32Array(returning)
     this.outLengths = new Uint32Array(returning)
     this.outDestinations = new Uint32Array(returning)
@@ -107,7 +112,7 @@ export class DataPlane {
   start(): void {
     try {
       this.rawFd = this.io.openRaw(4 << 20)
-      this.udpFd = this.io.openUdp(this.setup.port, this.setup.receiveBuffer, this.setup.workers)
+      this.udpFd = this.io.openUdp(this.setup.port, this.setup.receiveBuffer, this.setup.workers, this.setup.gso)
     } catch (error) {
       this.closeSockets()
       const e = error as Error & {code?: string}
@@ -135,50 +140,60 @@ export class DataPlane {
   }
 
   private receiveFromGwlb(): void {
-    const {rx, rxMeta, packet, counters, flows, info} = this
-    const count = this.io.recvUdpBatch(this.udpFd, rx, SLOT, HEADROOM, rxMeta, this.setup.batch)
+    const {rx, rxMeta, counters} = this
+    const count = this.io.recvUdpBatch(this.udpFd, rx, RX_SLOT, HEADROOM, rxMeta, this.setup.batch)
     if (count === 0) return
     const now = flowClock()
-    let out = 0
     for (let i = 0; i < count; i++) {
-      const offset = i * SLOT + HEADROOM
-      const length = rxMeta[i * 4]!
-      counters.received(length)
-      if (length >= SLOT - HEADROOM) {
+      const m = i * RECV_META
+      const start = i * RX_SLOT + HEADROOM
+      const length = rxMeta[m]!
+      if (length >= RX_SLOT - HEADROOM) {
+        counters.received(length)
         counters.drop('oversize')
         continue
       }
-      const reason = decodeGeneve(rx, offset, length, packet)
-      if (reason) {
-        counters.drop(reason)
-        continue
-      }
-      if (!flows.keyOf(rx, packet.innerOffset, packet.innerLength)) {
-        counters.drop('not-ip')
-        continue
-      }
-      const tunnel = this.tunnelFor(packet.eniHigh, packet.eniLow)
-      // Refreshed on every packet: cookies and GWLB nodes can change.
-      info.gwlbAddress = rxMeta[i * 4 + 1]!
-      info.gwlbPort = rxMeta[i * 4 + 2]!
-      info.localAddress = rxMeta[i * 4 + 3]!
-      info.tunnel = tunnel ? tunnel.index : 0
-      info.worker = this.setup.worker
-      if (!flows.remember(now, rx, offset, packet.headerLength, info)) {
-        counters.drop('header-too-long')
-        continue
-      }
-      if (!tunnel) {
-        this.queue(packet.eniHigh, packet.eniLow, rx.subarray(packet.innerOffset, packet.innerOffset + packet.innerLength))
-        continue
-      }
-      counters.tunnelIn(tunnel.index, packet.innerLength, now)
-      this.outFds[out] = tunnel.ingressFd
-      this.outOffsets[out] = packet.innerOffset
-      this.outLengths[out] = packet.innerLength
-      out++
+      // GRO (on the NIC) may have merged datagrams of one GWLB flow: each segment is a GENEVE packet of its own.
+      const segment = rxMeta[m + 4]! || length
+      if (segment < length) counters.groMerged(Math.ceil(length / segment))
+      const end = start + length
+      let at = start
+      do {
+        this.fromGwlb(at, Math.min(segment, end - at), m, now) // once for an empty datagram too (truncated)
+        at += segment
+      } while (at < end)
     }
-    if (out > 0) this.writeTunnels(this.outFds, rx, this.outOffsets, this.outLengths, out)
+    this.flushToTunnels()
+  }
+
+  /** One GENEVE packet from the GWLB (meta at rxMeta[m]): decoded, its flow remembered, its inner packet queued. */
+  private fromGwlb(offset: number, length: number, m: number, now: number): void {
+    const {rx, rxMeta, packet, counters, flows, info, toTunnels} = this
+    counters.received(length)
+    const reason = decodeGeneve(rx, offset, length, packet)
+    if (reason) return counters.drop(reason)
+    if (!flows.keyOf(rx, packet.innerOffset, packet.innerLength)) return counters.drop('not-ip')
+    const tunnel = this.tunnelFor(packet.eniHigh, packet.eniLow)
+    // Refreshed on every packet: cookies and GWLB nodes can change.
+    info.gwlbAddress = rxMeta[m + 1]!
+    info.gwlbPort = rxMeta[m + 2]!
+    info.localAddress = rxMeta[m + 3]!
+    info.tunnel = tunnel ? tunnel.index : 0
+    info.worker = this.setup.worker
+    if (!flows.remember(now, rx, offset, packet.headerLength, info)) return counters.drop('header-too-long')
+    if (!tunnel) return this.queue(packet.eniHigh, packet.eniLow, rx.subarray(packet.innerOffset, packet.innerOffset + packet.innerLength))
+    counters.tunnelIn(tunnel.index, packet.innerLength, now)
+    const k = toTunnels.count++
+    toTunnels.fds[k] = tunnel.ingressFd
+    toTunnels.offsets[k] = packet.innerOffset
+    toTunnels.lengths[k] = packet.innerLength
+    if (toTunnels.count === TUNNEL_WRITES) this.flushToTunnels()
+  }
+
+  private flushToTunnels(): void {
+    const {fds, offsets, lengths, count} = this.toTunnels
+    if (count > 0) this.writeTunnels(fds, this.rx, offsets, lengths, count)
+    this.toTunnels.count = 0
   }
 
   private writeTunnels(fds: Int32Array, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): void {

@@ -95,7 +95,7 @@ export class Forwarder {
     const port = this.options.port ?? GENEVE_PORT
     // Every worker joins one SO_REUSEPORT group; a plain bind first tells whether anybody else holds the port.
     const io = native()
-    io.close(io.openUdp(port, 0, 0))
+    io.close(io.openUdp(port, 0, 0, false))
     const ready = Array.from({length: this.options.workers}, (_, worker) => this.startWorker(worker, port))
     await Promise.all(ready)
     this.timer = setInterval(() => this.housekeeping(), 1000)

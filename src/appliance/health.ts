@@ -25,6 +25,8 @@ export interface HealthReport {
   crossWorkerReplies: number
   /** Packets written into a tunnel inside a GSO packet with others of their flow (routed and filtered once). */
   coalesced: number
+  /** GENEVE packets that arrived merged by GRO with others of their GWLB flow. */
+  groMerged: number
   flows: number
   tunnels: TunnelReport[]
 }
@@ -103,6 +105,7 @@ export function renderMetrics(h: HealthReport): string {
   metric('flows', 'gauge', 'Flows in the flow table.', [['', h.flows]])
   metric('cross_worker_replies_total', 'counter', 'Replies read by another worker than the one that received the request.', [['', h.crossWorkerReplies]])
   metric('coalesced_packets_total', 'counter', 'Packets written into a tunnel inside a GSO packet with others of their flow.', [['', h.coalesced]])
+  metric('gro_packets_total', 'counter', 'GENEVE packets that arrived merged by GRO with others of their GWLB flow.', [['', h.groMerged]])
   metric('tunnels', 'gauge', 'Tunnel interface pairs (one per GWLB endpoint).', [['', h.tunnels.length]])
   metric('geneve_packets_total', 'counter', 'GENEVE packets from (in) and back to (out) the GWLB.', [
     ['{direction="in"}', h.traffic.packetsIn],

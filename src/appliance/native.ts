@@ -6,9 +6,10 @@ export interface Native {
   /** offloads: the kernel may hand over GSO packets and partial checksums (readTunBatch cuts and completes them). */
   openTun(name: string, multiQueue: boolean, offloads: boolean): number
   linkUp(name: string, mtu: number): void
-  /** reuseGroup > 0: join a SO_REUSEPORT group of that many sockets, spread by the senders' source ports. */
-  openUdp(port: number, receiveBuffer: number, reuseGroup: number): number
+  /** reuseGroup > 0: join a SO_REUSEPORT group of that many sockets, spread by the senders' source ports; gro: take GRO-merged datagrams. */
+  openUdp(port: number, receiveBuffer: number, reuseGroup: number, gro: boolean): number
   openRaw(sendBuffer: number): number
+  /** Datagrams received; meta holds RECV_META numbers each: length, sender address and port, local address, GRO segment size (0: not merged). */
   recvUdpBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, meta: Uint32Array, max: number): number
   /** Packets read into slots; a GSO packet is cut into its segments in the slots after it (buf needs maxSegments slots more than max), dropped[0] = packets that could not be cut. */
   readTunBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, lengths: Uint32Array, max: number, dropped: Uint32Array): number
@@ -24,6 +25,9 @@ export interface Native {
 }
 
 export type Watch = {readonly __watch: unique symbol}
+
+/** Numbers recvUdpBatch reports per datagram (native/gwlb_native.c). */
+export const RECV_META = 5
 
 let loaded: Native | undefined
 

@@ -10,7 +10,9 @@ const TRAFFIC = 4 // packets in, bytes in, packets out, bytes out
 const CROSS = TRAFFIC + REASONS.length
 /** Packets that went into a tunnel inside a GSO packet with others of their flow. */
 const COALESCED = CROSS + 1
-const TUNNELS = COALESCED + 1
+/** GENEVE packets that arrived merged by GRO with others of their GWLB flow. */
+const GRO = COALESCED + 1
+const TUNNELS = GRO + 1
 const PER_WORKER = TUNNELS + (MAX_TUNNELS + 1) * TRAFFIC
 
 /**
@@ -56,6 +58,10 @@ export class SharedCounters {
 
   coalesced(): number {
     return this.total((base) => base + COALESCED)
+  }
+
+  groMerged(): number {
+    return this.total((base) => base + GRO)
   }
 
   /** Second (on the flow clock) of a tunnel's last packet, either way. */
@@ -112,6 +118,10 @@ export class CounterWriter {
 
   coalesced(packets: number): void {
     this.numbers[this.base + COALESCED]! += packets
+  }
+
+  groMerged(packets: number): void {
+    this.numbers[this.base + GRO]! += packets
   }
 
   tunnelIn(index: number, bytes: number, now: number): void {

@@ -1,8 +1,8 @@
 import fc from 'fast-check'
 import {expect, it} from 'vitest'
-import {ApplianceBed, useRunningAppliance} from '../helpers/appliance-bed.js'
+import {APPLIANCE_IP, ApplianceBed, GWLB_IP, useRunningAppliance} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
-import {forwarded, parseInner, TCP_ACK, TCP_FIN, TCP_PSH, tcp, udp, type Ip} from '../helpers/packets.js'
+import {encapsulate, forwarded, parseInner, TCP_ACK, TCP_FIN, TCP_PSH, tcp, udp, type Ip} from '../helpers/packets.js'
 
 const V4: Ip = {src: '10.200.0.5', dst: '203.0.113.80'}
 const V6: Ip = {src: 'fd00:200::5', dst: '2001:db8::10'}
@@ -13,16 +13,38 @@ let endpoints = 0x1000
 /** A new endpoint each time: its first packets wait for its tunnel, then go in with one write call. */
 const newEndpoint = () => ({eni: (endpoints++).toString(16).padStart(16, '0'), cookie: 'cafef00d'})
 
-const coalescedSoFar = async (bed: ApplianceBed) => (JSON.parse((await bed.health()).body!) as {coalesced: number}).coalesced
+interface Counts {
+  coalesced: number
+  groMerged: number
+}
+const countsOf = async (bed: ApplianceBed) => JSON.parse((await bed.health()).body!) as Counts
 
-/** Sends packets through a new endpoint (one-arm: out of gwi-, routed, back from gwo-); what returns, in order. */
-async function sendThrough(bed: ApplianceBed, packets: Buffer[]): Promise<{back: Buffer[]; coalesced: number}> {
-  const before = await coalescedSoFar(bed)
+/**
+ * Sends packets through a new endpoint (one-arm: out of gwi-, routed, back from gwo-); what returns, in order,
+ * and how many were merged on the way in. `asOne`: the GENEVE datagrams go as one UDP GSO send, which the
+ * appliance's socket takes whole, as it takes datagrams that GRO on a NIC merged.
+ */
+async function sendThrough(bed: ApplianceBed, packets: Buffer[], o: {asOne?: boolean} = {}): Promise<{back: Buffer[]} & Counts> {
+  const before = await countsOf(bed)
   const endpoint = newEndpoint()
-  for (const p of packets) bed.send(endpoint, p)
+  if (o.asOne) sendAsOne(bed, packets.map((p) => encapsulate(endpoint, p)))
+  else for (const p of packets) bed.send(endpoint, p)
   const back: Buffer[] = []
   for (const _ of packets) back.push((await bed.reply((d) => d.subarray(12, 20).toString('hex') === endpoint.eni)).payload.subarray(40))
-  return {back, coalesced: (await coalescedSoFar(bed)) - before}
+  const after = await countsOf(bed)
+  return {back, coalesced: after.coalesced - before.coalesced, groMerged: after.groMerged - before.groMerged}
+}
+
+/** Datagrams of one size (the last may be shorter) in one send with UDP_SEGMENT, from the GWLB node. */
+function sendAsOne(bed: ApplianceBed, datagrams: Buffer[]): void {
+  const script = [
+    'import socket, sys',
+    'udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+    `udp.bind(('${GWLB_IP}', 51999))`,
+    `udp.setsockopt(socket.IPPROTO_UDP, 103, ${datagrams[0]!.length})  # UDP_SEGMENT`,
+    `udp.sendto(bytes.fromhex(sys.argv[1]), ('${APPLIANCE_IP}', 6081))`,
+  ].join('\n')
+  bed.gwlb.run('python3', '-c', script, Buffer.concat(datagrams).toString('hex'))
 }
 
 /** Packets by flow, each flow's in order: flows may overtake each other on their way back (tunnel queues). */
@@ -76,7 +98,7 @@ const udpRun = (length: number) => Array.from({length}, (_, i) => udp({...V4, id
 describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO packets, and come out unchanged', () => {
   const bed = useRunningAppliance('--mode', 'one-arm', '--health-format', 'json')
 
-  const through = (packets: Buffer[]) => sendThrough(bed(), packets)
+  const through = (packets: Buffer[], o: {asOne?: boolean} = {}) => sendThrough(bed(), packets, o)
 
   it('merges UDP packets of one flow whose IDs count up; each comes back byte for byte, in order', async () => {
     // The last one shorter: segmentation leaves the remainder last.
@@ -119,6 +141,14 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
     )
   })
 
+  it('takes datagrams that arrive merged (GRO on the NIC) apart again: one GENEVE packet each', async () => {
+    const packets = udpRun(30)
+    const {back, groMerged, coalesced} = await through(packets, {asOne: true})
+    expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
+    expect(groMerged).toBe(30)
+    expect(coalesced).toBeGreaterThan(1)
+  })
+
   it('leaves alone what segmentation would change: fixed IDs, bad or missing checksums, different TCP options', async () => {
     const broken = udp({...V4, id: 2}, 5353, 53, data(0))
     broken[broken.length - 1]! ^= 0xff
@@ -148,6 +178,10 @@ describeAsRoot('gwlb appliance run --no-gso: every packet goes through the tunne
     const {back, coalesced} = await sendThrough(bed(), packets)
     expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
     expect(coalesced).toBe(0)
+    // Datagrams a sender merged reach the socket one by one: the kernel splits them for it.
+    const merged = await sendThrough(bed(), udpRun(20), {asOne: true})
+    expect(merged).toMatchObject({groMerged: 0, coalesced: 0})
+    expect(merged.back).toHaveLength(20)
     const gwo = bed().links().find((l) => l.startsWith('gwo-'))!
     expect(bed().appliance.run('ip', '-d', 'link', 'show', gwo)).not.toMatch(/gso_max_segs 64 /)
   })
