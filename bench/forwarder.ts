@@ -12,7 +12,9 @@
  * threads; default one per CPU), --appliance-args="…" (more `appliance run` flags),
  * --repeat N (each cell the median of N runs: ratios drift ±20% from run to run on shared machines),
  * --inner-ids counting|fixed (the inner IPv4 IDs of a flow count up, as a connected socket or TCP numbers them,
- * or stay fixed, as an unconnected socket's DF datagrams have them: then no run of packets can be coalesced).
+ * or stay fixed, as an unconnected socket's DF datagrams have them: then no run of packets can be coalesced),
+ * --nic-gro (the appliance's side of the gen link works as a NIC with GRO does: NAPI in its own thread, GRO on;
+ * for the kernel baseline as much as for the forwarder; needs ethtool).
  */
 import {execFileSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
@@ -34,6 +36,7 @@ const {values: opts} = parseArgs({
     'appliance-args': {type: 'string', default: ''},
     repeat: {type: 'string', default: '1'},
     'inner-ids': {type: 'string', default: 'counting'},
+    'nic-gro': {type: 'boolean', default: false},
   },
 })
 const ENI = {eni: '2b8ee1d4db0c51c4'}
@@ -63,6 +66,12 @@ gen.run('ip', 'route', 'add', '198.18.0.0/24', 'via', '10.77.0.2')
 sink.run('ip', 'route', 'add', '10.77.0.0/24', 'via', '198.18.0.1')
 app.run('ip', 'route', 'add', 'default', 'via', '198.18.0.10')
 app.sysctl('net.ipv4.ip_forward', 1)
+if (opts['nic-gro']) {
+  // veth only takes packets into GRO when the sending side does no TSO; NAPI in a thread lets them gather.
+  gen.run('ethtool', '-K', 'g0', 'tso', 'off')
+  app.run('ethtool', '-K', 'a0', 'gro', 'on')
+  app.run('sh', '-c', 'echo 1 > /sys/class/net/a0/threaded')
+}
 
 /** Inner UDP packets of `size` bytes (IP header included) to sink:9, one per flow (source port). */
 function innerPackets(size: number): Buffer[] {
@@ -89,7 +98,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The forwarder's health report (JSON). */
-function health(): {flows: number; coalesced: number; traffic: {packetsIn: number}} {
+function health(): {flows: number; coalesced: number; groMerged: number; traffic: {packetsIn: number}} {
   return JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:8080/').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as never
 }
 
@@ -127,6 +136,8 @@ interface Row {
   cpu?: number
   /** Share of the packets into the tunnel that went inside GSO packets. */
   coalesced?: number
+  /** Share of the GENEVE packets that arrived merged by GRO. */
+  groMerged?: number
   /** Where packets were lost during the run. */
   drops: Drops
 }
@@ -161,12 +172,12 @@ async function measure(mode: string, size: number, rate: number, pid?: number): 
   const result = mode === 'baseline' ? send(inner.map((p) => p.subarray(28)), '198.18.0.10', 9, rate, 40000, -1) : send(geneve, '10.77.0.2', 6081, rate, 51000, idAt)
   const cpu = pid ? (cpuSeconds(pid) - cpuBefore) / result.seconds : undefined
   const after = pid ? health() : undefined
-  const coalesced = before && after ? (after.coalesced - before.coalesced) / (after.traffic.packetsIn - before.traffic.packetsIn) : undefined
+  const share = (key: 'coalesced' | 'groMerged') => (before && after ? (after[key] - before[key]) / (after.traffic.packetsIn - before.traffic.packetsIn) : undefined)
   const {packets} = await counter.done
   const dropsAfter = drops(counterHost)
   const lost = {socket: dropsAfter.socket - dropsBefore.socket, tunnels: dropsAfter.tunnels - dropsBefore.tunnels, counter: dropsAfter.counter - dropsBefore.counter}
   const pps = packets / result.seconds
-  return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, coalesced, drops: lost}
+  return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, coalesced: share('coalesced'), groMerged: share('groMerged'), drops: lost}
 }
 
 /** With --repeat N, the run of median delivered rate out of N (each still a full --seconds run). */
@@ -199,6 +210,7 @@ async function memoryWithFlows(pid: number, count: number): Promise<{flows: numb
   return {flows, rssMb: rss}
 }
 
+const percent = (share?: number) => (share === undefined ? '    -' : `${(share * 100).toFixed(0).padStart(3)}%`)
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', {maximumFractionDigits: d, minimumFractionDigits: d})
 
 async function main(): Promise<void> {
@@ -217,13 +229,13 @@ async function main(): Promise<void> {
       if (child) await stopAppliance(child)
     }
   }
-  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows (inner IDs ${opts['inner-ids']}), ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
-  console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GSO  × kernel  dropped at socket/tunnel/counter')
+  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows (inner IDs ${opts['inner-ids']}${opts['nic-gro'] ? ', NIC GRO' : ''}), ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
+  console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GRO  GSO  × kernel  dropped at socket/tunnel/counter')
   for (const r of rows) {
     const base = rows.find((b) => b.mode === 'baseline' && b.size === r.size && b.rate === r.rate)
     const ratio = base && r.mode !== 'baseline' ? `${(r.pps / base.pps).toFixed(2)}×` : ''
     console.log(
-      `${r.mode.padEnd(9)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${r.coalesced === undefined ? '    -' : `${(r.coalesced * 100).toFixed(0).padStart(4)}%`}  ${ratio.padEnd(7)} ${fmt(r.drops.socket)}/${fmt(r.drops.tunnels)}/${fmt(r.drops.counter)}`,
+      `${r.mode.padEnd(9)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${percent(r.groMerged)} ${percent(r.coalesced)}  ${ratio.padEnd(7)} ${fmt(r.drops.socket)}/${fmt(r.drops.tunnels)}/${fmt(r.drops.counter)}`,
     )
   }
   if (memory) console.log(`forwarder RSS with ${fmt(memory.flows)} live flows: ${memory.rssMb.toFixed(1)} MB`)
