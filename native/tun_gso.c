@@ -6,6 +6,9 @@
 // extension headers, IPv4 IDs that do not count up by one (segmentation numbers them that way), bad or
 // absent checksums (merging would repair them), TCP flags other than ACK (and PSH on the last), differing
 // TCP options, windows or ACKs, and a short segment anywhere but last.
+//
+// The other way, the tunnels take TSO/USO offloads, so what the kernel routes into them may come out as one
+// GSO packet; tun_split cuts it up the way the kernel would have before it goes back to the GWLB.
 #define _GNU_SOURCE
 #include "tun_gso.h"
 
