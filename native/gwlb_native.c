@@ -104,9 +104,9 @@ static int set_ifflags_up_mtu(const char *name, int mtu) {
   return rc;
 }
 
-// openTun(name, multiQueue, offloads) -> fd. The interface exists (down) while a queue fd is open. Every packet read or
-// written carries a virtio_net_hdr, so that writes can be GSO packets (tun_gso.c); reads are always whole
-// packet may be a GSO packet (offloads on: TUNSETOFFLOAD), cut up by readTunBatch.
+// openTun(name, multiQueue, offloads) -> fd. The interface exists (down) while a queue fd is open. Every
+// packet read or written carries a virtio_net_hdr, so that writes can be GSO packets (tun_gso.c); with
+// offloads (TUNSETOFFLOAD) a packet read may be a GSO packet too, which readTunBatch cuts up.
 static napi_value open_tun(napi_env env, napi_callback_info info) {
   ARGS(3);
   char name[IFNAMSIZ];
@@ -276,7 +276,7 @@ static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
   uint32_t *dropped = buffer_data(env, argv[6], NULL);
   dropped[0] = 0;
   int n = 0;
-  while (n < b.max && n < b.capacity) {
+  while (n < b.max) {
     uint8_t *at = b.buf + (size_t)n * slot + headroom;  // the virtio_net_hdr goes just before, in the headroom
     ssize_t r = read(fd, at - TUN_VNET_HDR_LEN, (size_t)(b.capacity - n) * slot - headroom + TUN_VNET_HDR_LEN);
     if (r < 0) {
@@ -439,6 +439,8 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_set_named_property(env, exports, "maxSegments", num(env, TUN_MAX_SEGMENTS));
+  napi_set_named_property(env, exports, "maxBatch", num(env, MAX_BATCH));
+  napi_set_named_property(env, exports, "recvMeta", num(env, RECV_META));
   return exports;
 }
 

@@ -75,6 +75,11 @@ static uint16_t fold(uint64_t sum) {
   return (uint16_t)sum;
 }
 
+static void set_ipv4_header_checksum(uint8_t *ip) {
+  put16(ip + 10, 0);
+  put16(ip + 10, ~fold(sum_bytes(0, ip, (ip[0] & 0x0f) * 4)));
+}
+
 static uint64_t pseudo_header_sum(const uint8_t *ip, uint8_t version, uint8_t proto, uint32_t l4_length) {
   uint64_t sum = version == 4 ? sum_bytes(0, ip + 12, 8) : sum_bytes(0, ip + 8, 32);
   return sum + proto + l4_length;
@@ -176,8 +181,7 @@ static int write_run(int fd, const struct packet *run, int n, uint32_t total) {
     put16(head + l3 + 4, total - l3);
   if (first->version == 4) {
     put16(head + 2, total);
-    put16(head + 10, 0);
-    put16(head + 10, ~fold(sum_bytes(0, head, 20)));
+    set_ipv4_header_checksum(head);
   } else {
     put16(head + 4, total - 40);
   }
@@ -276,8 +280,7 @@ int tun_split(const uint8_t *vhp, uint8_t *p, uint32_t len, int slot, int room, 
     if (version == 4) {
       put16(s + 2, total);
       put16(s + 4, id + i);
-      put16(s + 10, 0);
-      put16(s + 10, ~fold(sum_bytes(0, s, (s[0] & 0x0f) * 4)));
+      set_ipv4_header_checksum(s);
     } else {
       put16(s + 4, total - 40);
     }

@@ -1,6 +1,6 @@
 import {FlowTable, type FlowInfo} from './flow-table.js'
 import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from './geneve.js'
-import {errnoOf, native, RECV_META, type Native, type Watch} from './native.js'
+import {errnoOf, native, type Native, type Watch} from './native.js'
 import {SharedCounters, type CounterWriter} from './shared-counters.js'
 
 /** Room before each packet for the outer IPv4/UDP headers and the largest GENEVE header (8 + 63*4 bytes). */
@@ -9,8 +9,6 @@ const HEADROOM = 320
 const SLOT = HEADROOM + 9024
 /** Largest UDP datagram, which GRO may make of several from one GWLB flow. */
 const RX_SLOT = HEADROOM + 65536
-/** Most packets written into the tunnels with one call (native/tun_gso.h TUN_MAX_BATCH). */
-const TUNNEL_WRITES = 256
 /** What reading a TUN queue gives once its interface was deleted. */
 const EBADFD = 77
 /** Packets held per endpoint while its tunnel is being made. */
@@ -77,8 +75,8 @@ export class DataPlane {
   private readonly rxMeta: Uint32Array
   private readonly tx: Buffer
   private readonly txLengths: Uint32Array
-  /** Inner packets from the GWLB waiting to be written into their tunnels (offsets into rx). */
-  private readonly toTunnels = {fds: new Int32Array(TUNNEL_WRITES), offsets: new Uint32Array(TUNNEL_WRITES), lengths: new Uint32Array(TUNNEL_WRITES), count: 0}
+  /** Inner packets from the GWLB waiting to be written into their tunnels (offsets into rx), a batch call's worth. */
+  private readonly toTunnels = {fds: new Int32Array(this.io.maxBatch), offsets: new Uint32Array(this.io.maxBatch), lengths: new Uint32Array(this.io.maxBatch), count: 0}
   private readonly outOffsets: Uint32Array
   private readonly outLengths: Uint32Array
   private readonly outDestinations: Uint32Array
@@ -99,7 +97,7 @@ export class DataPlane {
     const batch = setup.batch
     // Not zeroed: the kernel fills what is read, and most of each 64 KB slot is never touched (nor resident).
     this.rx = Buffer.allocUnsafeSlow(RX_SLOT * batch)
-    this.rxMeta = new Uint32Array(RECV_META * batch)
+    this.rxMeta = new Uint32Array(this.io.recvMeta * batch)
     // A GSO packet read from a tunnel is cut into the slots after its own: room for a last one of them all.
     const returning = batch + this.io.maxSegments
     this.tx = Buffer.alloc(SLOT * returning)
@@ -141,11 +139,12 @@ export class DataPlane {
 
   private receiveFromGwlb(): void {
     const {rx, rxMeta, counters} = this
+    const stride = this.io.recvMeta
     const count = this.io.recvUdpBatch(this.udpFd, rx, RX_SLOT, HEADROOM, rxMeta, this.setup.batch)
     if (count === 0) return
     const now = flowClock()
     for (let i = 0; i < count; i++) {
-      const m = i * RECV_META
+      const m = i * stride
       const start = i * RX_SLOT + HEADROOM
       const length = rxMeta[m]!
       if (length >= RX_SLOT - HEADROOM) {
@@ -187,7 +186,7 @@ export class DataPlane {
     toTunnels.fds[k] = tunnel.ingressFd
     toTunnels.offsets[k] = packet.innerOffset
     toTunnels.lengths[k] = packet.innerLength
-    if (toTunnels.count === TUNNEL_WRITES) this.flushToTunnels()
+    if (toTunnels.count === toTunnels.fds.length) this.flushToTunnels()
   }
 
   private flushToTunnels(): void {

@@ -9,7 +9,7 @@ export interface Native {
   /** reuseGroup > 0: join a SO_REUSEPORT group of that many sockets, spread by the senders' source ports; gro: take GRO-merged datagrams. */
   openUdp(port: number, receiveBuffer: number, reuseGroup: number, gro: boolean): number
   openRaw(sendBuffer: number): number
-  /** Datagrams received; meta holds RECV_META numbers each: length, sender address and port, local address, GRO segment size (0: not merged). */
+  /** Datagrams received; meta holds recvMeta numbers each: length, sender address and port, local address, GRO segment size (0: not merged). */
   recvUdpBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, meta: Uint32Array, max: number): number
   /** Packets read into slots; a GSO packet is cut into its segments in the slots after it (buf needs maxSegments slots more than max), dropped[0] = packets that could not be cut. */
   readTunBatch(fd: number, buf: Buffer, slotSize: number, headroom: number, lengths: Uint32Array, max: number, dropped: Uint32Array): number
@@ -22,12 +22,13 @@ export interface Native {
   unwatch(watch: Watch): void
   /** Most segments in a GSO packet read from a tunnel (the interfaces' gso_max_segs). */
   readonly maxSegments: number
+  /** Most packets one batch call moves. */
+  readonly maxBatch: number
+  /** Numbers recvUdpBatch reports per datagram. */
+  readonly recvMeta: number
 }
 
 export type Watch = {readonly __watch: unique symbol}
-
-/** Numbers recvUdpBatch reports per datagram (native/gwlb_native.c). */
-export const RECV_META = 5
 
 let loaded: Native | undefined
 
