@@ -1,4 +1,5 @@
 import {createRequire} from 'node:module'
+import {fileURLToPath} from 'node:url'
 import {UserError} from '../errors.js'
 
 /** The syscalls Node lacks (native/gwlb_native.c); every call moves a batch of packets through slot buffers. */
@@ -35,13 +36,15 @@ let loaded: Native | undefined
 export function native(): Native {
   if (loaded) return loaded
   const require = createRequire(import.meta.url)
+  const load = require('node-gyp-build') as (root: string) => Native
   try {
-    // Same depth from src/appliance (sources) and dist/appliance (build).
-    loaded = require('../../build/Release/gwlb_native.node') as Native
+    // A local build (build/Release) if there is one, else the package's prebuild for this platform and CPU.
+    // The package root is at the same depth from src/appliance (sources) and dist/appliance (build).
+    loaded = load(fileURLToPath(new URL('../..', import.meta.url)))
   } catch (error) {
     throw new UserError(
-      `The data-plane module is not built (${(error as Error).message.split('\n')[0]})`,
-      'run `npm ci` (or `npm rebuild`) in the gwlb directory with make, g++ and python3 installed',
+      `The data-plane module cannot be loaded (${(error as Error).message.split('\n')[0]})`,
+      'this package has prebuilds for linux-x64 and linux-arm64; elsewhere run `npm rebuild gwlb` with make, g++ and python3 installed',
     )
   }
   return loaded

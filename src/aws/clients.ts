@@ -2,6 +2,7 @@ import type {AutoScalingClient} from '@aws-sdk/client-auto-scaling'
 import type {EC2Client} from '@aws-sdk/client-ec2'
 import type {ElasticLoadBalancingV2Client} from '@aws-sdk/client-elastic-load-balancing-v2'
 import type {IAMClient} from '@aws-sdk/client-iam'
+import type {S3Client} from '@aws-sdk/client-s3'
 import type {SSMClient} from '@aws-sdk/client-ssm'
 import type {STSClient} from '@aws-sdk/client-sts'
 import type {fromNodeProviderChain} from '@aws-sdk/credential-providers'
@@ -37,6 +38,7 @@ type ClientConfig = {
 export class AwsClients {
   private readonly config: ClientConfig
   private readonly cache = new Map<string, unknown>()
+  private accountId?: Promise<string>
 
   constructor(target: AwsTarget = {}) {
     this.config = {
@@ -70,8 +72,27 @@ export class AwsClients {
     return this.client('ssm', () => new (load('@aws-sdk/client-ssm') as {SSMClient: typeof SSMClient}).SSMClient(this.config))
   }
 
+  get s3(): S3Client {
+    // An emulator or private endpoint (AWS_ENDPOINT_URL…) answers on its own host name, not on bucket.host.
+    return this.client('s3', () => new (load('@aws-sdk/client-s3') as {S3Client: typeof S3Client}).S3Client({...this.config, forcePathStyle: Boolean(this.s3Endpoint)}))
+  }
+
+  /** The S3 endpoint the environment points the tool at (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL), if any. */
+  get s3Endpoint(): string | undefined {
+    return process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
+  }
+
   get sts(): STSClient {
     return this.client('sts', () => new (load('@aws-sdk/client-sts') as {STSClient: typeof STSClient}).STSClient(this.config))
+  }
+
+  /** The account of the credentials in use (asked once). */
+  async account(): Promise<string> {
+    this.accountId ??= (async () => {
+      const {GetCallerIdentityCommand} = load('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts')
+      return (await this.sts.send(new GetCallerIdentityCommand({}))).Account!
+    })()
+    return this.accountId
   }
 
   /** The region the clients resolved (flag, environment or profile). */

@@ -25,8 +25,8 @@ export interface DeploymentSpec {
   crossZone: boolean
   allowedPrincipals: string[]
   tgwAttachments: string[]
-  /** What the instances' user data installs with `npm install -g`. */
-  package: string
+  /** The gwlb the appliances run: a .tgz file, tarball URL or npm spec; absent: the gwlb running init. */
+  package?: string
 }
 
 /** What flags (or the wizard so far) gave; the rest is asked for or defaulted. */
@@ -92,7 +92,7 @@ export function validateSpec(spec: DeploymentSpec): void {
 }
 
 /** The command line that makes this deployment without prompts (printed at the end of the wizard). */
-export function commandLine(spec: DeploymentSpec, region: string, defaultPackage: string): string {
+export function commandLine(spec: DeploymentSpec, region: string): string {
   const parts = ['gwlb init --yes', `--name ${spec.name}`, `--region ${region}`, `--vpc-id ${spec.vpcId}`,
     `--appliance-subnets ${spec.applianceSubnets.join(',')}`, `--endpoint-subnets ${spec.endpointSubnets.join(',')}`]
   parts.push(spec.natGateways ? `--nat-subnets ${spec.natSubnets.join(',')}` : '--no-nat-gateways')
@@ -103,7 +103,7 @@ export function commandLine(spec: DeploymentSpec, region: string, defaultPackage
     ['--desired-capacity', spec.desiredCapacity, DEFAULTS.desiredCapacity], ['--health-port', spec.healthPort, DEFAULTS.healthPort],
     ['--health-protocol', spec.healthProtocol, DEFAULTS.healthProtocol], ['--stickiness', spec.stickiness, DEFAULTS.stickiness],
     ['--failover', spec.failover, DEFAULTS.failover], ['--deregistration-delay', spec.deregistrationDelay, DEFAULTS.deregistrationDelay],
-    ['--ami-id', spec.amiId, undefined], ['--key-name', spec.keyName, undefined], ['--package', spec.package, defaultPackage],
+    ['--ami-id', spec.amiId, undefined], ['--key-name', spec.keyName, undefined], ['--package', spec.package, undefined],
   ]
   for (const [flag, value, fallback] of optional) if (value !== undefined && value !== fallback) parts.push(`${flag} ${value}`)
   if (spec.crossZone) parts.push('--cross-zone')
@@ -113,15 +113,15 @@ export function commandLine(spec: DeploymentSpec, region: string, defaultPackage
 }
 
 /** --yes: every required value must be a flag; the rest take their defaults. */
-export function completeFromFlags(given: PartialSpec, defaultPackage: string): DeploymentSpec {
+export function completeFromFlags(given: PartialSpec): DeploymentSpec {
   const required: [keyof PartialSpec, string][] = [['vpcId', '--vpc-id'], ['applianceSubnets', '--appliance-subnets'], ['endpointSubnets', '--endpoint-subnets']]
   if (given.natGateways !== false) required.push(['natSubnets', '--nat-subnets (or --no-nat-gateways)'])
   const absent = required.filter(([key]) => given[key] === undefined).map(([, flag]) => flag)
   if (absent.length) throw new UserError(`missing ${absent.join(', ')}`, 'pass them as flags, or run gwlb init without --yes for the wizard')
-  return withDefaults(given, defaultPackage)
+  return withDefaults(given)
 }
 
-export function withDefaults(given: PartialSpec, defaultPackage: string): DeploymentSpec {
+export function withDefaults(given: PartialSpec): DeploymentSpec {
   return {
     name: given.name ?? DEFAULTS.name,
     vpcId: given.vpcId!,
@@ -145,6 +145,6 @@ export function withDefaults(given: PartialSpec, defaultPackage: string): Deploy
     crossZone: given.crossZone ?? DEFAULTS.crossZone,
     allowedPrincipals: given.allowedPrincipals ?? [],
     tgwAttachments: given.tgwAttachments ?? [],
-    package: given.package ?? defaultPackage,
+    package: given.package,
   }
 }

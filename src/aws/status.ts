@@ -67,7 +67,7 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
 
   if (!settings) status.missing.push('deployment settings (SSM parameter): re-run init with the original flags to restore them')
   else
-    for (const step of STEPS.filter((s) => s.enabled(settings) && s.id !== 'endpoint-connections' && s.id !== 'tgw-appliance-mode')) {
+    for (const step of STEPS.filter((s) => s.enabled(settings) && !['endpoint-connections', 'tgw-appliance-mode', 's3-endpoint'].includes(s.id))) {
       const have = resourcesOf(owned, step.id).length
       const want = expectedCount(step.id, settings)
       if (have < want) status.missing.push(have === 0 ? step.title : `${step.title}: ${have} of ${want}`)

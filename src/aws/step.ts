@@ -98,4 +98,7 @@ export const names = (spec: {name: string}, region: string) => ({
   autoScalingGroup: `gwlb-${spec.name}`,
   endpoint: (az: string) => `gwlb-${spec.name}-${az}`,
   nat: (az: string) => `gwlb-${spec.name}-nat-${az}`,
+  s3Endpoint: `gwlb-${spec.name}-s3`,
+  /** Bucket names are global: the account and region make this deployment's its own. */
+  bucket: (account: string) => `gwlb-${spec.name}-${account}-${region}`,
 })

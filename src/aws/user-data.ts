@@ -1,35 +1,79 @@
+import {readFileSync} from 'node:fs'
 import type {DeploymentSpec} from './spec.js'
+import type {Artifacts} from './steps/software.js'
+import type {Architecture} from './staging/runtime.js'
 
-/** Node.js the appliances run (an LTS line the tool supports: 20, 22 or 24). */
-export const APPLIANCE_NODE_VERSION = '22.11.0'
+/** What the appliances' first boot needs to know besides the spec: where the staged software is. */
+export interface BootSource extends Artifacts {
+  region: string
+  architecture: Architecture
+  /** amazonaws.com, or the partition's own (amazonaws.com.cn). */
+  dnsSuffix: string
+  /** An S3 endpoint other than AWS's (an emulator), as the tool itself was pointed at one. */
+  endpoint?: string
+}
+
+/** Where the bootstrap leaves its log; `gwlb status` points here when appliances stay unhealthy. */
+export const BOOTSTRAP_LOG = '/var/log/gwlb-bootstrap.log'
+
+// Same depth from src/aws and dist/aws.
+const fetcher = () => readFileSync(new URL('../../assets/s3-fetch.py', import.meta.url), 'utf8')
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
+const UNAME: Record<Architecture, string> = {amd64: 'x86_64', arm64: 'aarch64'}
 
 /**
- * The appliance's first-boot script: Node.js, the build tools for gwlb's data-plane module, nftables, gwlb
- * itself (spec.package, any npm install target), then the systemd unit that runs the data plane.
+ * The appliance's first-boot script. It fetches Node.js and the gwlb package from the deployment's bucket
+ * with the instance's role (checking each SHA-256 before unpacking), unpacks them under /opt/gwlb (the
+ * package bundles its dependencies and its prebuilt data-plane module: no compiler, no registry), and installs
+ * the systemd unit that runs the data plane. Any failure ends it with one line on the console and in the log.
  */
-export function renderUserData(spec: DeploymentSpec): string {
+export function renderUserData(spec: DeploymentSpec, source: BootSource): string {
+  const s3 = [`--bucket ${shellQuote(source.bucket)}`, `--region ${source.region}`, `--dns-suffix ${source.dnsSuffix}`,
+    ...(source.endpoint ? [`--endpoint ${shellQuote(source.endpoint)}`] : [])].join(' ')
   return `#!/bin/bash
-# gwlb appliance bootstrap for deployment ${spec.name}
+# gwlb appliance bootstrap: deployment ${spec.name}, gwlb ${source.gwlb.version} (sha256 ${source.gwlb.sha256}), Node.js ${source.node.version}
 set -euo pipefail
-exec > >(tee -a /var/log/gwlb-bootstrap.log) 2>&1
-export DEBIAN_FRONTEND=noninteractive
+exec > >(tee -a ${BOOTSTRAP_LOG}) 2>&1
+trap 'echo "gwlb bootstrap: FAILED at line $LINENO ($BASH_COMMAND); see ${BOOTSTRAP_LOG}"' ERR
+echo "gwlb bootstrap: start $(date -u +%FT%TZ)"
 
-# First boot races unattended-upgrades for the dpkg lock: wait for it rather than fail.
-apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
-apt_get update -q
-apt_get install -y -q --no-install-recommends ca-certificates curl xz-utils nftables iproute2 make g++ python3
+if [ "$(uname -m)" != ${UNAME[source.architecture]} ]; then
+  echo "gwlb bootstrap: this launch template ships software for ${UNAME[source.architecture]}, the instance is $(uname -m)"
+  exit 1
+fi
 
-case "$(uname -m)" in
-  x86_64) arch=x64 ;;
-  aarch64) arch=arm64 ;;
-  *) echo "gwlb: unsupported CPU $(uname -m)" >&2; exit 1 ;;
-esac
-curl -fsSL "https://nodejs.org/dist/v${APPLIANCE_NODE_VERSION}/node-v${APPLIANCE_NODE_VERSION}-linux-\${arch}.tar.xz" \\
-  | tar -xJ -C /usr/local --strip-components=1
+install -d -m 0755 /opt/gwlb /opt/gwlb/lib
+cat > /opt/gwlb/lib/s3-fetch.py <<'GWLB_FETCH'
+${fetcher().trimEnd()}
+GWLB_FETCH
+fetch() { python3 /opt/gwlb/lib/s3-fetch.py ${s3} "$@"; }
 
-npm install -g --unsafe-perm ${shellQuote(spec.package)}
+# Unpacks a tarball into a fresh folder, then swaps it in whole: a re-run never leaves a mix of two versions.
+unpack() {
+  rm -rf "$2.new" && install -d "$2.new"
+  tar -xzf "$1" -C "$2.new" --strip-components=1 --no-same-owner
+  rm -rf "$2" && mv "$2.new" "$2" && rm -f "$1"
+}
+
+fetch ${shellQuote(source.node.key)} /opt/gwlb/node.tgz ${source.node.sha256}
+unpack /opt/gwlb/node.tgz /opt/gwlb/node
+ln -sf /opt/gwlb/node/bin/node /usr/local/bin/node
+
+fetch ${shellQuote(source.gwlb.key)} /opt/gwlb/gwlb.tgz ${source.gwlb.sha256}
+unpack /opt/gwlb/gwlb.tgz /opt/gwlb/app
+ln -sf /opt/gwlb/app/bin/run.js /usr/local/bin/gwlb
+
+# nftables is on current Ubuntu images; install it only where it is not.
+if ! command -v nft >/dev/null; then
+  for try in 1 2 3; do
+    apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends nftables && break
+    [ "$try" = 3 ] && { echo "gwlb bootstrap: could not install nftables (no way to a package mirror?)"; exit 1; }
+    sleep 10
+  done
+fi
+
 gwlb appliance install --enable --now --mode ${spec.mode} --health-port ${spec.healthPort}
+echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }

@@ -43,7 +43,7 @@ export default class Init extends BaseCommand<typeof Init> {
     'cross-zone': Flags.boolean({description: 'cross-zone load balancing', allowNo: true}),
     'allowed-principal': Flags.string({description: 'principal ARN allowed to connect endpoints (repeatable; default this account)', multiple: true}),
     'tgw-attachment': Flags.string({description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable)', multiple: true}),
-    package: Flags.string({description: 'what the appliances install with npm: package name, tarball URL or git URL'}),
+    package: Flags.string({env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'}),
     yes: Flags.boolean({char: 'y', description: 'never prompt; a missing value is an error'}),
     'dry-run': Flags.boolean({description: 'print the plan (found / to be created) and change nothing'}),
     ...timingFlags,
@@ -62,8 +62,7 @@ export default class Init extends BaseCommand<typeof Init> {
     }
     const interactive = !f.yes && !this.jsonEnabled()
     if (interactive && !process.stdin.isTTY) throw new UserError('gwlb init needs a terminal for its questions', 'pass --yes with every value as a flag (see gwlb init --help)')
-    const defaultPackage = `gwlb@${this.config.version}`
-    const spec = interactive ? await askForSpec(this.aws, given, defaultPackage) : completeFromFlags(given, defaultPackage)
+    const spec = interactive ? await askForSpec(this.aws, given) : completeFromFlags(given)
 
     const ctx = await prepare(this.aws, spec, timingFrom(f))
     const plan = await planDeployment(ctx)
@@ -77,7 +76,7 @@ export default class Init extends BaseCommand<typeof Init> {
     const result = await applyDeployment(ctx, rendererFor(this.jsonEnabled()))
     if (!this.jsonEnabled()) {
       this.log(renderInitSummary(result))
-      if (interactive) this.log(`\nThe same, without questions:\n  ${commandLine(spec, ctx.topology.region, defaultPackage)}`)
+      if (interactive) this.log(`\nThe same, without questions:\n  ${commandLine(spec, ctx.topology.region)}`)
     }
     return result
   }

@@ -26,7 +26,7 @@ function onePerAz(subnets: SubnetChoice[]) {
  * The interactive part of `gwlb init`: asks, with choices read live from the account, for each value the
  * flags did not give, checking as it goes. Returns a complete spec (defaults for what was not asked).
  */
-export async function askForSpec(aws: AwsClients, given: PartialSpec, defaultPackage: string, context: PromptContext = {}): Promise<DeploymentSpec> {
+export async function askForSpec(aws: AwsClients, given: PartialSpec, context: PromptContext = {}): Promise<DeploymentSpec> {
   const spec: PartialSpec = {...given}
   spec.name ??= await input({message: 'Deployment name (tags every resource)', default: DEFAULTS.name, validate: (v) => /^[a-z0-9-]{1,20}$/.test(v) || '1-20 lower-case letters, digits, dashes'}, context)
 
@@ -76,5 +76,5 @@ export async function askForSpec(aws: AwsClients, given: PartialSpec, defaultPac
   spec.minSize ??= Math.min(DEFAULTS.minSize, spec.desiredCapacity)
   spec.maxSize ??= Math.max(DEFAULTS.maxSize, spec.desiredCapacity)
   spec.healthPort ??= Number(await input({message: 'Appliance health-check port', default: String(DEFAULTS.healthPort), validate: (v) => (/^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 && v !== '6081') || 'a TCP port other than 6081'}, context))
-  return withDefaults(spec, defaultPackage)
+  return withDefaults(spec)
 }

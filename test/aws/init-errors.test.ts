@@ -3,6 +3,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {applyDeployment, prepare} from '../../src/aws/deployment.js'
 import {explainAwsError} from '../../src/aws/errors.js'
 import {completeFromFlags} from '../../src/aws/spec.js'
+import {fakePackage} from '../helpers/fake-package.js'
 import {UserError} from '../../src/errors.js'
 import {gwlb} from '../helpers/cli.js'
 import {inventory} from '../helpers/inventory.js'
@@ -66,7 +67,7 @@ describe('gwlb init refuses bad input with one line and creates nothing', () => 
       },
       {step: 'deserialize', name: 'denyCreateSecurityGroup'},
     )
-    const spec = completeFromFlags({name: 'denied', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natGateways: false}, 'gwlb@0')
+    const spec = completeFromFlags({name: 'denied', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natGateways: false, package: fakePackage()})
     const error = await applyDeployment(await prepare(aws, spec, {pollMs: 10, timeoutMs: 5000}), 'silent').catch((e: unknown) => e)
     const explained = explainAwsError(error)
     expect(explained).toBeInstanceOf(UserError)
@@ -86,7 +87,7 @@ describe('gwlb init refuses bad input with one line and creates nothing', () => 
       },
       {step: 'deserialize', name: 'throttle'},
     )
-    const spec = completeFromFlags({name: 'throttled', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natGateways: false}, 'gwlb@0')
+    const spec = completeFromFlags({name: 'throttled', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natGateways: false, package: fakePackage()})
     const result = await applyDeployment(await prepare(aws, spec, {pollMs: 10, timeoutMs: 5000}), 'silent')
     expect(throttled).toBe(2)
     expect(result.steps.find((s) => s.id === 'target-group')?.outcome).toBe('created')

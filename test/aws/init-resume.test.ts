@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {AwsClients} from '../../src/aws/clients.js'
 import {applyDeployment, prepare} from '../../src/aws/deployment.js'
 import {completeFromFlags} from '../../src/aws/spec.js'
+import {fakePackage} from '../helpers/fake-package.js'
 import {inventory} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
 import {makeNetwork, type Network} from '../helpers/network-fixture.js'
@@ -10,7 +11,7 @@ const {clients} = useMoto({resetEach: true})
 
 const EXPECTED = {
   'security-group': 1, 'iam-role': 1, 'instance-profile': 1, 'target-group': 1, 'load-balancer': 1, listener: 1, 'endpoint-service': 1,
-  'vpc-endpoint': 2, 'route-to-endpoint': 2, 'nat-gateway': 2, 'elastic-ip': 2, 'route-to-nat': 2, 'launch-template': 1, 'auto-scaling-group': 1,
+  'vpc-endpoint': 2, 'route-to-endpoint': 2, 'nat-gateway': 2, 'elastic-ip': 2, 'route-to-nat': 2, 'launch-template': 1, 'auto-scaling-group': 1, 's3-bucket': 1,
 }
 
 /** Every AWS call through which init changes something, in the order a deployment makes them. */
@@ -38,8 +39,8 @@ function failOnce(aws: AwsClients, command: string, nth = 1): void {
 async function init(aws: AwsClients, net: Network) {
   const spec = completeFromFlags({
     name: 'egress', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natSubnets: net.publicSubnets,
-    routes: net.workloadRouteTables.map((routeTableId) => ({routeTableId, cidr: '0.0.0.0/0'})),
-  }, 'gwlb@0.0.0')
+    routes: net.workloadRouteTables.map((routeTableId) => ({routeTableId, cidr: '0.0.0.0/0'})), package: fakePackage(),
+  })
   const ctx = await prepare(aws, spec, {pollMs: 10, timeoutMs: 10_000})
   return applyDeployment(ctx, 'silent')
 }

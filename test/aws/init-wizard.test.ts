@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {applyDeployment, planDeployment, prepare} from '../../src/aws/deployment.js'
 import {commandLine} from '../../src/aws/spec.js'
 import {askForSpec} from '../../src/wizard/init-wizard.js'
+import {fakePackage} from '../helpers/fake-package.js'
 import {gwlbJson} from '../helpers/cli.js'
 import {inventory} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
@@ -30,7 +31,7 @@ describe('the gwlb init wizard', () => {
       await driver.type('Appliances to run', '3')
       await driver.type('Appliance health-check port', '8080')
     })()
-    const spec = await askForSpec(aws, {}, 'gwlb@1.2.3', driver.context)
+    const spec = await askForSpec(aws, {package: fakePackage()}, driver.context)
     await answers
     expect(spec).toMatchObject({
       name: 'wiz', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natSubnets: net.publicSubnets,
@@ -44,10 +45,10 @@ describe('the gwlb init wizard', () => {
     expect((await inventory(aws, 'wiz'))['vpc-endpoint']).toBe(2)
 
     // The printed command line makes the same deployment: run it, and it finds everything.
-    const line = commandLine(spec, 'us-east-1', 'gwlb@1.2.3')
+    const line = commandLine(spec, 'us-east-1')
     expect(line).toContain('--mode one-arm')
     const args = line.replace(/\\\n\s*/g, '').split(/\s+/).slice(1)
-    const again = gwlbJson<{created: unknown[]}>([...args, '--package', 'gwlb@1.2.3', '--poll-interval', '20'])
+    const again = gwlbJson<{created: unknown[]}>([...args, '--poll-interval', '20'])
     expect(again.created).toEqual([])
   })
 
@@ -63,7 +64,7 @@ describe('the gwlb init wizard', () => {
       driver.input.write('\r')
       await driver.yes('Only one Availability Zone', false)
     })()
-    await expect(askForSpec(aws, {name: 'single', vpcId: net.vpcId}, 'gwlb@0', driver.context)).rejects.toThrow('stopped at the AZ check')
+    await expect(askForSpec(aws, {name: 'single', vpcId: net.vpcId}, driver.context)).rejects.toThrow('stopped at the AZ check')
     await answers
   })
 })

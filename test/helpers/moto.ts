@@ -1,11 +1,12 @@
 import {beforeAll, beforeEach, inject} from 'vitest'
 import {AwsClients} from '../../src/aws/clients.js'
+import {fakePackage} from './fake-package.js'
 
 export const TEST_REGION = 'us-east-1'
 
 /**
  * Points the tool's own AWS client factory at the run's moto server (through AWS_ENDPOINT_URL, as a user
- * would) with throw-away credentials, and empties the emulator before this file's tests (and, with
+ * would) with throw-away credentials and a small stand-in package to stage, and empties the emulator before this file's tests (and, with
  * `{resetEach: true}`, before each test).
  */
 export function useMoto(options: {resetEach?: boolean} = {}): {endpoint: string; clients: () => AwsClients} {
@@ -16,6 +17,8 @@ export function useMoto(options: {resetEach?: boolean} = {}): {endpoint: string;
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_REGION: TEST_REGION,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    // What init stages for the appliances (its --package flag's variable), unless a test says otherwise.
+    GWLB_PACKAGE: fakePackage(),
   })
   delete process.env.AWS_PROFILE
   const reset = async () => {

@@ -21,8 +21,8 @@ export interface Vector {
   inner_dport?: number
 }
 
-/** The scapy-made GENEVE packets in ../shared/vectors (beside the repository). */
-export const vectorsFile = fileURLToPath(new URL('../../../shared/vectors/gwlb-geneve.json', import.meta.url))
+/** The scapy-made GENEVE packets (test/fixtures/vectors, copied from the design's shared vectors; see its README). */
+export const vectorsFile = fileURLToPath(new URL('../fixtures/vectors/gwlb-geneve.json', import.meta.url))
 export const vectors: Vector[] = (JSON.parse(readFileSync(vectorsFile, 'utf8')) as {vectors: Vector[]}).vectors
 
 export const vector = (name: string): Vector => {

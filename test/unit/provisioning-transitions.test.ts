@@ -15,7 +15,7 @@ import type {Topology} from '../../src/aws/topology.js'
  */
 function context(): {ctx: StepContext; progress: string[]} {
   const aws = new AwsClients({region: 'eu-west-1'})
-  const spec = withDefaults({name: 'slow', vpcId: 'vpc-1', applianceSubnets: ['subnet-a'], endpointSubnets: ['subnet-e1', 'subnet-e2']}, 'gwlb@0')
+  const spec = withDefaults({name: 'slow', vpcId: 'vpc-1', applianceSubnets: ['subnet-a'], endpointSubnets: ['subnet-e1', 'subnet-e2']})
   const topology = {
     region: 'eu-west-1', account: '111122223333', partition: 'aws', vpcId: 'vpc-1', vpcCidrs: ['10.0.0.0/16'], routeTables: [], routeAzs: new Map(),
     architecture: 'amd64', warnings: [],

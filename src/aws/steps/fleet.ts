@@ -7,6 +7,7 @@ import {explainAwsError} from '../errors.js'
 import {done, names, required, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
 import {DEPLOYMENT_TAG, tags, tagSpecifications, tagValue} from '../tags.js'
 import {renderUserData} from '../user-data.js'
+import {artifacts} from './software.js'
 import {errorCode, retrying, waitFor} from '../wait.js'
 
 /** Canonical's public parameter for the current Ubuntu 22.04 AMI of an architecture. */
@@ -32,13 +33,16 @@ async function findTemplate(aws: AwsClients, name: string) {
   return LaunchTemplates[0]
 }
 
+/** What a launch-template version ships, in its description: `gwlb status` tells each appliance's software by it. */
+export const softwareDescription = (gwlb: string, sha256: string, node: string) => `gwlb ${gwlb} (sha256 ${sha256.slice(0, 12)}), Node.js ${node}`
+
 /** A fresh instance profile can be refused for a few seconds (IAM is eventually consistent). */
 const profileNotVisibleYet = (error: unknown) => /instance profile|iamInstanceProfile/i.test((error as Error).message ?? '') && errorCode(error).startsWith('Invalid')
 
 export const launchTemplate: Step = {
   id: 'launch-template',
   title: 'Launch template',
-  needs: ['security-group', 'instance-profile'],
+  needs: ['security-group', 'instance-profile', 'appliance-software'],
   enabled: () => true,
 
   async find(ctx) {
@@ -53,9 +57,12 @@ export const launchTemplate: Step = {
   async create(ctx) {
     const name = names(ctx.spec, ctx.topology.region).launchTemplate
     const instanceName = `gwlb-${ctx.spec.name}-appliance`
+    const staged = await artifacts(ctx)
+    const {region, architecture, partition} = ctx.topology
+    const userData = renderUserData(ctx.spec, {...staged, region, architecture, dnsSuffix: partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com', endpoint: ctx.aws.s3Endpoint})
     const {LaunchTemplate} = await retrying(async () => ctx.aws.ec2.send(new CreateLaunchTemplateCommand({
       LaunchTemplateName: name,
-      VersionDescription: `gwlb ${ctx.spec.name} appliance`,
+      VersionDescription: softwareDescription(staged.gwlb.version, staged.gwlb.sha256, staged.node.version),
       LaunchTemplateData: {
         ImageId: await imageId(ctx),
         InstanceType: ctx.spec.instanceType as _InstanceType,
@@ -64,7 +71,7 @@ export const launchTemplate: Step = {
         SecurityGroupIds: [required(ctx, 'security-group').id],
         // IMDSv2 only: the appliance reads its identity with a session token.
         MetadataOptions: {HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1},
-        UserData: Buffer.from(renderUserData(ctx.spec)).toString('base64'),
+        UserData: Buffer.from(userData).toString('base64'),
         // The instance's own tag is what its role's policy checks before it may touch the source/dest check.
         TagSpecifications: [
           {ResourceType: 'instance', Tags: tags(ctx.spec.name, instanceName)},
@@ -99,7 +106,7 @@ async function findGroup(scope: Scope) {
 export const autoScalingGroup: Step = {
   id: 'auto-scaling-group',
   title: 'Auto Scaling group',
-  needs: ['launch-template', 'target-group', 'listener', 'egress-routes'],
+  needs: ['launch-template', 'target-group', 'listener', 'egress-routes', 's3-endpoint'],
   enabled: () => true,
 
   async find(ctx) {
@@ -123,8 +130,8 @@ export const autoScalingGroup: Step = {
       VPCZoneIdentifier: ctx.spec.applianceSubnets.join(','),
       TargetGroupARNs: [required(ctx, 'target-group').id],
       HealthCheckType: 'ELB',
-      // First boot installs Node.js and builds the data plane: give it time before ELB health counts.
-      HealthCheckGracePeriod: 600,
+      // First boot fetches and unpacks Node.js and gwlb (no compiling): well within this before ELB health counts.
+      HealthCheckGracePeriod: 300,
       Tags: tags(ctx.spec.name, `gwlb-${ctx.spec.name}-appliance`).map((t) => ({...t, PropagateAtLaunch: true, ResourceId: name, ResourceType: 'auto-scaling-group'})),
     }))
     return done([{type: 'auto-scaling-group', id: name, name, detail: `desired ${ctx.spec.desiredCapacity}`}])

@@ -4,6 +4,7 @@ import {
 } from '@aws-sdk/client-iam'
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {errorCode} from '../wait.js'
+import {APPLIANCE_PREFIX} from './software.js'
 import {done, names, required, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
 
 export const POLICY_NAME = 'gwlb-source-dest-check'
@@ -14,8 +15,8 @@ const notFound = (error: unknown) => {
 }
 
 /**
- * The one thing an appliance may do with EC2: read and turn off the source/destination check of instances
- * of its own deployment (by tag) — not of any other instance.
+ * All an appliance may do: read and turn off the source/destination check of instances of its own deployment
+ * (by tag) — not of any other instance — and read what init staged for it in the deployment's bucket.
  */
 export function appliancePolicy(ctx: StepContext): string {
   const {partition, region, account} = ctx.topology
@@ -27,6 +28,11 @@ export function appliancePolicy(ctx: StepContext): string {
       Action: ['ec2:ModifyInstanceAttribute', 'ec2:DescribeInstanceAttribute'],
       Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
       Condition: {StringEquals: {[`aws:ResourceTag/${DEPLOYMENT_TAG}`]: ctx.spec.name}},
+    }, {
+      Sid: 'StagedSoftware',
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: `arn:${partition}:s3:::${names(ctx.spec, region).bucket(account)}/${APPLIANCE_PREFIX}*`,
     }],
   })
 }
@@ -48,7 +54,9 @@ export const iamRole: Step = {
     if (!role?.Role) return {resources: [], missing: [`IAM role ${name} with policy ${POLICY_NAME}`]}
     const resources = [{type: 'iam-role', id: role.Role.Arn!, name}]
     const policy = await ctx.aws.iam.send(new GetRolePolicyCommand({RoleName: name, PolicyName: POLICY_NAME})).catch(notFound)
-    return {resources, missing: policy ? [] : [`inline policy ${POLICY_NAME}`]}
+    // IAM answers the document URL-encoded.
+    const current = policy?.PolicyDocument && JSON.stringify(JSON.parse(decodeURIComponent(policy.PolicyDocument)))
+    return {resources, missing: !policy ? [`inline policy ${POLICY_NAME}`] : current !== appliancePolicy(ctx) ? [`inline policy ${POLICY_NAME} brought up to date`] : []}
   },
 
   async create(ctx, found) {

@@ -1,0 +1,71 @@
+import {CreateVpcEndpointCommand, DeleteVpcEndpointsCommand, DescribeVpcEndpointsCommand, ModifyVpcEndpointCommand, type VpcEndpoint} from '@aws-sdk/client-ec2'
+import type {AwsClients} from '../clients.js'
+import {done, names, type Step, type StepContext} from '../step.js'
+import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
+import {waitFor} from '../wait.js'
+
+const s3Service = (region: string) => `com.amazonaws.${region}.s3`
+const live = (e: VpcEndpoint) => !['deleting', 'deleted', 'failed', 'rejected'].includes((e.State ?? '').toLowerCase())
+
+/** The route tables of the appliance subnets: where the way to S3 must be. */
+const applianceTables = (ctx: StepContext) =>
+  [...new Set(ctx.spec.applianceSubnets.map((id) => ctx.topology.subnets.get(id)?.routeTableId).filter((t): t is string => Boolean(t)))]
+
+async function s3GatewayEndpoints(aws: AwsClients, vpcId: string, region: string): Promise<VpcEndpoint[]> {
+  const {VpcEndpoints = []} = await aws.ec2.send(new DescribeVpcEndpointsCommand({Filters: [
+    {Name: 'vpc-id', Values: [vpcId]}, {Name: 'service-name', Values: [s3Service(region)]}, {Name: 'vpc-endpoint-type', Values: ['Gateway']},
+  ]}))
+  return VpcEndpoints.filter(live)
+}
+
+const ours = (e: VpcEndpoint, deployment: string) => tagValue(e.Tags, DEPLOYMENT_TAG) === deployment
+
+/**
+ * Without NAT gateways the appliances reach the deployment's bucket through an S3 gateway endpoint on their
+ * subnets' route tables. A table that already has one (anybody's) is left as it is; a table can hold only one.
+ */
+export const s3Endpoint: Step = {
+  id: 's3-endpoint',
+  title: 'S3 gateway endpoint for the appliance subnets',
+  needs: [],
+  enabled: (spec) => !spec.natGateways,
+
+  async find(ctx) {
+    const endpoints = await s3GatewayEndpoints(ctx.aws, ctx.spec.vpcId, ctx.topology.region)
+    const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
+    const uncovered = applianceTables(ctx).filter((t) => !covered.has(t))
+    const mine = endpoints.find((e) => ours(e, ctx.spec.name))
+    return {
+      resources: mine ? [{type: 'vpc-endpoint', id: mine.VpcEndpointId!, name: names(ctx.spec, ctx.topology.region).s3Endpoint, detail: `S3, ${mine.RouteTableIds?.join(', ')}`}] : [],
+      missing: uncovered.map((t) => `route from ${t} to S3 through a gateway endpoint`),
+    }
+  },
+
+  async create(ctx) {
+    const endpoints = await s3GatewayEndpoints(ctx.aws, ctx.spec.vpcId, ctx.topology.region)
+    const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
+    const uncovered = applianceTables(ctx).filter((t) => !covered.has(t))
+    let mine = endpoints.find((e) => ours(e, ctx.spec.name))
+    const name = names(ctx.spec, ctx.topology.region).s3Endpoint
+    if (mine && uncovered.length) await ctx.aws.ec2.send(new ModifyVpcEndpointCommand({VpcEndpointId: mine.VpcEndpointId, AddRouteTableIds: uncovered}))
+    else if (uncovered.length)
+      mine = (await ctx.aws.ec2.send(new CreateVpcEndpointCommand({
+        VpcEndpointType: 'Gateway', VpcId: ctx.spec.vpcId, ServiceName: s3Service(ctx.topology.region), RouteTableIds: uncovered,
+        TagSpecifications: tagSpecifications('vpc-endpoint', ctx.spec.name, name),
+      }))).VpcEndpoint
+    return done(mine ? [{type: 'vpc-endpoint', id: mine.VpcEndpointId!, name, detail: `S3, ${[...(mine.RouteTableIds ?? []), ...uncovered].filter((t, i, a) => a.indexOf(t) === i).join(', ')}`}] : [])
+  },
+
+  async owned(scope) {
+    const {VpcEndpoints = []} = await scope.aws.ec2.send(new DescribeVpcEndpointsCommand({Filters: [deploymentFilter(scope.deployment), {Name: 'vpc-endpoint-type', Values: ['Gateway']}]}))
+    return VpcEndpoints.filter((e) => live(e) && ours(e, scope.deployment)).map((e) => ({type: 'vpc-endpoint', id: e.VpcEndpointId!, detail: 'S3 gateway'}))
+  },
+
+  async remove(scope, owned) {
+    if (owned.length === 0) return
+    await scope.aws.ec2.send(new DeleteVpcEndpointsCommand({VpcEndpointIds: owned.map((r) => r.id)}))
+    await waitFor(async () => ((await s3Endpoint.owned(scope)).length ? undefined : true), {
+      what: 'the S3 gateway endpoint to be deleted', timeoutMs: scope.timing.timeoutMs, intervalMs: scope.timing.pollMs,
+    })
+  },
+}
