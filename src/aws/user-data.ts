@@ -33,7 +33,8 @@ export function renderUserData(spec: DeploymentSpec, source: BootSource): string
     ...(source.endpoint ? [`--endpoint ${shellQuote(source.endpoint)}`] : [])].join(' ')
   return `#!/bin/bash
 # gwlb appliance bootstrap: deployment ${spec.name}, gwlb ${source.gwlb.version} (sha256 ${source.gwlb.sha256}), Node.js ${source.node.version}
-set -euo pipefail
+# -E: the ERR trap fires inside functions too (fetch, unpack).
+set -Eeuo pipefail
 exec > >(tee -a ${BOOTSTRAP_LOG}) 2>&1
 trap 'echo "gwlb bootstrap: FAILED at line $LINENO ($BASH_COMMAND); see ${BOOTSTRAP_LOG}"' ERR
 echo "gwlb bootstrap: start $(date -u +%FT%TZ)"

@@ -1,22 +1,11 @@
 import {DescribeInstanceAttributeCommand, RunInstancesCommand} from '@aws-sdk/client-ec2'
-import {createServer, type Server} from 'node:http'
+import type {Server} from 'node:http'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {SourceDestCheck} from '../../src/appliance/source-dest-check.js'
-import {TEST_REGION, useMoto} from '../helpers/moto.js'
+import {fakeImds} from '../helpers/imds.js'
+import {useMoto} from '../helpers/moto.js'
 
 const {clients} = useMoto()
-
-/** An instance metadata service that, like EC2's with IMDSv2 required, answers only with a session token. */
-function fakeImds(instanceId: string): Server {
-  return createServer((req, res) => {
-    if (req.method === 'PUT' && req.url === '/latest/api/token' && req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return res.end('token-1')
-    if (req.headers['x-aws-ec2-metadata-token'] !== 'token-1') return res.writeHead(401).end()
-    const answers: Record<string, string> = {'/latest/meta-data/instance-id': instanceId, '/latest/meta-data/placement/region': TEST_REGION}
-    const answer = answers[req.url ?? '']
-    if (answer) res.end(answer)
-    else res.writeHead(404).end()
-  })
-}
 
 describe('the source/destination check of the appliance instance', () => {
   let imds: Server

@@ -30,7 +30,8 @@ export class ApplianceBed {
   process?: ChildProcess
   output = ''
 
-  constructor() {
+  /** cli: the gwlb entry point to run (this checkout's, or an installed package's). */
+  constructor(readonly cli = gwlbCli) {
     this.gwlb = this.lab.host('gwlb')
     this.appliance = this.lab.host('app')
     this.internet = this.lab.host('inet')
@@ -63,7 +64,7 @@ export class ApplianceBed {
 
   async startWith(env: Record<string, string>, ...args: string[]): Promise<(number | 'down')[]> {
     this.output = ''
-    const child = this.appliance.spawn(process.execPath, [gwlbCli, 'appliance', 'run', '--health-port', String(HEALTH_PORT), '--source-dest-check', 'skip', ...args], {
+    const child = this.appliance.spawn(process.execPath, [this.cli, 'appliance', 'run', '--health-port', String(HEALTH_PORT), '--source-dest-check', 'skip', ...args], {
       env: {...process.env, NO_COLOR: '1', ...env},
     })
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()))

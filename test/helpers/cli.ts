@@ -1,8 +1,12 @@
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
+
+/** The CLI's environment: the test's, without colour, as in CI; an `env` value of undefined unsets that variable. */
+const cliEnv = (env: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries({...process.env, NO_COLOR: '1', CI: 'true', ...env}).filter((e): e is [string, string] => e[1] !== undefined))
 
 /** Runs the built gwlb CLI to its end, as a user's shell would. */
-export function gwlb(args: string[], env: Record<string, string> = {}): {status: number | null; stdout: string; stderr: string} {
-  const r = spawnSync('./bin/run.js', args, {encoding: 'utf8', env: {...process.env, NO_COLOR: '1', CI: 'true', ...env}, timeout: 120_000})
+export function gwlb(args: string[], env: Record<string, string | undefined> = {}): {status: number | null; stdout: string; stderr: string} {
+  const r = spawnSync('./bin/run.js', args, {encoding: 'utf8', env: cliEnv(env), timeout: 120_000})
   return {status: r.status, stdout: r.stdout, stderr: r.stderr}
 }
 
@@ -10,4 +14,15 @@ export function gwlbJson<T>(args: string[]): T {
   const r = gwlb([...args, '--json'])
   if (r.status !== 0) throw new Error(`gwlb ${args.join(' ')} exited ${r.status}: ${r.stderr}${r.stdout}`)
   return JSON.parse(r.stdout) as T
+}
+
+/** gwlb() without blocking this process, for tests that serve what the CLI talks to. */
+export async function gwlbAsync(args: string[], env: Record<string, string | undefined> = {}): Promise<{status: number | null; stdout: string; stderr: string}> {
+  const child = spawn('./bin/run.js', args, {env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const status = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return {status, stdout, stderr}
 }

