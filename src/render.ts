@@ -55,6 +55,7 @@ export function renderStatus(s: DeploymentStatus): string {
   for (const m of s.missing) out.push(chalk.red(`  missing: ${m}`))
   if (s.resume) out.push(`  to finish it: ${chalk.bold(s.resume)} (with the original flags)`)
   for (const p of s.problems) out.push(chalk.yellow(`  ! ${p}`))
+  for (const h of s.hints) out.push(`  ? ${h}`)
   const lb = s.loadBalancer
   if (lb) out.push(`  Gateway Load Balancer ${lb.name}: ${lb.state}, ${lb.azs.join(', ')}, cross-zone ${lb.crossZone ? 'on' : 'off'}`)
   if (s.targetGroup) {
@@ -72,7 +73,9 @@ export function renderStatus(s: DeploymentStatus): string {
     for (const i of g.instances) counts.set(i.az, (counts.get(i.az) ?? 0) + 1)
     const byAz = [...counts].map(([az, n]) => `${az}: ${n}`).join(', ')
     out.push(`  Auto Scaling group ${g.name}: ${g.inService}/${g.desired} in service (min ${g.min}, max ${g.max})${byAz ? `, ${byAz}` : ''}`)
+    if (g.instances.length) out.push(...table([['instance', 'AZ', 'lifecycle', 'health', 'software'], ...g.instances.map((i) => [i.id, i.az, i.lifecycle, i.health, i.software ?? ''])]))
   }
+  if (s.staged.length) out.push('  Staged for the appliances:', ...table([['object', 'version', 'sha256'], ...s.staged.map((o) => [o.key, o.version ?? '', o.sha256 ?? ''])]))
   if (s.launchTemplate) out.push(`  Launch template ${s.launchTemplate.name} (${s.launchTemplate.detail})`)
   if (s.iamRole) out.push(`  IAM role ${s.iamRole.name}`)
   return out.join('\n')

@@ -1,9 +1,12 @@
 import {DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
-import {DescribeVpcEndpointConnectionsCommand} from '@aws-sdk/client-ec2'
+import {DescribeLaunchTemplateVersionsCommand, DescribeVpcEndpointConnectionsCommand} from '@aws-sdk/client-ec2'
 import {DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTargetGroupAttributesCommand, DescribeTargetHealthCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
 import type {DeploymentSpec} from './spec.js'
 import type {Resource, Scope} from './step.js'
 import {STEPS} from './steps/index.js'
+import {HeadObjectCommand} from '@aws-sdk/client-s3'
+import {BOOTSTRAP_LOG} from './user-data.js'
+import {bucketName} from './steps/bucket.js'
 import {ourEndpoints, stateOf} from './steps/endpoints.js'
 import {ourNatGateways} from './steps/nat.js'
 import {readSettings} from './steps/settings.js'
@@ -24,6 +27,8 @@ export interface DeploymentStatus {
   verdict: Verdict
   /** What is unhealthy or pending (degraded), each with what to do where there is something to do. */
   problems: string[]
+  /** Where to look for the likely causes of the problems. */
+  hints: string[]
   /** Steps with nothing in AWS (incomplete). */
   missing: string[]
   /** `gwlb init …` to finish an incomplete deployment. */
@@ -35,7 +40,9 @@ export interface DeploymentStatus {
   endpoints: {id: string; az?: string; subnet?: string; state: string; connection?: string}[]
   routes: Resource[]
   natGateways: {id: string; az?: string; subnet?: string; state: string; elasticIp?: string}[]
-  autoScalingGroup?: {name: string; desired: number; min: number; max: number; inService: number; instances: {id: string; az: string; lifecycle: string; health: string}[]}
+  autoScalingGroup?: {name: string; desired: number; min: number; max: number; inService: number; instances: {id: string; az: string; lifecycle: string; health: string; software?: string}[]}
+  /** What init staged for the appliances in the deployment's bucket. */
+  staged: {key: string; version?: string; sha256?: string}[]
   launchTemplate?: Resource
   iamRole?: Resource
   resources: OwnedStep[]
@@ -59,7 +66,7 @@ function expectedCount(stepId: string, spec: DeploymentSpec): number {
 export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> {
   const [owned, settings] = await Promise.all([listOwned(scope), readSettings(scope.aws, scope.deployment)])
   const status: DeploymentStatus = {
-    deployment: scope.deployment, region: scope.region, verdict: 'healthy', problems: [], missing: [], settings,
+    deployment: scope.deployment, region: scope.region, verdict: 'healthy', problems: [], hints: [], missing: [], settings, staged: [],
     endpoints: [], routes: [...resourcesOf(owned, 'routes'), ...resourcesOf(owned, 'egress-routes')], natGateways: [],
     launchTemplate: resourcesOf(owned, 'launch-template')[0], iamRole: resourcesOf(owned, 'iam-role')[0], resources: owned,
   }
@@ -73,7 +80,9 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
       if (have < want) status.missing.push(have === 0 ? step.title : `${step.title}: ${have} of ${want}`)
     }
 
-  await Promise.all([loadBalancerHealth(scope, owned, status), endpointHealth(scope, owned, status), natHealth(scope, status), fleetHealth(scope, owned, status)])
+  await Promise.all([
+    loadBalancerHealth(scope, owned, status), endpointHealth(scope, owned, status), natHealth(scope, status), fleetHealth(scope, owned, status), stagedSoftware(scope, owned, status),
+  ])
   // Target health names the AZ only where it differs from the instance's; the fleet knows every instance's.
   for (const t of status.targetGroup?.targets ?? []) t.az ??= status.autoScalingGroup?.instances.find((i) => i.id === t.instance)?.az
   status.verdict = status.missing.length ? 'incomplete' : status.problems.length ? 'degraded' : 'healthy'
@@ -106,7 +115,16 @@ async function loadBalancerHealth(scope: Scope, owned: OwnedStep[], status: Depl
   }))
   status.targetGroup = {arn: tg.id, attributes: Object.fromEntries(Attributes.map((a) => [a.Key!, a.Value!])), targets}
   if (targets.length === 0) status.problems.push('no appliance is registered in the target group yet')
-  for (const t of targets.filter((x) => x.state !== 'healthy')) status.problems.push(`appliance ${t.instance} is ${t.state}${t.reason ? ` (${t.reason})` : ''}`)
+  const unhealthy = targets.filter((x) => x.state !== 'healthy')
+  for (const t of unhealthy) status.problems.push(`appliance ${t.instance} is ${t.state}${t.reason ? ` (${t.reason})` : ''}`)
+  if (unhealthy.some((t) => t.state === 'unhealthy' || t.state === 'initial')) {
+    const port = status.settings?.healthPort ?? 'the health port'
+    const instance = unhealthy[0]!.instance
+    status.hints.push(
+      `did the appliance boot? \`aws ec2 get-console-output --instance-id ${instance} --latest\` shows lines starting "gwlb bootstrap:" (a failure ends with "FAILED"); on the instance: ${BOOTSTRAP_LOG} and \`journalctl -u gwlb-appliance\``,
+      `is its health port reachable? the target group checks TCP ${port} from the appliance subnets: the security group must admit it, and \`curl -i http://127.0.0.1:${port}/\` on the instance must answer 200`,
+    )
+  }
 }
 
 async function endpointHealth(scope: Scope, owned: OwnedStep[], status: DeploymentStatus): Promise<void> {
@@ -138,8 +156,27 @@ async function fleetHealth(scope: Scope, owned: OwnedStep[], status: DeploymentS
   const {AutoScalingGroups = []} = await scope.aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: [group.id]}))
   const g = AutoScalingGroups[0]
   if (!g) return
-  const instances = (g.Instances ?? []).map((i) => ({id: i.InstanceId!, az: i.AvailabilityZone!, lifecycle: i.LifecycleState!, health: i.HealthStatus!}))
+  // Each launch-template version names the software it ships: that is what its instances run.
+  const versions = [...new Set((g.Instances ?? []).map((i) => i.LaunchTemplate?.Version).filter((v): v is string => Boolean(v)))]
+  const template = (g.Instances ?? []).find((i) => i.LaunchTemplate?.LaunchTemplateId)?.LaunchTemplate?.LaunchTemplateId
+  const {LaunchTemplateVersions = []} = template && versions.length
+    ? await scope.aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateId: template, Versions: versions}))
+    : {}
+  const software = (version?: string) => LaunchTemplateVersions.find((v) => String(v.VersionNumber) === version)?.VersionDescription
+  const instances = (g.Instances ?? []).map((i) => ({
+    id: i.InstanceId!, az: i.AvailabilityZone!, lifecycle: i.LifecycleState!, health: i.HealthStatus!, software: software(i.LaunchTemplate?.Version),
+  }))
   const inService = instances.filter((i) => i.lifecycle === 'InService').length
   status.autoScalingGroup = {name: g.AutoScalingGroupName!, desired: g.DesiredCapacity!, min: g.MinSize!, max: g.MaxSize!, inService, instances}
   if (inService < g.DesiredCapacity!) status.problems.push(`${inService} of ${g.DesiredCapacity} appliances in service`)
+}
+
+async function stagedSoftware(scope: Scope, owned: OwnedStep[], status: DeploymentStatus): Promise<void> {
+  const objects = resourcesOf(owned, 'appliance-software')
+  if (objects.length === 0) return
+  const bucket = await bucketName(scope)
+  status.staged = await Promise.all(objects.map(async (o) => {
+    const {Metadata = {}} = await scope.aws.s3.send(new HeadObjectCommand({Bucket: bucket, Key: o.id, ExpectedBucketOwner: await scope.aws.account()}))
+    return {key: o.id, version: Metadata.version, sha256: Metadata.sha256}
+  }))
 }

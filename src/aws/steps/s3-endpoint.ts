@@ -20,6 +20,16 @@ async function s3GatewayEndpoints(aws: AwsClients, vpcId: string, region: string
 
 const ours = (e: VpcEndpoint, deployment: string) => tagValue(e.Tags, DEPLOYMENT_TAG) === deployment
 
+/** This deployment's S3 gateway endpoint, and the appliance route tables that no S3 gateway endpoint serves yet. */
+async function coverage(ctx: StepContext): Promise<{mine?: VpcEndpoint; uncovered: string[]}> {
+  const endpoints = await s3GatewayEndpoints(ctx.aws, ctx.spec.vpcId, ctx.topology.region)
+  const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
+  return {mine: endpoints.find((e) => ours(e, ctx.spec.name)), uncovered: applianceTables(ctx).filter((t) => !covered.has(t))}
+}
+
+const resource = (ctx: StepContext, e: VpcEndpoint, added: string[]) =>
+  ({type: 'vpc-endpoint', id: e.VpcEndpointId!, name: names(ctx.spec, ctx.topology.region).s3Endpoint, detail: `S3, ${[...(e.RouteTableIds ?? []), ...added].join(', ')}`})
+
 /**
  * Without NAT gateways the appliances reach the deployment's bucket through an S3 gateway endpoint on their
  * subnets' route tables. A table that already has one (anybody's) is left as it is; a table can hold only one.
@@ -31,29 +41,21 @@ export const s3Endpoint: Step = {
   enabled: (spec) => !spec.natGateways,
 
   async find(ctx) {
-    const endpoints = await s3GatewayEndpoints(ctx.aws, ctx.spec.vpcId, ctx.topology.region)
-    const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
-    const uncovered = applianceTables(ctx).filter((t) => !covered.has(t))
-    const mine = endpoints.find((e) => ours(e, ctx.spec.name))
-    return {
-      resources: mine ? [{type: 'vpc-endpoint', id: mine.VpcEndpointId!, name: names(ctx.spec, ctx.topology.region).s3Endpoint, detail: `S3, ${mine.RouteTableIds?.join(', ')}`}] : [],
-      missing: uncovered.map((t) => `route from ${t} to S3 through a gateway endpoint`),
-    }
+    const {mine, uncovered} = await coverage(ctx)
+    return {resources: mine ? [resource(ctx, mine, [])] : [], missing: uncovered.map((t) => `route from ${t} to S3 through a gateway endpoint`)}
   },
 
   async create(ctx) {
-    const endpoints = await s3GatewayEndpoints(ctx.aws, ctx.spec.vpcId, ctx.topology.region)
-    const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
-    const uncovered = applianceTables(ctx).filter((t) => !covered.has(t))
-    let mine = endpoints.find((e) => ours(e, ctx.spec.name))
-    const name = names(ctx.spec, ctx.topology.region).s3Endpoint
+    let {mine, uncovered} = await coverage(ctx)
     if (mine && uncovered.length) await ctx.aws.ec2.send(new ModifyVpcEndpointCommand({VpcEndpointId: mine.VpcEndpointId, AddRouteTableIds: uncovered}))
-    else if (uncovered.length)
+    else if (uncovered.length) {
       mine = (await ctx.aws.ec2.send(new CreateVpcEndpointCommand({
         VpcEndpointType: 'Gateway', VpcId: ctx.spec.vpcId, ServiceName: s3Service(ctx.topology.region), RouteTableIds: uncovered,
-        TagSpecifications: tagSpecifications('vpc-endpoint', ctx.spec.name, name),
+        TagSpecifications: tagSpecifications('vpc-endpoint', ctx.spec.name, names(ctx.spec, ctx.topology.region).s3Endpoint),
       }))).VpcEndpoint
-    return done(mine ? [{type: 'vpc-endpoint', id: mine.VpcEndpointId!, name, detail: `S3, ${[...(mine.RouteTableIds ?? []), ...uncovered].filter((t, i, a) => a.indexOf(t) === i).join(', ')}`}] : [])
+      uncovered = []
+    }
+    return done(mine ? [resource(ctx, mine, uncovered)] : [])
   },
 
   async owned(scope) {

@@ -38,7 +38,9 @@ export function artifacts(ctx: StepContext): Promise<Artifacts> {
   let pending = resolved.get(ctx.spec)
   if (!pending) {
     pending = (async () => {
-      const [gwlb, node] = await Promise.all([resolvePackage(ctx.spec.package, installation, ctx.topology.architecture), runtimeTarball(ctx.topology.architecture)])
+      // The package first: a bad --package is refused before the runtime (52 MB) is fetched for nothing.
+      const gwlb = await resolvePackage(ctx.spec.package, installation, ctx.topology.architecture)
+      const node = await runtimeTarball(ctx.topology.architecture)
       return {
         bucket: names(ctx.spec, ctx.topology.region).bucket(ctx.topology.account),
         gwlb: {key: `${APPLIANCE_PREFIX}gwlb-${gwlb.version}-${gwlb.sha256.slice(0, 16)}.tgz`, file: gwlb.file, sha256: gwlb.sha256, version: gwlb.version},
