@@ -86,7 +86,8 @@ describeAsRoot('an appliance boots from what gwlb init staged', () => {
     const output = {text: ''}
     run.stdout!.on('data', (d: Buffer) => (output.text += d.toString()))
     run.stderr!.on('data', (d: Buffer) => (output.text += d.toString()))
-    const exited = new Promise<number | null>((resolve) => run.once('exit', resolve))
+    // 'close', not 'exit': the user data's tee holds the output pipe and may write its last line after bash has gone.
+    const exited = new Promise<number | null>((resolve) => run.once('close', resolve))
     return {run, output, exited, upper: join(runDir, 'upper')}
   }
 
