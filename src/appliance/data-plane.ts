@@ -6,7 +6,7 @@ import {SharedCounters, type CounterWriter} from './shared-counters.js'
 /** Room before each packet for the outer IPv4/UDP headers and the largest GENEVE header (8 + 63*4 bytes). */
 const HEADROOM = 320
 /** Largest UDP payload on a 9001-byte jumbo-frame interface, rounded up: one packet from a tunnel. */
-const SLOT = HEADROOM + 9024
+const TX_SLOT = HEADROOM + 9024
 /** Largest UDP datagram, which GRO may make of several from one GWLB flow. */
 const RX_SLOT = HEADROOM + 65536
 /** What reading a TUN queue gives once its interface was deleted. */
@@ -100,7 +100,7 @@ export class DataPlane {
     this.rxMeta = new Uint32Array(this.io.recvMeta * batch)
     // A GSO packet read from a tunnel is cut into the slots after its own: room for a last one of them all.
     const returning = batch + this.io.maxSegments
-    this.tx = Buffer.alloc(SLOT * returning)
+    this.tx = Buffer.alloc(TX_SLOT * returning)
     this.txLengths = new Uint32Array(returning)
     this.outOffsets = new Uint32Array(returning)
     this.outLengths = new Uint32Array(returning)
@@ -204,14 +204,14 @@ export class DataPlane {
   /** Packets the kernel routed into this worker's queue of a tunnel interface: back to the GWLB, or dropped. */
   private returnToGwlb(tunnel: WorkerTunnel, fd: number): void {
     const {tx, txLengths, counters, flows, info} = this
-    const count = this.io.readTunBatch(fd, tx, SLOT, HEADROOM, txLengths, this.setup.batch, this.splitFailed)
+    const count = this.io.readTunBatch(fd, tx, TX_SLOT, HEADROOM, txLengths, this.setup.batch, this.splitFailed)
     if (this.splitFailed[0]) counters.drop('gso-split-failed', this.splitFailed[0])
     if (count === 0) return
     const now = flowClock()
     let out = 0
     let bytes = 0
     for (let i = 0; i < count; i++) {
-      const offset = i * SLOT + HEADROOM
+      const offset = i * TX_SLOT + HEADROOM
       const length = txLengths[i]!
       if (!flows.keyOf(tx, offset, length)) {
         counters.drop('not-ip')

@@ -13,7 +13,8 @@ const PORT_PROTOCOLS = new Set([6, 17, 132, 136])
 /** Longest GENEVE header kept: AWS's is 40 bytes; this leaves room for 24 bytes of further options. */
 export const MAX_HEADER = 64
 const MAX_KEY = 37 // protocol + 2 × (16-byte address + 2-byte port)
-const SLOT = 128
+/** Bytes of one flow entry (key, header, times), a power of two so that entries never straddle cache lines. */
+const ENTRY_BYTES = 128
 const PROBES = 16
 
 // Slot layout (bytes): 0 lock, 4 last seen (seconds), 8 GWLB address, 12 local address, 16 GWLB port,
@@ -54,7 +55,7 @@ export class FlowTable {
   /** `maxFlows` sets the size (1.5× that); pass `buffer` to share another thread's table. */
   constructor(maxFlows: number, timeoutSeconds: number, buffer?: SharedArrayBuffer) {
     this.capacity = Math.max(PROBES, Math.ceil(maxFlows * 1.5))
-    this.buffer = buffer ?? new SharedArrayBuffer(this.capacity * SLOT)
+    this.buffer = buffer ?? new SharedArrayBuffer(this.capacity * ENTRY_BYTES)
     this.bytes = new Uint8Array(this.buffer)
     this.view = new DataView(this.buffer)
     this.words = new Int32Array(this.buffer)
@@ -92,7 +93,7 @@ export class FlowTable {
   remember(now: number, header: Uint8Array, offset: number, length: number, info: FlowInfo): boolean {
     if (length > MAX_HEADER) return false
     const slot = this.findSlot(now, true)
-    const base = slot * SLOT
+    const base = slot * ENTRY_BYTES
     this.lock(slot)
     const v = this.view
     v.setUint32(base + SEEN, now)
@@ -118,7 +119,7 @@ export class FlowTable {
   lookup(now: number, dst: Uint8Array, end: number, info: FlowInfo): number {
     const slot = this.findSlot(now, false)
     if (slot < 0) return -1
-    const base = slot * SLOT
+    const base = slot * ENTRY_BYTES
     this.lock(slot)
     const v = this.view
     // Re-check under the lock: another thread may have re-used the slot since the search.
@@ -142,7 +143,7 @@ export class FlowTable {
   /** Live flows (a full scan: for the health report, not the hot path). */
   count(now: number): number {
     let live = 0
-    for (let slot = 0; slot < this.capacity; slot++) if (this.isLive(slot * SLOT, now)) live++
+    for (let slot = 0; slot < this.capacity; slot++) if (this.isLive(slot * ENTRY_BYTES, now)) live++
     return live
   }
 
@@ -200,7 +201,7 @@ export class FlowTable {
     let oldestSeen = Infinity
     for (let i = 0; i < PROBES; i++) {
       const slot = start + i < capacity ? start + i : start + i - capacity
-      const base = slot * SLOT
+      const base = slot * ENTRY_BYTES
       if (this.bytes[base + KEY_LENGTH] === 0) return forInsert ? (reusable >= 0 ? reusable : slot) : -1
       if (this.keyMatches(base)) return slot
       if (!forInsert) continue
@@ -218,13 +219,13 @@ export class FlowTable {
   }
 
   private lock(slot: number): void {
-    const i = (slot * SLOT + LOCK) >> 2
+    const i = (slot * ENTRY_BYTES + LOCK) >> 2
     while (Atomics.compareExchange(this.words, i, 0, 1) !== 0) {
       // another worker is writing this slot: it takes nanoseconds
     }
   }
 
   private unlock(slot: number): void {
-    Atomics.store(this.words, (slot * SLOT + LOCK) >> 2, 0)
+    Atomics.store(this.words, (slot * ENTRY_BYTES + LOCK) >> 2, 0)
   }
 }

@@ -1,3 +1,5 @@
+import {UserError} from '../errors.js'
+import {natEgress, type Mode} from '../mode.js'
 import {run, SysctlChanges} from './system.js'
 
 /**
@@ -9,8 +11,6 @@ import {run, SysctlChanges} from './system.js'
  * marked with the tunnel, and the de-NATed replies carry that mark, which routes them out of gwo-X, back to
  * the GWLB. one-arm: everything from gwi-X is routed out of gwo-X, with no NAT.
  */
-
-export type Mode = 'two-arm' | 'one-arm'
 
 export interface TunnelRoute {
   /** Small positive number, unique among live tunnels; picks the mark and the routing table. */
@@ -33,7 +33,7 @@ export const routeTable = (t: TunnelRoute) => ROUTE_TABLE_BASE + t.index
 export function renderRuleset(mode: Mode, egressInterface: string, tunnels: TunnelRoute[]): string {
   const ours = `ct mark and ${hex(MARK_MASK)} == ${hex(MARK_BASE)}`
   const lines =
-    mode === 'two-arm'
+    natEgress(mode)
       ? [
           'chain prerouting {',
           '\ttype filter hook prerouting priority mangle; policy accept;',
@@ -78,7 +78,7 @@ export class Rules {
     try {
       await run('nft', ['--version'])
     } catch {
-      throw new Error('nft (nftables) is not installed: install it (apt-get install nftables), or run with --no-rules and set up forwarding in an --on-create hook')
+      throw new UserError('nft (nftables) is not installed', 'install it (apt-get install nftables), or run with --no-rules and set up forwarding in an --on-create hook')
     }
     await this.sysctls.set('net.ipv4.ip_forward', 1)
     await this.sysctls.set('net.ipv4.conf.all.rp_filter', 0)
@@ -90,7 +90,7 @@ export class Rules {
   async addTunnel(t: TunnelRoute): Promise<void> {
     this.tunnels.set(t.index, t)
     await this.relaxReversePath(t)
-    const selector = this.options.mode === 'two-arm' ? ['fwmark', hex(tunnelMark(t))] : ['iif', t.ingress]
+    const selector = this.selector(t)
     for (const family of ['-4', '-6']) {
       try {
         await run('ip', [family, 'route', 'replace', 'default', 'dev', t.egress, 'table', String(routeTable(t))])
@@ -134,7 +134,7 @@ export class Rules {
     try {
       // Forwarding makes the kernel ignore router advertisements unless accept_ra is 2; keep the egress
       // interface's IPv6 default route alive.
-      if (this.options.mode === 'two-arm') {
+      if (natEgress(this.options.mode)) {
         const key = `net.ipv6.conf.${this.options.egressInterface}.accept_ra`
         await this.sysctls.set(key, 2)
       }
@@ -144,8 +144,13 @@ export class Rules {
     }
   }
 
+  /** What sends a packet to the tunnel's routing table: its connection's mark (NAT egress), or its ingress. */
+  private selector(t: TunnelRoute): string[] {
+    return natEgress(this.options.mode) ? ['fwmark', hex(tunnelMark(t))] : ['iif', t.ingress]
+  }
+
   private async deleteRoutes(t: TunnelRoute): Promise<void> {
-    const selector = this.options.mode === 'two-arm' ? ['fwmark', hex(tunnelMark(t))] : ['iif', t.ingress]
+    const selector = this.selector(t)
     for (const family of ['-4', '-6']) {
       await run('ip', [family, 'rule', 'del', 'pref', RULE_PRIORITY, ...selector, 'lookup', String(routeTable(t))]).catch(() => undefined)
       await run('ip', [family, 'route', 'flush', 'table', String(routeTable(t))]).catch(() => undefined)

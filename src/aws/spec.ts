@@ -1,4 +1,5 @@
 import {UserError} from '../errors.js'
+import {DEFAULT_MODE, type Mode} from '../mode.js'
 
 /** Everything `gwlb init` needs to know; the wizard and the flags both fill it in, validate() checks it. */
 export interface DeploymentSpec {
@@ -10,7 +11,7 @@ export interface DeploymentSpec {
   natSubnets: string[]
   natGateways: boolean
   routes: RouteSpec[]
-  mode: 'two-arm' | 'one-arm'
+  mode: Mode
   instanceType: string
   minSize: number
   maxSize: number
@@ -40,7 +41,7 @@ export interface RouteSpec {
 
 export const DEFAULTS = {
   name: 'gwlb',
-  mode: 'two-arm',
+  mode: DEFAULT_MODE,
   instanceType: 'c6i.large',
   minSize: 2,
   maxSize: 4,
@@ -53,14 +54,16 @@ export const DEFAULTS = {
   crossZone: false,
 } as const
 
-/** Names are used in resource names (target group: 32 characters at most, with a suffix). */
+/** Names are used in resource names (target group: 32 characters at most, with a suffix; S3 bucket names). */
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$/
+export const NAME_RULE = '1-20 lower-case letters, digits and dashes, not starting or ending with a dash'
+export const isUsableName = (name: string) => NAME.test(name)
 const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/
 
 export function parseRoute(value: string): RouteSpec {
   const [routeTableId, cidr, ...rest] = value.split('=')
   if (!routeTableId?.startsWith('rtb-') || !cidr || rest.length > 0 || !isCidr(cidr))
-    throw new UserError(`--route ${value} is not ROUTE_TABLE_ID=CIDR`, 'write it like --route rtb-0123abcd=0.0.0.0/0')
+    throw new UserError(`--route ${value} is not ROUTE_TABLE_ID=CIDR`, 'write it like --route rtb-0123abcd=0.0.0.0/0', 'usage')
   return {routeTableId, cidr}
 }
 
@@ -75,7 +78,7 @@ export function validateSpec(spec: DeploymentSpec): void {
   const fail = (message: string, hint: string) => {
     throw new UserError(message, hint)
   }
-  if (!NAME.test(spec.name)) fail(`deployment name "${spec.name}" is not usable`, 'use 1-20 lower-case letters, digits and dashes, e.g. --name egress-prod')
+  if (!isUsableName(spec.name)) fail(`deployment name "${spec.name}" is not usable`, `use ${NAME_RULE}, e.g. --name egress-prod`)
   if (!spec.vpcId.startsWith('vpc-')) fail(`"${spec.vpcId}" is not a VPC id`, 'pass --vpc-id vpc-…')
   for (const [flag, ids] of [['--appliance-subnets', spec.applianceSubnets], ['--endpoint-subnets', spec.endpointSubnets], ['--nat-subnets', spec.natSubnets]] as const)
     for (const id of ids) if (!id.startsWith('subnet-')) fail(`"${id}" in ${flag} is not a subnet id`, `pass ${flag} subnet-…,subnet-…`)

@@ -1,6 +1,7 @@
 import {DescribeInstanceTypesCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, type RouteTable} from '@aws-sdk/client-ec2'
 import {GetCallerIdentityCommand} from '@aws-sdk/client-sts'
 import {UserError} from '../errors.js'
+import {natEgress} from '../mode.js'
 import {isPublic, nameOf, routeTableOf} from './choices.js'
 import type {AwsClients} from './clients.js'
 import {explainAwsError} from './errors.js'
@@ -124,7 +125,7 @@ async function checkSubnets(aws: AwsClients, topology: Topology, spec: Deploymen
     const az = topology.subnets.get(id)!.az
     if (!applianceAzs.has(az)) throw new UserError(`endpoint subnet ${id} is in ${az}, where there is no appliance subnet`, 'the GWLB must be in every AZ that has an endpoint: add an appliance subnet there')
   }
-  if (spec.natGateways && spec.mode === 'two-arm') {
+  if (spec.natGateways && natEgress(spec.mode)) {
     const natAzs = azs(spec.natSubnets)
     for (const az of applianceAzs) if (!natAzs.has(az)) throw new UserError(`no NAT subnet in ${az}`, 'give a public subnet per appliance AZ in --nat-subnets, or --no-nat-gateways')
     for (const id of spec.natSubnets)

@@ -1,8 +1,9 @@
 import {checkbox, confirm, input, select} from '@inquirer/prompts'
 import {listRouteTables, listSubnets, listVpcs, type SubnetChoice} from '../aws/choices.js'
 import type {AwsClients} from '../aws/clients.js'
-import {DEFAULTS, isCidr, withDefaults, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
+import {DEFAULTS, isCidr, isUsableName, NAME_RULE, withDefaults, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
 import {UserError} from '../errors.js'
+import {MODE_NAMES, MODES} from '../mode.js'
 
 /** Streams for the prompts; tests drive the wizard through these. */
 export interface PromptContext {
@@ -28,7 +29,7 @@ function onePerAz(subnets: SubnetChoice[]) {
  */
 export async function askForSpec(aws: AwsClients, given: PartialSpec, context: PromptContext = {}): Promise<DeploymentSpec> {
   const spec: PartialSpec = {...given}
-  spec.name ??= await input({message: 'Deployment name (tags every resource)', default: DEFAULTS.name, validate: (v) => /^[a-z0-9-]{1,20}$/.test(v) || '1-20 lower-case letters, digits, dashes'}, context)
+  spec.name ??= await input({message: 'Deployment name (tags every resource)', default: DEFAULTS.name, validate: (v) => isUsableName(v) || NAME_RULE}, context)
 
   if (!spec.vpcId) {
     const vpcs = await listVpcs(aws)
@@ -50,10 +51,7 @@ export async function askForSpec(aws: AwsClients, given: PartialSpec, context: P
     throw new UserError('stopped at the AZ check', 'choose appliance subnets in two or more AZs')
   spec.endpointSubnets ??= await pickSubnets('Subnets for the GWLB endpoints (one per AZ)', false)
 
-  spec.mode ??= await select({message: 'Appliance mode', default: DEFAULTS.mode, choices: [
-    {name: 'two-arm: NAT egress through NAT gateways with fixed Elastic IPs', value: 'two-arm' as const},
-    {name: 'one-arm: inspect and return through the GWLB', value: 'one-arm' as const},
-  ]}, context)
+  spec.mode ??= await select({message: 'Appliance mode', default: DEFAULTS.mode, choices: MODE_NAMES.map((mode) => ({name: `${mode}: ${MODES[mode].description}`, value: mode}))}, context)
   spec.natGateways ??= await confirm({message: 'NAT gateways with Elastic IPs (fixed egress address; also lets appliances install software)?', default: true}, context)
   if (spec.natGateways) spec.natSubnets ??= await pickSubnets('Public subnets for the NAT gateways (one per appliance AZ)', true)
 

@@ -1,5 +1,7 @@
 import {CreateTagsCommand, DeleteTagsCommand, DescribeTransitGatewayVpcAttachmentsCommand, ModifyTransitGatewayVpcAttachmentCommand} from '@aws-sdk/client-ec2'
 import {UserError} from '../../errors.js'
+import {explainAwsError} from '../errors.js'
+import {errorCode} from '../wait.js'
 import {done, type Step, type StepContext} from '../step.js'
 
 /** Marks an attachment whose appliance mode this deployment turned on, so destroy turns it off again. */
@@ -8,8 +10,11 @@ export const applianceModeTagKey = (deployment: string) => `gwlb:${deployment}:a
 async function attachments(ctx: StepContext) {
   const {TransitGatewayVpcAttachments = []} = await ctx.aws.ec2
     .send(new DescribeTransitGatewayVpcAttachmentsCommand({TransitGatewayAttachmentIds: ctx.spec.tgwAttachments}))
-    .catch((error: Error) => {
-      throw new UserError(`Transit Gateway attachments ${ctx.spec.tgwAttachments.join(', ')}: ${error.message}`, 'check --tgw-attachment ids and --region')
+    .catch((error: unknown) => {
+      // An unknown or malformed id is the operator's to fix; anything else (a denied permission…) says itself.
+      if (/^InvalidTransitGatewayAttachmentID|^InvalidParameterValue/.test(errorCode(error)))
+        throw new UserError(`Transit Gateway attachments ${ctx.spec.tgwAttachments.join(', ')}: ${(error as Error).message}`, 'check --tgw-attachment ids and --region')
+      throw explainAwsError(error, 'ec2:DescribeTransitGatewayVpcAttachments')
     })
   for (const id of ctx.spec.tgwAttachments)
     if (!TransitGatewayVpcAttachments.some((a) => a.TransitGatewayAttachmentId === id))
