@@ -1,34 +1,28 @@
-import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+import {Command, Errors, Interfaces, toConfiguredId} from '@oclif/core'
 import chalk from 'chalk'
-import {AwsClients} from './aws/clients.js'
 import {explainAwsError} from './aws/errors.js'
 import {UserError} from './errors.js'
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
 /**
- * What every gwlb command shares: --region/--profile on top of the SDK's credential chain, --json (the
- * command's return value is the JSON), NO_COLOR, and one-line errors (stack traces only with DEBUG).
+ * oclif's usage errors span lines ("Parsing --route\n\t<what the parser said>\nSee more help with --help"):
+ * one line of what was wrong.
+ */
+const oneLine = (message: string) =>
+  message.split('\n').map((l) => l.trim()).filter((l) => l && !/^See more help with/.test(l)).join(' ').replace(/\s+/g, ' ')
+    .replace(/^Parsing (--\S+) (.*\1)/, '$2')
+
+/**
+ * What every gwlb command shares: --json (the command's return value is the JSON), NO_COLOR, and errors as
+ * one line that says what to do (stack traces only with DEBUG) — under --json, `{"error": {message, hint,
+ * code}}` on stdout. Exit codes: 0 done, 1 failed (error.code says how), 2 bad usage.
  */
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true
 
-  static override baseFlags = {
-    region: Flags.string({
-      description: 'AWS region (default: AWS_REGION or the profile\'s region)',
-      helpGroup: 'AWS',
-      env: 'AWS_REGION',
-    }),
-    profile: Flags.string({
-      description: 'AWS shared-config profile (default: AWS_PROFILE, then the SDK\'s default credential chain)',
-      helpGroup: 'AWS',
-    }),
-  }
-
-  protected flags!: BaseFlags<T>
+  protected flags!: Interfaces.InferredFlags<T['baseFlags'] & T['flags']>
   protected args!: BaseArgs<T>
-  private awsClients?: AwsClients
 
   override async init(): Promise<void> {
     await super.init()
@@ -36,36 +30,31 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (process.env.NO_COLOR) chalk.level = 0
     const {args, flags} = await this.parse({
       flags: this.ctor.flags,
-      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      baseFlags: this.ctor.baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
       args: this.ctor.args,
       strict: this.ctor.strict,
     })
-    this.flags = flags as BaseFlags<T>
+    this.flags = flags as typeof this.flags
     this.args = args as BaseArgs<T>
   }
 
-  /** AWS clients for --region/--profile, built on first use. */
-  protected get aws(): AwsClients {
-    this.awsClients ??= new AwsClients({region: this.flags.region, profile: this.flags.profile})
-    return this.awsClients
-  }
-
-  protected override async finally(error: Error | undefined): Promise<unknown> {
-    this.awsClients?.destroy()
-    return super.finally(error)
-  }
-
-  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
-    // oclif's own errors (bad flags, exit()) already read well.
-    if (error.oclif) return super.catch(error)
-    if (process.env.DEBUG) this.logToStderr(error.stack ?? String(error))
-    const explained = explainAwsError(error)
-    const line = explained instanceof UserError ? explained.line : explained.message
-    const exit = explained instanceof UserError ? explained.exitCode : 1
-    if (this.jsonEnabled()) return super.catch(new Errors.CLIError(line, {exit}))
+  protected override async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {
+    // this.exit(): already decided, nothing to say.
+    if (error instanceof Errors.ExitError) throw error
+    if (process.env.DEBUG) process.stderr.write(`${error.stack ?? String(error)}\n`)
+    const failure = this.failure(error)
+    if (this.jsonEnabled()) this.logJson({error: {message: failure.message, hint: failure.hint, code: failure.code}})
     // One line, unwrapped: oclif would fold it to the terminal's width behind its own prefix.
-    this.logToStderr(`${chalk.red('Error:')} ${line}`)
-    return this.exit(exit)
+    else this.logToStderr(`${chalk.red('Error:')} ${failure.line}`)
+    return this.exit(failure.exitCode)
+  }
+
+  /** Any error as the UserError it amounts to: oclif's parse errors are usage, the SDK's are explained. */
+  private failure(error: Error & {oclif?: {exit?: number}}): UserError {
+    const usage = error instanceof UserError ? error.code === 'usage' : error instanceof Errors.CLIError && error.oclif?.exit === 2
+    if (usage) return new UserError(oneLine(error.message), (error as UserError).hint ?? `see ${[this.config.bin, this.id && toConfiguredId(this.id, this.config)].filter(Boolean).join(' ')} --help`, 'usage')
+    const explained = explainAwsError(error)
+    return explained instanceof UserError ? explained : new UserError(explained.message, undefined, 'internal')
   }
 }

@@ -1,14 +1,25 @@
 /**
+ * What kind of failure it was: `error.code` under --json, for scripts. `usage` (bad flags or arguments)
+ * exits 2, everything else 1.
+ */
+export type ErrorCode =
+  | 'usage' | 'invalid-input' | 'access-denied' | 'no-credentials' | 'expired-credentials' | 'no-region' | 'quota' | 'unreachable' | 'internal'
+
+/**
  * An error the user can act on: printed as one line (message, then what to do), never with a stack trace.
  */
 export class UserError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
-    readonly exitCode = 1,
+    readonly code: ErrorCode = 'invalid-input',
   ) {
     super(message)
     this.name = 'UserError'
+  }
+
+  get exitCode(): number {
+    return this.code === 'usage' ? 2 : 1
   }
 
   /** The single line shown to the user. */

@@ -1,13 +1,15 @@
-import {access, constants} from 'node:fs/promises'
+import {access, constants as fsConstants} from 'node:fs/promises'
+import {constants} from 'node:os'
 import {UserError} from '../errors.js'
 import {flowClock} from './data-plane.js'
 import {Forwarder, type Tunnel} from './forwarder.js'
 import {HealthServer, type HealthFormat, type HealthReport, type Readiness} from './health.js'
 import {runHook, type HookEvent} from './hooks.js'
 import {errnoOf} from './native.js'
-import {Rules, type Mode} from './rules.js'
+import {natEgress, type Mode} from '../mode.js'
+import {Rules} from './rules.js'
 import type {SourceDestCheck} from './source-dest-check.js'
-import {defaultRouteInterface} from './system.js'
+import {defaultRouteInterface, ipv4Addresses} from './system.js'
 
 export interface ApplianceOptions {
   mode: Mode
@@ -39,9 +41,14 @@ export interface Appliance {
   failed: Promise<never>
 }
 
-const EADDRINUSE = 98
-const EACCES = 13
-const EPERM = 1
+const {EADDRINUSE, EACCES, EPERM} = constants.errno
+
+/** Masquerading needs an interface that exists and has an address: else traffic would leave un-NATed, or not at all. */
+async function checkEgress(name: string): Promise<void> {
+  const addresses = await ipv4Addresses(name)
+  if (!addresses) throw new UserError(`egress interface ${name} does not exist`, 'pass --egress-interface with an interface of this host (ip -br link lists them)')
+  if (addresses.length === 0) throw new UserError(`egress interface ${name} has no IPv4 address to masquerade to`, 'give it an address, or pass another --egress-interface')
+}
 
 /**
  * `gwlb appliance run`: health port (503 while starting), rules, the forwarder; then 200 until stop(), which
@@ -52,20 +59,22 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const {log} = options
   if (process.getuid?.() !== 0)
     throw new UserError('gwlb appliance run needs root (TUN devices, raw sockets, nftables)', 'run it with sudo, or install the systemd unit with `gwlb appliance install`')
-  await access('/dev/net/tun', constants.R_OK | constants.W_OK).catch(() => {
+  await access('/dev/net/tun', fsConstants.R_OK | fsConstants.W_OK).catch(() => {
     throw new UserError('/dev/net/tun is missing', 'load the tun module (`modprobe tun`) or give the container the TUN device')
   })
 
-  const egressInterface = options.egressInterface ?? (options.mode === 'two-arm' ? await defaultRouteInterface() : undefined)
-  if (options.mode === 'two-arm' && options.rules && !egressInterface)
-    throw new UserError('two-arm mode needs an egress interface and there is no default route', 'pass --egress-interface')
+  const nat = natEgress(options.mode)
+  const egressInterface = options.egressInterface ?? (nat ? await defaultRouteInterface() : undefined)
+  if (nat && options.rules && !egressInterface)
+    throw new UserError(`${options.mode} mode needs an egress interface and there is no default route`, 'pass --egress-interface')
+  if (nat && options.rules) await checkEgress(egressInterface!)
 
   let status: Readiness = 'starting'
   const started = Date.now()
   const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log}) : undefined
   // Loaded only where it is used: the EC2 SDK costs tens of megabytes the data plane does not otherwise need.
   const sourceDest: SourceDestCheck | undefined =
-    options.mode === 'two-arm' && options.sourceDestCheck === 'auto' ? new (await import('./source-dest-check.js')).SourceDestCheck() : undefined
+    nat && options.sourceDestCheck === 'auto' ? new (await import('./source-dest-check.js')).SourceDestCheck() : undefined
   let sourceDestAsked = false
 
   let fail!: (error: Error) => void
@@ -153,6 +162,6 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     throw error
   }
   status = 'ready'
-  log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${options.healthPort}, ${options.mode}${egressInterface && options.mode === 'two-arm' ? ` via ${egressInterface}` : ''}${rules ? '' : ', no rules (hooks only)'}`)
+  log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${options.healthPort}, ${options.mode}${egressInterface && nat ? ` via ${egressInterface}` : ''}${rules ? '' : ', no rules (hooks only)'}`)
   return {report, stop, failed}
 }

@@ -47,6 +47,13 @@ export class SysctlChanges {
   }
 }
 
+/** The IPv4 addresses of an interface; undefined if there is no such interface. */
+export async function ipv4Addresses(name: string): Promise<string[] | undefined> {
+  const out = await run('ip', ['-j', '-4', 'address', 'show', 'dev', name]).catch(() => undefined)
+  if (out === undefined) return undefined
+  return (JSON.parse(out || '[]') as {addr_info?: {local: string}[]}[]).flatMap((l) => l.addr_info?.map((a) => a.local) ?? [])
+}
+
 /** The interface of the IPv4 default route, which two-arm mode uses as its egress by default. */
 export async function defaultRouteInterface(): Promise<string | undefined> {
   const routes = JSON.parse(await run('ip', ['-j', 'route', 'show', 'default'])) as {dev?: string}[]

@@ -7,6 +7,7 @@ import type {SSMClient} from '@aws-sdk/client-ssm'
 import type {STSClient} from '@aws-sdk/client-sts'
 import type {fromNodeProviderChain} from '@aws-sdk/credential-providers'
 import {createRequire} from 'node:module'
+import {UserError} from '../errors.js'
 
 /**
  * The SDK is loaded on first use (synchronously, from its CommonJS build): the appliance's data plane and
@@ -28,6 +29,14 @@ type ClientConfig = {
   region?: string
   credentials: ReturnType<typeof fromNodeProviderChain>
   maxAttempts: number
+}
+
+type Partition = (region: string) => {description?: string; dnsSuffix: string}
+
+/** What the SDK's own partition table says of a region: whether it is one it knows, and its DNS suffix. */
+export function regionFacts(region: string): {known: boolean; dnsSuffix: string} {
+  const facts = (load('@aws-sdk/core/client') as {partition: Partition}).partition(region)
+  return {known: facts.description !== undefined, dnsSuffix: facts.dnsSuffix}
 }
 
 /**
@@ -95,9 +104,12 @@ export class AwsClients {
     return this.accountId
   }
 
-  /** The region the clients resolved (flag, environment or profile). */
+  /** The region the clients resolved (flag, environment or profile), if the SDK knows it. */
   async region(): Promise<string> {
-    return this.ec2.config.region()
+    const region = await this.ec2.config.region()
+    if (!regionFacts(region).known)
+      throw new UserError(`"${region}" is not an AWS region the SDK knows`, 'pass --region with one such as eu-west-1 (`aws ec2 describe-regions` lists those of your account)', 'usage')
+    return region
   }
 
   destroy(): void {

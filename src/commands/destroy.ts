@@ -1,12 +1,12 @@
 import {input} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import {destroyDeployment, findDeployments, listOwned, type DestroyResult, type OwnedStep} from '../aws/teardown.js'
-import {BaseCommand} from '../base-command.js'
+import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
 import {nameFlag, timingFlags, timingFrom} from '../flags.js'
 import {renderOwned, rendererFor} from '../render.js'
 
-export default class Destroy extends BaseCommand<typeof Destroy> {
+export default class Destroy extends AwsCommand<typeof Destroy> {
   static override summary = 'Remove everything a deployment created, in order, and nothing else'
   static override description = 'Finds the deployment\'s resources by its gwlb:deployment tag and names, removes them in reverse dependency order with the waits AWS needs, deletes the routes init added (or gives back the target a route had before), and leaves route tables, subnets and VPCs alone. Safe to re-run.'
   static override examples = ['<%= config.bin %> <%= command.id %> --name egress', '<%= config.bin %> <%= command.id %> --name egress --yes', '<%= config.bin %> <%= command.id %> --name egress --dry-run']

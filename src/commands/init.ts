@@ -2,16 +2,21 @@ import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {applyDeployment, planDeployment, prepare, type InitResult, type Plan} from '../aws/deployment.js'
-import {commandLine, completeFromFlags, DEFAULTS, parseRoute, type DeploymentSpec, type PartialSpec} from '../aws/spec.js'
-import {BaseCommand} from '../base-command.js'
+import {commandLine, completeFromFlags, DEFAULTS, parseRoute, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
+import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
+import {MODE_NAMES} from '../mode.js'
 import {nameFlag, timingFlags, timingFrom} from '../flags.js'
 import {renderPlan, renderInitSummary, rendererFor} from '../render.js'
 import {askForSpec} from '../wizard/init-wizard.js'
 
-const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean)
+/** Subnet lists: comma-separated, or the flag repeated. */
+const subnets = (description: string) => Flags.string({description, multiple: true, delimiter: ','})
 
-export default class Init extends BaseCommand<typeof Init> {
+/** RTB_ID=CIDR, checked as the flags are parsed. */
+const routeFlag = Flags.custom<RouteSpec>({parse: async (value) => parseRoute(value)})
+
+export default class Init extends AwsCommand<typeof Init> {
   static override summary = 'Create a Gateway Load Balancer appliance fleet (wizard, or flags with --yes)'
   static override description = `Creates, in dependency order and only what is missing: security group, IAM role and instance profile, GENEVE target group, Gateway Load Balancer and listener, endpoint service, one GWLB endpoint per AZ (accepted), the routes you ask for, NAT gateways with Elastic IPs, launch template and Auto Scaling group. Everything is tagged gwlb:deployment=<name>; re-running resumes after any failure.`
   static override examples = [
@@ -23,12 +28,12 @@ export default class Init extends BaseCommand<typeof Init> {
   static override flags = {
     name: nameFlag(`deployment name, in every resource's gwlb:deployment tag (default ${DEFAULTS.name})`),
     'vpc-id': Flags.string({description: 'VPC of the appliances and endpoints'}),
-    'appliance-subnets': Flags.string({description: 'subnets for the GWLB and the appliances, one per AZ (comma-separated)'}),
-    'endpoint-subnets': Flags.string({description: 'subnets for the GWLB endpoints, one per AZ (comma-separated)'}),
-    'nat-subnets': Flags.string({description: 'public subnets for the NAT gateways, one per appliance AZ (comma-separated)'}),
+    'appliance-subnets': subnets('subnets for the GWLB and the appliances, one per AZ (comma-separated)'),
+    'endpoint-subnets': subnets('subnets for the GWLB endpoints, one per AZ (comma-separated)'),
+    'nat-subnets': subnets('public subnets for the NAT gateways, one per appliance AZ (comma-separated)'),
     'nat-gateways': Flags.boolean({description: 'NAT gateways with Elastic IPs for a fixed egress address (--no-nat-gateways: none)', allowNo: true}),
-    route: Flags.string({description: 'send CIDR in route table RTB through the GWLB endpoint of its AZ: RTB_ID=CIDR (repeatable)', multiple: true}),
-    mode: Flags.string({description: 'appliance mode', options: ['two-arm', 'one-arm']}),
+    route: routeFlag({description: 'send CIDR in route table RTB through the GWLB endpoint of its AZ: RTB_ID=CIDR (repeatable)', multiple: true}),
+    mode: Flags.option({description: 'appliance mode', options: MODE_NAMES})(),
     'instance-type': Flags.string({description: `appliance instance type (default ${DEFAULTS.instanceType})`}),
     'min-size': Flags.integer({description: `Auto Scaling minimum (default ${DEFAULTS.minSize})`, min: 0}),
     'max-size': Flags.integer({description: `Auto Scaling maximum (default ${DEFAULTS.maxSize})`, min: 1}),
@@ -52,9 +57,9 @@ export default class Init extends BaseCommand<typeof Init> {
   async run(): Promise<InitResult | Plan> {
     const f = this.flags
     const given: PartialSpec = {
-      name: f.name, vpcId: f['vpc-id'], applianceSubnets: list(f['appliance-subnets']), endpointSubnets: list(f['endpoint-subnets']),
-      natSubnets: list(f['nat-subnets']), natGateways: f['nat-gateways'], routes: f.route?.map(parseRoute),
-      mode: f.mode as DeploymentSpec['mode'] | undefined, instanceType: f['instance-type'], minSize: f['min-size'], maxSize: f['max-size'],
+      name: f.name, vpcId: f['vpc-id'], applianceSubnets: f['appliance-subnets'], endpointSubnets: f['endpoint-subnets'],
+      natSubnets: f['nat-subnets'], natGateways: f['nat-gateways'], routes: f.route,
+      mode: f.mode, instanceType: f['instance-type'], minSize: f['min-size'], maxSize: f['max-size'],
       desiredCapacity: f['desired-capacity'], amiId: f['ami-id'], keyName: f['key-name'], healthPort: f['health-port'],
       healthProtocol: f['health-protocol'] as DeploymentSpec['healthProtocol'] | undefined, stickiness: f.stickiness as DeploymentSpec['stickiness'] | undefined,
       failover: f.failover as DeploymentSpec['failover'] | undefined, deregistrationDelay: f['deregistration-delay'], crossZone: f['cross-zone'],

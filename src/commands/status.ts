@@ -1,12 +1,12 @@
 import {Flags} from '@oclif/core'
 import {deploymentStatus, type DeploymentStatus} from '../aws/status.js'
 import {findDeployments} from '../aws/teardown.js'
-import {BaseCommand} from '../base-command.js'
+import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
 import {nameFlag} from '../flags.js'
 import {renderStatus, renderVerdictLine} from '../render.js'
 
-export default class Status extends BaseCommand<typeof Status> {
+export default class Status extends AwsCommand<typeof Status> {
   static override summary = 'Show what a deployment has, what is healthy and what is pending'
   static override description = 'Read-only (describe/list/get calls only). Without --name, lists every deployment in the region with its verdict: healthy, degraded (what is unhealthy or pending) or incomplete (what is missing, and the init command that finishes it).'
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --name egress --check', '<%= config.bin %> <%= command.id %> -n egress --watch']

@@ -64,6 +64,18 @@ describeAsRoot('gwlb appliance run refuses bad conditions with one clear line', 
     expectOneLine(r.stderr, /two-arm mode needs an egress interface .* pass --egress-interface/)
   })
 
+  it('an egress interface that does not exist, or has no address: never ready, no rules', () => {
+    const missing = runAppliance([], '--mode', 'two-arm', '--egress-interface', 'nosuch0')
+    expect(missing.status).not.toBe(0)
+    expectOneLine(missing.stderr, /^Error: egress interface nosuch0 does not exist — pass --egress-interface with an interface of this host/)
+    host.run('ip', 'link', 'add', 'noaddr0', 'type', 'veth', 'peer', 'name', 'noaddr1')
+    host.run('ip', 'link', 'set', 'noaddr0', 'up')
+    const bare = runAppliance([], '--mode', 'two-arm', '--egress-interface', 'noaddr0')
+    expect(bare.status).not.toBe(0)
+    expectOneLine(bare.stderr, /^Error: egress interface noaddr0 has no IPv4 address to masquerade to/)
+    expect(host.run('nft', 'list', 'tables')).not.toMatch(/gwlb/)
+  })
+
   it('health port in use', async () => {
     squatter.command({op: 'tcp-listen', port: 8080})
     await squatter.next((e) => e.event === 'listening')

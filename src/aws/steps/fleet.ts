@@ -1,6 +1,6 @@
 import {CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
 import {CreateLaunchTemplateCommand, DeleteLaunchTemplateCommand, DescribeLaunchTemplatesCommand, type _InstanceType} from '@aws-sdk/client-ec2'
-import type {AwsClients} from '../clients.js'
+import {regionFacts, type AwsClients} from '../clients.js'
 import {GetParameterCommand} from '@aws-sdk/client-ssm'
 import {UserError} from '../../errors.js'
 import {explainAwsError} from '../errors.js'
@@ -58,8 +58,8 @@ export const launchTemplate: Step = {
     const name = names(ctx.spec, ctx.topology.region).launchTemplate
     const instanceName = `gwlb-${ctx.spec.name}-appliance`
     const staged = await artifacts(ctx)
-    const {region, architecture, partition} = ctx.topology
-    const userData = renderUserData(ctx.spec, {...staged, region, architecture, dnsSuffix: partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com', endpoint: ctx.aws.s3Endpoint})
+    const {region, architecture} = ctx.topology
+    const userData = renderUserData(ctx.spec, {...staged, region, architecture, dnsSuffix: regionFacts(region).dnsSuffix, endpoint: ctx.aws.s3Endpoint})
     const {LaunchTemplate} = await retrying(async () => ctx.aws.ec2.send(new CreateLaunchTemplateCommand({
       LaunchTemplateName: name,
       VersionDescription: softwareDescription(staged.gwlb.version, staged.gwlb.sha256, staged.node.version),

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {availableParallelism} from 'node:os'
 import {startAppliance} from '../../appliance/appliance.js'
 import {BaseCommand} from '../../base-command.js'
+import {DEFAULT_MODE, MODE_NAMES, MODES} from '../../mode.js'
 
 export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
   static override summary = 'Run the GENEVE data plane on this GWLB appliance (root)'
@@ -14,7 +15,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
   ]
 
   static override flags = {
-    mode: Flags.string({description: 'two-arm: NAT out of the egress interface; one-arm: route back through the GWLB', options: ['two-arm', 'one-arm'], default: 'two-arm'}),
+    mode: Flags.option({description: MODE_NAMES.map((m) => `${m}: ${MODES[m].description}`).join('; '), options: MODE_NAMES, default: DEFAULT_MODE})(),
     'health-port': Flags.integer({char: 'p', description: 'TCP port for GWLB health checks', default: 80, min: 1, max: 65535}),
     'health-format': Flags.string({description: 'health answer body', options: ['text', 'json', 'status'], default: 'text'}),
     'health-json': Flags.boolean({char: 'j', description: 'same as --health-format json (gwlbtun -j)', exclusive: ['health-format', 'health-status-only']}),
@@ -37,7 +38,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     const f = this.flags
     const healthFormat = f['health-json'] ? 'json' : f['health-status-only'] ? 'status' : f['health-format']
     const appliance = await startAppliance({
-      mode: f.mode as 'two-arm' | 'one-arm',
+      mode: f.mode,
       healthPort: f['health-port'],
       healthFormat: healthFormat as 'text' | 'json' | 'status',
       idleTimeout: f['idle-timeout'],
