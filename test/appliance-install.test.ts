@@ -3,7 +3,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {systemdQuote} from '../src/appliance/systemd.js'
+import {systemdQuote} from '../src/appliance/host/systemd.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'gwlb-install-'))
 afterAll(() => rmSync(dir, {recursive: true, force: true}))

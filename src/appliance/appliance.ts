@@ -1,15 +1,15 @@
 import {access, constants as fsConstants} from 'node:fs/promises'
 import {constants} from 'node:os'
 import {UserError} from '../errors.js'
-import {flowClock} from './data-plane.js'
-import {Forwarder, type Tunnel} from './forwarder.js'
-import {HealthServer, type HealthFormat, type HealthReport, type Readiness} from './health.js'
-import {runHook, type HookEvent} from './hooks.js'
-import {errnoOf} from './native.js'
 import {natEgress, type Mode} from '../mode.js'
-import {Rules} from './rules.js'
-import type {SourceDestCheck} from './source-dest-check.js'
-import {defaultRouteInterface, ipv4Addresses} from './system.js'
+import type {DataPath, DataPathEvents} from './datapath/datapath.js'
+import {Forwarder} from './datapath/tun/forwarder.js'
+import {errnoOf} from './datapath/tun/native.js'
+import {HealthServer, type HealthFormat, type HealthReport, type Readiness} from './health/server.js'
+import {runHook} from './host/hooks.js'
+import {Rules} from './host/rules.js'
+import type {SourceDestCheck} from './host/source-dest-check.js'
+import {defaultRouteInterface, ipv4Addresses} from './host/system.js'
 
 export interface ApplianceOptions {
   mode: Mode
@@ -43,125 +43,144 @@ export interface Appliance {
 
 const {EADDRINUSE, EACCES, EPERM} = constants.errno
 
-/** Masquerading needs an interface that exists and has an address: else traffic would leave un-NATed, or not at all. */
-async function checkEgress(name: string): Promise<void> {
-  const addresses = await ipv4Addresses(name)
-  if (!addresses) throw new UserError(`egress interface ${name} does not exist`, 'pass --egress-interface with an interface of this host (ip -br link lists them)')
-  if (addresses.length === 0) throw new UserError(`egress interface ${name} has no IPv4 address to masquerade to`, 'give it an address, or pass another --egress-interface')
-}
-
 /**
- * `gwlb appliance run`: health port (503 while starting), rules, the forwarder; then 200 until stop(), which
+ * `gwlb appliance run`: health port (503 while starting), rules, the data path; then 200 until stop(), which
  * answers 503 again, runs every tunnel's destroy hook, removes the rules and restores the sysctls and the
  * instance's source/destination check.
  */
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
-  const {log} = options
+  await checkPrivileges()
+  const egressInterface = await egressFor(options)
+  const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log: options.log}) : undefined
+  const sourceDest = await sourceDestFor(options)
+  const failure = failureSignal()
+  const dataPath = new Forwarder({...dataPathSettings(options), ...tunnelService(options, rules, sourceDest), onFailure: failure.fail})
+
+  let status: Readiness = 'starting'
+  const started = Date.now()
+  const report = () => healthReport(options, dataPath, status, started)
+  const health = await openHealthPort(options, report)
+  const stop = async () => {
+    status = 'stopping'
+    await dataPath.stop()
+    await rules?.stop().catch((error: Error) => options.log(`rules: ${error.message}`))
+    if (sourceDest) await sourceDest.restore().then((m) => m && options.log(m), (error: Error) => options.log(`source/destination check not restored: ${error.message}`))
+    await health.close()
+  }
+
+  try {
+    await rules?.start()
+    await dataPath.start()
+  } catch (error) {
+    await stop()
+    throw explainStartFailure(error, options)
+  }
+  status = 'ready'
+  const via = egressInterface && natEgress(options.mode) ? ` via ${egressInterface}` : ''
+  options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${options.healthPort}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
+  return {report, stop, failed: failure.failed}
+}
+
+async function checkPrivileges(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new UserError('gwlb appliance run needs root (TUN devices, raw sockets, nftables)', 'run it with sudo, or install the systemd unit with `gwlb appliance install`')
   await access('/dev/net/tun', fsConstants.R_OK | fsConstants.W_OK).catch(() => {
     throw new UserError('/dev/net/tun is missing', 'load the tun module (`modprobe tun`) or give the container the TUN device')
   })
+}
 
+/** The interface NAT egress leaves through: given, or the default route's; checked before anything changes. */
+async function egressFor(options: ApplianceOptions): Promise<string | undefined> {
   const nat = natEgress(options.mode)
-  const egressInterface = options.egressInterface ?? (nat ? await defaultRouteInterface() : undefined)
-  if (nat && options.rules && !egressInterface)
-    throw new UserError(`${options.mode} mode needs an egress interface and there is no default route`, 'pass --egress-interface')
-  if (nat && options.rules) await checkEgress(egressInterface!)
+  const egress = options.egressInterface ?? (nat ? await defaultRouteInterface() : undefined)
+  if (!nat || !options.rules) return egress
+  if (!egress) throw new UserError(`${options.mode} mode needs an egress interface and there is no default route`, 'pass --egress-interface')
+  // Masquerading needs an interface that exists and has an address: else traffic would leave un-NATed, or not at all.
+  const addresses = await ipv4Addresses(egress)
+  if (!addresses) throw new UserError(`egress interface ${egress} does not exist`, 'pass --egress-interface with an interface of this host (ip -br link lists them)')
+  if (addresses.length === 0) throw new UserError(`egress interface ${egress} has no IPv4 address to masquerade to`, 'give it an address, or pass another --egress-interface')
+  return egress
+}
 
-  let status: Readiness = 'starting'
-  const started = Date.now()
-  const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log}) : undefined
+/** NAT egress on EC2 needs the instance's source/destination check off. */
+async function sourceDestFor(options: ApplianceOptions): Promise<SourceDestCheck | undefined> {
+  if (!natEgress(options.mode) || options.sourceDestCheck !== 'auto') return undefined
   // Loaded only where it is used: the EC2 SDK costs tens of megabytes the data plane does not otherwise need.
-  const sourceDest: SourceDestCheck | undefined =
-    nat && options.sourceDestCheck === 'auto' ? new (await import('./source-dest-check.js')).SourceDestCheck() : undefined
-  let sourceDestAsked = false
+  return new (await import('./host/source-dest-check.js')).SourceDestCheck()
+}
 
+/** Rejects when the data path fails while running; observed by the command, not an unhandled rejection meanwhile. */
+function failureSignal(): {failed: Promise<never>; fail(error: Error): void} {
   let fail!: (error: Error) => void
   const failed = new Promise<never>((_, reject) => (fail = reject))
-  failed.catch(() => undefined) // observed by the command; not an unhandled rejection meanwhile
+  failed.catch(() => undefined)
+  return {failed, fail}
+}
 
-  const hook = async (command: string | undefined, event: HookEvent, tunnel: Tunnel) => {
-    if (command) await runHook(command, event, tunnel.names, log)
-  }
-  const forwarder = new Forwarder({
-    port: options.genevePort,
-    idleTimeout: options.idleTimeout,
-    flowTimeout: options.flowTimeout,
-    maxFlows: options.maxFlows,
-    workers: options.workers,
-    batch: options.batch,
-    gso: options.gso,
-    log,
+function dataPathSettings(options: ApplianceOptions) {
+  const {genevePort: port, idleTimeout, flowTimeout, maxFlows, workers, batch, gso, log} = options
+  return {port, idleTimeout, flowTimeout, maxFlows, workers, batch, gso, log}
+}
+
+/** Brings each tunnel into service (rules, then the create hook) and out of it (destroy hook, then rules). */
+function tunnelService(options: ApplianceOptions, rules: Rules | undefined, sourceDest: SourceDestCheck | undefined): Omit<DataPathEvents, 'onFailure'> {
+  let sourceDestAsked = false
+  return {
+    log: options.log,
     async onTunnelUp(tunnel) {
       await rules?.addTunnel(tunnel)
-      await hook(options.onCreate, 'CREATE', tunnel)
+      if (options.onCreate) await runHook(options.onCreate, 'CREATE', tunnel.names, options.log)
       if (sourceDest && !sourceDestAsked) {
         sourceDestAsked = true
-        sourceDest.disable().then(log, (error: Error) => log(`source/destination check left as it is: ${error.message}`))
+        sourceDest.disable().then(options.log, (error: Error) => options.log(`source/destination check left as it is: ${error.message}`))
       }
     },
     async onTunnelDown(tunnel) {
-      await hook(options.onDestroy, 'DESTROY', tunnel)
+      if (options.onDestroy) await runHook(options.onDestroy, 'DESTROY', tunnel.names, options.log)
       await rules?.removeTunnel(tunnel)
     },
-    onFailure: (error) => fail(error),
-  })
-
-  const report = (): HealthReport => {
-    const now = flowClock()
-    const {counters} = forwarder
-    return {
-      status,
-      mode: options.mode,
-      workers: options.workers,
-      uptimeSeconds: Math.floor((Date.now() - started) / 1000),
-      traffic: counters.traffic(),
-      drops: counters.drops(),
-      crossWorkerReplies: counters.crossWorkerReplies(),
-      coalesced: counters.coalesced(),
-      groMerged: counters.groMerged(),
-      flows: forwarder.liveFlows,
-      tunnels: forwarder.tunnels.map((t) => ({
-        ingress: t.ingress,
-        egress: t.egress,
-        eni: t.names.eniHex,
-        state: t.state,
-        traffic: counters.tunnelTraffic(t.index),
-        createdAt: new Date(t.createdAt).toISOString(),
-        idleSeconds: t.state === 'up' ? now - counters.lastActivity(t.index) : 0,
-      })),
-    }
   }
+}
 
+function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Readiness, started: number): HealthReport {
+  const {counters} = dataPath
+  return {
+    status,
+    mode: options.mode,
+    workers: options.workers,
+    uptimeSeconds: Math.floor((Date.now() - started) / 1000),
+    traffic: counters.traffic(),
+    drops: counters.drops(),
+    crossWorkerReplies: counters.crossWorkerReplies(),
+    coalesced: counters.coalesced(),
+    groMerged: counters.groMerged(),
+    flows: dataPath.liveFlows,
+    tunnels: dataPath.tunnels.map((t) => ({
+      ingress: t.ingress,
+      egress: t.egress,
+      eni: t.names.eniHex,
+      state: t.state,
+      traffic: counters.tunnelTraffic(t.index),
+      createdAt: new Date(t.createdAt).toISOString(),
+      idleSeconds: dataPath.idleSeconds(t),
+    })),
+  }
+}
+
+async function openHealthPort(options: ApplianceOptions, report: () => HealthReport): Promise<HealthServer> {
   const health = new HealthServer(options.healthFormat, report)
   try {
     await health.listen(options.healthPort)
   } catch (error) {
     throw new UserError(`health port ${options.healthPort} is not free (${(error as Error).message})`, 'stop what uses it or pass another --health-port')
   }
+  return health
+}
 
-  const stop = async () => {
-    status = 'stopping'
-    await forwarder.stop()
-    await rules?.stop().catch((error: Error) => log(`rules: ${error.message}`))
-    if (sourceDest) await sourceDest.restore().then((m) => m && log(m), (error: Error) => log(`source/destination check not restored: ${error.message}`))
-    await health.close()
-  }
-
-  try {
-    await rules?.start()
-    await forwarder.start()
-  } catch (error) {
-    await stop()
-    const errno = errnoOf(error)
-    if (errno === EADDRINUSE)
-      throw new UserError(`UDP port ${options.genevePort ?? 6081} is already in use`, 'stop the other GENEVE listener (gwlbtun?) first')
-    if (errno === EACCES || errno === EPERM)
-      throw new UserError(`not allowed to open sockets or TUN devices (${(error as Error).message})`, 'run as root or with CAP_NET_ADMIN and CAP_NET_RAW')
-    throw error
-  }
-  status = 'ready'
-  log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${options.healthPort}, ${options.mode}${egressInterface && nat ? ` via ${egressInterface}` : ''}${rules ? '' : ', no rules (hooks only)'}`)
-  return {report, stop, failed}
+function explainStartFailure(error: unknown, options: ApplianceOptions): unknown {
+  const errno = errnoOf(error)
+  if (errno === EADDRINUSE) return new UserError(`UDP port ${options.genevePort ?? 6081} is already in use`, 'stop the other GENEVE listener (gwlbtun?) first')
+  if (errno === EACCES || errno === EPERM)
+    return new UserError(`not allowed to open sockets or TUN devices (${(error as Error).message})`, 'run as root or with CAP_NET_ADMIN and CAP_NET_RAW')
+  return error
 }

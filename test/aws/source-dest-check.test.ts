@@ -1,7 +1,7 @@
 import {DescribeInstanceAttributeCommand, RunInstancesCommand} from '@aws-sdk/client-ec2'
 import type {Server} from 'node:http'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {SourceDestCheck} from '../../src/appliance/source-dest-check.js'
+import {SourceDestCheck} from '../../src/appliance/host/source-dest-check.js'
 import {fakeImds} from '../helpers/imds.js'
 import {useMoto} from '../helpers/moto.js'
 

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {base60, tunnelNames} from '../../src/appliance/names.js'
+import {base60, tunnelNames} from '../../src/appliance/host/names.js'
 
 describe('tunnel names, as gwlbtun makes them', () => {
   it('names ENI 0x2b8ee1d4db0c51c4 as gwlbtun does', () => {

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {join} from 'node:path'
-import {installUnit, renderUnit, UNIT_PATH, type InstallResult} from '../../appliance/systemd.js'
+import {installUnit, renderUnit, UNIT_PATH, type InstallResult} from '../../appliance/host/systemd.js'
 import {BaseCommand} from '../../base-command.js'
 import ApplianceRun from './run.js'
 

@@ -1,6 +1,6 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import {dirname} from 'node:path'
-import {UserError} from '../errors.js'
+import {UserError} from '../../errors.js'
 import {run} from './system.js'
 
 export const UNIT_NAME = 'gwlb-appliance.service'

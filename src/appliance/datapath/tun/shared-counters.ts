@@ -1,5 +1,5 @@
-import {DROP_REASONS} from './geneve.js'
-import {FORWARD_DROP_REASONS, emptyTraffic, type AnyDropReason, type TrafficCounters} from './counters.js'
+import {DROP_REASONS} from '../../geneve.js'
+import {FORWARD_DROP_REASONS, emptyTraffic, type AnyDropReason, type TrafficCounters} from '../../counters.js'
 
 /** Tunnel indexes run from 1 to this (the index also picks a firewall mark and a routing table). */
 export const MAX_TUNNELS = 255

@@ -1,18 +1,17 @@
 import {Worker} from 'node:worker_threads'
+import type {DataPath, DataPathEvents, TunnelState, TunnelView} from '../datapath.js'
 import {flowClock, type DataPlaneSetup, type FromWorker, type ToWorker} from './data-plane.js'
 import {FlowTable} from './flow-table.js'
-import {GENEVE_PORT} from './geneve.js'
-import {tunnelNames, type TunnelNames} from './names.js'
+import {GENEVE_PORT} from '../../geneve.js'
+import {tunnelNames, type TunnelNames} from '../../host/names.js'
 import {native} from './native.js'
 import {MAX_TUNNELS, SharedCounters} from './shared-counters.js'
-import {run, writeSysctl} from './system.js'
+import {run, writeSysctl} from '../../host/system.js'
 
 /** Inner packets up to 8500 bytes cross GWLB; the tunnel interfaces get exactly that MTU. */
 export const TUNNEL_MTU = 8500
 
-export type TunnelState = 'creating' | 'up' | 'closing' | 'failed'
-
-export class Tunnel {
+export class Tunnel implements TunnelView {
   state: TunnelState = 'creating'
   readonly createdAt = Date.now()
   /** One queue per worker, for each interface (IFF_MULTI_QUEUE). */
@@ -37,7 +36,7 @@ export class Tunnel {
   }
 }
 
-export interface ForwarderOptions {
+export interface ForwarderOptions extends DataPathEvents {
   port?: number
   /** Data-plane threads, each with its own socket and tunnel queues. */
   workers: number
@@ -50,12 +49,6 @@ export interface ForwarderOptions {
   gso: boolean
   batch?: number
   receiveBuffer?: number
-  /** Brings a tunnel into service (rules, hook) after its interfaces are up; a rejection fails the tunnel. */
-  onTunnelUp(tunnel: Tunnel): Promise<void>
-  onTunnelDown(tunnel: Tunnel): Promise<void>
-  /** A worker died: the data plane is no longer whole, and the process should stop (systemd restarts it). */
-  onFailure(error: Error): void
-  log(message: string): void
 }
 
 /** A failure to bind or open what the data plane needs, with the errno the worker met. */
@@ -74,7 +67,7 @@ export class DataPlaneError extends Error {
  * out, and takes tunnels down when idle or on stop. The workers share one flow table, so a reply that the
  * kernel puts on another worker's queue than its request's still finds its header.
  */
-export class Forwarder {
+export class Forwarder implements DataPath {
   readonly counters: SharedCounters
   readonly flows: FlowTable
   readonly tunnels: Tunnel[] = []
@@ -88,6 +81,10 @@ export class Forwarder {
   constructor(private readonly options: ForwarderOptions) {
     this.counters = new SharedCounters(options.workers)
     this.flows = new FlowTable(options.maxFlows, options.flowTimeout)
+  }
+
+  idleSeconds(tunnel: TunnelView): number {
+    return tunnel.state === 'up' ? flowClock() - this.counters.lastActivity(tunnel.index) : 0
   }
 
   /** Binds UDP 6081 in every worker; resolves once all are receiving. */

@@ -1,5 +1,5 @@
-import {UserError} from '../errors.js'
-import {natEgress, type Mode} from '../mode.js'
+import {UserError} from '../../errors.js'
+import {natEgress, type Mode} from '../../mode.js'
 import {run, SysctlChanges} from './system.js'
 
 /**

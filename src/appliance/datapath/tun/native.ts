@@ -1,6 +1,6 @@
 import {createRequire} from 'node:module'
 import {fileURLToPath} from 'node:url'
-import {UserError} from '../errors.js'
+import {UserError} from '../../../errors.js'
 
 /** The syscalls Node lacks (native/gwlb_native.c); every call moves a batch of packets through slot buffers. */
 export interface Native {
@@ -39,8 +39,8 @@ export function native(): Native {
   const load = require('node-gyp-build') as (root: string) => Native
   try {
     // A local build (build/Release) if there is one, else the package's prebuild for this platform and CPU.
-    // The package root is at the same depth from src/appliance (sources) and dist/appliance (build).
-    loaded = load(fileURLToPath(new URL('../..', import.meta.url)))
+    // The package root, at the same depth from src/appliance/datapath/tun (sources) and from dist/… (build).
+    loaded = load(fileURLToPath(new URL('../../../..', import.meta.url)))
   } catch (error) {
     throw new UserError(
       `The data-plane module cannot be loaded (${(error as Error).message.split('\n')[0]})`,

@@ -1,5 +1,5 @@
 import {FlowTable, type FlowInfo} from './flow-table.js'
-import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from './geneve.js'
+import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from '../../geneve.js'
 import {errnoOf, native, type Native, type Watch} from './native.js'
 import {SharedCounters, type CounterWriter} from './shared-counters.js'
 

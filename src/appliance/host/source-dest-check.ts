@@ -1,6 +1,6 @@
 import {DescribeInstanceAttributeCommand, ModifyInstanceAttributeCommand} from '@aws-sdk/client-ec2'
-import {AwsClients} from '../aws/clients.js'
-import {explainAwsError} from '../aws/errors.js'
+import {AwsClients} from '../../aws/clients.js'
+import {explainAwsError} from '../../aws/errors.js'
 
 const IMDS_TIMEOUT_MS = 1000
 

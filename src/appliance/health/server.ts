@@ -1,5 +1,5 @@
 import {createServer, type Server} from 'node:http'
-import type {AnyDropReason, TrafficCounters} from './counters.js'
+import type {AnyDropReason, TrafficCounters} from '../counters.js'
 
 export type HealthFormat = 'text' | 'json' | 'status'
 export type Readiness = 'starting' | 'ready' | 'stopping'

@@ -1,0 +1,52 @@
+import type {AnyDropReason, TrafficCounters} from '../counters.js'
+import type {TunnelNames} from '../host/names.js'
+
+/**
+ * What the appliance's control loop needs of a data path, whatever moves the packets (today the TUN path in
+ * ./tun; an in-kernel one would stand beside it): GENEVE in from the GWLB, one gwi-/gwo- pair per endpoint,
+ * replies back with their flow's header, counters for health and /metrics.
+ */
+export interface DataPath {
+  readonly tunnels: readonly TunnelView[]
+  readonly counters: DataPathCounters
+  /** Flows alive now (refreshed about once a second). */
+  readonly liveFlows: number
+  /** Seconds since a tunnel last carried a packet either way. */
+  idleSeconds(tunnel: TunnelView): number
+  /** Resolves once GENEVE is received; rejects with an errno-coded error when the port or devices cannot be had. */
+  start(): Promise<void>
+  /** Takes every tunnel down (through onTunnelDown), then stops moving packets. */
+  stop(): Promise<void>
+}
+
+export type TunnelState = 'creating' | 'up' | 'closing' | 'failed'
+
+/** A tunnel pair, as the control loop sees it. */
+export interface TunnelView {
+  /** Small positive number, unique among live tunnels. */
+  readonly index: number
+  readonly names: TunnelNames
+  readonly ingress: string
+  readonly egress: string
+  readonly state: TunnelState
+  readonly createdAt: number
+}
+
+export interface DataPathCounters {
+  traffic(): TrafficCounters
+  tunnelTraffic(index: number): TrafficCounters
+  drops(): Record<AnyDropReason, number>
+  crossWorkerReplies(): number
+  coalesced(): number
+  groMerged(): number
+}
+
+/** What a data path tells the control loop, which brings tunnels into and out of service (rules, hooks). */
+export interface DataPathEvents {
+  /** A tunnel's interfaces are up; a rejection fails the tunnel. */
+  onTunnelUp(tunnel: TunnelView): Promise<void>
+  onTunnelDown(tunnel: TunnelView): Promise<void>
+  /** The data path is no longer whole, and the process should stop (systemd restarts it). */
+  onFailure(error: Error): void
+  log(message: string): void
+}
