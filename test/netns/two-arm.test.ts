@@ -115,6 +115,6 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
     bed().send(ENI_A, icmpEcho({src: CLIENT, dst: INTERNET_IP}, 0x2000, 2))
     const reply = await bed().reply((p) => parseInner(p.subarray(40)).dst === CLIENT)
     expect(reply.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_A))
-    expect(bed().links()).toEqual(expect.arrayContaining(['gwi-5bqWvzLwwkk', 'gwo-5bqWvzLwwkk']))
+    expect(bed().links(), bed().output).toEqual(expect.arrayContaining(['gwi-5bqWvzLwwkk', 'gwo-5bqWvzLwwkk']))
   })
 })

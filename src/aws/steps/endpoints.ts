@@ -5,7 +5,7 @@ import {
   ModifyVpcEndpointServicePermissionsCommand, type VpcEndpoint,
 } from '@aws-sdk/client-ec2'
 import type {AwsClients} from '../clients.js'
-import {done, names, required, type Resource, type Scope, type Step, type StepContext} from '../step.js'
+import {done, names, remember, required, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
 
@@ -16,6 +16,18 @@ const principals = (ctx: StepContext) =>
 async function ourService(aws: AwsClients, deployment: string) {
   const {ServiceConfigurations = []} = await aws.ec2.send(new DescribeVpcEndpointServiceConfigurationsCommand({}))
   return ServiceConfigurations.find((s) => tagValue(s.Tags, DEPLOYMENT_TAG) === deployment && !['Deleting', 'Deleted', 'Failed'].includes(s.ServiceState ?? ''))
+}
+
+/** Within a status run: the deployment's endpoint service and endpoints, read once for every step that asks. */
+const serviceOf = (scope: Scope) => remember(scope, 'endpoint-service', () => ourService(scope.aws, scope.deployment))
+export const vpcEndpointsOf = (scope: Scope) => remember(scope, 'vpc-endpoints', () => taggedEndpoints(scope.aws, scope.deployment))
+export const endpointsOf = async (scope: Scope) => (await vpcEndpointsOf(scope)).filter((e) => e.VpcEndpointType === 'GatewayLoadBalancer')
+
+export interface EndpointStatus {
+  id: string
+  subnet?: string
+  state: string
+  connection?: string
 }
 
 export const endpointService: Step = {
@@ -47,7 +59,7 @@ export const endpointService: Step = {
   },
 
   async owned(scope) {
-    const service = await ourService(scope.aws, scope.deployment)
+    const service = await serviceOf(scope)
     return service ? [{type: 'endpoint-service', id: service.ServiceId!, name: service.ServiceName}] : []
   },
 
@@ -61,10 +73,15 @@ const GONE = new Set(['deleting', 'deleted', 'rejected', 'failed', 'expired'])
 /** AWS answers `pendingAcceptance`, `available`…; the SDK's enum spells them capitalised: compare loosely. */
 export const stateOf = (e: {State?: string; VpcEndpointState?: string}) => (e.State ?? e.VpcEndpointState ?? '').toLowerCase()
 
+/** Every VPC endpoint of this deployment, of any type, not on its way out. */
+export async function taggedEndpoints(aws: AwsClients, deployment: string): Promise<VpcEndpoint[]> {
+  const {VpcEndpoints = []} = await aws.ec2.send(new DescribeVpcEndpointsCommand({Filters: [deploymentFilter(deployment)]}))
+  return VpcEndpoints.filter((e) => !GONE.has(stateOf(e)) && tagValue(e.Tags, DEPLOYMENT_TAG) === deployment)
+}
+
 /** This deployment's GWLB endpoints (those not on their way out). */
 export async function ourEndpoints(aws: AwsClients, deployment: string): Promise<VpcEndpoint[]> {
-  const {VpcEndpoints = []} = await aws.ec2.send(new DescribeVpcEndpointsCommand({Filters: [deploymentFilter(deployment)]}))
-  return VpcEndpoints.filter((e) => e.VpcEndpointType === 'GatewayLoadBalancer' && !GONE.has(stateOf(e)) && tagValue(e.Tags, DEPLOYMENT_TAG) === deployment)
+  return (await taggedEndpoints(aws, deployment)).filter((e) => e.VpcEndpointType === 'GatewayLoadBalancer')
 }
 
 const endpointResource = (ctx: StepContext, e: VpcEndpoint): Resource => {
@@ -106,7 +123,25 @@ export const endpoints: Step = {
   },
 
   async owned(scope) {
-    return (await ourEndpoints(scope.aws, scope.deployment)).map((e) => ({type: 'vpc-endpoint', id: e.VpcEndpointId!, detail: e.State}))
+    return (await endpointsOf(scope)).map((e) => ({type: 'vpc-endpoint', id: e.VpcEndpointId!, detail: e.State}))
+  },
+
+  expected: (spec) => spec.endpointSubnets.length,
+
+  /** Each endpoint and its connection; one waiting for acceptance comes with the command that accepts it. */
+  async report(scope): Promise<StepReport> {
+    const [endpoints, service] = await Promise.all([endpointsOf(scope), serviceOf(scope)])
+    const {VpcEndpointConnections = []} = service
+      ? await scope.aws.ec2.send(new DescribeVpcEndpointConnectionsCommand({Filters: [{Name: 'service-id', Values: [service.ServiceId!]}]}))
+      : {}
+    const detail: EndpointStatus[] = endpoints.map((e) => ({
+      id: e.VpcEndpointId!, subnet: e.SubnetIds?.[0], state: e.State ?? 'unknown', connection: VpcEndpointConnections.find((c) => c.VpcEndpointId === e.VpcEndpointId)?.VpcEndpointState,
+    }))
+    const problems = endpoints.flatMap((e) =>
+      stateOf(e) === 'pendingacceptance'
+        ? [`endpoint ${e.VpcEndpointId} waits for acceptance: run gwlb init --name ${scope.deployment}, or aws ec2 accept-vpc-endpoint-connections --service-id ${service?.ServiceId} --vpc-endpoint-ids ${e.VpcEndpointId}`]
+        : stateOf(e) === 'available' ? [] : [`endpoint ${e.VpcEndpointId} is ${e.State}`])
+    return {problems, hints: [], detail, summary: 'Endpoints:', table: [['endpoint', 'subnet', 'state', 'connection'], ...detail.map((e) => [e.id, e.subnet ?? '', e.state, e.connection ?? ''])]}
   },
 
   async remove(scope, owned) {
@@ -119,8 +154,8 @@ export const endpoints: Step = {
   },
 }
 
-/** Nothing of its own: connections go with their endpoints. */
-const nothingOwned = {owned: async (_scope: Scope): Promise<Resource[]> => [], remove: async () => undefined}
+/** Nothing of its own: connections go with their endpoints (and are shown with them). */
+const nothingOwned = {owned: async (_scope: Scope): Promise<Resource[]> => [], remove: async () => undefined, expected: () => 0}
 
 /**
  * The endpoints' connections to the service: accepted here (acceptance is required so that nobody else's

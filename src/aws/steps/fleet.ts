@@ -1,10 +1,10 @@
-import {CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
-import {CreateLaunchTemplateCommand, DeleteLaunchTemplateCommand, DescribeLaunchTemplatesCommand, type _InstanceType} from '@aws-sdk/client-ec2'
+import {CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, type Instance} from '@aws-sdk/client-auto-scaling'
+import {CreateLaunchTemplateCommand, DeleteLaunchTemplateCommand, DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, type _InstanceType} from '@aws-sdk/client-ec2'
 import {regionFacts, type AwsClients} from '../clients.js'
 import {GetParameterCommand} from '@aws-sdk/client-ssm'
 import {UserError} from '../../errors.js'
 import {explainAwsError} from '../errors.js'
-import {done, names, required, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
+import {done, names, remember, required, unlessNotFound, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
 import {DEPLOYMENT_TAG, tags, tagSpecifications, tagValue} from '../tags.js'
 import {renderUserData} from '../user-data.js'
 import {artifacts} from './software.js'
@@ -97,10 +97,35 @@ export const launchTemplate: Step = {
   },
 }
 
-async function findGroup(scope: Scope) {
-  const name = names({name: scope.deployment}, scope.region).autoScalingGroup
-  const {AutoScalingGroups = []} = await scope.aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: [name]}))
-  return AutoScalingGroups.find((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === scope.deployment)
+/** The deployment's Auto Scaling group (read once per status run: the target group's report wants it too). */
+function findGroup(scope: Scope) {
+  return remember(scope, 'auto-scaling-group', async () => {
+    const name = names({name: scope.deployment}, scope.region).autoScalingGroup
+    const {AutoScalingGroups = []} = await scope.aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: [name]}))
+    return AutoScalingGroups.find((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === scope.deployment)
+  })
+}
+
+/** The group's instances (none without a group). */
+export const groupInstances = async (scope: Scope) => (await findGroup(scope))?.Instances ?? []
+
+export interface FleetDetail {
+  name: string
+  desired: number
+  min: number
+  max: number
+  inService: number
+  instances: {id: string; az: string; lifecycle: string; health: string; software?: string}[]
+}
+
+/** Each launch-template version names the software it ships: what its instances run. */
+async function softwareOf(scope: Scope, instances: Instance[]): Promise<(version?: string) => string | undefined> {
+  const versions = [...new Set(instances.map((i) => i.LaunchTemplate?.Version).filter((v): v is string => Boolean(v)))]
+  const template = instances.find((i) => i.LaunchTemplate?.LaunchTemplateId)?.LaunchTemplate?.LaunchTemplateId
+  const {LaunchTemplateVersions = []} = template && versions.length
+    ? await scope.aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateId: template, Versions: versions}))
+    : {}
+  return (version) => LaunchTemplateVersions.find((v) => String(v.VersionNumber) === version)?.VersionDescription
 }
 
 export const autoScalingGroup: Step = {
@@ -142,11 +167,29 @@ export const autoScalingGroup: Step = {
     return group ? [{type: 'auto-scaling-group', id: group.AutoScalingGroupName!, name: group.AutoScalingGroupName, detail: `${group.Instances?.length ?? 0} instances`}] : []
   },
 
+  async report(scope): Promise<StepReport> {
+    const g = (await findGroup(scope))!
+    const software = await softwareOf(scope, g.Instances ?? [])
+    const instances = (g.Instances ?? []).map((i) => ({
+      id: i.InstanceId!, az: i.AvailabilityZone!, lifecycle: i.LifecycleState!, health: i.HealthStatus!, software: software(i.LaunchTemplate?.Version),
+    }))
+    const inService = instances.filter((i) => i.lifecycle === 'InService').length
+    const counts = new Map<string, number>()
+    for (const i of instances) counts.set(i.az, (counts.get(i.az) ?? 0) + 1)
+    const byAz = [...counts].map(([az, n]) => `${az}: ${n}`).join(', ')
+    return {
+      problems: inService < g.DesiredCapacity! ? [`${inService} of ${g.DesiredCapacity} appliances in service`] : [], hints: [],
+      detail: {name: g.AutoScalingGroupName!, desired: g.DesiredCapacity!, min: g.MinSize!, max: g.MaxSize!, inService, instances} satisfies FleetDetail,
+      summary: `Auto Scaling group ${g.AutoScalingGroupName}: ${inService}/${g.DesiredCapacity} in service (min ${g.MinSize}, max ${g.MaxSize})${byAz ? `, ${byAz}` : ''}`,
+      table: instances.length ? [['instance', 'AZ', 'lifecycle', 'health', 'software'], ...instances.map((i) => [i.id, i.az, i.lifecycle, i.health, i.software ?? ''])] : undefined,
+    }
+  },
+
   async remove(scope, owned) {
     for (const r of owned) await scope.aws.autoscaling.send(new DeleteAutoScalingGroupCommand({AutoScalingGroupName: r.id, ForceDelete: true})).catch(unlessNotFound())
     // Its instances hold the security group and the subnets: wait until they (and the group) are gone.
     if (owned.length)
-      await waitFor(async () => ((await findGroup(scope)) ? undefined : true), {
+      await waitFor(async () => ((await findGroup({...scope, cache: undefined})) ? undefined : true), {
         what: 'the Auto Scaling group and its instances to be deleted', timeoutMs: scope.timing.timeoutMs, intervalMs: scope.timing.pollMs,
         progress: (s) => scope.progress(`terminating appliances, ${s}s`),
       })

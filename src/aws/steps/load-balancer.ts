@@ -1,13 +1,15 @@
 import {
   CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, DeleteListenerCommand, DeleteLoadBalancerCommand, DeleteTargetGroupCommand,
-  DescribeListenersCommand, DescribeLoadBalancerAttributesCommand,
+  DescribeListenersCommand, DescribeLoadBalancerAttributesCommand, DescribeTargetHealthCommand,
   DescribeLoadBalancersCommand, DescribeTagsCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand,
   ModifyLoadBalancerAttributesCommand, ModifyTargetGroupAttributesCommand, type TargetGroupAttribute,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import {UserError} from '../../errors.js'
 import type {AwsClients} from '../clients.js'
 import type {DeploymentSpec} from '../spec.js'
-import {done, names, required, unlessNotFound, type Resource, type Scope, type Step} from '../step.js'
+import {done, names, remember, required, unlessNotFound, type Resource, type Scope, type Step, type StepReport} from '../step.js'
+import {BOOTSTRAP_LOG} from '../user-data.js'
+import {groupInstances} from './fleet.js'
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {errorCode, waitFor} from '../wait.js'
 
@@ -83,6 +85,32 @@ export const targetGroup: Step = {
     return done([{type: 'target-group', id: arn, name}])
   },
 
+  async report(scope, found): Promise<StepReport> {
+    const tg = found[0]!
+    const [{TargetHealthDescriptions = []}, {Attributes = []}, instances] = await Promise.all([
+      scope.aws.elb.send(new DescribeTargetHealthCommand({TargetGroupArn: tg.id})),
+      scope.aws.elb.send(new DescribeTargetGroupAttributesCommand({TargetGroupArn: tg.id})),
+      groupInstances(scope),
+    ])
+    // Target health names the AZ only where it differs from the instance's; the group knows every instance's.
+    const targets = TargetHealthDescriptions.map((t) => ({
+      instance: t.Target!.Id!, az: t.Target?.AvailabilityZone ?? instances.find((i) => i.InstanceId === t.Target!.Id)?.AvailabilityZone,
+      state: t.TargetHealth?.State ?? 'unknown', reason: t.TargetHealth?.Reason ?? t.TargetHealth?.Description,
+    }))
+    const attributes = Object.fromEntries(Attributes.map((a) => [a.Key!, a.Value!]))
+    const unhealthy = targets.filter((x) => x.state !== 'healthy')
+    return {
+      problems: [
+        ...(targets.length ? [] : ['no appliance is registered in the target group yet']),
+        ...unhealthy.map((t) => `appliance ${t.instance} is ${t.state}${t.reason ? ` (${t.reason})` : ''}`),
+      ],
+      hints: unhealthy.some((t) => t.state === 'unhealthy' || t.state === 'initial') ? unhealthyHints(unhealthy[0]!.instance, scope.settings?.healthPort ?? 'the health port') : [],
+      detail: {arn: tg.id, attributes, targets} satisfies TargetGroupDetail,
+      summary: `Target group: stickiness ${attributes['stickiness.enabled'] === 'true' ? attributes['stickiness.type'] : '5-tuple'}, failover ${attributes['target_failover.on_unhealthy']}, draining ${attributes['deregistration_delay.timeout_seconds']}s`,
+      table: targets.length ? [['instance', 'AZ', 'health', 'reason'], ...targets.map((t) => [t.instance, t.az ?? '', t.state, t.reason ?? ''])] : undefined,
+    }
+  },
+
   async owned(scope) {
     const name = names({name: scope.deployment}, scope.region).targetGroup
     const {TargetGroups = []} = await scope.aws.elb.send(new DescribeTargetGroupsCommand({Names: [name]})).catch(ignoreNotFound(['TargetGroupNotFoundException', 'TargetGroupNotFound']))
@@ -105,6 +133,35 @@ const CROSS_ZONE = 'load_balancing.cross_zone.enabled'
 async function describeLoadBalancer(aws: AwsClients, name: string) {
   const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: [name]})).catch(ignoreNotFound(['LoadBalancerNotFoundException', 'LoadBalancerNotFound']))
   return LoadBalancers[0]
+}
+
+export interface LoadBalancerDetail {
+  arn: string
+  name?: string
+  state?: string
+  azs: string[]
+  crossZone: boolean
+}
+
+export interface TargetStatus {
+  instance: string
+  az?: string
+  state: string
+  reason?: string
+}
+
+export interface TargetGroupDetail {
+  arn: string
+  attributes: Record<string, string>
+  targets: TargetStatus[]
+}
+
+/** Where to look when appliances do not become healthy: the boot first, then the way to the health port. */
+function unhealthyHints(instance: string, port: number | string): string[] {
+  return [
+    `did the appliance boot? \`aws ec2 get-console-output --instance-id ${instance} --latest\` shows lines starting "gwlb bootstrap:" (a failure ends with "FAILED"); on the instance: ${BOOTSTRAP_LOG} and \`journalctl -u gwlb-appliance\``,
+    `is its health port reachable? the target group checks TCP ${port} from the appliance subnets: the security group must admit it, and \`curl -i http://127.0.0.1:${port}/\` on the instance must answer 200`,
+  ]
 }
 
 export const loadBalancer: Step = {
@@ -153,8 +210,24 @@ export const loadBalancer: Step = {
 
   async owned(scope) {
     const name = names({name: scope.deployment}, scope.region).loadBalancer
-    const lb = await describeLoadBalancer(scope.aws, name)
+    const lb = await remember(scope, `load-balancer:${name}`, () => describeLoadBalancer(scope.aws, name))
     return lb ? ours(scope, [{type: 'load-balancer', id: lb.LoadBalancerArn!, name, detail: lb.State?.Code}]) : []
+  },
+
+  async report(scope, found): Promise<StepReport> {
+    const name = found[0]!.name!
+    const [lb, {Attributes = []}] = await Promise.all([
+      remember(scope, `load-balancer:${name}`, () => describeLoadBalancer(scope.aws, name)),
+      scope.aws.elb.send(new DescribeLoadBalancerAttributesCommand({LoadBalancerArn: found[0]!.id})),
+    ])
+    const detail: LoadBalancerDetail = {
+      arn: found[0]!.id, name, state: lb?.State?.Code, azs: (lb?.AvailabilityZones ?? []).map((z) => z.ZoneName!),
+      crossZone: Attributes.find((a) => a.Key === CROSS_ZONE)?.Value === 'true',
+    }
+    return {
+      problems: detail.state === 'active' ? [] : [`load balancer ${name} is ${detail.state}`], hints: [], detail,
+      summary: `Gateway Load Balancer ${name}: ${detail.state}, ${detail.azs.join(', ')}, cross-zone ${detail.crossZone ? 'on' : 'off'}`,
+    }
   },
 
   async remove(scope, owned) {

@@ -1,6 +1,6 @@
 import {AllocateAddressCommand, CreateNatGatewayCommand, DeleteNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysCommand, ReleaseAddressCommand, type Address, type NatGateway} from '@aws-sdk/client-ec2'
 import type {AwsClients} from '../clients.js'
-import {done, names, unlessNotFound, type Resource, type Step, type StepContext} from '../step.js'
+import {done, names, remember, unlessNotFound, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
 
@@ -10,6 +10,18 @@ export async function ourNatGateways(aws: AwsClients, deployment: string, states
   const {NatGateways = []} = await aws.ec2.send(new DescribeNatGatewaysCommand({Filter: [deploymentFilter(deployment), {Name: 'state', Values: states}]}))
   // The tag filter narrows the call; the check here keeps another deployment's gateways out regardless.
   return NatGateways.filter((n) => tagValue(n.Tags, DEPLOYMENT_TAG) === deployment && states.includes(n.State ?? ''))
+}
+
+/** Within a status run, read once (in every state) for the NAT gateways' step and the egress routes'. */
+export const natGatewaysOf = async (scope: Scope, states = LIVE) =>
+  (await remember(scope, 'nat-gateways', () => ourNatGateways(scope.aws, scope.deployment, [...LIVE, 'failed', 'deleting'])))
+    .filter((n) => states.includes(n.State ?? ''))
+
+export interface NatStatus {
+  id: string
+  subnet?: string
+  state: string
+  elasticIp?: string
 }
 
 async function ourAddresses(aws: AwsClients, deployment: string): Promise<Address[]> {
@@ -77,8 +89,19 @@ export const natGateways: Step = {
     return done(resourcesOf(ctx, ready, await ourAddresses(ctx.aws, ctx.spec.name)))
   },
 
+  expected: (spec) => spec.natSubnets.length * 2, // a gateway and its address per AZ
+
+  async report(scope): Promise<StepReport> {
+    const nats = await natGatewaysOf(scope, [...LIVE, 'failed', 'deleting'])
+    const detail: NatStatus[] = nats.map((n) => ({id: n.NatGatewayId!, subnet: n.SubnetId, state: n.State!, elasticIp: n.NatGatewayAddresses?.[0]?.PublicIp}))
+    return {
+      problems: detail.filter((n) => n.state !== 'available').map((n) => `NAT gateway ${n.id} is ${n.state}`), hints: [], detail,
+      summary: 'NAT gateways (fixed egress addresses):', table: [['gateway', 'subnet', 'state', 'Elastic IP'], ...detail.map((n) => [n.id, n.subnet ?? '', n.state, n.elasticIp ?? ''])],
+    }
+  },
+
   async owned(scope) {
-    const [nats, addresses] = await Promise.all([ourNatGateways(scope.aws, scope.deployment, [...LIVE, 'deleting']), ourAddresses(scope.aws, scope.deployment)])
+    const [nats, addresses] = await Promise.all([natGatewaysOf(scope, [...LIVE, 'deleting']), ourAddresses(scope.aws, scope.deployment)])
     return [
       ...nats.map((n) => ({type: 'nat-gateway', id: n.NatGatewayId!, detail: n.State})),
       ...addresses.map((a) => ({type: 'elastic-ip', id: a.AllocationId!, name: a.PublicIp, detail: a.PublicIp})),

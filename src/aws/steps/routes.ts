@@ -1,9 +1,9 @@
 import {CreateRouteCommand, CreateTagsCommand, DeleteRouteCommand, DeleteTagsCommand, DescribeRouteTablesCommand, ReplaceRouteCommand, type Route} from '@aws-sdk/client-ec2'
 import {UserError} from '../../errors.js'
-import {done, unlessNotFound, type Resource, type Scope, type Step, type StepContext} from '../step.js'
+import {done, unlessNotFound, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
 import {tagValue} from '../tags.js'
-import {ourEndpoints} from './endpoints.js'
-import {ourNatGateways} from './nat.js'
+import {endpointsOf} from './endpoints.js'
+import {natGatewaysOf} from './nat.js'
 import {errorCode, retrying} from '../wait.js'
 
 /** A route that init puts in a table it did not create: destination → one of the deployment's targets. */
@@ -73,6 +73,10 @@ async function routesTo(scope: Scope, targets: Set<string>, type: string): Promi
       .map((r) => ({type, id: `${t.RouteTableId}:${r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock}`, detail: `→ ${routeTarget(r)}`})))
 }
 
+function routeReport(title: string, found: Resource[]): StepReport {
+  return {problems: [], hints: [], summary: `${title}:`, table: [['route table:destination', 'target'], ...found.map((r) => [r.id, r.detail?.replace('→ ', '') ?? ''])]}
+}
+
 /** The parameter of CreateRoute/ReplaceRoute that takes a target of this kind. */
 function targetParameter(target: string): Record<string, string> {
   const kinds: [string, string][] = [['igw-', 'GatewayId'], ['vgw-', 'GatewayId'], ['vpce-', 'VpcEndpointId'], ['nat-', 'NatGatewayId'], ['tgw-', 'TransitGatewayId'],
@@ -113,8 +117,10 @@ export const endpointRoutesStep: Step = {
   enabled: (spec) => spec.routes.length > 0,
   find: async (ctx) => findRoutes(ctx, endpointRoutes(ctx)!, 'route'),
   create: async (ctx) => done(await ensureRoutes(ctx, endpointRoutes(ctx)!, 'route')),
-  owned: async (scope) => routesTo(scope, new Set((await ourEndpoints(scope.aws, scope.deployment)).map((e) => e.VpcEndpointId!)), 'route'),
+  owned: async (scope) => routesTo(scope, new Set((await endpointsOf(scope)).map((e) => e.VpcEndpointId!)), 'route'),
   remove: removeRoutes,
+  expected: (spec) => spec.routes.length,
+  report: async (_scope, found) => routeReport('Routes to the GWLB endpoints', found),
 }
 
 /** The appliance subnets' default routes, each to the NAT gateway of its AZ. */
@@ -144,6 +150,8 @@ export const egressRoutesStep: Step = {
   enabled: (spec) => spec.natGateways,
   find: async (ctx) => findRoutes(ctx, egressRoutes(ctx), 'egress-route'),
   create: async (ctx) => done(await ensureRoutes(ctx, egressRoutes(ctx), 'egress-route')),
-  owned: async (scope) => routesTo(scope, new Set((await ourNatGateways(scope.aws, scope.deployment)).map((n) => n.NatGatewayId!)), 'egress-route'),
+  owned: async (scope) => routesTo(scope, new Set((await natGatewaysOf(scope)).map((n) => n.NatGatewayId!)), 'egress-route'),
   remove: removeRoutes,
+  expected: (spec) => new Set(spec.applianceSubnets).size,
+  report: async (_scope, found) => routeReport('Appliance default routes', found),
 }

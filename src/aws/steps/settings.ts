@@ -1,7 +1,7 @@
 import {DeleteParameterCommand, GetParameterCommand, PutParameterCommand} from '@aws-sdk/client-ssm'
 import type {AwsClients} from '../clients.js'
 import type {DeploymentSpec} from '../spec.js'
-import {done, unlessNotFound, type Step} from '../step.js'
+import {done, remember, unlessNotFound, type Scope, type Step} from '../step.js'
 import {tags} from '../tags.js'
 import {errorCode} from '../wait.js'
 
@@ -20,6 +20,9 @@ export async function readSettings(aws: AwsClients, deployment: string): Promise
     throw error
   }
 }
+
+/** The settings, read once per status run (the step and the verdict both want them). */
+export const settingsOf = (scope: Scope) => remember(scope, 'settings', () => readSettings(scope.aws, scope.deployment))
 
 export const settings: Step = {
   id: 'settings',
@@ -46,7 +49,7 @@ export const settings: Step = {
   },
 
   async owned(scope) {
-    return (await readSettings(scope.aws, scope.deployment)) ? [{type: 'ssm-parameter', id: settingsParameter(scope.deployment)}] : []
+    return (await settingsOf(scope)) ? [{type: 'ssm-parameter', id: settingsParameter(scope.deployment)}] : []
   },
 
   async remove(scope, owned) {

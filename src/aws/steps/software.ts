@@ -6,7 +6,7 @@ import type {AwsClients} from '../clients.js'
 import type {DeploymentSpec} from '../spec.js'
 import {resolvePackage} from '../staging/package.js'
 import {NODE_RUNTIME, runtimeTarball} from '../staging/runtime.js'
-import {done, names, type Resource, type Step, type StepContext} from '../step.js'
+import {done, names, type Resource, type Step, type StepContext, type StepReport} from '../step.js'
 import {errorCode} from '../wait.js'
 import {bucketName, deleteKeys, listKeys} from './bucket.js'
 
@@ -32,6 +32,12 @@ const installation = fileURLToPath(new URL('../../..', import.meta.url))
 
 // Packing and hashing take seconds: once per run of a spec, shared by the plan, the staging and the template.
 const resolved = new WeakMap<DeploymentSpec, Promise<Artifacts>>()
+
+export interface StagedFile {
+  key: string
+  version?: string
+  sha256?: string
+}
 
 /** What this run stages for the appliances: the gwlb package and the pinned Node.js of their CPU. */
 export function artifacts(ctx: StepContext): Promise<Artifacts> {
@@ -112,5 +118,17 @@ export const applianceSoftware: Step = {
 
   async remove(scope, owned) {
     await deleteKeys(scope.aws, await bucketName(scope), owned.map((r) => r.id))
+  },
+
+  expected: () => 2, // gwlb and Node.js
+
+  /** What is staged, with the version and digest init recorded for each file. */
+  async report(scope, found): Promise<StepReport> {
+    const bucket = await bucketName(scope)
+    const staged: StagedFile[] = await Promise.all(found.map(async (o) => {
+      const {Metadata = {}} = await scope.aws.s3.send(new HeadObjectCommand({Bucket: bucket, Key: o.id, ExpectedBucketOwner: await scope.aws.account()}))
+      return {key: o.id, version: Metadata.version, sha256: Metadata.sha256}
+    }))
+    return {problems: [], hints: [], detail: staged, summary: 'Staged for the appliances:', table: [['object', 'version', 'sha256'], ...staged.map((o) => [o.key, o.version ?? '', o.sha256 ?? ''])]}
   },
 }

@@ -33,7 +33,7 @@ export interface DataPlaneSetup {
 
 /** Messages between the main thread (control) and a worker (data plane). */
 export type ToWorker =
-  | {type: 'tunnel-up'; eniHigh: number; eniLow: number; index: number; ingressFd: number; egressFd: number}
+  | {type: 'tunnel-up'; eniHigh: number; eniLow: number; index: number; generation: number; ingressFd: number; egressFd: number}
   | {type: 'tunnel-failed'; eniHigh: number; eniLow: number}
   | {type: 'tunnel-down'; index: number}
   | {type: 'stop'}
@@ -42,13 +42,15 @@ export type FromWorker =
   | {type: 'failed'; worker: number; errno: number; message: string}
   | {type: 'need-tunnel'; eniHigh: number; eniLow: number}
   | {type: 'tunnel-released'; worker: number; index: number}
-  | {type: 'tunnel-lost'; index: number}
+  | {type: 'tunnel-lost'; index: number; generation: number}
   | {type: 'stopped'; worker: number}
 
 interface WorkerTunnel {
   eniHigh: number
   eniLow: number
   index: number
+  /** Which making of the pair: an index is used again once its pair is gone, a generation never is. */
+  generation: number
   ingressFd: number
   watches: Watch[]
 }
@@ -248,7 +250,7 @@ export class DataPlane {
     }
     // The interface is gone (deleted by hand): stop watching its queues, and let the main thread take it down.
     for (const w of tunnel.watches.splice(0)) this.io.unwatch(w)
-    this.send({type: 'tunnel-lost', index: tunnel.index})
+    this.send({type: 'tunnel-lost', index: tunnel.index, generation: tunnel.generation})
   }
 
   private tunnelFor(eniHigh: number, eniLow: number): WorkerTunnel | undefined {
@@ -269,7 +271,7 @@ export class DataPlane {
   }
 
   private tunnelUp(m: Extract<ToWorker, {type: 'tunnel-up'}>): void {
-    const tunnel: WorkerTunnel = {eniHigh: m.eniHigh, eniLow: m.eniLow, index: m.index, ingressFd: m.ingressFd, watches: []}
+    const tunnel: WorkerTunnel = {eniHigh: m.eniHigh, eniLow: m.eniLow, index: m.index, generation: m.generation, ingressFd: m.ingressFd, watches: []}
     for (const fd of [m.egressFd, m.ingressFd]) tunnel.watches.push(this.io.watch(fd, (status) => this.tunnelReadable(tunnel, fd, status)))
     this.tunnels.push(tunnel)
     const i = this.pending.findIndex((x) => x.eniLow === m.eniLow && x.eniHigh === m.eniHigh)

@@ -22,6 +22,8 @@ export class Tunnel implements TunnelView {
 
   constructor(
     readonly index: number,
+    /** Which making of a pair this is (indexes are used again, generations are not). */
+    readonly generation: number,
     readonly eniHigh: number,
     readonly eniLow: number,
     readonly names: TunnelNames,
@@ -77,6 +79,7 @@ export class Forwarder implements DataPath {
   private readonly released = new Map<number, {left: number; done: () => void}>()
   private timer?: NodeJS.Timeout
   private stopping = false
+  private generations = 0
 
   constructor(private readonly options: ForwarderOptions) {
     this.counters = new SharedCounters(options.workers)
@@ -132,16 +135,19 @@ export class Forwarder implements DataPath {
 
   private onWorkerMessage(message: FromWorker): void {
     if (message.type === 'need-tunnel') this.ensureTunnel(message.eniHigh, message.eniLow)
-    else if (message.type === 'tunnel-lost') this.tunnelLost(message.index)
+    else if (message.type === 'tunnel-lost') this.tunnelLost(message.index, message.generation)
     else if (message.type === 'tunnel-released') {
       const waiting = this.released.get(message.index)
       if (waiting && --waiting.left === 0) waiting.done()
     }
   }
 
-  /** One of a pair's interfaces went away under us (`ip link del`): the pair goes, the next packet remakes it. */
-  private tunnelLost(index: number): void {
-    const tunnel = this.tunnels.find((t) => t.index === index && t.state === 'up')
+  /**
+   * One of a pair's interfaces went away under us (`ip link del`): the pair goes, the next packet remakes it.
+   * Every worker reports it, some late: a report names its pair's generation, so it never takes down the remade one.
+   */
+  private tunnelLost(index: number, generation: number): void {
+    const tunnel = this.tunnels.find((t) => t.index === index && t.generation === generation && t.state === 'up')
     if (!tunnel || this.stopping) return
     this.options.log(`tunnel ${tunnel.ingress}/${tunnel.egress}: an interface was deleted; taking the pair down (the next packet makes it again)`)
     void this.destroyTunnel(tunnel)
@@ -160,7 +166,7 @@ export class Forwarder implements DataPath {
       this.options.log(`no room for a tunnel for another endpoint: ${MAX_TUNNELS} tunnels exist`)
       return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow})
     }
-    const tunnel = new Tunnel(index, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
+    const tunnel = new Tunnel(index, ++this.generations, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
     this.tunnels.push(tunnel)
     void this.createTunnel(tunnel, same.find((t) => t.closed)?.closed)
   }
@@ -198,8 +204,8 @@ export class Forwarder implements DataPath {
     if (this.stopping) return
     this.counters.resetTunnel(tunnel.index, flowClock())
     tunnel.state = 'up'
-    const {eniHigh, eniLow, index} = tunnel
-    this.broadcast((w) => ({type: 'tunnel-up', eniHigh, eniLow, index, ingressFd: tunnel.ingressFds[w]!, egressFd: tunnel.egressFds[w]!}))
+    const {eniHigh, eniLow, index, generation} = tunnel
+    this.broadcast((w) => ({type: 'tunnel-up', eniHigh, eniLow, index, generation, ingressFd: tunnel.ingressFds[w]!, egressFd: tunnel.egressFds[w]!}))
     this.options.log(`tunnel up: ${tunnel.ingress}/${tunnel.egress} for eni-${tunnel.names.eniHex}`)
   }
 
