@@ -21,9 +21,14 @@ export interface Plan {
   warnings: string[]
 }
 
+/** What `init` answers, applied or not (--dry-run): the plan it found, then what it made of it. */
 export interface InitResult {
   deployment: string
   region: string
+  dryRun: boolean
+  /** What existed and what was missing when init looked. */
+  plan: PlanEntry[]
+  /** Each step's outcome (empty on a dry run). */
   steps: (PlanEntry & {outcome: 'found' | 'created'})[]
   created: Resource[]
   found: Resource[]
@@ -67,7 +72,7 @@ function deferred() {
  * Finds every step's resources again and creates what is missing, in dependency order, independent steps
  * at the same time, as a listr2 task list. Safe to re-run after any failure: found resources are re-used.
  */
-export async function applyDeployment(ctx: StepContext, renderer: ListrRendererValue): Promise<InitResult> {
+export async function applyDeployment(ctx: StepContext, renderer: ListrRendererValue, plan: PlanEntry[] = []): Promise<InitResult> {
   const steps = enabledSteps(ctx.spec)
   const enabled = new Set(steps.map((s) => s.id))
   const finished = new Map(steps.map((s) => [s.id, deferred()]))
@@ -126,5 +131,13 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
     elasticIps: stepsOut.flatMap((s) => s.resources).filter((r) => r.type === 'elastic-ip').map((r) => r.detail!),
     warnings: ctx.topology.warnings,
     next: `gwlb status --name ${ctx.spec.name} --region ${ctx.topology.region}`,
+    dryRun: false,
+    plan,
   }
 }
+
+/** A dry run's answer, in the shape of an applied one: the plan, and nothing made of it. */
+export const dryRunResult = (plan: Plan): InitResult => ({
+  deployment: plan.deployment, region: plan.region, dryRun: true, plan: plan.entries, steps: [], created: [], found: [], elasticIps: [],
+  warnings: plan.warnings, next: 'the same gwlb init without --dry-run',
+})

@@ -36,9 +36,12 @@ export async function findDeployments(aws: AwsClients): Promise<string[]> {
   return [...names].sort()
 }
 
+/** What `destroy` answers, applied or not (--dry-run): what the deployment owned, then what was removed. */
 export interface DestroyResult {
   deployment: string
   region: string
+  dryRun: boolean
+  owned: OwnedStep[]
   removed: OwnedStep[]
 }
 
@@ -47,7 +50,7 @@ export interface DestroyResult {
  * (instances gone before the security group, endpoints before their service, the load balancer before its
  * target group, NAT gateways before their addresses). Anything already gone is skipped, so it can re-run.
  */
-export async function destroyDeployment(scope: Scope, renderer: ListrRendererValue): Promise<DestroyResult> {
+export async function destroyDeployment(scope: Scope, renderer: ListrRendererValue, owned: OwnedStep[] = []): Promise<DestroyResult> {
   const removed: OwnedStep[] = []
   const task = (step: Step) => ({
     title: `Remove ${step.title.charAt(0).toLowerCase()}${step.title.slice(1)}`,
@@ -60,5 +63,5 @@ export async function destroyDeployment(scope: Scope, renderer: ListrRendererVal
     },
   })
   await new Listr([...STEPS].reverse().map(task), {concurrent: false, exitOnError: true, renderer}).run()
-  return {deployment: scope.deployment, region: scope.region, removed}
+  return {deployment: scope.deployment, region: scope.region, dryRun: false, owned, removed}
 }

@@ -1,6 +1,6 @@
 import {input} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
-import {destroyDeployment, findDeployments, listOwned, type DestroyResult, type OwnedStep} from '../aws/teardown.js'
+import {destroyDeployment, findDeployments, listOwned, type DestroyResult} from '../aws/teardown.js'
 import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
 import {nameFlag, timingFlags, timingFrom} from '../flags.js'
@@ -18,22 +18,23 @@ export default class Destroy extends AwsCommand<typeof Destroy> {
     ...timingFlags,
   }
 
-  async run(): Promise<DestroyResult | {deployment: string; owned: OwnedStep[]}> {
+  async run(): Promise<DestroyResult> {
     const f = this.flags
     if (!f.name) {
       const known = await findDeployments(this.aws)
       throw new UserError('which deployment? pass --name', known.length ? `deployments here: ${known.join(', ')}` : 'there is no gwlb deployment in this region')
     }
-    const scope = {aws: this.aws, deployment: f.name, region: await this.aws.region(), timing: timingFrom(f), progress: () => undefined}
+    const region = await this.aws.region()
+    const scope = {aws: this.aws, deployment: f.name, region, timing: timingFrom(f), progress: () => undefined}
     const owned = await listOwned(scope)
     if (!this.jsonEnabled()) this.log(renderOwned(f.name, owned))
-    if (f['dry-run']) return {deployment: f.name, owned}
+    if (f['dry-run']) return {deployment: f.name, region, dryRun: true, owned, removed: []}
     if (!f.yes && !this.jsonEnabled()) {
       if (!process.stdin.isTTY) throw new UserError('destroy asks you to type the deployment\'s name', 'run it in a terminal, or pass --yes')
       const typed = await input({message: `Type ${f.name} to remove it`})
       if (typed !== f.name) throw new UserError('the name did not match; nothing was removed', `type ${f.name} exactly, or pass --yes`)
     }
-    const result = await destroyDeployment(scope, rendererFor(this.jsonEnabled()))
+    const result = await destroyDeployment(scope, rendererFor(this.jsonEnabled()), owned)
     if (!this.jsonEnabled()) this.log(`Deployment ${f.name}: ${result.removed.reduce((n, s) => n + s.resources.length, 0)} resources removed.`)
     return result
   }

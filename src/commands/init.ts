@@ -1,7 +1,7 @@
 import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
-import {applyDeployment, planDeployment, prepare, type InitResult, type Plan} from '../aws/deployment.js'
+import {applyDeployment, dryRunResult, planDeployment, prepare, type InitResult} from '../aws/deployment.js'
 import {commandLine, completeFromFlags, DEFAULTS, parseRoute, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
 import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
@@ -54,7 +54,7 @@ export default class Init extends AwsCommand<typeof Init> {
     ...timingFlags,
   }
 
-  async run(): Promise<InitResult | Plan> {
+  async run(): Promise<InitResult> {
     const f = this.flags
     const given: PartialSpec = {
       name: f.name, vpcId: f['vpc-id'], applianceSubnets: f['appliance-subnets'], endpointSubnets: f['endpoint-subnets'],
@@ -72,13 +72,13 @@ export default class Init extends AwsCommand<typeof Init> {
     const ctx = await prepare(this.aws, spec, timingFrom(f))
     const plan = await planDeployment(ctx)
     if (!this.jsonEnabled()) this.log(renderPlan(plan))
-    if (f['dry-run']) return plan
+    if (f['dry-run']) return dryRunResult(plan)
     if (plan.entries.every((e) => e.missing.length === 0)) {
       if (!this.jsonEnabled()) this.log(chalk.green(`Deployment ${spec.name} is complete; nothing to create.`))
     } else if (interactive && !(await confirm({message: 'Create what is missing?', default: true}))) {
       throw new UserError('nothing was created', 'run gwlb init again when ready')
     }
-    const result = await applyDeployment(ctx, rendererFor(this.jsonEnabled()))
+    const result = await applyDeployment(ctx, rendererFor(this.jsonEnabled()), plan.entries)
     if (!this.jsonEnabled()) {
       this.log(renderInitSummary(result))
       if (interactive) this.log(`\nThe same, without questions:\n  ${commandLine(spec, ctx.topology.region)}`)

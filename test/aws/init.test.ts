@@ -11,7 +11,7 @@ import {GetInstanceProfileCommand, GetRolePolicyCommand} from '@aws-sdk/client-i
 import {HeadObjectCommand} from '@aws-sdk/client-s3'
 import {spawnSync} from 'node:child_process'
 import {beforeAll, describe, expect, it} from 'vitest'
-import type {InitResult, Plan} from '../../src/aws/deployment.js'
+import type {InitResult} from '../../src/aws/deployment.js'
 import {gwlb, gwlbJson} from '../helpers/cli.js'
 import {inventory} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
@@ -159,8 +159,11 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
 
   it('--dry-run on a new deployment lists what it would create and changes nothing', async () => {
     const before = await inventory(aws, 'other')
-    const plan = gwlbJson<Plan>(['init', ...initFlags(net, 'other'), '--dry-run'])
-    expect(plan.entries.every((e) => e.resources.length === 0 && e.missing.length > 0)).toBe(true)
+    const plan = gwlbJson<InitResult>(['init', ...initFlags(net, 'other'), '--dry-run'])
+    expect(plan.plan.every((e) => e.resources.length === 0 && e.missing.length > 0)).toBe(true)
+    // The shape of an applied run's answer, with nothing made.
+    expect(plan).toMatchObject({dryRun: true, steps: [], created: [], found: []})
+    expect(result).toMatchObject({dryRun: false, plan: expect.arrayContaining([expect.objectContaining({id: 'load-balancer'})])})
     expect(await inventory(aws, 'other')).toEqual(before)
     expect(Object.values(before).every((n) => n === 0)).toBe(true)
   })

@@ -177,8 +177,10 @@ describe('gwlb status and gwlb destroy', () => {
   it('--dry-run lists what would go and removes nothing', async () => {
     gwlbJson(['init', ...initFlags(net)])
     const before = await inventory(clients(), 'egress')
-    const plan = gwlbJson<{owned: {id: string; resources: unknown[]}[]}>(['destroy', '--name', 'egress', '--dry-run'])
+    const plan = gwlbJson<DestroyResult>(['destroy', '--name', 'egress', '--dry-run'])
     expect(plan.owned.find((o) => o.id === 'load-balancer')?.resources).toHaveLength(1)
+    // The shape of an applied run's answer, with nothing removed.
+    expect(plan).toMatchObject({dryRun: true, removed: []})
     expect(await inventory(clients(), 'egress')).toEqual(before)
     const r = gwlb(['destroy', '--name', 'egress'])
     expect(r.status).not.toBe(0)
