@@ -178,3 +178,12 @@ export function parseInner(p: Buffer) {
   const ip = (b: Buffer) => [...b].join('.')
   return {version: 4, protocol: p[9]!, ttl: p[8]!, src: ip(p.subarray(12, 16)), dst: ip(p.subarray(16, 20)), payload: p.subarray(ihl, p.readUInt16BE(2))}
 }
+
+/**
+ * Matches the GENEVE datagram that carries the echo reply to the ping (id, seq), and nothing else: replies to
+ * other tests' packets and ICMP errors for earlier unanswered pings may still be waiting unclaimed.
+ */
+export const echoReply = (id: number, seq: number) => (payload: Buffer): boolean => {
+  const icmp = parseInner(payload.subarray(40))
+  return icmp.protocol === 1 && icmp.payload[0] === 0 && icmp.payload.readUInt16BE(4) === id && icmp.payload.readUInt16BE(6) === seq
+}

@@ -5,17 +5,13 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it, vi} from 'vitest'
 import {ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
-import {icmpEcho, parseInner} from '../helpers/packets.js'
+import {echoReply, icmpEcho} from '../helpers/packets.js'
 import {payload, vectors} from '../helpers/vectors.js'
 
 const ENI = {eni: '2b8ee1d4db0c51c4'}
 const NAMES = 'gwi-5bqWvzLwwkk gwo-5bqWvzLwwkk 02b8ee1d4db0c51c4'
 const ping = (seq: number) => icmpEcho({src: '10.200.0.5', dst: INTERNET_IP}, 77, seq)
-/** The echo reply to ping(seq), and nothing else (ICMP errors for earlier unanswered pings also come back). */
-const pong = (seq: number) => (payload: Buffer) => {
-  const icmp = parseInner(payload.subarray(40))
-  return icmp.protocol === 1 && icmp.payload[0] === 0 && icmp.payload.readUInt16BE(6) === seq
-}
+const pong = (seq: number) => echoReply(77, seq)
 
 describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shutdown', () => {
   let bed: ApplianceBed
