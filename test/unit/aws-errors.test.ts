@@ -24,6 +24,14 @@ describe('AWS errors become one actionable line', () => {
     )
   })
 
+  it('says expired credentials are to be refreshed, and names each kind for --json', () => {
+    const expired = explainAwsError(sdkError('ExpiredTokenException', 'The security token included in the request is expired')) as UserError
+    expect(expired.line).toBe('The AWS session token has expired — refresh your credentials (e.g. `aws sso login`) and re-run')
+    expect(expired.code).toBe('expired-credentials')
+    expect((explainAwsError(sdkError('CredentialsProviderError', 'Could not load credentials from any providers')) as UserError).code).toBe('no-credentials')
+    expect((explainAwsError(sdkError('AccessDenied', 'no')) as UserError).code).toBe('access-denied')
+  })
+
   it('passes other errors through unchanged', () => {
     const other = sdkError('InvalidVpcID.NotFound', "The vpc ID 'vpc-1' does not exist")
     expect(explainAwsError(other)).toBe(other)
