@@ -45,7 +45,8 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
   const steps = await Promise.all(STEPS.map(async (step): Promise<StepStatus> => {
     const resources = await step.owned(run)
     const expected = settings && step.enabled(settings) ? (step.expected?.(settings) ?? 1) : 0
-    const report = resources.length || expected ? await (step.report?.({...run, settings}, resources) ?? plainReport(step.title, resources)) : {problems: [], hints: []}
+    // A step reports on what it found; what it did not find is `missing`, from what it expects.
+    const report = resources.length ? await (step.report?.({...run, settings}, resources) ?? plainReport(step.title, resources)) : {problems: [], hints: []}
     return {id: step.id, title: step.title, expected, resources, ...report}
   }))
   const status: DeploymentStatus = {

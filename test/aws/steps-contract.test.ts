@@ -64,6 +64,16 @@ describe('the steps are the deployment: init, status and destroy walk the one li
       expect([command, calls.get(command)]).toEqual([command, 1])
   })
 
+  it('status of a deployment with nothing but its settings says what is missing, and reports on nothing that is not there', async () => {
+    const net = await makeNetwork(clients())
+    const spec = completeFromFlags({name: 'egress', vpcId: net.vpcId, applianceSubnets: net.applianceSubnets, endpointSubnets: net.endpointSubnets, natGateways: false, package: fakePackage()})
+    await clients().ssm.send(new PutParameterCommand({Name: '/gwlb/egress/settings', Type: 'String', Value: JSON.stringify(spec)}))
+    const status = await deploymentStatus(scope(clients()))
+    expect(status.verdict).toBe('incomplete')
+    expect(status.missing).toEqual(expect.arrayContaining(['Gateway Load Balancer', 'GENEVE target group', 'Auto Scaling group', 'GWLB endpoints']))
+    expect(status.problems).toEqual([])
+  })
+
   it('status and its rendering name no step: they loop over the list', () => {
     for (const file of ['src/aws/status.ts', 'src/render.ts']) {
       const text = readFileSync(file, 'utf8')
