@@ -1,9 +1,12 @@
 import {execFile} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
+import {stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {UserError} from '../../errors.js'
+
+export const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false)
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256')

@@ -1,6 +1,7 @@
 import {readdir, readFile, stat} from 'node:fs/promises'
 import {dirname, join, relative} from 'node:path'
 import {create} from 'tar'
+import {exists} from './files.js'
 
 interface Manifest {
   name: string
@@ -18,7 +19,7 @@ const readManifest = async (dir: string) => JSON.parse(await readFile(join(dir, 
 async function resolvePackage(root: string, from: string, name: string): Promise<string | undefined> {
   for (let dir = from; ; dir = dirname(dir)) {
     const candidate = join(dir, 'node_modules', name)
-    if (await stat(join(candidate, 'package.json')).then(() => true, () => false)) return candidate
+    if (await exists(join(candidate, 'package.json'))) return candidate
     if (dir === root || relative(root, dir).startsWith('..')) return undefined
   }
 }
@@ -69,7 +70,7 @@ const EPOCH = new Date('2000-01-01T00:00:00Z')
 export async function packInstallation(root: string, out: string): Promise<void> {
   const manifest = await readManifest(root)
   const own = ['package.json', ...(manifest.files ?? [])]
-  for (const optional of ['README.md', 'LICENSE']) if (await stat(join(root, optional)).then(() => true, () => false)) own.push(optional)
+  for (const optional of ['README.md', 'LICENSE']) if (await exists(join(root, optional))) own.push(optional)
   const paths: string[] = []
   for (const entry of own) {
     if (/[*?[{]/.test(entry)) throw new Error(`package.json files entry ${entry}: globs are not packed, name the file or folder`)

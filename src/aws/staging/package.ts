@@ -12,7 +12,6 @@ export interface GwlbPackage {
   file: string
   version: string
   sha256: string
-  size: number
 }
 
 /** What the tarball holds, read without unpacking it. */
@@ -45,7 +44,7 @@ async function inspect(file: string, source: string, architecture: Architecture)
   const arch = nodeArch(architecture)
   if (![...entries].some((e) => e.startsWith(`package/prebuilds/linux-${arch}/`) && e.endsWith('.node')))
     throw new UserError(`${source} has no prebuilt data-plane module for linux-${arch}`, `run \`npm run prebuilds\` before packing (arm64 needs g++-aarch64-linux-gnu), or pick an instance type of another CPU`)
-  return {file, version: manifest.version, sha256: await sha256File(file), size: (await stat(file)).size}
+  return {file, version: manifest.version, sha256: await sha256File(file)}
 }
 
 /**

@@ -62,14 +62,17 @@ const list = (a: Artifacts) => [a.gwlb, a.node]
 const describe = (a: Artifact) => `${a.key.slice(APPLIANCE_PREFIX.length)} (sha256 ${a.sha256.slice(0, 12)}…)`
 const resource = (a: Artifact): Resource => ({type: 's3-object', id: a.key, name: a.key.slice(APPLIANCE_PREFIX.length), detail: `${a.version}, sha256 ${a.sha256.slice(0, 12)}`})
 
-/** Whether the bucket holds the artifact with its digest (the key names the digest, the metadata proves it). */
-async function isStaged(aws: AwsClients, bucket: string, a: Artifact): Promise<boolean> {
-  const head = await aws.s3.send(new HeadObjectCommand({Bucket: bucket, Key: a.key, ExpectedBucketOwner: await aws.account()})).catch((error: unknown) => {
+/** The version and digest init recorded on a staged object; undefined if there is no such object. */
+async function stagedMetadata(aws: AwsClients, bucket: string, key: string): Promise<Record<string, string> | undefined> {
+  const head = await aws.s3.send(new HeadObjectCommand({Bucket: bucket, Key: key, ExpectedBucketOwner: await aws.account()})).catch((error: unknown) => {
     if (errorCode(error) === 'NotFound' || errorCode(error) === 'NoSuchKey') return undefined
     throw error
   })
-  return head?.Metadata?.sha256 === a.sha256
+  return head && (head.Metadata ?? {})
 }
+
+/** Whether the bucket holds the artifact with its digest (the key names the digest, the metadata proves it). */
+const isStaged = async (aws: AwsClients, bucket: string, a: Artifact) => (await stagedMetadata(aws, bucket, a.key))?.sha256 === a.sha256
 
 /**
  * The gwlb package and the Node.js runtime the appliances install at first boot, staged in the deployment's
@@ -126,8 +129,8 @@ export const applianceSoftware: Step = {
   async report(scope, found): Promise<StepReport> {
     const bucket = await bucketName(scope)
     const staged: StagedFile[] = await Promise.all(found.map(async (o) => {
-      const {Metadata = {}} = await scope.aws.s3.send(new HeadObjectCommand({Bucket: bucket, Key: o.id, ExpectedBucketOwner: await scope.aws.account()}))
-      return {key: o.id, version: Metadata.version, sha256: Metadata.sha256}
+      const metadata = await stagedMetadata(scope.aws, bucket, o.id)
+      return {key: o.id, version: metadata?.version, sha256: metadata?.sha256}
     }))
     return {problems: [], hints: [], detail: staged, summary: 'Staged for the appliances:', table: [['object', 'version', 'sha256'], ...staged.map((o) => [o.key, o.version ?? '', o.sha256 ?? ''])]}
   },
