@@ -52,6 +52,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Any error as the UserError it amounts to: oclif's parse errors are usage, the SDK's are explained. */
   private failure(error: Error & {oclif?: {exit?: number}}): UserError {
+    // Ctrl-C at a prompt (the terminal is raw there: a keypress, not a signal).
+    if (error.name === 'ExitPromptError') return new UserError('interrupted at a question', 'nothing was changed; run the command again when ready', 'interrupted')
     const usage = error instanceof UserError ? error.code === 'usage' : error instanceof Errors.CLIError && error.oclif?.exit === 2
     if (usage) return new UserError(oneLine(error.message), (error as UserError).hint ?? `see ${[this.config.bin, this.id && toConfiguredId(this.id, this.config)].filter(Boolean).join(' ')} --help`, 'usage')
     const explained = explainAwsError(error)

@@ -1,9 +1,11 @@
 /**
  * What kind of failure it was: `error.code` under --json, for scripts. `usage` (bad flags or arguments)
- * exits 2, everything else 1.
+ * exits 2, `interrupted` (Ctrl-C) 130, everything else 1. `unhealthy`: the cut-over waited in vain;
+ * `locked`: another run is changing the deployment; `refused`: a change that cannot be made in place.
  */
 export type ErrorCode =
   | 'usage' | 'invalid-input' | 'access-denied' | 'no-credentials' | 'expired-credentials' | 'no-region' | 'quota' | 'unreachable' | 'internal'
+  | 'unhealthy' | 'locked' | 'refused' | 'interrupted'
 
 /**
  * An error the user can act on: printed as one line (message, then what to do), never with a stack trace.
@@ -19,7 +21,7 @@ export class UserError extends Error {
   }
 
   get exitCode(): number {
-    return this.code === 'usage' ? 2 : 1
+    return this.code === 'usage' ? 2 : this.code === 'interrupted' ? 130 : 1
   }
 
   /** The single line shown to the user. */

@@ -11,3 +11,8 @@ export const timingFlags = {
 export const timingFrom = (flags: {'poll-interval': number; 'wait-timeout': number}): Timing => ({pollMs: flags['poll-interval'], timeoutMs: flags['wait-timeout'] * 1000})
 
 export const nameFlag = (description: string) => Flags.string({char: 'n', description})
+
+/** For commands that change a deployment: how long to wait for another run's lock. */
+export const lockFlags = {
+  'lock-wait': Flags.integer({description: 'seconds to wait while another gwlb run changes the deployment (default: stop at once)', default: 0, min: 0}),
+}

@@ -23,7 +23,7 @@ const execStart = (unit: string) => systemdWords(unit.match(/^ExecStart=(.*)$/m)
 
 describe('gwlb appliance install', () => {
   it('prints a unit that runs `appliance run` with exactly the flags given, restarting after any exit', () => {
-    const unit = gwlb(['appliance', 'install', '--print', '--mode', 'one-arm', '-p', '8080', '-c', '/opt/hook.sh "a b" $HOME 100%', '--no-rules'])
+    const unit = gwlb(['appliance', 'install', '--print', '--mode', 'one-arm', '-p', '8080', '--also-health-port', '80', '--also-health-port', '81', '-c', '/opt/hook.sh "a b" $HOME 100%', '--no-rules'])
     expect(unit).toMatch(/^After=network-online\.target$/m)
     expect(unit).toMatch(/^Wants=network-online\.target$/m)
     expect(unit).toMatch(/^Restart=always$/m)
@@ -32,7 +32,7 @@ describe('gwlb appliance install', () => {
     const [node, script, ...args] = execStart(unit)
     expect(node).toBe(process.execPath)
     expect(script).toBe(join(process.cwd(), 'bin', 'run.js'))
-    expect(args).toEqual(['appliance', 'run', '--mode', 'one-arm', '--health-port', '8080', '--on-create', '/opt/hook.sh "a b" $HOME 100%', '--no-rules'])
+    expect(args).toEqual(['appliance', 'run', '--mode', 'one-arm', '--health-port', '8080', '--also-health-port', '80', '--also-health-port', '81', '--on-create', '/opt/hook.sh "a b" $HOME 100%', '--no-rules'])
   })
 
   it('writes the unit where it is told, and enables and starts it through systemctl', () => {

@@ -14,6 +14,8 @@ import {defaultRouteInterface, ipv4Addresses} from './host/system.js'
 export interface ApplianceOptions {
   mode: Mode
   healthPort: number
+  /** More ports that answer health checks as the health port does (a change of health port in flight). */
+  alsoHealthPorts?: number[]
   healthFormat: HealthFormat
   idleTimeout: number
   flowTimeout: number
@@ -77,7 +79,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   }
   status = 'ready'
   const via = egressInterface && natEgress(options.mode) ? ` via ${egressInterface}` : ''
-  options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${options.healthPort}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
+  options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
   return {report, stop, failed: failure.failed}
 }
 
@@ -169,10 +171,13 @@ function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Rea
 
 async function openHealthPort(options: ApplianceOptions, report: () => HealthReport): Promise<HealthServer> {
   const health = new HealthServer(options.healthFormat, report)
-  try {
-    await health.listen(options.healthPort)
-  } catch (error) {
-    throw new UserError(`health port ${options.healthPort} is not free (${(error as Error).message})`, 'stop what uses it or pass another --health-port')
+  for (const port of [options.healthPort, ...(options.alsoHealthPorts ?? [])]) {
+    try {
+      await health.listen(port)
+    } catch (error) {
+      await health.close()
+      throw new UserError(`health port ${port} is not free (${(error as Error).message})`, 'stop what uses it or pass another --health-port')
+    }
   }
   return health
 }

@@ -1,17 +1,20 @@
 import {Listr, type ListrRendererValue} from 'listr2'
 import type {AwsClients} from './clients.js'
+import {DEFAULT_CUTOVER_GATE} from './cutover.js'
 import {validateSpec, type DeploymentSpec} from './spec.js'
-import type {Resource, Step, StepContext, Timing} from './step.js'
+import type {ApplyOptions, Resource, Step, StepContext, Timing} from './step.js'
 import {STEPS} from './steps/index.js'
 import {discoverTopology, type Topology} from './topology.js'
 
 export const DEFAULT_TIMING: Timing = {pollMs: 5000, timeoutMs: 15 * 60_000}
+export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {cutoverGate: DEFAULT_CUTOVER_GATE, minHealthyPercentage: 100}
 
 export interface PlanEntry {
   id: string
   title: string
   resources: Resource[]
   missing: string[]
+  replaces?: string
 }
 
 export interface Plan {
@@ -38,10 +41,10 @@ export interface InitResult {
 }
 
 /** Validates the spec against AWS (IDs, AZs, VPC) and builds the context every step works in. */
-export async function prepare(aws: AwsClients, spec: DeploymentSpec, timing: Timing = DEFAULT_TIMING): Promise<StepContext> {
+export async function prepare(aws: AwsClients, spec: DeploymentSpec, timing: Timing = DEFAULT_TIMING, options: ApplyOptions = DEFAULT_APPLY_OPTIONS): Promise<StepContext> {
   validateSpec(spec)
   const topology: Topology = await discoverTopology(aws, spec)
-  return {aws, spec, topology, timing, states: new Map(), progress: () => undefined}
+  return {aws, spec, topology, timing, options, states: new Map(), progress: () => undefined}
 }
 
 const enabledSteps = (spec: DeploymentSpec) => STEPS.filter((s) => s.enabled(spec))
@@ -116,7 +119,7 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
         if (summary) task.title = `${step.title}: ${summary}`
       },
     })),
-    {concurrent: true, exitOnError: false, renderer, collectErrors: false, rendererOptions: {collapseErrors: false}},
+    {concurrent: true, exitOnError: false, renderer, collectErrors: false, rendererOptions: {collapseErrors: false}, registerSignalListeners: false},
   ).run()
   if (failures.length > 0) throw failures[0]
 

@@ -91,6 +91,9 @@ export function validateSpec(spec: DeploymentSpec): void {
   if (spec.deregistrationDelay < 0 || spec.deregistrationDelay > 3600) fail('--deregistration-delay must be 0-3600 seconds', 'e.g. --deregistration-delay 300')
   if (spec.tgwAttachments.length > 0 && spec.stickiness !== '5-tuple')
     fail(`Transit Gateway appliance mode and ${spec.stickiness} stickiness do not mix`, 'use --stickiness 5-tuple with --tgw-attachment')
+  const routes = spec.routes.map((r) => `${r.routeTableId}=${r.cidr}`)
+  const twice = routes.find((r, i) => routes.indexOf(r) !== i)
+  if (twice) fail(`--route ${twice} is given twice`, 'give each route once')
   for (const id of spec.tgwAttachments) if (!id.startsWith('tgw-attach-')) fail(`"${id}" is not a Transit Gateway attachment id`, 'pass --tgw-attachment tgw-attach-…')
 }
 
@@ -113,6 +116,12 @@ export function commandLine(spec: DeploymentSpec, region: string): string {
   for (const p of spec.allowedPrincipals) parts.push(`--allowed-principal ${p}`)
   for (const t of spec.tgwAttachments) parts.push(`--tgw-attachment ${t}`)
   return parts.join(' \\\n  ')
+}
+
+/** What was given, and for the rest what the deployment was made with (its stored settings), if it exists. */
+export function withStored(given: PartialSpec, stored: DeploymentSpec | undefined): PartialSpec {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as PartialSpec
+  return {...stored, ...defined}
 }
 
 /** --yes: every required value must be a flag; the rest take their defaults. */

@@ -24,7 +24,7 @@ export interface DeploymentStatus {
   hints: string[]
   /** Steps with fewer resources than the settings ask for (incomplete). */
   missing: string[]
-  /** `gwlb init …` to finish an incomplete deployment. */
+  /** `gwlb init …` to finish an incomplete deployment (it takes the rest from the stored settings). */
   resume?: string
   settings?: DeploymentSpec
   /** Every step, in the order init makes them. */
@@ -47,17 +47,22 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
     const expected = settings && step.enabled(settings) ? (step.expected?.(settings) ?? 1) : 0
     // A step reports on what it found; what it did not find is `missing`, from what it expects.
     const report = resources.length ? await (step.report?.({...run, settings}, resources) ?? plainReport(step.title, resources)) : {problems: [], hints: []}
-    return {id: step.id, title: step.title, expected, resources, ...report}
+    // More than the settings ask for (a twin from an interrupted or concurrent run, a route made by hand):
+    // traffic may take a way nobody planned. destroy removes them with the rest.
+    const surplus = expected > 0 && resources.length > expected && !step.keepsHistory
+      ? [`${step.title}: ${resources.length} where the settings ask for ${expected} (${resources.map((r) => r.id).join(', ')}); gwlb destroy removes them all`] : []
+    return {id: step.id, title: step.title, expected, resources, ...report, problems: [...surplus, ...report.problems]}
   }))
   const status: DeploymentStatus = {
     deployment: run.deployment, region: run.region, verdict: 'healthy', settings, steps,
-    problems: steps.flatMap((s) => s.problems), hints: steps.flatMap((s) => s.hints),
+    problems: steps.flatMap((s) => s.problems),
+    hints: steps.flatMap((s) => s.hints),
     missing: settings
       ? steps.filter((s) => s.resources.length < s.expected).map((s) => (s.resources.length ? `${s.title}: ${s.resources.length} of ${s.expected}` : s.title))
       : [LOST_SETTINGS],
   }
   if (steps.every((s) => s.resources.length === 0)) return {...status, verdict: 'absent', missing: [], problems: [], hints: []}
   status.verdict = status.missing.length ? 'incomplete' : status.problems.length ? 'degraded' : 'healthy'
-  if (status.verdict === 'incomplete') status.resume = `gwlb init --name ${run.deployment} --region ${run.region}`
+  if (status.verdict === 'incomplete') status.resume = `gwlb init --yes --name ${run.deployment} --region ${run.region}`
   return status
 }

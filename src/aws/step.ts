@@ -1,4 +1,5 @@
 import type {AwsClients} from './clients.js'
+import type {CutoverGate} from './cutover.js'
 import type {DeploymentSpec} from './spec.js'
 import type {Topology} from './topology.js'
 
@@ -17,7 +18,18 @@ export interface Resource {
 export interface StepState {
   resources: Resource[]
   missing: string[]
+  /** What of the running fleet the create would replace (asked for with a yes before it starts). */
+  replaces?: string
 }
+
+/** For each value that differs from the one asked for: "health port 80 → 8080". */
+export function differences(pairs: [label: string, actual: unknown, wanted: unknown][]): string[] {
+  return pairs.filter(([, actual, wanted]) => String(actual ?? '') !== String(wanted ?? '')).map(([label, actual, wanted]) => `${label} ${actual ?? 'none'} → ${wanted ?? 'none'}`)
+}
+
+/** The same, for `status`: how what exists departs from the settings stored for the deployment. */
+export const drift = (deployment: string, pairs: [label: string, actual: unknown, wanted: unknown][]) =>
+  differences(pairs).map((d) => `drift from the settings: ${d} (gwlb init --yes --name ${deployment} applies them)`)
 
 export interface Timing {
   /** How often to poll while waiting for AWS. */
@@ -26,11 +38,20 @@ export interface Timing {
   timeoutMs: number
 }
 
+/** How init applies a plan: the gates on what touches traffic. */
+export interface ApplyOptions {
+  /** What the workload routes wait for before they go to the endpoints. */
+  cutoverGate: CutoverGate
+  /** An instance refresh keeps at least this share of the fleet healthy (100: a new appliance before an old one goes). */
+  minHealthyPercentage: number
+}
+
 export interface StepContext {
   aws: AwsClients
   spec: DeploymentSpec
   topology: Topology
   timing: Timing
+  options: ApplyOptions
   /** States of the steps already looked at, by step id. */
   states: Map<string, StepState>
   /** Shows progress of a long step (e.g. "waiting for active, 40s"). */
@@ -47,6 +68,9 @@ export interface Scope {
   /** Within one `status` run: describe answers shared by the steps that need them (see remember()). */
   cache?: Map<string, Promise<unknown>>
 }
+
+/** A step's context seen as a scope: for the read-only calls that status and destroy share with init. */
+export const scopeOf = (ctx: StepContext): Scope => ({aws: ctx.aws, deployment: ctx.spec.name, region: ctx.topology.region, timing: ctx.timing, progress: ctx.progress})
 
 /** What `status` works with: the scope, and the settings init was given (absent if they are lost). */
 export interface StatusScope extends Scope {
@@ -98,6 +122,8 @@ export interface Step {
   remove(scope: Scope, owned: Resource[]): Promise<void>
   /** How many resources the settings ask of this step, for `status` to call fewer missing (default 1). */
   expected?(spec: DeploymentSpec): number
+  /** Older resources stay beside the current ones (staged software versions): more than expected is no fault. */
+  keepsHistory?: boolean
   /** This step's part of `status`, given what owned() found (default: plainReport). */
   report?(scope: StatusScope, found: Resource[]): Promise<StepReport>
 }

@@ -62,6 +62,6 @@ export async function destroyDeployment(scope: Scope, renderer: ListrRendererVal
       t.title = `${step.title}: removed ${owned.map((r) => r.name ?? r.id).join(', ')}`
     },
   })
-  await new Listr([...STEPS].reverse().map(task), {concurrent: false, exitOnError: true, renderer}).run()
+  await new Listr([...STEPS].reverse().map(task), {concurrent: false, exitOnError: true, renderer, registerSignalListeners: false}).run()
   return {deployment: scope.deployment, region: scope.region, dryRun: false, owned, removed}
 }

@@ -28,7 +28,7 @@ const UNAME: Record<Architecture, string> = {amd64: 'x86_64', arm64: 'aarch64'}
  * package bundles its dependencies and its prebuilt data-plane module: no compiler, no registry), and installs
  * the systemd unit that runs the data plane. Any failure ends it with one line on the console and in the log.
  */
-export function renderUserData(spec: DeploymentSpec, source: BootSource): string {
+export function renderUserData(spec: DeploymentSpec, source: BootSource, alsoHealthPorts: number[] = []): string {
   const s3 = [`--bucket ${shellQuote(source.bucket)}`, `--region ${source.region}`, `--dns-suffix ${source.dnsSuffix}`,
     ...(source.endpoint ? [`--endpoint ${shellQuote(source.endpoint)}`] : [])].join(' ')
   return `#!/bin/bash
@@ -74,7 +74,7 @@ if ! command -v nft >/dev/null; then
   done
 fi
 
-gwlb appliance install --enable --now --mode ${spec.mode} --health-port ${spec.healthPort}
+gwlb appliance install --enable --now --mode ${spec.mode} --health-port ${spec.healthPort}${alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')}
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }

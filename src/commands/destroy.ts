@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {destroyDeployment, findDeployments, listOwned, type DestroyResult} from '../aws/teardown.js'
 import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
-import {nameFlag, timingFlags, timingFrom} from '../flags.js'
+import {lockFlags, nameFlag, timingFlags, timingFrom} from '../flags.js'
 import {renderOwned, rendererFor} from '../render.js'
 
 export default class Destroy extends AwsCommand<typeof Destroy> {
@@ -15,6 +15,7 @@ export default class Destroy extends AwsCommand<typeof Destroy> {
     name: nameFlag('the deployment to remove'),
     yes: Flags.boolean({char: 'y', description: 'do not ask to type the deployment\'s name'}),
     'dry-run': Flags.boolean({description: 'list what would be removed, remove nothing'}),
+    ...lockFlags,
     ...timingFlags,
   }
 
@@ -24,18 +25,27 @@ export default class Destroy extends AwsCommand<typeof Destroy> {
       const known = await findDeployments(this.aws)
       throw new UserError('which deployment? pass --name', known.length ? `deployments here: ${known.join(', ')}` : 'there is no gwlb deployment in this region')
     }
+    const name = f.name
     const region = await this.aws.region()
-    const scope = {aws: this.aws, deployment: f.name, region, timing: timingFrom(f), progress: () => undefined}
-    const owned = await listOwned(scope)
-    if (!this.jsonEnabled()) this.log(renderOwned(f.name, owned))
-    if (f['dry-run']) return {deployment: f.name, region, dryRun: true, owned, removed: []}
-    if (!f.yes && !this.jsonEnabled()) {
-      if (!process.stdin.isTTY) throw new UserError('destroy asks you to type the deployment\'s name', 'run it in a terminal, or pass --yes')
-      const typed = await input({message: `Type ${f.name} to remove it`})
-      if (typed !== f.name) throw new UserError('the name did not match; nothing was removed', `type ${f.name} exactly, or pass --yes`)
+    const scope = {aws: this.aws, deployment: name, region, timing: timingFrom(f), progress: () => undefined}
+    if (f['dry-run']) {
+      const owned = await listOwned(scope)
+      if (!this.jsonEnabled()) this.log(renderOwned(name, owned))
+      return {deployment: name, region, dryRun: true, owned, removed: []}
     }
-    const result = await destroyDeployment(scope, rendererFor(this.jsonEnabled()), owned)
-    if (!this.jsonEnabled()) this.log(`Deployment ${f.name}: ${result.removed.reduce((n, s) => n + s.resources.length, 0)} resources removed.`)
+    // A script cannot answer the question: it must say --yes, never remove a deployment by default.
+    if (!f.yes && this.jsonEnabled()) throw new UserError('destroy --json removes nothing without --yes', `pass --yes to remove ${name}, or --dry-run to list what it owns`, 'usage')
+    if (!f.yes && !process.stdin.isTTY) throw new UserError('destroy asks you to type the deployment\'s name', 'run it in a terminal, or pass --yes')
+    const result = await this.changing(name, f['lock-wait'], async () => {
+      const owned = await listOwned(scope)
+      if (!this.jsonEnabled()) this.log(renderOwned(name, owned))
+      if (!f.yes) {
+        const typed = await input({message: `Type ${name} to remove it`})
+        if (typed !== name) throw new UserError('the name did not match; nothing was removed', `type ${name} exactly, or pass --yes`)
+      }
+      return destroyDeployment(scope, rendererFor(this.jsonEnabled()), owned)
+    })
+    if (!this.jsonEnabled()) this.log(`Deployment ${name}: ${result.removed.reduce((n, s) => n + s.resources.length, 0)} resources removed.`)
     return result
   }
 }

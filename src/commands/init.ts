@@ -1,12 +1,14 @@
 import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
-import {applyDeployment, dryRunResult, planDeployment, prepare, type InitResult} from '../aws/deployment.js'
-import {commandLine, completeFromFlags, DEFAULTS, parseRoute, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
+import {CUTOVER_GATES} from '../aws/cutover.js'
+import {applyDeployment, DEFAULT_APPLY_OPTIONS, dryRunResult, planDeployment, prepare, type InitResult} from '../aws/deployment.js'
+import {commandLine, completeFromFlags, DEFAULTS, parseRoute, withStored, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
+import {readSettings} from '../aws/steps/settings.js'
 import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
 import {MODE_NAMES} from '../mode.js'
-import {nameFlag, timingFlags, timingFrom} from '../flags.js'
+import {lockFlags, nameFlag, timingFlags, timingFrom} from '../flags.js'
 import {renderPlan, renderInitSummary, rendererFor} from '../render.js'
 import {askForSpec} from '../wizard/init-wizard.js'
 
@@ -50,7 +52,10 @@ export default class Init extends AwsCommand<typeof Init> {
     'tgw-attachment': Flags.string({description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable)', multiple: true}),
     package: Flags.string({env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'}),
     yes: Flags.boolean({char: 'y', description: 'never prompt; a missing value is an error'}),
+    'cutover-gate': Flags.option({description: `when the --route routes go to the endpoints: once appliances are healthy in each routed AZ, once one is, or at once (default ${DEFAULT_APPLY_OPTIONS.cutoverGate})`, options: CUTOVER_GATES})(),
+    'min-healthy-percentage': Flags.integer({description: `share of the fleet an instance refresh keeps healthy while it replaces appliances (default ${DEFAULT_APPLY_OPTIONS.minHealthyPercentage}: a new one in service before an old one goes)`, min: 0, max: 100}),
     'dry-run': Flags.boolean({description: 'print the plan (found / to be created) and change nothing'}),
+    ...lockFlags,
     ...timingFlags,
   }
 
@@ -67,22 +72,39 @@ export default class Init extends AwsCommand<typeof Init> {
     }
     const interactive = !f.yes && !this.jsonEnabled()
     if (interactive && !process.stdin.isTTY) throw new UserError('gwlb init needs a terminal for its questions', 'pass --yes with every value as a flag (see gwlb init --help)')
-    const spec = interactive ? await askForSpec(this.aws, given) : completeFromFlags(given)
+    // A re-run of an existing deployment: what is not given is what it was made with (resume, or change one thing).
+    const stored = await readSettings(this.aws, given.name ?? DEFAULTS.name)
+    const asked = withStored(given, stored)
+    const spec = interactive ? await askForSpec(this.aws, asked) : completeFromFlags(asked)
+    const options = {cutoverGate: f['cutover-gate'] ?? DEFAULT_APPLY_OPTIONS.cutoverGate, minHealthyPercentage: f['min-healthy-percentage'] ?? DEFAULT_APPLY_OPTIONS.minHealthyPercentage}
 
-    const ctx = await prepare(this.aws, spec, timingFrom(f))
-    const plan = await planDeployment(ctx)
-    if (!this.jsonEnabled()) this.log(renderPlan(plan))
-    if (f['dry-run']) return dryRunResult(plan)
-    if (plan.entries.every((e) => e.missing.length === 0)) {
-      if (!this.jsonEnabled()) this.log(chalk.green(`Deployment ${spec.name} is complete; nothing to create.`))
-    } else if (interactive && !(await confirm({message: 'Create what is missing?', default: true}))) {
-      throw new UserError('nothing was created', 'run gwlb init again when ready')
+    const plan = async () => {
+      const ctx = await prepare(this.aws, spec, timingFrom(f), options)
+      const planned = await planDeployment(ctx)
+      if (!this.jsonEnabled()) this.log(renderPlan(planned))
+      return {ctx, planned}
     }
-    const result = await applyDeployment(ctx, rendererFor(this.jsonEnabled()), plan.entries)
-    if (!this.jsonEnabled()) {
-      this.log(renderInitSummary(result))
-      if (interactive) this.log(`\nThe same, without questions:\n  ${commandLine(spec, ctx.topology.region)}`)
-    }
-    return result
+    if (f['dry-run']) return dryRunResult((await plan()).planned)
+    // The plan is made under the lock too: another run cannot change what it found before it is applied.
+    return this.changing(spec.name, f['lock-wait'], async () => {
+      const {ctx, planned} = await plan()
+      const replaces = planned.entries.filter((e) => e.replaces).map((e) => e.replaces!)
+      if (planned.entries.every((e) => e.missing.length === 0)) {
+        if (!this.jsonEnabled()) this.log(chalk.green(`Deployment ${spec.name} is complete; nothing to change.`))
+      } else if (replaces.length && !f.yes) {
+        // Replacing running appliances is never done on a default: a script says --yes, a person confirms.
+        if (!interactive) throw new UserError(`this change replaces running appliances (${replaces.join('; ')})`, 'pass --yes to roll it out, or --dry-run to see the plan', 'usage')
+        if (!(await confirm({message: `Replace running appliances (${replaces.join('; ')})?`, default: false})))
+          throw new UserError('nothing was changed', 'run gwlb init again when ready')
+      } else if (interactive && !(await confirm({message: 'Make what is missing or changed?', default: true}))) {
+        throw new UserError('nothing was changed', 'run gwlb init again when ready')
+      }
+      const result = await applyDeployment(ctx, rendererFor(this.jsonEnabled()), planned.entries)
+      if (!this.jsonEnabled()) {
+        this.log(renderInitSummary(result))
+        if (interactive) this.log(`\nThe same, without questions:\n  ${commandLine(spec, ctx.topology.region)}`)
+      }
+      return result
+    })
   }
 }

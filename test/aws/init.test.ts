@@ -13,16 +13,12 @@ import {spawnSync} from 'node:child_process'
 import {beforeAll, describe, expect, it} from 'vitest'
 import type {InitResult} from '../../src/aws/deployment.js'
 import {gwlb, gwlbJson} from '../helpers/cli.js'
-import {inventory} from '../helpers/inventory.js'
+import {inventory, WHOLE_DEPLOYMENT} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
 import {initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
 
 const {clients} = useMoto()
 
-const EXPECTED = {
-  'security-group': 1, 'iam-role': 1, 'instance-profile': 1, 'target-group': 1, 'load-balancer': 1, listener: 1, 'endpoint-service': 1,
-  'vpc-endpoint': 2, 'route-to-endpoint': 2, 'nat-gateway': 2, 'elastic-ip': 2, 'route-to-nat': 2, 'launch-template': 1, 'auto-scaling-group': 1, 's3-bucket': 1,
-}
 
 describe('gwlb init --yes (flags only), against the AWS emulator', () => {
   const aws = clients()
@@ -36,7 +32,7 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
   })
 
   it('creates one of everything (two per AZ-bound resource), and says what it made', async () => {
-    expect(await inventory(aws, 'egress')).toEqual(EXPECTED)
+    expect(await inventory(aws, 'egress')).toEqual(WHOLE_DEPLOYMENT)
     expect(result.found).toEqual([])
     expect(result.elasticIps).toHaveLength(2)
     expect(result.next).toBe('gwlb status --name egress --region us-east-1')
@@ -154,13 +150,15 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     const again = gwlbJson<InitResult>(['init', ...initFlags(net), ...choices])
     expect(again.created).toEqual([])
     expect(again.steps.every((s) => s.outcome === 'found')).toBe(true)
-    expect(await inventory(aws, 'egress')).toEqual(EXPECTED)
+    expect(await inventory(aws, 'egress')).toEqual(WHOLE_DEPLOYMENT)
   })
 
   it('--dry-run on a new deployment lists what it would create and changes nothing', async () => {
     const before = await inventory(aws, 'other')
-    const plan = gwlbJson<InitResult>(['init', ...initFlags(net, 'other'), '--dry-run'])
-    expect(plan.plan.every((e) => e.resources.length === 0 && e.missing.length > 0)).toBe(true)
+    const plan = gwlbJson<InitResult>(['init', ...initFlags(await makeNetwork(aws, '10.9.0.0/16'), 'other'), '--dry-run'])
+    expect(plan.plan.every((e) => e.resources.length === 0)).toBe(true)
+    // Every step has something to make, but the health check: the new target group comes with it.
+    expect(plan.plan.filter((e) => e.missing.length === 0).map((e) => e.id)).toEqual(['health-check'])
     // The shape of an applied run's answer, with nothing made.
     expect(plan).toMatchObject({dryRun: true, steps: [], created: [], found: []})
     expect(result).toMatchObject({dryRun: false, plan: expect.arrayContaining([expect.objectContaining({id: 'load-balancer'})])})

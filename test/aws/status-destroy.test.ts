@@ -16,7 +16,7 @@ import {gwlb, gwlbJson} from '../helpers/cli.js'
 import {detail, step} from '../helpers/status.js'
 import {inventory} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
-import {initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
+import {dropFlag, initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
 
 const {clients} = useMoto({resetEach: true})
 
@@ -114,21 +114,21 @@ describe('gwlb status and gwlb destroy', () => {
     const status = statusOf('egress')
     expect(status.verdict).toBe('incomplete')
     expect(status.missing).toEqual(['Listener'])
-    expect(status.resume).toBe('gwlb init --name egress --region us-east-1')
+    expect(status.resume).toBe('gwlb init --yes --name egress --region us-east-1')
     destroy('egress')
     expect(nothing(await inventory(aws, 'egress'))).toBe(true)
   })
 
   it('keeps two deployments in one VPC apart: destroying one leaves the other whole', async () => {
-    gwlbJson(['init', ...initFlags(net, 'blue'), '--no-nat-gateways'].filter((a, i, all) => a !== '--nat-subnets' && all[i - 1] !== '--nat-subnets'))
-    gwlbJson(['init', ...initFlags(net, 'green')])
+    gwlbJson(['init', ...dropFlag(initFlags(net, 'blue'), '--nat-subnets'), '--no-nat-gateways'])
+    // Routes are one deployment's each (one-at-a-time.test.ts): green routes nothing of blue's.
+    gwlbJson(['init', ...dropFlag(initFlags(net, 'green'), '--route')])
     const blueBefore = await inventory(clients(), 'blue')
     const greenBefore = await inventory(clients(), 'green')
     expect(gwlb(['status']).stdout).toMatch(/^blue\s+\w+[\s\S]*^green\s+healthy/m)
     destroy('blue')
     expect(nothing(await inventory(clients(), 'blue'))).toBe(true)
     expect(blueBefore['load-balancer']).toBe(1)
-    // blue's routes were replaced by green's (same tables), so green keeps every route of its own.
     expect(await inventory(clients(), 'green')).toEqual(greenBefore)
   })
 

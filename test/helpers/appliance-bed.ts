@@ -117,8 +117,8 @@ export class ApplianceBed {
     return {...e, payload: Buffer.from(e.hex, 'hex')}
   }
 
-  async health(path = '/'): Promise<{status?: number; body?: string; headers?: Record<string, string>}> {
-    return this.gwlbPeer.http(`http://${APPLIANCE_IP}:${HEALTH_PORT}${path}`)
+  async health(path = '/', port = HEALTH_PORT): Promise<{status?: number; body?: string; headers?: Record<string, string>}> {
+    return this.gwlbPeer.http(`http://${APPLIANCE_IP}:${port}${path}`)
   }
 
   links(): string[] {

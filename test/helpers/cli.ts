@@ -16,13 +16,23 @@ export function gwlbJson<T>(args: string[]): T {
   return JSON.parse(r.stdout) as T
 }
 
-/** gwlb() without blocking this process, for tests that serve what the CLI talks to. */
-export async function gwlbAsync(args: string[], env: Record<string, string | undefined> = {}): Promise<{status: number | null; stdout: string; stderr: string}> {
+/**
+ * gwlb() without blocking this process, for tests that serve what the CLI talks to; `signalAfter`: Ctrl-C
+ * (SIGINT) as soon as its output (stdout and stderr) matches; `onOutput`: told the output so far as it grows.
+ */
+export async function gwlbAsync(
+  args: string[], env: Record<string, string | undefined> = {}, options: {signalAfter?: RegExp; onOutput?: (output: string) => void} = {},
+): Promise<{status: number | null; stdout: string; stderr: string}> {
   const child = spawn('./bin/run.js', args, {env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe']})
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const status = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  let signalled = false
+  const watch = () => {
+    options.onOutput?.(stdout + stderr)
+    if (options.signalAfter && !signalled && options.signalAfter.test(stdout + stderr)) signalled = child.kill('SIGINT')
+  }
+  child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), watch()))
+  child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), watch()))
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve))
   return {status, stdout, stderr}
 }

@@ -5,16 +5,17 @@ import {create} from 'tar'
 
 interface Contents {
   name?: string
+  version?: string
   dependencies?: Record<string, string>
   /** Platforms with a data-plane prebuild (prebuilds/<platform>/gwlb.node). */
   prebuilds?: string[]
 }
 
 /** A package tarball with just the parts init checks before it stages one (name, bundled dependencies, prebuilds). */
-export function makePackage({name = 'gwlb', dependencies = {}, prebuilds = ['linux-x64']}: Contents = {}): string {
+export function makePackage({name = 'gwlb', version = '0.0.0-test', dependencies = {}, prebuilds = ['linux-x64']}: Contents = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'gwlb-fake-package-'))
   mkdirSync(join(dir, 'package'))
-  writeFileSync(join(dir, 'package/package.json'), JSON.stringify({name, version: '0.0.0-test', dependencies}))
+  writeFileSync(join(dir, 'package/package.json'), JSON.stringify({name, version, dependencies}))
   for (const platform of prebuilds) {
     mkdirSync(join(dir, 'package/prebuilds', platform), {recursive: true})
     writeFileSync(join(dir, 'package/prebuilds', platform, 'gwlb.node'), 'not a real module')

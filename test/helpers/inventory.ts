@@ -55,3 +55,9 @@ export async function inventory(aws: AwsClients, name: string): Promise<Record<s
     's3-bucket': (buckets.Buckets ?? []).filter((b) => b.Name?.startsWith(`gwlb-${name}-123456789012-`)).length,
   }
 }
+
+/** What inventory() counts for a whole deployment of initFlags() on makeNetwork(): two of each AZ-bound resource. */
+export const WHOLE_DEPLOYMENT = {
+  'security-group': 1, 'iam-role': 1, 'instance-profile': 1, 'target-group': 1, 'load-balancer': 1, listener: 1, 'endpoint-service': 1,
+  'vpc-endpoint': 2, 'route-to-endpoint': 2, 'nat-gateway': 2, 'elastic-ip': 2, 'route-to-nat': 2, 'launch-template': 1, 'auto-scaling-group': 1, 's3-bucket': 1,
+}

@@ -59,3 +59,6 @@ export function initFlags(net: Network, name = 'egress'): string[] {
     '--poll-interval', '20',
   ]
 }
+
+/** Flags without every occurrence of `flag` and its value (e.g. initFlags() without its --route). */
+export const dropFlag = (flags: string[], flag: string) => flags.filter((a, i) => a !== flag && flags[i - 1] !== flag)

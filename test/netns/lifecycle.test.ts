@@ -43,7 +43,7 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     mkdirSync(slow)
     writeFileSync(join(slow, 'nft'), `#!/bin/sh\nsleep 1\nexec ${execFileSync('sh', ['-c', 'command -v nft'], {encoding: 'utf8'}).trim()} "$@"\n`, {mode: 0o755})
     const seen = await bed.startWith({PATH: `${slow}:${process.env.PATH}`},
-      '--idle-timeout', '2', '--on-create', `${dir}/hook.sh extra-arg`, '--on-destroy', `${dir}/hook.sh`, '--health-format', 'json')
+      '--idle-timeout', '2', '--on-create', `${dir}/hook.sh extra-arg`, '--on-destroy', `${dir}/hook.sh`, '--health-format', 'json', '--also-health-port', '8081')
     expect(seen.filter((s) => s !== 'down')).toEqual([503, 200])
     expect(sysctl('net.ipv4.ip_forward')).toBe('1')
     expect(sysctl('net.ipv4.conf.all.rp_filter')).toBe('0')
@@ -53,6 +53,8 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     expect(health.headers?.connection).toBe('close')
     expect(Number(health.headers?.['content-length'])).toBe(Buffer.byteLength(health.body!))
     expect(JSON.parse(health.body!)).toMatchObject({status: 'ready', mode: 'two-arm', tunnels: [], flows: 0})
+    // A health port in flight (init moving a fleet to another port): the other port answers as the health port does.
+    expect(await bed.health('/', 8081)).toMatchObject({status: 200, body: health.body})
     const metrics = await bed.health('/metrics')
     expect(metrics.body).toMatch(/^gwlb_up 1$/m)
     expect(metrics.body).toMatch(/^# TYPE gwlb_drops_total counter$/m)

@@ -1,3 +1,4 @@
+import {DEFAULT_APPLY_OPTIONS} from '../../src/aws/deployment.js'
 import {
   CreateBucketCommand, PutBucketEncryptionCommand, PutBucketOwnershipControlsCommand, PutBucketPolicyCommand, PutBucketTaggingCommand,
   PutPublicAccessBlockCommand, S3Client,
@@ -25,7 +26,7 @@ describe('the deployment bucket, as created on AWS', () => {
     const aws = new AwsClients({region: 'eu-west-1'})
     const s3 = mockClient(S3Client)
     s3.onAnyCommand().resolves({})
-    const ctx: StepContext = {aws, spec: withDefaults({name: 'egress', vpcId: 'vpc-1'}), topology, timing: {pollMs: 1, timeoutMs: 100}, states: new Map(), progress: () => undefined}
+    const ctx: StepContext = {aws, spec: withDefaults({name: 'egress', vpcId: 'vpc-1'}), topology, timing: {pollMs: 1, timeoutMs: 100}, options: DEFAULT_APPLY_OPTIONS, states: new Map(), progress: () => undefined}
     const made = await bucket.create(ctx, {resources: [], missing: []})
 
     const name = 'gwlb-egress-111122223333-eu-west-1'

@@ -1,3 +1,4 @@
+import {DEFAULT_APPLY_OPTIONS} from '../../src/aws/deployment.js'
 import {AcceptVpcEndpointConnectionsCommand, DescribeVpcEndpointConnectionsCommand, DescribeVpcEndpointsCommand} from '@aws-sdk/client-ec2'
 import {DescribeLoadBalancersCommand, ModifyLoadBalancerAttributesCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
 import {mockClient} from 'aws-sdk-client-mock'
@@ -22,7 +23,7 @@ function context(): {ctx: StepContext; progress: string[]} {
     subnets: new Map([['subnet-e1', {id: 'subnet-e1', az: 'eu-west-1a', cidr: '10.0.1.0/24', public: false}], ['subnet-e2', {id: 'subnet-e2', az: 'eu-west-1b', cidr: '10.0.2.0/24', public: false}]]),
   } satisfies Topology
   const progress: string[] = []
-  const ctx: StepContext = {aws, spec, topology, timing: {pollMs: 1, timeoutMs: 2000}, states: new Map(), progress: (m) => progress.push(m)}
+  const ctx: StepContext = {aws, spec, topology, timing: {pollMs: 1, timeoutMs: 2000}, options: DEFAULT_APPLY_OPTIONS, states: new Map(), progress: (m) => progress.push(m)}
   return {ctx, progress}
 }
 

@@ -1,3 +1,4 @@
+import {DEFAULT_APPLY_OPTIONS} from '../../src/aws/deployment.js'
 import {DescribeTransitGatewayVpcAttachmentsCommand, EC2Client, EC2ServiceException} from '@aws-sdk/client-ec2'
 import {mockClient} from 'aws-sdk-client-mock'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -20,7 +21,7 @@ describe('Transit Gateway attachments that cannot be read', () => {
   const find = () => {
     const ctx: StepContext = {
       aws: new AwsClients({region: 'eu-west-1'}), spec: withDefaults({name: 'egress', vpcId: 'vpc-1', tgwAttachments: ['tgw-attach-0abc']}), topology,
-      timing: {pollMs: 1, timeoutMs: 100}, states: new Map(), progress: () => undefined,
+      timing: {pollMs: 1, timeoutMs: 100}, options: DEFAULT_APPLY_OPTIONS, states: new Map(), progress: () => undefined,
     }
     return transitGatewayApplianceMode.find(ctx)
   }

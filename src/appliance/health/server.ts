@@ -1,4 +1,4 @@
-import {createServer, type Server} from 'node:http'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AnyDropReason, TrafficCounters} from '../counters.js'
 
 export type HealthFormat = 'text' | 'json' | 'status'
@@ -31,45 +31,51 @@ export interface HealthReport {
   tunnels: TunnelReport[]
 }
 
-/** The health-check port: 503 until ready and while stopping, 200 while running; GET /metrics for Prometheus. */
+/**
+ * The health-check port: 503 until ready and while stopping, 200 while running; GET /metrics for Prometheus.
+ * It may listen on more than one port: while a fleet moves to another health port, the target group still
+ * checks the old one until every appliance answers on the new.
+ */
 export class HealthServer {
-  private readonly server: Server
+  private readonly servers: Server[] = []
 
   constructor(
     private readonly format: HealthFormat,
     private readonly report: () => HealthReport,
-  ) {
-    this.server = createServer((request, response) => {
-      const health = this.report()
-      const code = health.status === 'ready' ? 200 : 503
-      const metrics = request.url?.split('?')[0] === '/metrics'
-      const body = metrics ? renderMetrics(health) : this.render(health)
-      response.writeHead(metrics ? 200 : code, {
-        'Content-Type': metrics ? 'text/plain; version=0.0.4' : this.format === 'json' ? 'application/json' : 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
-        Connection: 'close',
-      })
-      response.end(request.method === 'HEAD' ? undefined : body)
+  ) {}
+
+  private answer(request: IncomingMessage, response: ServerResponse): void {
+    const health = this.report()
+    const code = health.status === 'ready' ? 200 : 503
+    const metrics = request.url?.split('?')[0] === '/metrics'
+    const body = metrics ? renderMetrics(health) : this.render(health)
+    response.writeHead(metrics ? 200 : code, {
+      'Content-Type': metrics ? 'text/plain; version=0.0.4' : this.format === 'json' ? 'application/json' : 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      Connection: 'close',
     })
-    // GWLB health checks open a connection per probe: don't keep idle ones around.
-    this.server.keepAliveTimeout = 0
+    response.end(request.method === 'HEAD' ? undefined : body)
   }
 
   listen(port: number): Promise<void> {
+    const server = createServer((request, response) => this.answer(request, response))
+    // GWLB health checks open a connection per probe: don't keep idle ones around.
+    server.keepAliveTimeout = 0
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, () => {
-        this.server.off('error', reject)
+      server.once('error', reject)
+      server.listen(port, () => {
+        server.off('error', reject)
+        this.servers.push(server)
         resolve()
       })
     })
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-    })
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeAllConnections()
+    })))
   }
 
   private render(health: HealthReport): string {

@@ -101,6 +101,8 @@ export const bucket: Step = {
     const name = names(ctx.spec, ctx.topology.region).bucket(ctx.topology.account)
     const found = await lookUp(ctx.aws, name)
     if (!found) return {resources: [], missing: [`bucket ${name} (${bucketDetail(ctx.aws)})`]}
+    // Made, then interrupted before its tags: the name (deployment, account, region) is this deployment's alone.
+    if (!found.owner) return {resources: [], missing: [`bucket ${name}: left untagged by an interrupted run, to tag and protect`]}
     if (found.owner !== ctx.spec.name) throw new UserError(`S3 bucket ${name} exists and is not part of deployment ${ctx.spec.name}`, 'choose another --name')
     return {resources: [{type: 's3-bucket', id: name, name, detail: bucketDetail(ctx.aws)}], missing: await unprotected(ctx.aws, name)}
   },
@@ -133,7 +135,8 @@ export const bucket: Step = {
 
   async owned(scope: Scope) {
     const name = await bucketName(scope)
-    return (await lookUp(scope.aws, name))?.owner === scope.deployment ? [{type: 's3-bucket', id: name, name}] : []
+    const found = await lookUp(scope.aws, name)
+    return found && (found.owner ?? scope.deployment) === scope.deployment ? [{type: 's3-bucket', id: name, name}] : []
   },
 
   /** Empties the bucket (whatever is in it was staged by init) and deletes it. */

@@ -30,6 +30,13 @@ export interface EndpointStatus {
   connection?: string
 }
 
+/** Principals the service should allow and does not, and those it allows that are no longer asked for. */
+async function principalChanges(ctx: StepContext, serviceId: string): Promise<{absent: string[]; extra: string[]}> {
+  const {AllowedPrincipals = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointServicePermissionsCommand({ServiceId: serviceId}))
+  const allowed = AllowedPrincipals.map((a) => a.Principal!)
+  return {absent: principals(ctx).filter((p) => !allowed.includes(p)), extra: allowed.filter((p) => !principals(ctx).includes(p))}
+}
+
 export const endpointService: Step = {
   id: 'endpoint-service',
   title: 'VPC endpoint service',
@@ -39,9 +46,11 @@ export const endpointService: Step = {
   async find(ctx) {
     const service = await ourService(ctx.aws, ctx.spec.name)
     if (!service) return {resources: [], missing: [`endpoint service for the GWLB (acceptance required; principals ${principals(ctx).join(', ')})`]}
-    const {AllowedPrincipals = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointServicePermissionsCommand({ServiceId: service.ServiceId}))
-    const absent = principals(ctx).filter((p) => !AllowedPrincipals.some((a) => a.Principal === p))
-    return {resources: [{type: 'endpoint-service', id: service.ServiceId!, name: service.ServiceName}], missing: absent.map((p) => `allowed principal ${p}`)}
+    const {absent, extra} = await principalChanges(ctx, service.ServiceId!)
+    return {
+      resources: [{type: 'endpoint-service', id: service.ServiceId!, name: service.ServiceName}],
+      missing: [...absent.map((p) => `allow principal ${p}`), ...extra.map((p) => `no longer allow principal ${p}`)],
+    }
   },
 
   async create(ctx, found) {
@@ -54,7 +63,10 @@ export const endpointService: Step = {
       }))
       resource = {type: 'endpoint-service', id: ServiceConfiguration!.ServiceId!, name: ServiceConfiguration!.ServiceName}
     }
-    await ctx.aws.ec2.send(new ModifyVpcEndpointServicePermissionsCommand({ServiceId: resource.id, AddAllowedPrincipals: principals(ctx)}))
+    const {extra} = await principalChanges(ctx, resource.id)
+    await ctx.aws.ec2.send(new ModifyVpcEndpointServicePermissionsCommand({
+      ServiceId: resource.id, AddAllowedPrincipals: principals(ctx), ...(extra.length ? {RemoveAllowedPrincipals: extra} : {}),
+    }))
     return done([resource])
   },
 
@@ -139,7 +151,7 @@ export const endpoints: Step = {
     }))
     const problems = endpoints.flatMap((e) =>
       stateOf(e) === 'pendingacceptance'
-        ? [`endpoint ${e.VpcEndpointId} waits for acceptance: run gwlb init --name ${scope.deployment}, or aws ec2 accept-vpc-endpoint-connections --service-id ${service?.ServiceId} --vpc-endpoint-ids ${e.VpcEndpointId}`]
+        ? [`endpoint ${e.VpcEndpointId} waits for acceptance: run gwlb init --yes --name ${scope.deployment}, or aws ec2 accept-vpc-endpoint-connections --service-id ${service?.ServiceId} --vpc-endpoint-ids ${e.VpcEndpointId}`]
         : stateOf(e) === 'available' ? [] : [`endpoint ${e.VpcEndpointId} is ${e.State}`])
     return {problems, hints: [], detail, summary: 'Endpoints:', table: [['endpoint', 'subnet', 'state', 'connection'], ...detail.map((e) => [e.id, e.subnet ?? '', e.state, e.connection ?? ''])]}
   },

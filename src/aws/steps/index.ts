@@ -1,7 +1,9 @@
 import type {Step} from '../step.js'
 import {bucket} from './bucket.js'
 import {endpointConnections, endpointService, endpoints} from './endpoints.js'
-import {autoScalingGroup, launchTemplate} from './fleet.js'
+import {autoScalingGroup} from './fleet.js'
+import {healthCheck} from './health-check.js'
+import {launchTemplate} from './launch-template.js'
 import {iamRole, instanceProfile} from './iam.js'
 import {listener, loadBalancer, targetGroup} from './load-balancer.js'
 import {natGateways} from './nat.js'
@@ -27,10 +29,13 @@ export const STEPS: Step[] = [
   endpointService,
   endpoints,
   endpointConnections,
-  endpointRoutesStep,
   natGateways,
   egressRoutesStep,
   launchTemplate,
   autoScalingGroup,
+  healthCheck,
   transitGatewayApplianceMode,
+  // Last on the way up, first on the way down: traffic moves only to a fleet proven healthy, and leaves
+  // it before anything of the fleet goes.
+  endpointRoutesStep,
 ]

@@ -7,7 +7,8 @@ import {
 import {UserError} from '../../errors.js'
 import type {AwsClients} from '../clients.js'
 import type {DeploymentSpec} from '../spec.js'
-import {done, names, remember, required, unlessNotFound, type Resource, type Scope, type Step, type StepReport} from '../step.js'
+import {differences, done, drift, names, remember, required, unlessNotFound, type Resource, type Scope, type Step, type StepReport} from '../step.js'
+import {healthCheckPairs} from './health-check.js'
 import {BOOTSTRAP_LOG} from '../user-data.js'
 import {groupInstances} from './fleet.js'
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
@@ -25,6 +26,10 @@ export function targetGroupAttributes(spec: DeploymentSpec): TargetGroupAttribut
     ...(stickiness ? [{Key: 'stickiness.type', Value: stickiness}] : []),
   ]
 }
+
+/** Each attribute as the target group has it, beside what the spec asks. */
+const attributePairs = (attributes: TargetGroupAttribute[], spec: DeploymentSpec): [string, unknown, unknown][] =>
+  targetGroupAttributes(spec).map((want) => [want.Key!, attributes.find((a) => a.Key === want.Key)?.Value, want.Value])
 
 async function ownerOf(aws: AwsClients, arn: string): Promise<string | undefined> {
   const {TagDescriptions = []} = await aws.elb.send(new DescribeTagsCommand({ResourceArns: [arn]}))
@@ -57,8 +62,7 @@ export const targetGroup: Step = {
     if (!group) return {resources: [], missing: [`target group ${name} (GENEVE 6081, ${ctx.spec.healthProtocol} health checks on ${ctx.spec.healthPort})`]}
     await ownedBy(ctx.aws, group.TargetGroupArn!, ctx.spec, `target group ${name}`)
     const {Attributes = []} = await ctx.aws.elb.send(new DescribeTargetGroupAttributesCommand({TargetGroupArn: group.TargetGroupArn}))
-    const differ = targetGroupAttributes(ctx.spec).filter((want) => Attributes.find((a) => a.Key === want.Key)?.Value !== want.Value)
-    return {resources: [{type: 'target-group', id: group.TargetGroupArn!, name}], missing: differ.map((a) => `attribute ${a.Key}=${a.Value}`)}
+    return {resources: [{type: 'target-group', id: group.TargetGroupArn!, name}], missing: differences(attributePairs(Attributes, ctx.spec))}
   },
 
   async create(ctx, found) {
@@ -87,10 +91,11 @@ export const targetGroup: Step = {
 
   async report(scope, found): Promise<StepReport> {
     const tg = found[0]!
-    const [{TargetHealthDescriptions = []}, {Attributes = []}, instances] = await Promise.all([
+    const [{TargetHealthDescriptions = []}, {Attributes = []}, instances, {TargetGroups = []}] = await Promise.all([
       scope.aws.elb.send(new DescribeTargetHealthCommand({TargetGroupArn: tg.id})),
       scope.aws.elb.send(new DescribeTargetGroupAttributesCommand({TargetGroupArn: tg.id})),
       groupInstances(scope),
+      scope.aws.elb.send(new DescribeTargetGroupsCommand({TargetGroupArns: [tg.id]})),
     ])
     // Target health names the AZ only where it differs from the instance's; the group knows every instance's.
     const targets = TargetHealthDescriptions.map((t) => ({
@@ -101,6 +106,7 @@ export const targetGroup: Step = {
     const unhealthy = targets.filter((x) => x.state !== 'healthy')
     return {
       problems: [
+        ...(scope.settings ? drift(scope.deployment, [...healthCheckPairs(TargetGroups[0]!, scope.settings), ...attributePairs(Attributes, scope.settings)]) : []),
         ...(targets.length ? [] : ['no appliance is registered in the target group yet']),
         ...unhealthy.map((t) => `appliance ${t.instance} is ${t.state}${t.reason ? ` (${t.reason})` : ''}`),
       ],
@@ -129,6 +135,8 @@ async function ours(scope: Scope, found: Resource[]): Promise<Resource[]> {
 }
 
 const CROSS_ZONE = 'load_balancing.cross_zone.enabled'
+const crossZonePairs = (attributes: {Key?: string; Value?: string}[], spec: DeploymentSpec): [string, unknown, unknown][] =>
+  [['cross-zone', attributes.find((a) => a.Key === CROSS_ZONE)?.Value ?? 'false', String(spec.crossZone)]]
 
 async function describeLoadBalancer(aws: AwsClients, name: string) {
   const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: [name]})).catch(ignoreNotFound(['LoadBalancerNotFoundException', 'LoadBalancerNotFound']))
@@ -178,7 +186,7 @@ export const loadBalancer: Step = {
     const missing: string[] = []
     if (lb.State?.Code !== 'active') missing.push(`state active (now ${lb.State?.Code})`)
     const {Attributes = []} = await ctx.aws.elb.send(new DescribeLoadBalancerAttributesCommand({LoadBalancerArn: lb.LoadBalancerArn}))
-    if ((Attributes.find((a) => a.Key === CROSS_ZONE)?.Value ?? 'false') !== String(ctx.spec.crossZone)) missing.push(`cross-zone ${ctx.spec.crossZone ? 'on' : 'off'}`)
+    missing.push(...differences(crossZonePairs(Attributes, ctx.spec)))
     const azs = (lb.AvailabilityZones ?? []).map((z) => z.ZoneName).join(', ')
     return {resources: [{type: 'load-balancer', id: lb.LoadBalancerArn!, name, detail: `${lb.State?.Code}, ${azs}`}], missing}
   },
@@ -225,7 +233,8 @@ export const loadBalancer: Step = {
       crossZone: Attributes.find((a) => a.Key === CROSS_ZONE)?.Value === 'true',
     }
     return {
-      problems: detail.state === 'active' ? [] : [`load balancer ${name} is ${detail.state}`], hints: [], detail,
+      problems: [...(detail.state === 'active' ? [] : [`load balancer ${name} is ${detail.state}`]), ...(scope.settings ? drift(scope.deployment, crossZonePairs(Attributes, scope.settings)) : [])],
+      hints: [], detail,
       summary: `Gateway Load Balancer ${name}: ${detail.state}, ${detail.azs.join(', ')}, cross-zone ${detail.crossZone ? 'on' : 'off'}`,
     }
   },

@@ -1,7 +1,9 @@
-import {CreateRouteCommand, CreateTagsCommand, DeleteRouteCommand, DeleteTagsCommand, DescribeRouteTablesCommand, ReplaceRouteCommand, type Route} from '@aws-sdk/client-ec2'
+import {CreateRouteCommand, CreateTagsCommand, DeleteRouteCommand, DeleteTagsCommand, DescribeRouteTablesCommand, DescribeTagsCommand, ReplaceRouteCommand, type Route} from '@aws-sdk/client-ec2'
 import {UserError} from '../../errors.js'
-import {done, unlessNotFound, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
-import {tagValue} from '../tags.js'
+import type {AwsClients} from '../clients.js'
+import {awaitHealthyTargets, gateWords} from '../cutover.js'
+import {done, required, scopeOf, unlessNotFound, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
+import {DEPLOYMENT_TAG, tagValue} from '../tags.js'
 import {endpointsOf} from './endpoints.js'
 import {natGatewaysOf} from './nat.js'
 import {errorCode, retrying} from '../wait.js'
@@ -27,13 +29,35 @@ async function currentRoute(ctx: StepContext, r: ManagedRoute): Promise<Route | 
 
 const describeRoute = (r: ManagedRoute) => `${r.routeTableId}: ${r.cidr} → ${targetId(r)}`
 
+/** The gwlb deployment a route target (an endpoint, a NAT gateway) belongs to, if any. */
+async function deploymentOf(aws: AwsClients, resourceId: string): Promise<string | undefined> {
+  const {Tags = []} = await aws.ec2.send(new DescribeTagsCommand({Filters: [{Name: 'resource-id', Values: [resourceId]}, {Name: 'key', Values: [DEPLOYMENT_TAG]}]}))
+  return Tags[0]?.Value
+}
+
+/**
+ * Who the route's present target belongs to. Another deployment's is refused (two deployments sharing a
+ * route would take it from each other on every run); this deployment's own (a stale twin) is never
+ * recorded as the target to give back.
+ */
+async function presentOwner(ctx: StepContext, r: ManagedRoute, present: string): Promise<'ours' | 'foreign'> {
+  const owner = await deploymentOf(ctx.aws, present)
+  if (owner === ctx.spec.name) return 'ours'
+  if (owner)
+    throw new UserError(`${r.routeTableId}: ${r.cidr} goes to ${present} of gwlb deployment ${owner}`,
+      `two deployments cannot share a route: use other route tables, or take the route out of ${owner} first (re-run its init without it, or gwlb destroy --name ${owner})`, 'refused')
+  return 'foreign'
+}
+
 async function findRoutes(ctx: StepContext, wanted: ManagedRoute[], type: string): Promise<{resources: Resource[]; missing: string[]}> {
   const resources: Resource[] = []
   const missing: string[] = []
   for (const r of wanted) {
     const route = await currentRoute(ctx, r)
-    if (route && routeTarget(route) === targetId(r)) resources.push({type, id: `${r.routeTableId}:${r.cidr}`, detail: `→ ${targetId(r)}`})
-    else missing.push(describeRoute(r) + (route ? ` (replacing → ${routeTarget(route)})` : ''))
+    const present = route && routeTarget(route)
+    if (present === targetId(r)) resources.push({type, id: `${r.routeTableId}:${r.cidr}`, detail: `→ ${targetId(r)}`})
+    else if (!present) missing.push(describeRoute(r))
+    else missing.push(`${describeRoute(r)} (replacing → ${present}${(await presentOwner(ctx, r, present)) === 'ours' ? ', a stale target of this deployment' : ''})`)
   }
   return {resources, missing}
 }
@@ -53,7 +77,7 @@ async function ensureRoutes(ctx: StepContext, wanted: ManagedRoute[], type: stri
     const input = {RouteTableId: r.routeTableId, ...destination(r.cidr), ...r.target}
     if (route) {
       const previous = routeTarget(route)
-      if (previous)
+      if (previous && (await presentOwner(ctx, r, previous)) === 'foreign')
         await ctx.aws.ec2.send(new CreateTagsCommand({Resources: [r.routeTableId], Tags: [{Key: replacedTagKey(ctx.spec.name, r.cidr), Value: previous}]}))
       await retrying(() => ctx.aws.ec2.send(new ReplaceRouteCommand(input)), notReadyYet, {attempts: 12, delayMs: ctx.timing.pollMs})
     } else {
@@ -101,23 +125,51 @@ async function removeRoutes(scope: Scope, owned: Resource[]): Promise<void> {
 }
 
 /** The operator's routes (--route RTB=CIDR), each to the endpoint in its route table's AZ. */
-function endpointRoutes(ctx: StepContext): ManagedRoute[] | undefined {
+function endpointRoutes(ctx: StepContext): ManagedRoute[] {
   const endpoints = ctx.states.get('endpoint-connections')?.resources
   return ctx.spec.routes.map((route) => {
-    const az = ctx.topology.routeAzs.get(`${route.routeTableId}=${route.cidr}`)
+    const az = routedAz(ctx, route)
     const endpoint = endpoints?.find((e) => e.az === az)
     return {routeTableId: route.routeTableId, cidr: route.cidr, target: {VpcEndpointId: endpoint?.id ?? `(endpoint in ${az})`}}
   })
 }
 
+const routedAz = (ctx: StepContext, route: {routeTableId: string; cidr: string}) => ctx.topology.routeAzs.get(`${route.routeTableId}=${route.cidr}`)!
+const routedAzs = (ctx: StepContext) => [...new Set(ctx.spec.routes.map((r) => routedAz(ctx, r)))].sort()
+
+const endpointRoutesOwned = async (scope: Scope) => routesTo(scope, new Set((await endpointsOf(scope)).map((e) => e.VpcEndpointId!)), 'route')
+
+/** Routes to this deployment's endpoints that the settings no longer ask for (a --route dropped on a re-run). */
+async function droppedRoutes(ctx: StepContext): Promise<Resource[]> {
+  const wanted = new Set(ctx.spec.routes.map((r) => `${r.routeTableId}:${r.cidr}`))
+  return (await endpointRoutesOwned(scopeOf(ctx))).filter((r) => !wanted.has(r.id))
+}
+
+/**
+ * The cut-over: the workload's traffic goes to the endpoints only once the gate opens (healthy appliances in
+ * every routed AZ, by default), so a fleet that does not come up never takes traffic. Routes no longer asked
+ * for are given back.
+ */
 export const endpointRoutesStep: Step = {
   id: 'routes',
-  title: 'Routes to the GWLB endpoints',
-  needs: ['endpoint-connections'],
+  title: 'Routes to the GWLB endpoints (cut-over)',
+  needs: ['endpoint-connections', 'target-group', 'auto-scaling-group', 'tgw-appliance-mode'],
   enabled: (spec) => spec.routes.length > 0,
-  find: async (ctx) => findRoutes(ctx, endpointRoutes(ctx)!, 'route'),
-  create: async (ctx) => done(await ensureRoutes(ctx, endpointRoutes(ctx)!, 'route')),
-  owned: async (scope) => routesTo(scope, new Set((await endpointsOf(scope)).map((e) => e.VpcEndpointId!)), 'route'),
+  async find(ctx) {
+    const found = await findRoutes(ctx, endpointRoutes(ctx), 'route')
+    const dropped = (await droppedRoutes(ctx)).map((r) => `give back ${r.id.replace(':', ': ')} (no longer asked for)`)
+    const gate = found.missing.length ? [`cut-over ${gateWords(ctx.options.cutoverGate, routedAzs(ctx))}`] : []
+    return {resources: found.resources, missing: [...gate, ...found.missing, ...dropped]}
+  },
+  async create(ctx, found) {
+    const wanted = endpointRoutes(ctx)
+    if (found.resources.length < wanted.length)
+      await awaitHealthyTargets(ctx.aws, required(ctx, 'target-group').id, routedAzs(ctx), ctx.options.cutoverGate, ctx.timing, ctx.progress)
+    const routes = await ensureRoutes(ctx, wanted, 'route')
+    await removeRoutes(scopeOf(ctx), await droppedRoutes(ctx))
+    return done(routes)
+  },
+  owned: endpointRoutesOwned,
   remove: removeRoutes,
   expected: (spec) => spec.routes.length,
   report: async (_scope, found) => routeReport('Routes to the GWLB endpoints', found),

@@ -1,4 +1,5 @@
 import {DeleteParameterCommand, GetParameterCommand, PutParameterCommand} from '@aws-sdk/client-ssm'
+import {refuseFixed, settingChanges} from '../changes.js'
 import type {AwsClients} from '../clients.js'
 import type {DeploymentSpec} from '../spec.js'
 import {done, remember, unlessNotFound, type Scope, type Step} from '../step.js'
@@ -35,7 +36,11 @@ export const settings: Step = {
     const stored = await readSettings(ctx.aws, ctx.spec.name)
     if (!stored) return {resources: [], missing: [`parameter ${name}`]}
     const resources = [{type: 'ssm-parameter', id: name}]
-    return {resources, missing: JSON.stringify(stored) === JSON.stringify(ctx.spec) ? [] : ['settings changed since the last init: update them']}
+    // The plan's first lines: each setting that changes. What cannot change in place stops init here.
+    const changes = settingChanges(stored, ctx.spec)
+    refuseFixed(changes, stored)
+    const recorded = JSON.stringify(stored) === JSON.stringify(ctx.spec)
+    return {resources, missing: changes.length ? changes.map((c) => c.words) : recorded ? [] : ['record the settings anew']}
   },
 
   async create(ctx, found) {

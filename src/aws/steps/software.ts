@@ -124,6 +124,7 @@ export const applianceSoftware: Step = {
   },
 
   expected: () => 2, // gwlb and Node.js
+  keepsHistory: true, // earlier versions stay, for a roll back
 
   /** What is staged, with the version and digest init recorded for each file. */
   async report(scope, found): Promise<StepReport> {

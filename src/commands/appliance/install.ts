@@ -11,7 +11,7 @@ function runArguments(flags: Record<string, unknown>): string[] {
     const value = flags[name]
     if (value === undefined || value === definition.default) continue
     if (definition.type === 'boolean') args.push(value ? `--${name}` : `--no-${name}`)
-    else args.push(`--${name}`, String(value))
+    else for (const one of Array.isArray(value) ? value : [value]) args.push(`--${name}`, String(one))
   }
   return args
 }

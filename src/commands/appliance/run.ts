@@ -17,6 +17,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
   static override flags = {
     mode: Flags.option({description: MODE_NAMES.map((m) => `${m}: ${MODES[m].description}`).join('; '), options: MODE_NAMES, default: DEFAULT_MODE})(),
     'health-port': Flags.integer({char: 'p', description: 'TCP port for GWLB health checks', default: 80, min: 1, max: 65535}),
+    'also-health-port': Flags.integer({description: 'another port that answers health checks too (repeatable; init sets it while a fleet moves to a new --health-port)', multiple: true, min: 1, max: 65535}),
     'health-format': Flags.string({description: 'health answer body', options: ['text', 'json', 'status'], default: 'text'}),
     'health-json': Flags.boolean({char: 'j', description: 'same as --health-format json (gwlbtun -j)', exclusive: ['health-format', 'health-status-only']}),
     'health-status-only': Flags.boolean({char: 's', description: 'same as --health-format status: code only, empty body (gwlbtun -s)', exclusive: ['health-format']}),
@@ -40,6 +41,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     const appliance = await startAppliance({
       mode: f.mode,
       healthPort: f['health-port'],
+      alsoHealthPorts: f['also-health-port'],
       healthFormat: healthFormat as 'text' | 'json' | 'status',
       idleTimeout: f['idle-timeout'],
       flowTimeout: f['flow-timeout'],

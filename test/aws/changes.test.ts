@@ -1,0 +1,159 @@
+import {DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
+import {DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeVpcEndpointServicePermissionsCommand} from '@aws-sdk/client-ec2'
+import {
+  DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, ModifyTargetGroupCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2'
+import {beforeEach, describe, expect, it} from 'vitest'
+import type {InitResult} from '../../src/aws/deployment.js'
+import type {DeploymentStatus} from '../../src/aws/status.js'
+import {gwlb, gwlbJson} from '../helpers/cli.js'
+import {apply, recordCalls} from '../helpers/deploy.js'
+import {makePackage} from '../helpers/fake-package.js'
+import {useMoto} from '../helpers/moto.js'
+import {dropFlag, initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
+
+const {clients} = useMoto({resetEach: true})
+
+const statusOf = () => gwlbJson<{deployments: DeploymentStatus[]}>(['status', '--name', 'egress']).deployments[0]!
+const planOf = (result: InitResult, id: string) => result.plan.find((e) => e.id === id)?.missing ?? []
+const errorOf = (stdout: string) => (JSON.parse(stdout) as {error: {code: string; message: string; hint: string}}).error
+
+async function targetGroup() {
+  const aws = clients()
+  const {TargetGroups = []} = await aws.elb.send(new DescribeTargetGroupsCommand({Names: ['gwlb-egress']}))
+  return TargetGroups[0]!
+}
+
+/** The launch template's versions, and the version each appliance was launched from. */
+async function fleet() {
+  const aws = clients()
+  const {LaunchTemplateVersions = []} = await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateName: 'gwlb-egress'}))
+  const {AutoScalingGroups = []} = await aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: ['gwlb-egress']}))
+  const latest = LaunchTemplateVersions.sort((a, b) => b.VersionNumber! - a.VersionNumber!)[0]!
+  return {
+    versions: LaunchTemplateVersions.length,
+    userData: Buffer.from(latest.LaunchTemplateData?.UserData ?? '', 'base64').toString(),
+    latest,
+    group: AutoScalingGroups[0]!,
+    instanceVersions: (AutoScalingGroups[0]?.Instances ?? []).map((i) => i.LaunchTemplate?.Version),
+  }
+}
+
+async function healthRulePorts(): Promise<number[]> {
+  const {SecurityGroups = []} = await clients().ec2.send(new DescribeSecurityGroupsCommand({Filters: [{Name: 'group-name', Values: ['gwlb-egress-appliances']}]}))
+  return (SecurityGroups[0]?.IpPermissions ?? []).filter((p) => p.IpProtocol === 'tcp').map((p) => p.FromPort!).sort()
+}
+
+describe('a re-run of init with changed settings changes the running deployment', () => {
+  let net: Network
+  beforeEach(async () => {
+    net = await makeNetwork(clients())
+    gwlbJson(['init', ...initFlags(net)])
+  })
+
+  it('a new health port: new template version, the fleet rolled, then the health check moved, then the old port closed', async () => {
+    const dry = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--health-port', '8080', '--dry-run'])
+    expect(planOf(dry, 'settings')).toEqual(['health port 80 → 8080'])
+    expect(planOf(dry, 'launch-template')).toEqual(['version 2: health port 80 → 8080'])
+    expect(planOf(dry, 'auto-scaling-group')).toEqual(['instance refresh: replace 2 appliance(s), keeping 100% of the group healthy'])
+    expect(planOf(dry, 'health-check')).toEqual(['health check port 80 → 8080', 'revoke ingress tcp/80 (the old health port)'])
+    expect((await fleet()).versions).toBe(1)
+
+    const aws = clients()
+    const calls = recordCalls(aws)
+    await apply(aws, net, {more: {healthPort: 8080}})
+    const after = await fleet()
+    expect(after.versions).toBe(2)
+    // The new appliances answer on the port the target group still checks, until the check moves.
+    expect(after.userData).toContain('gwlb appliance install --enable --now --mode two-arm --health-port 8080 --also-health-port 80\n')
+    expect(after.instanceVersions).toEqual(['2', '2'])
+    expect((await targetGroup()).HealthCheckPort).toBe('8080')
+    expect(await healthRulePorts()).toEqual([8080])
+    const order = ['AuthorizeSecurityGroupIngressCommand', 'CreateLaunchTemplateVersionCommand', 'StartInstanceRefreshCommand', 'ModifyTargetGroupCommand', 'RevokeSecurityGroupIngressCommand']
+    expect(calls.filter((c) => order.includes(c))).toEqual(order)
+
+    const status = statusOf()
+    expect(status.verdict).toBe('healthy')
+    expect(status.problems).toEqual([])
+  })
+
+  it('a new mode or gwlb package rolls the fleet; --json without --yes refuses before anything changes', async () => {
+    const refused = gwlb(['init', '--name', 'egress', '--mode', 'one-arm', '--json'])
+    expect(refused.status).toBe(2)
+    expect(errorOf(refused.stdout)).toMatchObject({code: 'usage', message: 'this change replaces running appliances (2 appliance(s), keeping 100% of the group healthy)'})
+    expect((await fleet()).versions).toBe(1)
+
+    const rolled = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--mode', 'one-arm', '--min-healthy-percentage', '50', '--poll-interval', '20'])
+    expect(planOf(rolled, 'auto-scaling-group')).toEqual(['instance refresh: replace 2 appliance(s), keeping 50% of the group healthy'])
+    let now = await fleet()
+    expect(now.userData).toContain('--mode one-arm --health-port 80\n')
+    expect(now.instanceVersions).toEqual(['2', '2'])
+
+    // Upgrading gwlb is the same path: another package, staged beside the first, and rolled out.
+    const upgraded = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--package', makePackage({version: '0.0.1-test'}), '--poll-interval', '20'])
+    expect(planOf(upgraded, 'launch-template')).toEqual([expect.stringMatching(/^version 3: software gwlb 0\.0\.0-test \(sha256 \w+\), Node\.js 24\.22\.3 → gwlb 0\.0\.1-test \(sha256 \w+\), Node\.js 24\.22\.3$/)])
+    now = await fleet()
+    expect(now.latest.VersionDescription).toMatch(/^gwlb 0\.0\.1-test/)
+    expect(now.instanceVersions).toEqual(['3', '3'])
+    expect(statusOf().verdict).toBe('healthy')
+  })
+
+  it('changes in place what AWS can change in place, and rolls nothing for it', async () => {
+    const extra = 'arn:aws:iam::210987654321:root'
+    const result = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--desired-capacity', '3', '--max-size', '6', '--cross-zone', '--stickiness', '2-tuple',
+      '--deregistration-delay', '60', '--health-protocol', 'TCP', '--allowed-principal', extra, '--poll-interval', '20'])
+    expect(planOf(result, 'settings')).toEqual([
+      'health check protocol HTTP → TCP', 'max size 4 → 6', 'desired capacity 2 → 3', 'stickiness 5-tuple → 2-tuple', 'deregistration delay 300 → 60', 'cross-zone off → on',
+      `allowed principals none → ${extra}`,
+    ])
+    expect(planOf(result, 'auto-scaling-group')).toEqual(['max size 4 → 6', 'desired capacity 2 → 3'])
+    const aws = clients()
+    const now = await fleet()
+    expect(now.versions).toBe(1)
+    expect(now.group).toMatchObject({MinSize: 2, MaxSize: 6, DesiredCapacity: 3})
+    expect(now.instanceVersions).toEqual(['1', '1', '1'])
+    const tg = await targetGroup()
+    expect(tg.HealthCheckProtocol).toBe('TCP')
+    const {Attributes = []} = await aws.elb.send(new DescribeTargetGroupAttributesCommand({TargetGroupArn: tg.TargetGroupArn}))
+    expect(Object.fromEntries(Attributes.map((a) => [a.Key, a.Value]))).toMatchObject({'stickiness.type': 'source_ip_dest_ip', 'deregistration_delay.timeout_seconds': '60'})
+    const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: ['gwlb-egress']}))
+    const lb = await aws.elb.send(new DescribeLoadBalancerAttributesCommand({LoadBalancerArn: LoadBalancers[0]!.LoadBalancerArn}))
+    expect(lb.Attributes?.find((a) => a.Key === 'load_balancing.cross_zone.enabled')?.Value).toBe('true')
+    const service = gwlbJson<{deployments: DeploymentStatus[]}>(['status', '--name', 'egress']).deployments[0]!.steps.find((s) => s.id === 'endpoint-service')!.resources[0]!.id
+    const {AllowedPrincipals = []} = await aws.ec2.send(new DescribeVpcEndpointServicePermissionsCommand({ServiceId: service}))
+    expect(AllowedPrincipals.map((p) => p.Principal)).toEqual([extra])
+    expect(statusOf().verdict).toBe('healthy')
+  })
+
+  it('a route no longer asked for is given back; the others stay', async () => {
+    const result = gwlbJson<InitResult>(['init', ...dropFlag(initFlags(net), '--route'), '--route', `${net.workloadRouteTables[0]}=0.0.0.0/0`])
+    expect(planOf(result, 'routes')).toEqual([`give back ${net.workloadRouteTables[1]}: 0.0.0.0/0 (no longer asked for)`])
+    const status = statusOf()
+    expect(status.steps.find((s) => s.id === 'routes')?.resources.map((r) => r.id)).toEqual([`${net.workloadRouteTables[0]}:0.0.0.0/0`])
+    expect(status.verdict).toBe('healthy')
+  })
+
+  it('what cannot change in place is refused before anything changes, with the way to get there', async () => {
+    // Other subnets of the same VPC, one per AZ as before: valid, but the load balancer's subnets are fixed.
+    const other = {applianceSubnets: net.workloadSubnets}
+    const r = gwlb(['init', '--yes', '--name', 'egress', '--appliance-subnets', other.applianceSubnets.join(','), '--desired-capacity', '3', '--json'])
+    expect(r.status).toBe(1)
+    expect(errorOf(r.stdout)).toEqual({
+      code: 'refused',
+      message: `appliance subnets ${net.applianceSubnets.join(',')} → ${other.applianceSubnets.join(',')}: cannot change in place`,
+      hint: `keep --appliance-subnets ${net.applianceSubnets.join(',')}; or build the new shape beside it (gwlb init --name <new> …), move the routes, then gwlb destroy --name egress`,
+    })
+    expect((await fleet()).group.DesiredCapacity).toBe(2)
+    expect(statusOf().settings?.desiredCapacity).toBe(2)
+  })
+
+  it('status reports drift between the stored settings and what exists', async () => {
+    const tg = await targetGroup()
+    await clients().elb.send(new ModifyTargetGroupCommand({TargetGroupArn: tg.TargetGroupArn, HealthCheckPort: '9090'}))
+    const status = statusOf()
+    expect(status.verdict).toBe('degraded')
+    expect(status.problems).toEqual(['drift from the settings: health check port 9090 → 80 (gwlb init --yes --name egress applies them)'])
+    gwlbJson(['init', '--yes', '--name', 'egress', '--poll-interval', '20'])
+    expect(statusOf().verdict).toBe('healthy')
+  })
+})
