@@ -83,10 +83,12 @@ describe('a re-run of init with changed settings changes the running deployment'
     expect(errorOf(refused.stdout)).toMatchObject({code: 'usage', message: 'this change replaces running appliances (2 appliance(s), keeping 100% of the group healthy)'})
     expect((await fleet()).versions).toBe(1)
 
-    const rolled = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--mode', 'one-arm', '--min-healthy-percentage', '50', '--poll-interval', '20'])
+    const rolled = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--mode', 'one-arm', '--instance-type', 'c6i.xlarge', '--min-healthy-percentage', '50', '--poll-interval', '20'])
     expect(planOf(rolled, 'auto-scaling-group')).toEqual(['instance refresh: replace 2 appliance(s), keeping 50% of the group healthy'])
     let now = await fleet()
     expect(now.userData).toContain('--mode one-arm --health-port 80\n')
+    expect(now.latest.LaunchTemplateData?.InstanceType).toBe('c6i.xlarge')
+    expect(planOf(rolled, 'launch-template')).toEqual(['version 2: instance type c6i.large → c6i.xlarge, mode two-arm → one-arm'])
     expect(now.instanceVersions).toEqual(['2', '2'])
 
     // Upgrading gwlb is the same path: another package, staged beside the first, and rolled out.

@@ -1,3 +1,4 @@
+import {CreateVpcEndpointCommand} from '@aws-sdk/client-ec2'
 import {GetParameterCommand} from '@aws-sdk/client-ssm'
 import {spawn} from 'node:child_process'
 import {describe, expect, it} from 'vitest'
@@ -91,6 +92,24 @@ describe('one apply at a time', () => {
     expect(await lockExists('egress')).toBe(false)
     gwlbJson(['init', ...initFlags(net)])
     expect(await inventory(clients(), 'egress')).toEqual(WHOLE_DEPLOYMENT)
+  })
+})
+
+describe('more than the settings ask for', () => {
+  it('a twin endpoint (from a run that was cut off) is a fault in status, and destroy removes it with the rest', async () => {
+    const net = await makeNetwork(clients())
+    gwlbJson(['init', ...initFlags(net)])
+    const aws = clients()
+    const service = gwlbJson<{deployments: DeploymentStatus[]}>(['status', '--name', 'egress']).deployments[0]!.steps.find((s) => s.id === 'endpoint-service')!.resources[0]!
+    const {VpcEndpoint} = await aws.ec2.send(new CreateVpcEndpointCommand({
+      VpcEndpointType: 'GatewayLoadBalancer', VpcId: net.vpcId, ServiceName: service.name, SubnetIds: [net.endpointSubnets[0]!],
+      TagSpecifications: [{ResourceType: 'vpc-endpoint', Tags: [{Key: 'gwlb:deployment', Value: 'egress'}]}],
+    }))
+    const status = gwlbJson<{deployments: DeploymentStatus[]}>(['status', '--name', 'egress']).deployments[0]!
+    expect(status.verdict).toBe('degraded')
+    expect(status.problems).toContainEqual(expect.stringMatching(new RegExp(`^GWLB endpoints.*: 3 where the settings ask for 2 \\(.*${VpcEndpoint!.VpcEndpointId}.*\\); gwlb destroy removes them all$`)))
+    gwlbJson(['destroy', '--name', 'egress', '--yes', '--poll-interval', '20'])
+    expect(nothing(await inventory(clients(), 'egress'))).toBe(true)
   })
 })
 
