@@ -15,8 +15,9 @@ const resource = (r: Resource) => `${r.name && r.name !== r.id ? `${r.name} ` : 
 
 export function renderPlan(plan: Plan): string {
   const lines = [chalk.bold(`Plan for deployment ${plan.deployment} in ${plan.region}:`)]
-  for (const e of plan.entries) {
-    const mark = e.missing.length === 0 ? chalk.green('✔ found ') : e.resources.length ? chalk.yellow('◐ partly') : chalk.cyan('+ create')
+  // A step with nothing found and nothing to do (no Transit Gateway attachment named) says nothing.
+  for (const e of plan.entries.filter((x) => x.resources.length || x.missing.length)) {
+    const mark = e.missing.length === 0 ? chalk.green('✔ found ') : e.resources.length ? chalk.yellow('~ change') : chalk.cyan('+ create')
     lines.push(`  ${mark} ${e.title}`)
     for (const r of e.resources) lines.push(`      ${chalk.green('=')} ${resource(r)}`)
     for (const m of e.missing) lines.push(`      ${chalk.cyan('+')} ${m}`)

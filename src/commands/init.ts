@@ -15,8 +15,14 @@ import {askForSpec} from '../wizard/init-wizard.js'
 /** Subnet lists: comma-separated, or the flag repeated. */
 const subnets = (description: string) => Flags.string({description, multiple: true, delimiter: ','})
 
-/** RTB_ID=CIDR, checked as the flags are parsed. */
-const routeFlag = Flags.custom<RouteSpec>({parse: async (value) => parseRoute(value)})
+/** RTB_ID=CIDR, checked as the flags are parsed; `none` for no route at all. */
+const routeFlag = Flags.custom<RouteSpec | 'none'>({parse: async (value) => (value === 'none' ? 'none' : parseRoute(value))})
+
+/**
+ * A list flag as given: absent (the stored settings' list on a re-run), `none` (an empty list: what was
+ * there is given back), or the values.
+ */
+const list = <T>(values: (T | 'none')[] | undefined): T[] | undefined => (values?.includes('none') ? [] : (values as T[] | undefined))
 
 export default class Init extends AwsCommand<typeof Init> {
   static override summary = 'Create a Gateway Load Balancer appliance fleet (wizard, or flags with --yes)'
@@ -34,7 +40,7 @@ export default class Init extends AwsCommand<typeof Init> {
     'endpoint-subnets': subnets('subnets for the GWLB endpoints, one per AZ (comma-separated)'),
     'nat-subnets': subnets('public subnets for the NAT gateways, one per appliance AZ (comma-separated)'),
     'nat-gateways': Flags.boolean({description: 'NAT gateways with Elastic IPs for a fixed egress address (--no-nat-gateways: none)', allowNo: true}),
-    route: routeFlag({description: 'send CIDR in route table RTB through the GWLB endpoint of its AZ: RTB_ID=CIDR (repeatable)', multiple: true}),
+    route: routeFlag({description: 'send CIDR in route table RTB through the GWLB endpoint of its AZ: RTB_ID=CIDR (repeatable; none: no route)', multiple: true}),
     mode: Flags.option({description: 'appliance mode', options: MODE_NAMES})(),
     'instance-type': Flags.string({description: `appliance instance type (default ${DEFAULTS.instanceType})`}),
     'min-size': Flags.integer({description: `Auto Scaling minimum (default ${DEFAULTS.minSize})`, min: 0}),
@@ -48,8 +54,8 @@ export default class Init extends AwsCommand<typeof Init> {
     failover: Flags.string({description: 'target failover on deregistration and when unhealthy', options: ['rebalance', 'no-rebalance']}),
     'deregistration-delay': Flags.integer({description: `seconds to drain a deregistered appliance (default ${DEFAULTS.deregistrationDelay})`, min: 0, max: 3600}),
     'cross-zone': Flags.boolean({description: 'cross-zone load balancing', allowNo: true}),
-    'allowed-principal': Flags.string({description: 'principal ARN allowed to connect endpoints (repeatable; default this account)', multiple: true}),
-    'tgw-attachment': Flags.string({description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable)', multiple: true}),
+    'allowed-principal': Flags.string({description: 'principal ARN allowed to connect endpoints (repeatable; default this account; none: back to the default)', multiple: true}),
+    'tgw-attachment': Flags.string({description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable; none: no attachment)', multiple: true}),
     package: Flags.string({env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'}),
     yes: Flags.boolean({char: 'y', description: 'never prompt; a missing value is an error'}),
     'cutover-gate': Flags.option({description: `when the --route routes go to the endpoints: once appliances are healthy in each routed AZ, once one is, or at once (default ${DEFAULT_APPLY_OPTIONS.cutoverGate})`, options: CUTOVER_GATES})(),
@@ -63,12 +69,12 @@ export default class Init extends AwsCommand<typeof Init> {
     const f = this.flags
     const given: PartialSpec = {
       name: f.name, vpcId: f['vpc-id'], applianceSubnets: f['appliance-subnets'], endpointSubnets: f['endpoint-subnets'],
-      natSubnets: f['nat-subnets'], natGateways: f['nat-gateways'], routes: f.route,
+      natSubnets: f['nat-subnets'], natGateways: f['nat-gateways'], routes: list(f.route),
       mode: f.mode, instanceType: f['instance-type'], minSize: f['min-size'], maxSize: f['max-size'],
       desiredCapacity: f['desired-capacity'], amiId: f['ami-id'], keyName: f['key-name'], healthPort: f['health-port'],
       healthProtocol: f['health-protocol'] as DeploymentSpec['healthProtocol'] | undefined, stickiness: f.stickiness as DeploymentSpec['stickiness'] | undefined,
       failover: f.failover as DeploymentSpec['failover'] | undefined, deregistrationDelay: f['deregistration-delay'], crossZone: f['cross-zone'],
-      allowedPrincipals: f['allowed-principal'], tgwAttachments: f['tgw-attachment'], package: f.package,
+      allowedPrincipals: list(f['allowed-principal']), tgwAttachments: list(f['tgw-attachment']), package: f.package,
     }
     const interactive = !f.yes && !this.jsonEnabled()
     if (interactive && !process.stdin.isTTY) throw new UserError('gwlb init needs a terminal for its questions', 'pass --yes with every value as a flag (see gwlb init --help)')

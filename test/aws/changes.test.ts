@@ -1,5 +1,8 @@
 import {DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
-import {DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeVpcEndpointServicePermissionsCommand} from '@aws-sdk/client-ec2'
+import {
+  CreateTransitGatewayCommand, CreateTransitGatewayVpcAttachmentCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand,
+  DescribeTransitGatewayVpcAttachmentsCommand, DescribeVpcEndpointServicePermissionsCommand,
+} from '@aws-sdk/client-ec2'
 import {
   DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, ModifyTargetGroupCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
@@ -132,6 +135,26 @@ describe('a re-run of init with changed settings changes the running deployment'
     expect(planOf(result, 'routes')).toEqual([`give back ${net.workloadRouteTables[1]}: 0.0.0.0/0 (no longer asked for)`])
     const status = statusOf()
     expect(status.steps.find((s) => s.id === 'routes')?.resources.map((r) => r.id)).toEqual([`${net.workloadRouteTables[0]}:0.0.0.0/0`])
+    expect(status.verdict).toBe('healthy')
+  })
+
+  it('--route none and --tgw-attachment none: every route given back, appliance mode turned off again', async () => {
+    const aws = clients()
+    const {TransitGateway} = await aws.ec2.send(new CreateTransitGatewayCommand({}))
+    const {TransitGatewayVpcAttachment} = await aws.ec2.send(new CreateTransitGatewayVpcAttachmentCommand({
+      TransitGatewayId: TransitGateway!.TransitGatewayId, VpcId: net.vpcId, SubnetIds: net.endpointSubnets,
+    }))
+    const id = TransitGatewayVpcAttachment!.TransitGatewayAttachmentId!
+    const mode = async () => (await aws.ec2.send(new DescribeTransitGatewayVpcAttachmentsCommand({TransitGatewayAttachmentIds: [id]}))).TransitGatewayVpcAttachments![0]!.Options?.ApplianceModeSupport
+    gwlbJson(['init', '--yes', '--name', 'egress', '--tgw-attachment', id, '--poll-interval', '20'])
+    expect(await mode()).toBe('enable')
+    const result = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--tgw-attachment', 'none', '--route', 'none', '--poll-interval', '20'])
+    expect(planOf(result, 'tgw-appliance-mode')).toEqual([`appliance mode off on ${id} (no longer asked for)`])
+    expect(planOf(result, 'routes')).toHaveLength(2)
+    expect(await mode()).toBe('disable')
+    const status = statusOf()
+    expect(status.steps.find((s) => s.id === 'routes')?.resources).toEqual([])
+    expect(status.settings).toMatchObject({routes: [], tgwAttachments: []})
     expect(status.verdict).toBe('healthy')
   })
 

@@ -157,8 +157,9 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     const before = await inventory(aws, 'other')
     const plan = gwlbJson<InitResult>(['init', ...initFlags(await makeNetwork(aws, '10.9.0.0/16'), 'other'), '--dry-run'])
     expect(plan.plan.every((e) => e.resources.length === 0)).toBe(true)
-    // Every step has something to make, but the health check: the new target group comes with it.
-    expect(plan.plan.filter((e) => e.missing.length === 0).map((e) => e.id)).toEqual(['health-check'])
+    // Every step has something to make, but the health check (the new target group comes with it) and
+    // Transit Gateway appliance mode (no attachment named).
+    expect(plan.plan.filter((e) => e.missing.length === 0).map((e) => e.id)).toEqual(['health-check', 'tgw-appliance-mode'])
     // The shape of an applied run's answer, with nothing made.
     expect(plan).toMatchObject({dryRun: true, steps: [], created: [], found: []})
     expect(result).toMatchObject({dryRun: false, plan: expect.arrayContaining([expect.objectContaining({id: 'load-balancer'})])})

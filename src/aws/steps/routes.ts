@@ -154,7 +154,8 @@ export const endpointRoutesStep: Step = {
   id: 'routes',
   title: 'Routes to the GWLB endpoints (cut-over)',
   needs: ['endpoint-connections', 'target-group', 'auto-scaling-group', 'tgw-appliance-mode'],
-  enabled: (spec) => spec.routes.length > 0,
+  // Also with no --route: routes dropped from the settings (--route none) are given back.
+  enabled: () => true,
   async find(ctx) {
     const found = await findRoutes(ctx, endpointRoutes(ctx), 'route')
     const dropped = (await droppedRoutes(ctx)).map((r) => `give back ${r.id.replace(':', ': ')} (no longer asked for)`)
