@@ -9,7 +9,8 @@ import {HealthServer, type HealthFormat, type HealthReport, type Readiness} from
 import {runHook} from './host/hooks.js'
 import {Rules} from './host/rules.js'
 import type {SourceDestCheck} from './host/source-dest-check.js'
-import {defaultRouteInterface, ipv4Addresses} from './host/system.js'
+import {lockHost} from './host/state.js'
+import {defaultRouteInterface, ipv4Addresses, writeSysctl} from './host/system.js'
 
 export interface ApplianceOptions {
   mode: Mode
@@ -53,7 +54,10 @@ const {EADDRINUSE, EACCES, EPERM} = constants.errno
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   await checkPrivileges()
   const egressInterface = await egressFor(options)
-  const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log: options.log}) : undefined
+  // One appliance per network namespace, and what a dead one left is undone before anything else.
+  const host = await lockHost()
+  await restoreSysctls(host.left)
+  const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log: options.log, onOriginals: host.record}) : undefined
   const sourceDest = await sourceDestFor(options)
   const failure = failureSignal()
   const dataPath = new Forwarder({...dataPathSettings(options), ...tunnelService(options, rules, sourceDest), onFailure: failure.fail})
@@ -61,13 +65,17 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   let status: Readiness = 'starting'
   const started = Date.now()
   const report = () => healthReport(options, dataPath, status, started)
-  const health = await openHealthPort(options, report)
+  const health = await openHealthPort(options, report).catch(async (error: unknown) => {
+    await host.release()
+    throw error
+  })
   const stop = async () => {
     status = 'stopping'
     await dataPath.stop()
     await rules?.stop().catch((error: Error) => options.log(`rules: ${error.message}`))
     if (sourceDest) await sourceDest.restore().then((m) => m && options.log(m), (error: Error) => options.log(`source/destination check not restored: ${error.message}`))
     await health.close()
+    await host.release()
   }
 
   try {
@@ -81,6 +89,11 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const via = egressInterface && natEgress(options.mode) ? ` via ${egressInterface}` : ''
   options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
   return {report, stop, failed: failure.failed}
+}
+
+/** Puts back the sysctls a dead run changed, so that this run records (and a clean stop restores) the true originals. */
+async function restoreSysctls(left: Record<string, string>): Promise<void> {
+  for (const [key, value] of Object.entries(left)) await writeSysctl(key, value).catch(() => undefined)
 }
 
 async function checkPrivileges(): Promise<void> {

@@ -50,6 +50,8 @@ export interface Host {
   /** Starts a long-running process inside the namespace; the lab ends it (by PID) at cleanup. */
   spawn(cmd: string, args: string[], options?: SpawnOptions): ChildProcess
   sysctl(key: string, value: string | number): void
+  /** The namespace's inode number, as the appliance names its state folder (/run/gwlb/net-<inode>). */
+  netnsInode(): string
 }
 
 /**
@@ -83,6 +85,7 @@ export class Lab {
       sysctl: (key, value) => {
         run('sysctl', '-qw', `${key}=${value}`)
       },
+      netnsInode: () => run('readlink', '/proc/self/ns/net').replace(/\D/g, ''),
     }
   }
 

@@ -65,21 +65,47 @@ export interface RuleOptions {
   mode: Mode
   egressInterface: string
   log: (message: string) => void
+  /** Told every sysctl's original value as it is first changed: kept where a later run finds it after a crash. */
+  onOriginals?: (originals: Record<string, string>) => Promise<void>
+}
+
+/** Policy rules at this tool's preference (and the tables they look up), in both families; returns what went. */
+async function removeLeftovers(): Promise<string> {
+  let rules = 0
+  const tables = new Set<number>()
+  for (const family of ['-4', '-6']) {
+    const found = JSON.parse(await run('ip', ['-j', family, 'rule', 'show', 'pref', RULE_PRIORITY]).catch(() => '[]') || '[]') as {table?: string}[]
+    for (const rule of found) {
+      if (Number(rule.table) >= ROUTE_TABLE_BASE) tables.add(Number(rule.table))
+      await run('ip', [family, 'rule', 'del', 'pref', RULE_PRIORITY]).catch(() => undefined)
+      rules++
+    }
+    for (const table of tables) await run('ip', [family, 'route', 'flush', 'table', String(table)]).catch(() => undefined)
+  }
+  const table = await run('nft', ['delete', 'table', 'inet', TABLE_NAME]).then(() => true, () => false)
+  return [rules ? `${rules} policy rules` : '', table ? `table inet ${TABLE_NAME}` : ''].filter(Boolean).join(', ')
 }
 
 export class Rules {
-  private readonly sysctls = new SysctlChanges()
+  private readonly sysctls: SysctlChanges
   private readonly tunnels = new Map<number, TunnelRoute>()
 
-  constructor(private readonly options: RuleOptions) {}
+  constructor(private readonly options: RuleOptions) {
+    this.sysctls = new SysctlChanges(options.onOriginals)
+  }
 
-  /** Checks for nft, enables forwarding and puts the (empty) table in place. */
+  /**
+   * Checks for nft, removes what a dead run left (its policy rules and their tables: the preference is this
+   * tool's own), enables forwarding and puts the (empty) table in place.
+   */
   async start(): Promise<void> {
     try {
       await run('nft', ['--version'])
     } catch {
       throw new UserError('nft (nftables) is not installed', 'install it (apt-get install nftables), or run with --no-rules and set up forwarding in an --on-create hook')
     }
+    const left = await removeLeftovers()
+    if (left) this.options.log(`removed what a previous run left: ${left}`)
     await this.sysctls.set('net.ipv4.ip_forward', 1)
     await this.sysctls.set('net.ipv4.conf.all.rp_filter', 0)
     await this.setIpv6Forwarding()

@@ -29,9 +29,15 @@ export async function writeSysctl(key: string, value: string | number): Promise<
 export class SysctlChanges {
   private readonly original = new Map<string, string>()
 
+  /** onOriginals: told all originals before a new one is changed (a record a later run can restore from). */
+  constructor(private readonly onOriginals?: (originals: Record<string, string>) => Promise<void>) {}
+
   async set(key: string, value: string | number, {restore = true} = {}): Promise<void> {
     const before = await readSysctl(key)
-    if (restore && !this.original.has(key)) this.original.set(key, before)
+    if (restore && !this.original.has(key)) {
+      this.original.set(key, before)
+      await this.onOriginals?.(Object.fromEntries(this.original))
+    }
     if (before !== String(value)) await writeSysctl(key, value)
   }
 

@@ -1,0 +1,94 @@
+import {link, mkdir, readFile, readlink, rm, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {UserError} from '../../errors.js'
+
+/**
+ * What a run of the appliance holds and changed on the host, kept where the next run finds it: a lock (one
+ * owner per network namespace) and the original values of the sysctls it changed. Everything the appliance
+ * changes is per network namespace, so the files are too (`/run/gwlb/net-<inode>/`): appliances in two
+ * namespaces never see each other's.
+ */
+export interface HostState {
+  pid: number
+  since: string
+  /** The values the sysctls had before the first run that changed them (not a crashed run's values). */
+  sysctls: Record<string, string>
+}
+
+const ROOT = process.env.GWLB_STATE_DIR ?? '/run/gwlb'
+
+async function stateDir(): Promise<string> {
+  const ns = (await readlink('/proc/self/ns/net')).replace(/\D/g, '')
+  return join(ROOT, `net-${ns}`)
+}
+
+/** Whether the process that wrote a lock is still an appliance (a pid can be reused by anything else). */
+async function alive(pid: number): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  return cmdline.includes('appliance\0run')
+}
+
+/** This run's hold on the host: what a dead run left (its sysctl originals), and where to record its own. */
+export interface HostLock {
+  /** The sysctl originals a dead run recorded and did not restore (empty after a clean stop). */
+  left: Record<string, string>
+  record(sysctls: Record<string, string>): Promise<void>
+  release(): Promise<void>
+}
+
+/**
+ * Takes the namespace's appliance lock before anything is touched: a lock file made with link() (atomic:
+ * one of two runs started together wins), naming its pid. A lock whose process is gone (kill -9, a crash)
+ * is taken over, and what that run recorded is handed to this one to undo.
+ */
+export async function lockHost(): Promise<HostLock> {
+  const dir = await stateDir()
+  await mkdir(dir, {recursive: true, mode: 0o700})
+  const lockFile = join(dir, 'lock')
+  const stateFile = join(dir, 'state.json')
+  const mine: HostState = {pid: process.pid, since: new Date().toISOString(), sysctls: {}}
+  const draft = join(dir, `lock.${process.pid}`)
+  await writeFile(draft, JSON.stringify({pid: process.pid}))
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(draft, lockFile)
+        break
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw lockedBy(await holder(lockFile), lockFile, error)
+        const other = await holder(lockFile)
+        if (other && (await alive(other))) throw lockedBy(other, lockFile, error)
+        await rm(lockFile, {force: true}) // a dead run's: take it over
+      }
+    }
+  } finally {
+    await rm(draft, {force: true})
+  }
+  const previous = JSON.parse(await readFile(stateFile, 'utf8').catch(() => '{}')) as Partial<HostState>
+  const left = previous.sysctls ?? {}
+  // Until this run has restored them, the true originals are the dead run's: keep them on record.
+  mine.sysctls = {...left}
+  await writeFile(stateFile, JSON.stringify(mine))
+  return {
+    left,
+    async record(sysctls) {
+      mine.sysctls = {...sysctls, ...mine.sysctls}
+      await writeFile(stateFile, JSON.stringify(mine))
+    },
+    async release() {
+      await rm(stateFile, {force: true})
+      await rm(lockFile, {force: true})
+    },
+  }
+}
+
+async function holder(lockFile: string): Promise<number | undefined> {
+  const text = await readFile(lockFile, 'utf8').catch(() => '')
+  return (JSON.parse(text || '{}') as {pid?: number}).pid
+}
+
+function lockedBy(pid: number | undefined, lockFile: string, cause: unknown): Error {
+  if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') return cause as Error
+  return new UserError(`another gwlb appliance (pid ${pid ?? '?'}) runs in this network namespace`,
+    `stop it first (systemctl stop gwlb-appliance); if no such process runs, remove ${lockFile}`)
+}

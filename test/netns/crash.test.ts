@@ -1,0 +1,83 @@
+import {spawnSync} from 'node:child_process'
+import {existsSync, readdirSync} from 'node:fs'
+import {afterEach, beforeEach, expect, it} from 'vitest'
+import {ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
+import {describeAsRoot} from '../helpers/root.js'
+import {geneveHeader, icmpEcho, parseInner} from '../helpers/packets.js'
+
+const ENI_A = {eni: '00000000000000a1', cookie: 'aaaa0001'}
+const ENI_B = {eni: '00000000000000b2', cookie: 'bbbb0002'}
+const CLIENT_A = '10.200.0.5'
+const CLIENT_B = '10.201.0.9'
+const SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv6.conf.all.forwarding']
+
+describeAsRoot('gwlb appliance run survives kill -9: the next start undoes what the dead run left', () => {
+  let bed: ApplianceBed
+  beforeEach(async () => {
+    bed = new ApplianceBed()
+    await bed.setUp()
+    // Values the appliance changes: a clean stop must put back these, not what a crashed run had set.
+    bed.appliance.sysctl('net.ipv4.ip_forward', 0)
+    bed.appliance.sysctl('net.ipv4.conf.all.rp_filter', 1)
+  })
+  afterEach(async () => bed?.cleanup())
+
+  const sysctls = () => SYSCTLS.map((k) => bed.appliance.run('sysctl', '-n', k).trim())
+  const policyRules = () => bed.appliance.run('ip', '-4', 'rule', 'show', 'pref', '26000').trim().split('\n').filter(Boolean)
+
+  /**
+   * A ping from each endpoint's client; what comes back for it (the reply in two-arm, the packet itself in
+   * one-arm) must leave through its own endpoint's tunnel.
+   */
+  async function bothEndpoints(order: [typeof ENI_A, string][], seq: number) {
+    for (const [eni, client] of order) bed.send(eni, icmpEcho({src: client, dst: INTERNET_IP}, 5, seq))
+    for (const [eni, client] of order) {
+      const reply = await bed.reply((p) => [parseInner(p.subarray(40)).dst, parseInner(p.subarray(40)).src].includes(client))
+      expect(reply.payload.subarray(0, 40)).toEqual(geneveHeader(eni))
+    }
+  }
+
+  async function kill9(): Promise<void> {
+    const exited = new Promise((resolve) => bed.process!.once('exit', resolve))
+    bed.process!.kill('SIGKILL')
+    await exited
+  }
+
+  it.each(['one-arm', 'two-arm'])('%s: kill -9 under traffic, restart with the endpoints in the other order, stop: the host is as before', async (mode) => {
+    const before = sysctls()
+    await bed.start('--mode', mode)
+    await bothEndpoints([[ENI_A, CLIENT_A], [ENI_B, CLIENT_B]], 1)
+    expect(policyRules()).toHaveLength(2)
+    await kill9()
+    // What the dead run left: its rules (IPv4 here, IPv6 as well), its table, its sysctls.
+    expect(policyRules()).toHaveLength(2)
+    expect(bed.appliance.run('nft', 'list', 'tables')).toMatch(/inet gwlb/)
+
+    await bed.start('--mode', mode)
+    expect(bed.output).toMatch(/removed what a previous run left: 4 policy rules, table inet gwlb/)
+    // B first now: it gets the tunnel index A had. Every reply still leaves through its own endpoint's tunnel.
+    await bothEndpoints([[ENI_B, CLIENT_B], [ENI_A, CLIENT_A]], 2)
+    expect(policyRules()).toHaveLength(2)
+
+    expect(await bed.stop()).toBe(0)
+    expect(sysctls()).toEqual(before)
+    expect(policyRules()).toEqual([])
+    expect(bed.appliance.run('nft', 'list', 'tables')).not.toMatch(/gwlb/)
+  })
+
+  it('a second appliance in the namespace stops before it touches anything; the first one goes on', async () => {
+    await bed.start('--mode', 'one-arm')
+    await bothEndpoints([[ENI_A, CLIENT_A]], 1)
+    const pid = bed.process!.pid
+    const second = spawnSync('ip', ['netns', 'exec', bed.appliance.ns, process.execPath, bed.cli, 'appliance', 'run', '--mode', 'one-arm', '--health-port', '8090'], {
+      encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}, timeout: 20_000,
+    })
+    expect(second.status).toBe(1)
+    expect(second.stderr.trim()).toBe(`Error: another gwlb appliance (pid ${pid}) runs in this network namespace — stop it first (systemctl stop gwlb-appliance); if no such process runs, remove /run/gwlb/net-${bed.appliance.netnsInode()}/lock`)
+    expect(bed.appliance.run('nft', 'list', 'tables')).toMatch(/inet gwlb/)
+    expect((await bed.health()).status).toBe(200)
+    await bothEndpoints([[ENI_A, CLIENT_A]], 2)
+    expect(await bed.stop()).toBe(0)
+    expect(existsSync(`/run/gwlb/net-${bed.appliance.netnsInode()}`) ? readdirSync(`/run/gwlb/net-${bed.appliance.netnsInode()}`) : []).toEqual([])
+  })
+})
