@@ -71,6 +71,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   })
   const stop = async () => {
     status = 'stopping'
+    rules?.windDown()
     await dataPath.stop()
     await rules?.stop().catch((error: Error) => options.log(`rules: ${error.message}`))
     if (sourceDest) await sourceDest.restore().then((m) => m && options.log(m), (error: Error) => options.log(`source/destination check not restored: ${error.message}`))

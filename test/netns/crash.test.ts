@@ -65,6 +65,23 @@ describeAsRoot('gwlb appliance run survives kill -9: the next start undoes what 
     expect(bed.appliance.run('nft', 'list', 'tables')).not.toMatch(/gwlb/)
   })
 
+  it('SIGTERM while 300 endpoints are getting tunnels: stop waits for those being made, then leaves nothing', async () => {
+    const before = sysctls()
+    await bed.start('--mode', 'one-arm')
+    for (let i = 0; i < 300; i++) bed.send({eni: (0xe000 + i).toString(16).padStart(16, '0')}, icmpEcho({src: CLIENT_A, dst: INTERNET_IP}, 6, i))
+    // The table is full (255 tunnels) once it says so; many of them are still being made.
+    for (let waited = 0; !/no room for tunnels/.test(bed.output) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50))
+    expect(bed.output).toMatch(/no room for tunnels: 255 tunnels exist; 45 requests for another endpoint's tunnel refused in the last second/)
+    // Within the bed's 10 s before it would kill -9: a clean exit.
+    expect(await bed.stop()).toBe(0)
+    expect(bed.links().filter((l) => /^gw[io]-/.test(l))).toEqual([])
+    expect(policyRules()).toEqual([])
+    expect(bed.appliance.run('nft', 'list', 'tables')).not.toMatch(/gwlb/)
+    expect(sysctls()).toEqual(before)
+    // Said once a second with a count, not once per refused packet.
+    expect(bed.output.match(/no room for tunnels/g)!.length).toBeLessThan(15)
+  })
+
   it('a second appliance in the namespace stops before it touches anything; the first one goes on', async () => {
     await bed.start('--mode', 'one-arm')
     await bothEndpoints([[ENI_A, CLIENT_A]], 1)

@@ -112,12 +112,14 @@ export class Rules {
     await this.apply()
   }
 
-  /** Rules, routes and sysctls for a new tunnel whose interfaces are up. */
+  /** Rules, routes and sysctls for a new tunnel whose interfaces are up (nothing once stopping: stop removes all). */
   async addTunnel(t: TunnelRoute): Promise<void> {
+    if (this.stopping) return
     this.tunnels.set(t.index, t)
     await this.relaxReversePath(t)
     const selector = this.selector(t)
     for (const family of ['-4', '-6']) {
+      if (this.stopping) return
       try {
         await run('ip', [family, 'route', 'replace', 'default', 'dev', t.egress, 'table', String(routeTable(t))])
         await run('ip', [family, 'rule', 'add', 'pref', RULE_PRIORITY, ...selector, 'lookup', String(routeTable(t))])
@@ -132,22 +134,46 @@ export class Rules {
   }
 
   async removeTunnel(t: TunnelRoute): Promise<void> {
+    if (this.stopping) return
     this.tunnels.delete(t.index)
     await this.deleteRoutes(t)
     await this.apply()
   }
 
-  /** Removes everything this process put in place: table, rules, sysctls. */
+  private stopping = false
+
+  /** From now on tunnels come and go without rule changes of their own: stop() removes them all at once. */
+  windDown(): void {
+    this.stopping = true
+  }
+
+  /** Removes everything this process put in place, at once: policy rules and their tables, the nft table, sysctls. */
   async stop(): Promise<void> {
-    for (const t of this.tunnels.values()) await this.deleteRoutes(t)
+    this.windDown()
+    await this.applying?.catch(() => undefined)
     this.tunnels.clear()
-    await run('nft', ['delete', 'table', 'inet', TABLE_NAME]).catch(() => undefined)
+    await removeLeftovers()
     await this.sysctls.restore()
   }
 
-  private async apply(): Promise<void> {
-    const tunnels = [...this.tunnels.values()].sort((a, b) => a.index - b.index)
-    await run('nft', ['-f', '-'], renderRuleset(this.options.mode, this.options.egressInterface, tunnels))
+  private applying?: Promise<void>
+  private dirty = false
+
+  /**
+   * Puts the table for the present tunnels in place. Calls made while one runs are folded into one more
+   * run, which reads the tunnels then: under churn a few `nft -f` instead of one per tunnel, and never an
+   * older ruleset written after a newer one.
+   */
+  private apply(): Promise<void> {
+    this.dirty = true
+    this.applying ??= (async () => {
+      while (this.dirty) {
+        this.dirty = false
+        const tunnels = [...this.tunnels.values()].sort((a, b) => a.index - b.index)
+        await run('nft', ['-f', '-'], renderRuleset(this.options.mode, this.options.egressInterface, tunnels))
+      }
+    })().finally(() => (this.applying = undefined))
+    return this.applying
   }
 
   private async relaxReversePath(t: TunnelRoute): Promise<void> {

@@ -1,4 +1,5 @@
 import {Worker} from 'node:worker_threads'
+import pLimit from 'p-limit'
 import type {DataPath, DataPathEvents, TunnelState, TunnelView} from '../datapath.js'
 import {flowClock, type DataPlaneSetup, type FromWorker, type ToWorker} from './data-plane.js'
 import {FlowTable} from './flow-table.js'
@@ -7,6 +8,8 @@ import {tunnelNames, type TunnelNames} from '../../host/names.js'
 import {native} from './native.js'
 import {MAX_TUNNELS, SharedCounters} from './shared-counters.js'
 import {run, writeSysctl} from '../../host/system.js'
+
+const SETUPS_AT_ONCE = 8
 
 /** Inner packets up to 8500 bytes cross GWLB; the tunnel interfaces get exactly that MTU. */
 export const TUNNEL_MTU = 8500
@@ -19,6 +22,8 @@ export class Tunnel implements TunnelView {
   egressFds: number[] = []
   /** Settles when a closing tunnel is gone, so that a re-creation waits for the names to be free. */
   closed?: Promise<void>
+  /** Settles when its making is over (up, failed, or undone because the appliance is stopping). */
+  made?: Promise<void>
 
   constructor(
     readonly index: number,
@@ -79,6 +84,13 @@ export class Forwarder implements DataPath {
   private readonly released = new Map<number, {left: number; done: () => void}>()
   private timer?: NodeJS.Timeout
   private stopping = false
+  /** Tunnels asked for and refused (table full) since the last housekeeping. */
+  private refused = 0
+  /**
+   * Tunnels being set up at once. Each set-up spawns ip/nft processes; hundreds at once starve the event
+   * loop that answers health checks and signals. The rest wait their turn (and a stop skips them).
+   */
+  private readonly setUps = pLimit(SETUPS_AT_ONCE)
   private generations = 0
 
   constructor(private readonly options: ForwarderOptions) {
@@ -101,10 +113,14 @@ export class Forwarder implements DataPath {
     this.timer = setInterval(() => this.housekeeping(), 1000)
   }
 
-  /** Destroys every tunnel (running its hooks), then stops the workers. */
+  /**
+   * Waits for the tunnels being made (each undoes itself once made), destroys the others (running their
+   * hooks), then stops the workers: nothing a tunnel set up outlives the stop.
+   */
   async stop(): Promise<void> {
     this.stopping = true
     if (this.timer) clearInterval(this.timer)
+    await Promise.all(this.tunnels.filter((t) => t.state === 'creating').map((t) => t.made))
     await Promise.all(this.tunnels.map((t) => this.destroyTunnel(t)))
     await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
       w.once('exit', () => resolve())
@@ -163,12 +179,12 @@ export class Forwarder implements DataPath {
     if (same.some((t) => t.state === 'creating' || t.state === 'up')) return
     const index = this.freeIndex()
     if (index > MAX_TUNNELS) {
-      this.options.log(`no room for a tunnel for another endpoint: ${MAX_TUNNELS} tunnels exist`)
+      this.refused++ // said once a second, with the count (housekeeping): not once per packet
       return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow})
     }
     const tunnel = new Tunnel(index, ++this.generations, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
     this.tunnels.push(tunnel)
-    void this.createTunnel(tunnel, same.find((t) => t.closed)?.closed)
+    tunnel.made = this.setUps(() => this.createTunnel(tunnel, same.find((t) => t.closed)?.closed))
   }
 
   private freeIndex(): number {
@@ -180,18 +196,25 @@ export class Forwarder implements DataPath {
 
   private async createTunnel(tunnel: Tunnel, previousClosed?: Promise<void>): Promise<void> {
     await previousClosed
+    if (this.stopping) return this.forget(tunnel) // waited its turn past a stop: nothing made, nothing to undo
     const io = native()
+    let hooked = false
     try {
       for (let w = 0; w < this.workers.length; w++) {
         tunnel.ingressFds.push(io.openTun(tunnel.ingress, true, this.options.gso))
         tunnel.egressFds.push(io.openTun(tunnel.egress, true, this.options.gso))
       }
+      // Each step checks for a stop: under churn a stop waits for one command per tunnel, not for all of them.
       for (const name of [tunnel.ingress, tunnel.egress]) {
+        if (this.stopping) break
         await quietIpv6(name)
         if (this.options.gso) await limitSegments(name, io.maxSegments, this.options.log)
         io.linkUp(name, TUNNEL_MTU)
       }
-      await this.options.onTunnelUp(tunnel)
+      if (!this.stopping) {
+        await this.options.onTunnelUp(tunnel)
+        hooked = true
+      }
     } catch (error) {
       this.options.log(`tunnel ${tunnel.ingress}/${tunnel.egress} (eni-${tunnel.names.eniHex}) failed: ${(error as Error).message}`)
       tunnel.state = 'failed'
@@ -201,7 +224,13 @@ export class Forwarder implements DataPath {
       setTimeout(() => this.forget(tunnel), 5000).unref()
       return
     }
-    if (this.stopping) return
+    if (this.stopping) {
+      // Stopped while it was being made: it never carried traffic; undo what its making did here.
+      if (hooked) await this.options.onTunnelDown(tunnel).catch((error: Error) => this.options.log(`tunnel ${tunnel.ingress}: tear-down: ${error.message}`))
+      this.closeFds(tunnel)
+      this.forget(tunnel)
+      return
+    }
     this.counters.resetTunnel(tunnel.index, flowClock())
     tunnel.state = 'up'
     const {eniHigh, eniLow, index, generation} = tunnel
@@ -247,6 +276,8 @@ export class Forwarder implements DataPath {
   }
 
   private housekeeping(): void {
+    if (this.refused) this.options.log(`no room for tunnels: ${MAX_TUNNELS} tunnels exist; ${this.refused} requests for another endpoint's tunnel refused in the last second`)
+    this.refused = 0
     const now = flowClock()
     this.liveFlows = this.flows.count(now)
     const idle = this.options.idleTimeout
