@@ -10,7 +10,7 @@ import {runHook} from './host/hooks.js'
 import {Rules} from './host/rules.js'
 import type {SourceDestCheck} from './host/source-dest-check.js'
 import {lockHost} from './host/state.js'
-import {defaultRouteInterface, ipv4Addresses, writeSysctl} from './host/system.js'
+import {defaultRouteInterface, ipv4Addresses, udpReceiveDrops, writeSysctl} from './host/system.js'
 
 export interface ApplianceOptions {
   mode: Mode
@@ -170,6 +170,8 @@ function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Rea
     crossWorkerReplies: counters.crossWorkerReplies(),
     coalesced: counters.coalesced(),
     groMerged: counters.groMerged(),
+    flowEvictions: counters.evictions(),
+    receiveBufferDrops: udpReceiveDrops(options.genevePort ?? 6081),
     flows: dataPath.liveFlows,
     tunnels: dataPath.tunnels.map((t) => ({
       ingress: t.ingress,

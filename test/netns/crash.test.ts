@@ -11,7 +11,7 @@ const CLIENT_A = '10.200.0.5'
 const CLIENT_B = '10.201.0.9'
 const SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv6.conf.all.forwarding']
 
-describeAsRoot('gwlb appliance run survives kill -9: the next start undoes what the dead run left', () => {
+describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a second instance, a full flow table', () => {
   let bed: ApplianceBed
   beforeEach(async () => {
     bed = new ApplianceBed()
@@ -80,6 +80,22 @@ describeAsRoot('gwlb appliance run survives kill -9: the next start undoes what 
     expect(sysctls()).toEqual(before)
     // Said once a second with a count, not once per refused packet.
     expect(bed.output.match(/no room for tunnels/g)!.length).toBeLessThan(15)
+  })
+
+  it('--max-flows is the bound: a flood of new flows stays within it, and what it pushes out is counted', async () => {
+    await bed.start('--mode', 'one-arm', '--max-flows', '64')
+    await bothEndpoints([[ENI_A, CLIENT_A]], 1)
+    for (let i = 0; i < 400; i++) bed.send(ENI_A, icmpEcho({src: `10.210.${i >> 8}.${i & 0xff}`, dst: INTERNET_IP}, 7, i))
+    let metrics = ''
+    const value = (name: string) => Number(metrics.split('\n').find((l) => l.startsWith(`gwlb_${name} `))?.split(' ')[1])
+    for (let waited = 0; waited < 5000 && !(value('geneve_packets_total{direction="in"}') >= 401); waited += 100) {
+      metrics = (await bed.health('/metrics')).body!
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(value('geneve_packets_total{direction="in"}')).toBe(401)
+    expect(value('flows')).toBeLessThanOrEqual(64)
+    expect(value('flow_evictions_total')).toBeGreaterThanOrEqual(400 - 64)
+    expect(value('receive_buffer_drops_total')).toBe(0)
   })
 
   it('a second appliance in the namespace stops before it touches anything; the first one goes on', async () => {

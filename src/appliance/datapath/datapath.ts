@@ -39,6 +39,8 @@ export interface DataPathCounters {
   crossWorkerReplies(): number
   coalesced(): number
   groMerged(): number
+  /** Live flows pushed out of the flow table to make room for new ones. */
+  evictions(): number
 }
 
 /** What a data path tells the control loop, which brings tunnels into and out of service (rules, hooks). */

@@ -27,6 +27,10 @@ export interface HealthReport {
   coalesced: number
   /** GENEVE packets that arrived merged by GRO with others of their GWLB flow. */
   groMerged: number
+  /** Live flows pushed out of the flow table (--max-flows reached in their part of it). */
+  flowEvictions: number
+  /** GENEVE datagrams the kernel dropped because the receive buffer was full (all workers' sockets). */
+  receiveBufferDrops: number
   flows: number
   tunnels: TunnelReport[]
 }
@@ -112,6 +116,8 @@ export function renderMetrics(h: HealthReport): string {
   metric('cross_worker_replies_total', 'counter', 'Replies read by another worker than the one that received the request.', [['', h.crossWorkerReplies]])
   metric('coalesced_packets_total', 'counter', 'Packets written into a tunnel inside a GSO packet with others of their flow.', [['', h.coalesced]])
   metric('gro_packets_total', 'counter', 'GENEVE packets that arrived merged by GRO with others of their GWLB flow.', [['', h.groMerged]])
+  metric('flow_evictions_total', 'counter', 'Live flows pushed out of the flow table to make room for new ones (--max-flows).', [['', h.flowEvictions]])
+  metric('receive_buffer_drops_total', 'counter', 'GENEVE datagrams dropped by the kernel: the sockets\' receive buffers were full.', [['', h.receiveBufferDrops]])
   metric('tunnels', 'gauge', 'Tunnel interface pairs (one per GWLB endpoint).', [['', h.tunnels.length]])
   metric('geneve_packets_total', 'counter', 'GENEVE packets from (in) and back to (out) the GWLB.', [
     ['{direction="in"}', h.traffic.packetsIn],

@@ -1,4 +1,5 @@
 import {execFile} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 import {readFile, writeFile} from 'node:fs/promises'
 
 /** Runs a system tool (ip, nft, sysctl-like writes) and returns stdout; rejects with its stderr. */
@@ -64,4 +65,27 @@ export async function ipv4Addresses(name: string): Promise<string[] | undefined>
 export async function defaultRouteInterface(): Promise<string | undefined> {
   const routes = JSON.parse(await run('ip', ['-j', 'route', 'show', 'default'])) as {dev?: string}[]
   return routes[0]?.dev
+}
+
+/**
+ * Datagrams the kernel dropped for want of receive buffer on this namespace's UDP sockets bound to `port`
+ * (the last column of /proc/net/udp and udp6): a small read, at scrape time.
+ */
+export function udpReceiveDrops(port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  let drops = 0
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    const lines = (() => {
+      try {
+        return readFileSync(file, 'utf8').split('\n').slice(1)
+      } catch {
+        return [] // no IPv6 in this kernel
+      }
+    })()
+    for (const line of lines) {
+      const fields = line.trim().split(/\s+/)
+      if (fields[1]?.endsWith(hexPort)) drops += Number(fields.at(-1)) || 0
+    }
+  }
+  return drops
 }

@@ -24,7 +24,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     'idle-timeout': Flags.integer({char: 't', description: 'seconds without traffic before a tunnel is destroyed (0 = never)', default: 0, min: 0}),
     'flow-timeout': Flags.integer({description: 'seconds without traffic before a flow is forgotten', default: 350, min: 1}),
     workers: Flags.integer({description: 'data-plane threads, each with its own socket and tunnel queues (default: one per CPU)', min: 1, max: 64}),
-    'max-flows': Flags.integer({description: 'flow table bound; about 200 bytes of memory per flow, least recently seen flows give way beyond it', default: 262_144, min: 1}),
+    'max-flows': Flags.integer({description: 'flows kept at most (128 bytes of memory each); a new flow pushes out the least recently seen one near it when its part of the table is full (gwlb_flow_evictions_total)', default: 262_144, min: 1}),
     'on-create': Flags.string({char: 'c', description: 'command run as `CMD CREATE gwi-X gwo-X <eni hex>` when a tunnel comes up'}),
     'on-destroy': Flags.string({char: 'r', description: 'command run as `CMD DESTROY gwi-X gwo-X <eni hex>` when a tunnel goes'}),
     gso: Flags.boolean({description: 'pass runs of one TCP/UDP flow through the tunnels as GSO packets, as GRO does on a NIC (--no-gso: packet by packet, for tools on gwi-/gwo- that need every packet apart)', default: true, allowNo: true}),

@@ -182,6 +182,7 @@ export class DataPlane {
     info.tunnel = tunnel ? tunnel.index : 0
     info.worker = this.setup.worker
     if (!flows.remember(now, rx, offset, packet.headerLength, info)) return counters.drop('header-too-long')
+    counters.evictions(flows.evictions)
     if (!tunnel) return this.queue(packet.eniHigh, packet.eniLow, rx.subarray(packet.innerOffset, packet.innerOffset + packet.innerLength))
     counters.tunnelIn(tunnel.index, packet.innerLength, now)
     const k = toTunnels.count++

@@ -50,11 +50,16 @@ export class FlowTable {
   private readonly key = new Uint8Array(MAX_KEY)
   private keyLength = 0
   private readonly timeout: number
+  /** Live flows this table (this thread) pushed out to make room for a new one. */
   evictions = 0
 
-  /** `maxFlows` sets the size (1.5× that); pass `buffer` to share another thread's table. */
+  /**
+   * `maxFlows` is the bound: one slot a flow, never more flows than that (a full probe window evicts its least
+   * recently seen flow, counted in `evictions`, before the table as a whole is full). Pass `buffer` to share
+   * another thread's table.
+   */
   constructor(maxFlows: number, timeoutSeconds: number, buffer?: SharedArrayBuffer) {
-    this.capacity = Math.max(PROBES, Math.ceil(maxFlows * 1.5))
+    this.capacity = Math.max(PROBES, maxFlows)
     this.buffer = buffer ?? new SharedArrayBuffer(this.capacity * ENTRY_BYTES)
     this.bytes = new Uint8Array(this.buffer)
     this.view = new DataView(this.buffer)

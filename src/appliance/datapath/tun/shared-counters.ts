@@ -12,7 +12,9 @@ const CROSS = TRAFFIC + REASONS.length
 const COALESCED = CROSS + 1
 /** GENEVE packets that arrived merged by GRO with others of their GWLB flow. */
 const GRO = COALESCED + 1
-const TUNNELS = GRO + 1
+/** Live flows pushed out of the flow table to make room (a worker's running total). */
+const EVICTED = GRO + 1
+const TUNNELS = EVICTED + 1
 const PER_WORKER = TUNNELS + (MAX_TUNNELS + 1) * TRAFFIC
 
 /**
@@ -62,6 +64,10 @@ export class SharedCounters {
 
   groMerged(): number {
     return this.total((base) => base + GRO)
+  }
+
+  evictions(): number {
+    return this.total((base) => base + EVICTED)
   }
 
   /** Second (on the flow clock) of a tunnel's last packet, either way. */
@@ -122,6 +128,11 @@ export class CounterWriter {
 
   groMerged(packets: number): void {
     this.numbers[this.base + GRO]! += packets
+  }
+
+  /** The worker's flow table's eviction total (its own count: set, not added). */
+  evictions(total: number): void {
+    this.numbers[this.base + EVICTED] = total
   }
 
   tunnelIn(index: number, bytes: number, now: number): void {
