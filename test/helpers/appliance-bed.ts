@@ -1,6 +1,5 @@
 import type {ChildProcess} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
-import {afterAll, beforeAll} from 'vitest'
 import {Lab, type Host} from './netns.js'
 import {encapsulate, type GwlbOptions} from './packets.js'
 import {Peer, type UdpEvent} from './peer.js'
@@ -135,16 +134,4 @@ export class ApplianceBed {
     this.internetPeer.close()
     this.lab.cleanup()
   }
-}
-
-/** A bed for the enclosing suite: `gwlb appliance run ...args` running before its tests, all removed after. */
-export function useRunningAppliance(...args: string[]): () => ApplianceBed {
-  let bed: ApplianceBed | undefined
-  beforeAll(async () => {
-    bed = new ApplianceBed()
-    await bed.setUp()
-    await bed.start(...args)
-  })
-  afterAll(async () => bed?.cleanup())
-  return () => bed!
 }

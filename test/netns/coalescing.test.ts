@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import {expect, it} from 'vitest'
-import {APPLIANCE_IP, ApplianceBed, GWLB_IP, useRunningAppliance} from '../helpers/appliance-bed.js'
+import {APPLIANCE_IP, ApplianceBed, GWLB_IP} from '../helpers/appliance-bed.js'
+import {useRunningAppliance} from '../helpers/running-appliance.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {encapsulate, forwarded, parseInner, TCP_ACK, TCP_FIN, TCP_PSH, tcp, udp, type Ip} from '../helpers/packets.js'
 

@@ -82,6 +82,29 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
     expect(bed.output.match(/no room for tunnels/g)!.length).toBeLessThan(15)
   })
 
+  it('250 new endpoints at once: every one gets its tunnel and forwards, and health answers within 2 s meanwhile', async () => {
+    await bed.start('--mode', 'one-arm')
+    const endpoints = Array.from({length: 250}, (_, i) => ({eni: (0xd000 + i).toString(16).padStart(16, '0')}))
+    // A client of its own behind each endpoint: one flow each (a flow's replies take its latest header).
+    for (const [i, eni] of endpoints.entries()) bed.send(eni, icmpEcho({src: `10.220.0.${i}`, dst: INTERNET_IP}, 8, i))
+    let slowest = 0
+    let tunnels = 0
+    for (const deadline = Date.now() + 120_000; tunnels < 250 && Date.now() < deadline;) {
+      const asked = Date.now()
+      const health = await bed.health('/metrics')
+      slowest = Math.max(slowest, Date.now() - asked)
+      expect(health.status).toBe(200)
+      tunnels = Number(/^gwlb_tunnels (\d+)$/m.exec(health.body!)![1])
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+    expect(tunnels).toBe(250)
+    expect(slowest).toBeLessThan(2000)
+    // Each endpoint's first packet waited for its tunnel and went through it.
+    const replies = new Set<string>()
+    for (let i = 0; i < 250; i++) replies.add((await bed.reply()).payload.subarray(0, 40).toString('hex'))
+    expect(replies.size).toBe(250)
+  }, 150_000)
+
   it('--max-flows is the bound: a flood of new flows stays within it, and what it pushes out is counted', async () => {
     await bed.start('--mode', 'one-arm', '--max-flows', '64')
     await bothEndpoints([[ENI_A, CLIENT_A]], 1)

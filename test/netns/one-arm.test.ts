@@ -1,5 +1,5 @@
 import {expect, it} from 'vitest'
-import {useRunningAppliance} from '../helpers/appliance-bed.js'
+import {useRunningAppliance} from '../helpers/running-appliance.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {geneveHeader, icmpEcho, icmpv6Echo, parseInner, tcpSyn, udp} from '../helpers/packets.js'
 
