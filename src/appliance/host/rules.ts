@@ -69,18 +69,18 @@ export interface RuleOptions {
   onOriginals?: (originals: Record<string, string>) => Promise<void>
 }
 
-/** Policy rules at this tool's preference (and the tables they look up), in both families; returns what went. */
+/**
+ * Policy rules at this tool's preference (and the tables they look up), in both families, in one `ip -batch`
+ * each (hundreds of tunnels: one process, not one per rule); returns what went.
+ */
 async function removeLeftovers(): Promise<string> {
   let rules = 0
-  const tables = new Set<number>()
   for (const family of ['-4', '-6']) {
     const found = JSON.parse(await run('ip', ['-j', family, 'rule', 'show', 'pref', RULE_PRIORITY]).catch(() => '[]') || '[]') as {table?: string}[]
-    for (const rule of found) {
-      if (Number(rule.table) >= ROUTE_TABLE_BASE) tables.add(Number(rule.table))
-      await run('ip', [family, 'rule', 'del', 'pref', RULE_PRIORITY]).catch(() => undefined)
-      rules++
-    }
-    for (const table of tables) await run('ip', [family, 'route', 'flush', 'table', String(table)]).catch(() => undefined)
+    const tables = [...new Set(found.map((r) => Number(r.table)).filter((t) => t >= ROUTE_TABLE_BASE))]
+    const commands = [...found.map(() => `rule del pref ${RULE_PRIORITY}`), ...tables.map((t) => `route flush table ${t}`)]
+    if (commands.length) await run('ip', [family, '-force', '-batch', '-'], commands.join('\n') + '\n').catch(() => undefined)
+    rules += found.length
   }
   const table = await run('nft', ['delete', 'table', 'inet', TABLE_NAME]).then(() => true, () => false)
   return [rules ? `${rules} policy rules` : '', table ? `table inet ${TABLE_NAME}` : ''].filter(Boolean).join(', ')
