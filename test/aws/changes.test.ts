@@ -1,8 +1,5 @@
 import {DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
-import {
-  CreateTransitGatewayCommand, CreateTransitGatewayVpcAttachmentCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand,
-  DescribeTransitGatewayVpcAttachmentsCommand, DescribeVpcEndpointServicePermissionsCommand,
-} from '@aws-sdk/client-ec2'
+import {DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeVpcEndpointServicePermissionsCommand} from '@aws-sdk/client-ec2'
 import {
   DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, ModifyTargetGroupCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
@@ -13,7 +10,7 @@ import {gwlb, gwlbJson} from '../helpers/cli.js'
 import {apply, recordCalls} from '../helpers/deploy.js'
 import {makePackage} from '../helpers/fake-package.js'
 import {useMoto} from '../helpers/moto.js'
-import {dropFlag, initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
+import {attachTransitGateway, dropFlag, initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
 
 const {clients} = useMoto({resetEach: true})
 
@@ -139,13 +136,8 @@ describe('a re-run of init with changed settings changes the running deployment'
   })
 
   it('--route none and --tgw-attachment none: every route given back, appliance mode turned off again', async () => {
-    const aws = clients()
-    const {TransitGateway} = await aws.ec2.send(new CreateTransitGatewayCommand({}))
-    const {TransitGatewayVpcAttachment} = await aws.ec2.send(new CreateTransitGatewayVpcAttachmentCommand({
-      TransitGatewayId: TransitGateway!.TransitGatewayId, VpcId: net.vpcId, SubnetIds: net.endpointSubnets,
-    }))
-    const id = TransitGatewayVpcAttachment!.TransitGatewayAttachmentId!
-    const mode = async () => (await aws.ec2.send(new DescribeTransitGatewayVpcAttachmentsCommand({TransitGatewayAttachmentIds: [id]}))).TransitGatewayVpcAttachments![0]!.Options?.ApplianceModeSupport
+    const {id, attachment} = await attachTransitGateway(clients(), net)
+    const mode = async () => (await attachment()).Options?.ApplianceModeSupport
     gwlbJson(['init', '--yes', '--name', 'egress', '--tgw-attachment', id, '--poll-interval', '20'])
     expect(await mode()).toBe('enable')
     const result = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--tgw-attachment', 'none', '--route', 'none', '--poll-interval', '20'])

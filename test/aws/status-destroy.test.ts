@@ -1,7 +1,4 @@
-import {
-  CreateRouteCommand, CreateTransitGatewayCommand, CreateTransitGatewayVpcAttachmentCommand, DeleteNatGatewayCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand,
-  DescribeTransitGatewayVpcAttachmentsCommand, DescribeVpcsCommand,
-} from '@aws-sdk/client-ec2'
+import {CreateRouteCommand, DeleteNatGatewayCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand} from '@aws-sdk/client-ec2'
 import {DeleteListenerCommand, DescribeListenersCommand, DescribeLoadBalancersCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
 import {beforeEach, describe, expect, it} from 'vitest'
 import type {StatusResult} from '../../src/commands/status.js'
@@ -16,7 +13,7 @@ import {gwlb, gwlbJson} from '../helpers/cli.js'
 import {detail, step} from '../helpers/status.js'
 import {inventory} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
-import {dropFlag, initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
+import {attachTransitGateway, dropFlag, initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
 
 const {clients} = useMoto({resetEach: true})
 
@@ -158,13 +155,7 @@ describe('gwlb status and gwlb destroy', () => {
   })
 
   it('turns Transit Gateway appliance mode on for the attachments named, and off again on destroy', async () => {
-    const aws = clients()
-    const {TransitGateway} = await aws.ec2.send(new CreateTransitGatewayCommand({}))
-    const {TransitGatewayVpcAttachment} = await aws.ec2.send(new CreateTransitGatewayVpcAttachmentCommand({
-      TransitGatewayId: TransitGateway!.TransitGatewayId, VpcId: net.vpcId, SubnetIds: net.endpointSubnets,
-    }))
-    const id = TransitGatewayVpcAttachment!.TransitGatewayAttachmentId!
-    const attachment = async () => (await aws.ec2.send(new DescribeTransitGatewayVpcAttachmentsCommand({TransitGatewayAttachmentIds: [id]}))).TransitGatewayVpcAttachments![0]!
+    const {id, attachment} = await attachTransitGateway(clients(), net)
     expect((await attachment()).Options?.ApplianceModeSupport).toBe('disable')
     gwlbJson(['init', ...initFlags(net), '--tgw-attachment', id])
     expect((await attachment()).Options?.ApplianceModeSupport).toBe('enable')

@@ -1,6 +1,7 @@
 import {
   AssociateRouteTableCommand, AttachInternetGatewayCommand, CreateInternetGatewayCommand, CreateRouteCommand, CreateRouteTableCommand,
-  CreateSubnetCommand, CreateVpcCommand,
+  CreateSubnetCommand, CreateTransitGatewayCommand, CreateTransitGatewayVpcAttachmentCommand, CreateVpcCommand, DescribeTransitGatewayVpcAttachmentsCommand,
+  type TransitGatewayVpcAttachment,
 } from '@aws-sdk/client-ec2'
 import type {AwsClients} from '../../src/aws/clients.js'
 import {TEST_REGION} from './moto.js'
@@ -62,3 +63,14 @@ export function initFlags(net: Network, name = 'egress'): string[] {
 
 /** Flags without every occurrence of `flag` and its value (e.g. initFlags() without its --route). */
 export const dropFlag = (flags: string[], flag: string) => flags.filter((a, i) => a !== flag && flags[i - 1] !== flag)
+
+/** A Transit Gateway attached to the network's endpoint subnets: its attachment id, and a reader of the attachment. */
+export async function attachTransitGateway(aws: AwsClients, net: Network): Promise<{id: string; attachment: () => Promise<TransitGatewayVpcAttachment>}> {
+  const {TransitGateway} = await aws.ec2.send(new CreateTransitGatewayCommand({}))
+  const {TransitGatewayVpcAttachment} = await aws.ec2.send(new CreateTransitGatewayVpcAttachmentCommand({
+    TransitGatewayId: TransitGateway!.TransitGatewayId, VpcId: net.vpcId, SubnetIds: net.endpointSubnets,
+  }))
+  const id = TransitGatewayVpcAttachment!.TransitGatewayAttachmentId!
+  const attachment = async () => (await aws.ec2.send(new DescribeTransitGatewayVpcAttachmentsCommand({TransitGatewayAttachmentIds: [id]}))).TransitGatewayVpcAttachments![0]!
+  return {id, attachment}
+}
