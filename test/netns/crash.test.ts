@@ -124,6 +124,27 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
     expect(value('receive_buffer_drops_total')).toBe(0)
   })
 
+  it('two appliances started at the same moment: exactly one runs, the other stops with one line', async () => {
+    const start = (port: string) => new Promise<{status: number | null; stderr: string; child: ReturnType<typeof bed.appliance.spawn>}>((resolve) => {
+      const child = bed.appliance.spawn(process.execPath, [bed.cli, 'appliance', 'run', '--mode', 'one-arm', '--health-port', port, '--source-dest-check', 'skip'], {env: {...process.env, NO_COLOR: '1'}})
+      let stderr = ''
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString()
+        if (/ready:/.test(stderr)) resolve({status: null, stderr, child})
+      })
+      child.once('exit', (status) => resolve({status, stderr, child}))
+    })
+    const [a, b] = await Promise.all([start('8090'), start('8091')])
+    const [running, refused] = a.status === null ? [a, b] : [b, a]
+    expect(running.status).toBeNull()
+    expect(refused.status).toBe(1)
+    expect(refused.stderr.trim()).toMatch(new RegExp(`^Error: another gwlb appliance \\(pid ${running.child.pid}\\) runs in this network namespace`))
+    const exited = new Promise((r) => running.child.once('exit', r))
+    running.child.kill('SIGTERM')
+    await exited
+    expect(bed.appliance.run('nft', 'list', 'tables')).not.toMatch(/gwlb/)
+  })
+
   it('a second appliance in the namespace stops before it touches anything; the first one goes on', async () => {
     await bed.start('--mode', 'one-arm')
     await bothEndpoints([[ENI_A, CLIENT_A]], 1)
