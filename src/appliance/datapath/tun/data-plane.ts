@@ -165,6 +165,7 @@ export class DataPlane {
       } while (at < end)
     }
     this.flushToTunnels()
+    counters.evictions(this.flows.evictions) // once a batch: the flow table counts, the counters publish
   }
 
   /** One GENEVE packet from the GWLB (meta at rxMeta[m]): decoded, its flow remembered, its inner packet queued. */
@@ -182,7 +183,6 @@ export class DataPlane {
     info.tunnel = tunnel ? tunnel.index : 0
     info.worker = this.setup.worker
     if (!flows.remember(now, rx, offset, packet.headerLength, info)) return counters.drop('header-too-long')
-    counters.evictions(flows.evictions)
     if (!tunnel) return this.queue(packet.eniHigh, packet.eniLow, rx.subarray(packet.innerOffset, packet.innerOffset + packet.innerLength))
     counters.tunnelIn(tunnel.index, packet.innerLength, now)
     const k = toTunnels.count++
