@@ -35,7 +35,7 @@ async function run(): Promise<void> {
   const bed = new ApplianceBed()
   try {
     await bed.setUp()
-    await bed.start('--mode', opts.mode!)
+    await bed.start('--mode', opts.mode!, '--max-tunnels', String(count))
     const started = Date.now()
     burst(bed)
     const replies = (async () => {
@@ -56,7 +56,7 @@ async function run(): Promise<void> {
     console.log(`health answers meanwhile: ${answers.length}, median ${answers[answers.length >> 1]} ms, slowest ${answers.at(-1)} ms`)
     console.log(`SIGTERM with ${count} tunnels up: exit after ${await stopTiming(bed)}`)
 
-    await bed.start('--mode', opts.mode!)
+    await bed.start('--mode', opts.mode!, '--max-tunnels', String(count))
     burst(bed)
     await sleep(1000)
     console.log(`SIGTERM 1 s into the set-up of ${count} tunnels: exit after ${await stopTiming(bed)}`)

@@ -97,16 +97,16 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-/** The forwarder's health report (JSON). */
+/** The forwarder's report (JSON), from its metrics listener on loopback. */
 function health(): {flows: number; coalesced: number; groMerged: number; traffic: {packetsIn: number}} {
-  return JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:8080/').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as never
+  return JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9641/json').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as never
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function startAppliance(mode: string): Promise<ChildProcess> {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the forwarder's node, for profiling.
-  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--health-format', 'json', '--source-dest-check', 'skip', ...(opts.workers ? ['--workers', opts.workers] : []), ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
+  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--source-dest-check', 'skip', '--allowed-sources', 'any', ...(opts.workers ? ['--workers', opts.workers] : []), ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('ip', ['netns', 'exec', app.ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8080'], {stdio: 'ignore'})

@@ -35,6 +35,16 @@ describe('gwlb appliance install', () => {
     expect(args).toEqual(['appliance', 'run', '--mode', 'one-arm', '--health-port', '8080', '--also-health-port', '80', '--also-health-port', '81', '--on-create', '/opt/hook.sh "a b" $HOME 100%', '--no-rules'])
   })
 
+  it('sandboxes the daemon: network capabilities only, no new privileges, the system read-only but its state and --writable paths', () => {
+    const unit = gwlb(['appliance', 'install', '--print', '--writable', '/var/log/gwlb-hooks'])
+    for (const line of ['CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=tmpfs',
+      'PrivateTmp=yes', 'RuntimeDirectory=gwlb', 'RuntimeDirectoryPreserve=yes', 'ReadWritePaths=/var/log/gwlb-hooks'])
+      expect(unit.split('\n')).toContain(line)
+    // Its sysctls (/proc/sys) and the TUN device stay within reach: no ProtectKernelTunables, no PrivateDevices.
+    expect(unit).not.toMatch(/ProtectKernelTunables|PrivateDevices/)
+    expect(execStart(unit)).not.toContain('--writable')
+  })
+
   it('writes the unit where it is told, and enables and starts it through systemctl', () => {
     const bin = join(dir, 'bin')
     const calls = join(dir, 'systemctl.calls')

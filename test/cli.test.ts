@@ -59,8 +59,24 @@ describe('the built gwlb binary', () => {
 
     const route = attempt(['init', '--yes', '--route', 'rtb-1=not-a-cidr', '--json'])
     expect(route.status).toBe(2)
-    expect(JSON.parse(route.stdout).error).toEqual({message: '--route rtb-1=not-a-cidr is not ROUTE_TABLE_ID=CIDR', hint: 'write it like --route rtb-0123abcd=0.0.0.0/0', code: 'usage'})
+    expect(JSON.parse(route.stdout).error).toEqual({message: '--route rtb-1=not-a-cidr: not-a-cidr is not a CIDR block (ADDRESS/PREFIX, e.g. 10.0.0.0/16 or 2001:db8::/32)', hint: 'write it like --route rtb-0123abcd=0.0.0.0/0', code: 'usage'})
     expect(attempt(['appliance', 'run', '--mode', 'three-arm']).stderr.trim()).toBe('Error: Expected --mode=three-arm to be one of: two-arm, one-arm — see gwlb appliance run --help')
+  })
+
+  it.each([
+    [['--allowed-sources', '10.0.0.1/8'], 'Error: --allowed-sources 10.0.0.1/8: 10.0.0.1/8 has host bits set: the block is 10.0.0.0/8 — write IPv4 blocks separated by commas, e.g. --allowed-sources 10.0.0.0/24,10.0.1.0/24 (or any)'],
+    [['--allowed-sources', '10.0.0.0/24,2001:db8::/32'], /2001:db8::\/32 is IPv6, and the GWLB sends GENEVE over IPv4/],
+    [['--metrics-listen', 'localhost'], 'Error: --metrics-listen localhost is not ADDRESS:PORT — e.g. --metrics-listen 127.0.0.1:9641, --metrics-listen [::1]:9641 or --metrics-listen off'],
+    [['--egress-interface', 'eth0"; flush ruleset'], /--egress-interface .*: an interface name has 1 to 15 bytes/],
+    [['--egress-interface', 'a/b'], /--egress-interface "a\/b": an interface name has no \/, :, spaces, quotes or control characters/],
+    [['--max-tunnels', '300'], /Expected an integer less than or equal to 255/],
+  ])('appliance run refuses %j before it changes anything', (flags, message) => {
+    for (const command of [['appliance', 'run'], ['appliance', 'install', '--print']]) {
+      const r = attempt([...command, ...flags])
+      expect(r.status).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr.trim()).toMatch(message)
+    }
   })
 
   it('refuses a region the SDK does not know, before calling AWS', () => {

@@ -1,14 +1,16 @@
 import {access, constants as fsConstants} from 'node:fs/promises'
 import {constants} from 'node:os'
+import {Ipv4Blocks, isLoopback, parseCidr, type Cidr} from '../cidr.js'
 import {UserError} from '../errors.js'
 import {natEgress, type Mode} from '../mode.js'
 import type {DataPath, DataPathEvents} from './datapath/datapath.js'
 import {Forwarder} from './datapath/tun/forwarder.js'
 import {errnoOf} from './datapath/tun/native.js'
-import {HealthServer, type HealthFormat, type HealthReport, type Readiness} from './health/server.js'
+import {HealthServer, ReportServer, type HealthFormat, type HealthReport, type Readiness} from './health/server.js'
 import {runHook} from './host/hooks.js'
 import {Rules} from './host/rules.js'
 import type {SourceDestCheck} from './host/source-dest-check.js'
+import {instanceSubnet} from './host/imds.js'
 import {lockHost} from './host/state.js'
 import {defaultRouteInterface, ipv4Addresses, udpReceiveDrops, writeSysctl} from './host/system.js'
 
@@ -21,6 +23,15 @@ export interface ApplianceOptions {
   idleTimeout: number
   flowTimeout: number
   maxFlows: number
+  /** Tunnel pairs at most: packets of more endpoints are dropped (tunnel-limit). */
+  maxTunnels: number
+  /**
+   * The only senders of GENEVE (the GWLB's subnets), also the only ones besides this host that may read the
+   * report when it listens elsewhere than loopback. 'any': no limit. Absent: this instance's subnet, on EC2.
+   */
+  allowedSources?: Cidr[] | 'any'
+  /** Where the detailed report and /metrics are served; absent: not at all. */
+  metricsListen?: {host: string; port: number}
   gso: boolean
   /** Data-plane threads (default: one per CPU). */
   workers: number
@@ -53,19 +64,22 @@ const {EADDRINUSE, EACCES, EPERM} = constants.errno
  */
 export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
   await checkPrivileges()
+  if (options.idleTimeout > 0 && options.idleTimeout <= options.flowTimeout)
+    options.log(`--idle-timeout ${options.idleTimeout} is not longer than --flow-timeout ${options.flowTimeout}: a tunnel may go while a flow through it is alive (its next packet makes it again)`)
   const egressInterface = await egressFor(options)
   // One appliance per network namespace, and what a dead one left is undone before anything else.
   const host = await lockHost()
   await restoreSysctls(host.left)
   const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log: options.log, onOriginals: host.record}) : undefined
   const sourceDest = await sourceDestFor(options)
+  const sources = await sourcesFor(options)
   const failure = failureSignal()
-  const dataPath = new Forwarder({...dataPathSettings(options), ...tunnelService(options, rules, sourceDest), onFailure: failure.fail})
+  const dataPath = new Forwarder({...dataPathSettings(options), allowedSources: sources.blocks?.blocks, ...tunnelService(options, rules, sourceDest), onFailure: failure.fail})
 
   let status: Readiness = 'starting'
   const started = Date.now()
   const report = () => healthReport(options, dataPath, status, started)
-  const health = await openHealthPort(options, report).catch(async (error: unknown) => {
+  const servers = await openHttpPorts(options, () => status, report, sources.blocks).catch(async (error: unknown) => {
     await host.release()
     throw error
   })
@@ -75,7 +89,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     await dataPath.stop()
     await rules?.stop().catch((error: Error) => options.log(`rules: ${error.message}`))
     if (sourceDest) await sourceDest.restore().then((m) => m && options.log(m), (error: Error) => options.log(`source/destination check not restored: ${error.message}`))
-    await health.close()
+    await Promise.all(servers.map((s) => s.close()))
     await host.release()
   }
 
@@ -88,7 +102,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   }
   status = 'ready'
   const via = egressInterface && natEgress(options.mode) ? ` via ${egressInterface}` : ''
-  options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
+  const metrics = options.metricsListen ? `, report and metrics on ${listenText(options.metricsListen)}` : ''
+  options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081} ${sources.text}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
   return {report, stop, failed: failure.failed}
 }
 
@@ -125,6 +140,29 @@ async function sourceDestFor(options: ApplianceOptions): Promise<SourceDestCheck
   return new (await import('./host/source-dest-check.js')).SourceDestCheck()
 }
 
+interface Sources {
+  /** Undefined: from anywhere. */
+  blocks?: Ipv4Blocks
+  /** For the ready line: where from, and why. */
+  text: string
+}
+
+/** The blocks GENEVE may come from: as given, or on EC2 the instance's own subnet; else from anywhere. */
+async function sourcesFor(options: ApplianceOptions): Promise<Sources> {
+  const given = options.allowedSources
+  if (given === 'any') return {text: 'from any source'}
+  if (given) return {blocks: Ipv4Blocks.of(given), text: `from ${given.map((c) => c.text).join(', ')}`}
+  try {
+    const subnet = parseCidr(await instanceSubnet())
+    if (typeof subnet === 'string') throw new Error(`instance metadata: ${subnet}`)
+    return {blocks: Ipv4Blocks.of([subnet]), text: `from ${subnet.text} (this instance's subnet; with cross-zone load balancing pass every appliance subnet in --allowed-sources)`}
+  } catch (error) {
+    return {text: `from any source (no --allowed-sources, and ${(error as Error).message})`}
+  }
+}
+
+const listenText = (l: {host: string; port: number}) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)
+
 /** Rejects when the data path fails while running; observed by the command, not an unhandled rejection meanwhile. */
 function failureSignal(): {failed: Promise<never>; fail(error: Error): void} {
   let fail!: (error: Error) => void
@@ -134,8 +172,8 @@ function failureSignal(): {failed: Promise<never>; fail(error: Error): void} {
 }
 
 function dataPathSettings(options: ApplianceOptions) {
-  const {genevePort: port, idleTimeout, flowTimeout, maxFlows, workers, batch, gso, log} = options
-  return {port, idleTimeout, flowTimeout, maxFlows, workers, batch, gso, log}
+  const {genevePort: port, idleTimeout, flowTimeout, maxFlows, maxTunnels, workers, batch, gso, log} = options
+  return {port, idleTimeout, flowTimeout, maxFlows, maxTunnels, workers, batch, gso, log}
 }
 
 /** Brings each tunnel into service (rules, then the create hook) and out of it (destroy hook, then rules). */
@@ -185,17 +223,22 @@ function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Rea
   }
 }
 
-async function openHealthPort(options: ApplianceOptions, report: () => HealthReport): Promise<HealthServer> {
-  const health = new HealthServer(options.healthFormat, report)
-  for (const port of [options.healthPort, ...(options.alsoHealthPorts ?? [])]) {
+/** The health ports (what the GWLB checks) and, apart, the report and metrics. */
+async function openHttpPorts(options: ApplianceOptions, status: () => Readiness, report: () => HealthReport, sources: Ipv4Blocks | undefined) {
+  const health = new HealthServer(options.healthFormat, status)
+  const reports = new ReportServer(report, (address) => isLoopback(address) || !sources || sources.hasText(address))
+  const servers = [health, reports]
+  const listen = async (what: string, flag: string, port: number, host?: string) => {
     try {
-      await health.listen(port)
+      await (host === undefined ? health.listen(port) : reports.listen(port, host))
     } catch (error) {
-      await health.close()
-      throw new UserError(`health port ${port} is not free (${(error as Error).message})`, 'stop what uses it or pass another --health-port')
+      await Promise.all(servers.map((s) => s.close()))
+      throw new UserError(`${what} ${port} is not free (${(error as Error).message})`, `stop what uses it or pass another ${flag}`)
     }
   }
-  return health
+  for (const port of [options.healthPort, ...(options.alsoHealthPorts ?? [])]) await listen('health port', '--health-port', port)
+  if (options.metricsListen) await listen('metrics port', '--metrics-listen', options.metricsListen.port, options.metricsListen.host)
+  return servers
 }
 
 function explainStartFailure(error: unknown, options: ApplianceOptions): unknown {

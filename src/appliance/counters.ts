@@ -1,7 +1,9 @@
 import type {DropReason} from './geneve.js'
 
-/** Why a packet that got past the decoder (or came from a tunnel) was still not forwarded. */
+/** Why a datagram was not decoded (its source), or a packet that got past the decoder (or came from a tunnel) was still not forwarded. */
 export const FORWARD_DROP_REASONS = [
+  'source-not-allowed',
+  'tunnel-limit',
   'unknown-flow',
   'link-local',
   'not-ip',

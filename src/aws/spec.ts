@@ -1,3 +1,5 @@
+import {parse as parseArn, validate as validateArn} from '@aws-sdk/util-arn-parser'
+import {parseCidr} from '../cidr.js'
 import {UserError} from '../errors.js'
 import {DEFAULT_MODE, type Mode} from '../mode.js'
 
@@ -58,20 +60,30 @@ export const DEFAULTS = {
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$/
 export const NAME_RULE = '1-20 lower-case letters, digits and dashes, not starting or ending with a dash'
 export const isUsableName = (name: string) => NAME.test(name)
-const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/
 
 export function parseRoute(value: string): RouteSpec {
   const [routeTableId, cidr, ...rest] = value.split('=')
-  if (!routeTableId?.startsWith('rtb-') || !cidr || rest.length > 0 || !isCidr(cidr))
+  if (!routeTableId?.startsWith('rtb-') || !cidr || rest.length > 0)
     throw new UserError(`--route ${value} is not ROUTE_TABLE_ID=CIDR`, 'write it like --route rtb-0123abcd=0.0.0.0/0', 'usage')
+  const parsed = parseCidr(cidr)
+  if (typeof parsed === 'string') throw new UserError(`--route ${value}: ${parsed}`, 'write it like --route rtb-0123abcd=0.0.0.0/0', 'usage')
   return {routeTableId, cidr}
 }
 
-export function isCidr(value: string): boolean {
-  const m = CIDR4.exec(value)
-  if (m) return m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32
-  return /^[0-9a-f:]+\/\d{1,3}$/i.test(value) && Number(value.split('/')[1]) <= 128
+const ACCOUNT = /^\d{12}$/
+
+/** Why a principal cannot be allowed to connect endpoints, if it cannot: an account id, or an IAM account, role or user. */
+function principalProblem(principal: string): string | undefined {
+  if (ACCOUNT.test(principal)) return undefined
+  if (!validateArn(principal)) return principal === '*' ? 'everybody is not allowed: name the accounts' : 'not an account id or an ARN'
+  const {service, accountId, resource} = parseArn(principal)
+  if (service !== 'iam' || !ACCOUNT.test(accountId)) return 'not an IAM principal of an account'
+  if (!/^(root|role\/.+|user\/.+)$/.test(resource)) return 'only an account (:root), a role or a user can connect endpoints'
+  return undefined
 }
+
+/** An account id stands for the account's root principal, as the console writes it. */
+export const principalArn = (principal: string, partition: string) => (ACCOUNT.test(principal) ? `arn:${partition}:iam::${principal}:root` : principal)
 
 /** Checks what can be checked without AWS; the live checks (IDs exist, AZs, VPC) are in topology.ts. */
 export function validateSpec(spec: DeploymentSpec): void {
@@ -94,6 +106,10 @@ export function validateSpec(spec: DeploymentSpec): void {
   const routes = spec.routes.map((r) => `${r.routeTableId}=${r.cidr}`)
   const twice = routes.find((r, i) => routes.indexOf(r) !== i)
   if (twice) fail(`--route ${twice} is given twice`, 'give each route once')
+  for (const principal of spec.allowedPrincipals) {
+    const problem = principalProblem(principal)
+    if (problem) fail(`--allowed-principal ${principal}: ${problem}`, 'give a 12-digit account id or an IAM ARN, e.g. arn:aws:iam::123456789012:root')
+  }
   for (const id of spec.tgwAttachments) if (!id.startsWith('tgw-attach-')) fail(`"${id}" is not a Transit Gateway attachment id`, 'pass --tgw-attachment tgw-attach-…')
 }
 

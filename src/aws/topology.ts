@@ -1,4 +1,4 @@
-import {DescribeInstanceTypesCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, type RouteTable} from '@aws-sdk/client-ec2'
+import {DescribeImagesCommand, DescribeInstanceTypesCommand, DescribeKeyPairsCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, type RouteTable} from '@aws-sdk/client-ec2'
 import {GetCallerIdentityCommand} from '@aws-sdk/client-sts'
 import {UserError} from '../errors.js'
 import {natEgress} from '../mode.js'
@@ -88,7 +88,33 @@ export async function discoverTopology(aws: AwsClients, spec: DeploymentSpec): P
   await checkSubnets(aws, topology, spec)
   checkRoutes(topology, spec)
   await checkInstanceType(aws, topology, spec)
+  await Promise.all([checkImage(aws, topology, spec), checkKeyPair(aws, topology, spec)])
   return topology
+}
+
+const UNAME = {amd64: 'x86_64', arm64: 'arm64'} as const
+
+/** --ami-id must exist here and suit the instance type's CPU: else the Auto Scaling group fails at launch, long after. */
+async function checkImage(aws: AwsClients, topology: Topology, spec: DeploymentSpec): Promise<void> {
+  if (!spec.amiId) return
+  const {Images = []} = await aws.ec2.send(new DescribeImagesCommand({ImageIds: [spec.amiId]})).catch((error: unknown) => {
+    if (errorCode(error).startsWith('InvalidAMIID')) return {Images: []}
+    throw explainAwsError(error, 'ec2:DescribeImages')
+  })
+  const image = Images[0]
+  if (!image) throw new UserError(`AMI ${spec.amiId} does not exist in ${topology.region} (or is not shared with this account)`, 'check --ami-id and --region, or leave --ami-id out for Ubuntu 22.04')
+  const wanted = UNAME[topology.architecture]
+  if (image.Architecture && image.Architecture !== wanted)
+    throw new UserError(`AMI ${spec.amiId} is for ${image.Architecture}, instance type ${spec.instanceType} is ${wanted}`, 'pick an AMI and an instance type of the same CPU architecture')
+}
+
+async function checkKeyPair(aws: AwsClients, topology: Topology, spec: DeploymentSpec): Promise<void> {
+  if (!spec.keyName) return
+  const {KeyPairs = []} = await aws.ec2.send(new DescribeKeyPairsCommand({KeyNames: [spec.keyName]})).catch((error: unknown) => {
+    if (errorCode(error) === 'InvalidKeyPair.NotFound') return {KeyPairs: []}
+    throw explainAwsError(error, 'ec2:DescribeKeyPairs')
+  })
+  if (KeyPairs.length === 0) throw new UserError(`key pair ${spec.keyName} does not exist in ${topology.region}`, 'create or import it there (aws ec2 import-key-pair), or leave --key-name out')
 }
 
 async function checkInstanceType(aws: AwsClients, topology: Topology, spec: DeploymentSpec): Promise<void> {

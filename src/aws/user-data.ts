@@ -13,6 +13,14 @@ export interface BootSource extends Artifacts {
   endpoint?: string
 }
 
+/** What the appliances are told besides the spec: the GWLB's subnets, and a health port in flight. */
+export interface ApplianceFlags {
+  /** The only sources of GENEVE and health checks (the appliance subnets' blocks). */
+  allowedSources: string[]
+  /** The target group's present health port, while the fleet moves to another. */
+  alsoHealthPorts: number[]
+}
+
 /** Where the bootstrap leaves its log; `gwlb status` points here when appliances stay unhealthy. */
 export const BOOTSTRAP_LOG = '/var/log/gwlb-bootstrap.log'
 
@@ -28,7 +36,7 @@ const UNAME: Record<Architecture, string> = {amd64: 'x86_64', arm64: 'aarch64'}
  * package bundles its dependencies and its prebuilt data-plane module: no compiler, no registry), and installs
  * the systemd unit that runs the data plane. Any failure ends it with one line on the console and in the log.
  */
-export function renderUserData(spec: DeploymentSpec, source: BootSource, alsoHealthPorts: number[] = []): string {
+export function renderUserData(spec: DeploymentSpec, source: BootSource, appliance: ApplianceFlags): string {
   const s3 = [`--bucket ${shellQuote(source.bucket)}`, `--region ${source.region}`, `--dns-suffix ${source.dnsSuffix}`,
     ...(source.endpoint ? [`--endpoint ${shellQuote(source.endpoint)}`] : [])].join(' ')
   return `#!/bin/bash
@@ -74,7 +82,7 @@ if ! command -v nft >/dev/null; then
   done
 fi
 
-gwlb appliance install --enable --now --mode ${spec.mode} --health-port ${spec.healthPort}${alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')}
+gwlb appliance install --enable --now --mode ${spec.mode} --health-port ${spec.healthPort}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')}
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }

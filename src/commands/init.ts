@@ -54,7 +54,7 @@ export default class Init extends AwsCommand<typeof Init> {
     failover: Flags.string({description: 'target failover on deregistration and when unhealthy', options: ['rebalance', 'no-rebalance']}),
     'deregistration-delay': Flags.integer({description: `seconds to drain a deregistered appliance (default ${DEFAULTS.deregistrationDelay})`, min: 0, max: 3600}),
     'cross-zone': Flags.boolean({description: 'cross-zone load balancing', allowNo: true}),
-    'allowed-principal': Flags.string({description: 'principal ARN allowed to connect endpoints (repeatable; default this account; none: back to the default)', multiple: true}),
+    'allowed-principal': Flags.string({description: 'account id or IAM ARN (account root, role, user) allowed to connect endpoints (repeatable; default this account; none: back to the default)', multiple: true}),
     'tgw-attachment': Flags.string({description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable; none: no attachment)', multiple: true}),
     package: Flags.string({env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'}),
     yes: Flags.boolean({char: 'y', description: 'never prompt; a missing value is an error'}),

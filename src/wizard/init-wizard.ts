@@ -1,7 +1,8 @@
 import {checkbox, confirm, input, select} from '@inquirer/prompts'
 import {listRouteTables, listSubnets, listVpcs, type SubnetChoice} from '../aws/choices.js'
 import type {AwsClients} from '../aws/clients.js'
-import {DEFAULTS, isCidr, isUsableName, NAME_RULE, withDefaults, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
+import {parseCidr} from '../cidr.js'
+import {DEFAULTS, isUsableName, NAME_RULE, withDefaults, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
 import {UserError} from '../errors.js'
 import {MODE_NAMES, MODES} from '../mode.js'
 
@@ -63,7 +64,7 @@ export async function askForSpec(aws: AwsClients, given: PartialSpec, context: P
     }, context)
     const routes: RouteSpec[] = []
     for (const routeTableId of chosen) {
-      const cidr = await input({message: `Destination to send through the endpoint, in ${routeTableId}`, default: '0.0.0.0/0', validate: (v) => isCidr(v) || 'a CIDR such as 0.0.0.0/0'}, context)
+      const cidr = await input({message: `Destination to send through the endpoint, in ${routeTableId}`, default: '0.0.0.0/0', validate: (v) => { const c = parseCidr(v); return typeof c === 'string' ? c : true }}, context)
       routes.push({routeTableId, cidr})
     }
     spec.routes = routes

@@ -1,5 +1,8 @@
 import {DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
-import {DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand, DescribeVpcEndpointServicePermissionsCommand} from '@aws-sdk/client-ec2'
+import {
+  AuthorizeSecurityGroupIngressCommand, CreateLaunchTemplateVersionCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand,
+  DescribeVpcEndpointServicePermissionsCommand, ModifyLaunchTemplateCommand, RevokeSecurityGroupIngressCommand,
+} from '@aws-sdk/client-ec2'
 import {
   DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, ModifyTargetGroupCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
@@ -65,7 +68,7 @@ describe('a re-run of init with changed settings changes the running deployment'
     const after = await fleet()
     expect(after.versions).toBe(2)
     // The new appliances answer on the port the target group still checks, until the check moves.
-    expect(after.userData).toContain('gwlb appliance install --enable --now --mode two-arm --health-port 8080 --also-health-port 80\n')
+    expect(after.userData).toContain('gwlb appliance install --enable --now --mode two-arm --health-port 8080 --also-health-port 80 --allowed-sources 10.0.10.0/24,10.0.11.0/24\n')
     expect(after.instanceVersions).toEqual(['2', '2'])
     expect((await targetGroup()).HealthCheckPort).toBe('8080')
     expect(await healthRulePorts()).toEqual([8080])
@@ -77,6 +80,37 @@ describe('a re-run of init with changed settings changes the running deployment'
     expect(status.problems).toEqual([])
   })
 
+  it('a deployment that admitted the whole VPC (gwlb 0.2) narrows to the appliance subnets: the narrow rules in before the wide go, the fleet told its sources', async () => {
+    const aws = clients()
+    const {SecurityGroups = []} = await aws.ec2.send(new DescribeSecurityGroupsCommand({Filters: [{Name: 'group-name', Values: ['gwlb-egress-appliances']}]}))
+    const group = SecurityGroups[0]!.GroupId!
+    // What 0.2 made: the VPC's range on both ports, and appliances that were not told where GENEVE comes from.
+    await aws.ec2.send(new RevokeSecurityGroupIngressCommand({GroupId: group, IpPermissions: SecurityGroups[0]!.IpPermissions}))
+    await aws.ec2.send(new AuthorizeSecurityGroupIngressCommand({GroupId: group, IpPermissions: [['udp', 6081], ['tcp', 80]].map(([protocol, port]) => ({
+      IpProtocol: protocol as string, FromPort: port as number, ToPort: port as number, IpRanges: [{CidrIp: '10.0.0.0/16', Description: 'gwlb egress'}],
+    }))}))
+    const {latest} = await fleet()
+    const oldUserData = Buffer.from(latest.LaunchTemplateData!.UserData!, 'base64').toString().replace(/ --allowed-sources \S+/, '')
+    await aws.ec2.send(new CreateLaunchTemplateVersionCommand({LaunchTemplateName: 'gwlb-egress', VersionDescription: latest.VersionDescription,
+      LaunchTemplateData: {...latest.LaunchTemplateData, UserData: Buffer.from(oldUserData).toString('base64')} as never}))
+    await aws.ec2.send(new ModifyLaunchTemplateCommand({LaunchTemplateName: 'gwlb-egress', DefaultVersion: '2'}))
+
+    const dry = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--dry-run'])
+    expect(planOf(dry, 'security-group')).toEqual([
+      'ingress udp/6081 from 10.0.10.0/24', 'ingress tcp/80 from 10.0.10.0/24', 'ingress udp/6081 from 10.0.11.0/24', 'ingress tcp/80 from 10.0.11.0/24',
+      'revoke ingress udp/6081 from 10.0.0.0/16', 'revoke ingress tcp/80 from 10.0.0.0/16',
+    ])
+    expect(planOf(dry, 'launch-template')).toEqual(['version 3: GENEVE sources none → 10.0.10.0/24,10.0.11.0/24'])
+
+    const calls = recordCalls(aws)
+    await apply(aws, net)
+    expect(calls.filter((c) => /SecurityGroupIngress/.test(c))).toEqual(['AuthorizeSecurityGroupIngressCommand', 'RevokeSecurityGroupIngressCommand'])
+    const {SecurityGroups: [after] = []} = await aws.ec2.send(new DescribeSecurityGroupsCommand({GroupIds: [group]}))
+    expect(after!.IpPermissions!.flatMap((p) => p.IpRanges!.map((r) => `${p.IpProtocol}/${p.FromPort} ${r.CidrIp}`)).sort())
+      .toEqual(['tcp/80 10.0.10.0/24', 'tcp/80 10.0.11.0/24', 'udp/6081 10.0.10.0/24', 'udp/6081 10.0.11.0/24'])
+    expect((await fleet()).instanceVersions).toEqual(['3', '3'])
+  })
+
   it('a new mode or gwlb package rolls the fleet; --json without --yes refuses before anything changes', async () => {
     const refused = gwlb(['init', '--name', 'egress', '--mode', 'one-arm', '--json'])
     expect(refused.status).toBe(2)
@@ -86,7 +120,7 @@ describe('a re-run of init with changed settings changes the running deployment'
     const rolled = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--mode', 'one-arm', '--instance-type', 'c6i.xlarge', '--min-healthy-percentage', '50', '--poll-interval', '20'])
     expect(planOf(rolled, 'auto-scaling-group')).toEqual(['instance refresh: replace 2 appliance(s), keeping 50% of the group healthy'])
     let now = await fleet()
-    expect(now.userData).toContain('--mode one-arm --health-port 80\n')
+    expect(now.userData).toContain('--mode one-arm --health-port 80 --allowed-sources 10.0.10.0/24,10.0.11.0/24\n')
     expect(now.latest.LaunchTemplateData?.InstanceType).toBe('c6i.xlarge')
     expect(planOf(rolled, 'launch-template')).toEqual(['version 2: instance type c6i.large → c6i.xlarge, mode two-arm → one-arm'])
     expect(now.instanceVersions).toEqual(['2', '2'])

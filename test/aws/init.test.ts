@@ -99,20 +99,24 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
   it('lets appliances change only the source/destination check of instances of this deployment, and read only what init staged', async () => {
     const {PolicyDocument} = await aws.iam.send(new GetRolePolicyCommand({RoleName: 'gwlb-egress-us-east-1', PolicyName: 'gwlb-source-dest-check'}))
     const policy = JSON.parse(decodeURIComponent(PolicyDocument!)) as {Statement: {Action: string[] | string; Resource: string; Condition?: unknown}[]}
-    expect(policy.Statement).toHaveLength(2)
-    expect(policy.Statement[1]).toMatchObject({Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::gwlb-egress-123456789012-us-east-1/appliance/*'})
-    expect(policy.Statement[1]!.Condition).toBeUndefined()
-    expect(policy.Statement[0]!.Action).toContain('ec2:ModifyInstanceAttribute')
-    expect(policy.Statement[0]!.Resource).toBe('arn:aws:ec2:us-east-1:123456789012:instance/*')
-    expect(policy.Statement[0]!.Condition).toEqual({StringEquals: {'aws:ResourceTag/gwlb:deployment': 'egress'}})
+    const ownInstances = {Effect: 'Allow', Resource: 'arn:aws:ec2:us-east-1:123456789012:instance/*'}
+    const tagged = {StringEquals: {'aws:ResourceTag/gwlb:deployment': 'egress'}}
+    expect(policy.Statement).toEqual([
+      {Sid: 'OwnDeploymentReadSourceDestCheck', Action: 'ec2:DescribeInstanceAttribute', ...ownInstances, Condition: tagged},
+      // Modify, but only the SourceDestCheck attribute: the condition key exists only in calls that set it.
+      {Sid: 'OwnDeploymentSetSourceDestCheckOnly', Action: 'ec2:ModifyInstanceAttribute', ...ownInstances, Condition: {...tagged, Null: {'ec2:Attribute/SourceDestCheck': 'false'}}},
+      {Sid: 'StagedSoftware', Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::gwlb-egress-123456789012-us-east-1/appliance/*'},
+    ])
     const {InstanceProfile} = await aws.iam.send(new GetInstanceProfileCommand({InstanceProfileName: 'gwlb-egress-us-east-1'}))
     expect(InstanceProfile?.Roles?.map((r) => r.RoleName)).toEqual(['gwlb-egress-us-east-1'])
   })
 
-  it('admits GENEVE and the health port from the VPC only', async () => {
+  it('admits GENEVE and the health port from the appliance subnets only (where the GWLB\'s interfaces are), and tells the appliances so', async () => {
     const {SecurityGroups = []} = await aws.ec2.send(new DescribeSecurityGroupsCommand({Filters: [{Name: 'tag:gwlb:deployment', Values: ['egress']}]}))
-    const rules = SecurityGroups[0]!.IpPermissions!.map((p) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort} ${p.IpRanges?.map((r) => r.CidrIp).join(',')}`).sort()
-    expect(rules).toEqual(['tcp/8080-8080 10.0.0.0/16', 'udp/6081-6081 10.0.0.0/16'])
+    const rules = SecurityGroups[0]!.IpPermissions!.map((p) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort} ${p.IpRanges?.map((r) => r.CidrIp).sort().join(',')}`).sort()
+    expect(rules).toEqual(['tcp/8080-8080 10.0.10.0/24,10.0.11.0/24', 'udp/6081-6081 10.0.10.0/24,10.0.11.0/24'])
+    const {LaunchTemplateVersions = []} = await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateName: 'gwlb-egress', Versions: ['$Latest']}))
+    expect(Buffer.from(LaunchTemplateVersions[0]!.LaunchTemplateData!.UserData!, 'base64').toString()).toMatch(/gwlb appliance install .* --allowed-sources 10\.0\.10\.0\/24,10\.0\.11\.0\/24$/m)
   })
 
   it('launches appliances with IMDSv2 required, the instance profile, deployment tags and user data that is valid bash', async () => {

@@ -2,12 +2,13 @@ import {DescribeInstanceAttributeCommand, RunInstancesCommand} from '@aws-sdk/cl
 import type {Server} from 'node:http'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {SourceDestCheck} from '../../src/appliance/host/source-dest-check.js'
-import {fakeImds} from '../helpers/imds.js'
+import {instanceSubnet} from '../../src/appliance/host/imds.js'
+import {fakeImds, IMDS_SUBNET} from '../helpers/imds.js'
 import {useMoto} from '../helpers/moto.js'
 
 const {clients} = useMoto()
 
-describe('the source/destination check of the appliance instance', () => {
+describe('the appliance instance, through its metadata: source/destination check and subnet', () => {
   let imds: Server
   let instanceId: string
   const check = async () =>
@@ -32,6 +33,10 @@ describe('the source/destination check of the appliance instance', () => {
     expect(await check()).toBe(false)
     expect(await sdc.restore()).toBe(`source/destination check of ${instanceId} restored`)
     expect(await check()).toBe(true)
+  })
+
+  it('the instance\'s subnet, which the appliance takes GENEVE from when not told', async () => {
+    expect(await instanceSubnet()).toBe(IMDS_SUBNET)
   })
 
   it('is left off at exit if it was off before', async () => {

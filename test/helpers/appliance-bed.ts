@@ -1,10 +1,20 @@
 import type {ChildProcess} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {renderUnit} from '../../src/appliance/host/systemd.js'
 import {Lab, type Host} from './netns.js'
 import {encapsulate, type GwlbOptions} from './packets.js'
 import {Peer, type UdpEvent} from './peer.js'
 
 const gwlbCli = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+const sandbox = fileURLToPath(new URL('../fixtures/sandbox.sh', import.meta.url))
+
+/**
+ * A folder the sandboxed appliance can see (its /tmp is a private one, as systemd's PrivateTmp makes it):
+ * for hooks, tools and packages it runs. Only readable to it, unless given to the bed as `writable`.
+ */
+export const scratchDir = (prefix: string) => mkdtempSync(join('/run', prefix))
 
 export const GWLB_IP = '10.77.0.1'
 export const APPLIANCE_IP = '10.77.0.2'
@@ -13,6 +23,10 @@ export const APPLIANCE_EGRESS_IP = '198.18.0.1'
 /** GWLB sends from this port in the simulation, to show that replies go back to the port it sent from. */
 export const GWLB_SOURCE_PORT = 51000
 export const HEALTH_PORT = 8080
+/** Where the appliance serves its report and metrics by default: loopback, so asked from its own namespace. */
+export const METRICS = '127.0.0.1:9641'
+/** The GWLB's subnet, which the bed's appliance takes GENEVE from (what init passes as --allowed-sources). */
+export const GWLB_SUBNET = '10.77.0.0/24'
 
 /**
  * Three namespaces: a simulated GWLB node (10.77.0.1), the appliance (10.77.0.2 towards the GWLB,
@@ -26,8 +40,13 @@ export class ApplianceBed {
   readonly internet: Host
   readonly gwlbPeer: Peer
   readonly internetPeer: Peer
+  /** On the appliance itself: reads the report and metrics, which only loopback gets by default. */
+  readonly localPeer: Peer
   process?: ChildProcess
   output = ''
+  /** Paths the appliance may write (the unit's ReadWritePaths=, `gwlb appliance install --writable`). */
+  writable: string[] = []
+  private readonly unitDir = scratchDir('gwlb-bed-unit-')
 
   /** cli: the gwlb entry point to run (this checkout's, or an installed package's). */
   constructor(readonly cli = gwlbCli) {
@@ -39,10 +58,11 @@ export class ApplianceBed {
     this.appliance.run('ip', 'route', 'add', 'default', 'via', INTERNET_IP)
     this.gwlbPeer = new Peer(this.gwlb)
     this.internetPeer = new Peer(this.internet)
+    this.localPeer = new Peer(this.appliance)
   }
 
   async setUp(): Promise<void> {
-    await Promise.all([this.gwlbPeer.ready(), this.internetPeer.ready()])
+    await Promise.all([this.gwlbPeer.ready(), this.internetPeer.ready(), this.localPeer.ready()])
     this.gwlbPeer.command({op: 'bind', id: 'tx', port: GWLB_SOURCE_PORT, address: GWLB_IP})
     this.gwlbPeer.command({op: 'bind', id: 'rx', port: 6081, address: GWLB_IP})
     this.internetPeer.command({op: 'udp-echo', port: 7})
@@ -54,8 +74,9 @@ export class ApplianceBed {
   }
 
   /**
-   * Starts `gwlb appliance run` in the appliance namespace and waits until its health port says 200;
-   * returns the health answers seen on the way.
+   * Starts `gwlb appliance run` in the appliance namespace, sandboxed as its systemd unit says (only the network
+   * capabilities, no new privileges, the system read-only, a private /tmp), and waits until its health port
+   * says 200; returns the health answers seen on the way.
    */
   async start(...args: string[]): Promise<(number | 'down')[]> {
     return this.startWith({}, ...args)
@@ -63,7 +84,11 @@ export class ApplianceBed {
 
   async startWith(env: Record<string, string>, ...args: string[]): Promise<(number | 'down')[]> {
     this.output = ''
-    const child = this.appliance.spawn(process.execPath, [this.cli, 'appliance', 'run', '--health-port', String(HEALTH_PORT), '--source-dest-check', 'skip', ...args], {
+    const command = [process.execPath, this.cli, 'appliance', 'run', '--health-port', String(HEALTH_PORT), '--source-dest-check', 'skip',
+      ...(args.includes('--allowed-sources') ? [] : ['--allowed-sources', GWLB_SUBNET]), ...args]
+    const unit = join(this.unitDir, 'gwlb-appliance.service')
+    writeFileSync(unit, renderUnit(command, {writable: this.writable}))
+    const child = this.appliance.spawn('bash', [sandbox, unit, ...command], {
       env: {...process.env, NO_COLOR: '1', ...env},
     })
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()))
@@ -116,8 +141,22 @@ export class ApplianceBed {
     return {...e, payload: Buffer.from(e.hex, 'hex')}
   }
 
-  async health(path = '/', port = HEALTH_PORT): Promise<{status?: number; body?: string; headers?: Record<string, string>}> {
+  async health(path = '/', port = HEALTH_PORT): Promise<{status?: number; body?: string; headers?: Record<string, string>; error?: string}> {
     return this.gwlbPeer.http(`http://${APPLIANCE_IP}:${port}${path}`)
+  }
+
+  /** The appliance's report as JSON, from its own namespace. */
+  async report<T = Record<string, unknown>>(): Promise<T> {
+    const answer = await this.localPeer.http(`http://${METRICS}/json`)
+    if (answer.status !== 200) throw new Error(`report: ${answer.status ?? answer.error}`)
+    return JSON.parse(answer.body!) as T
+  }
+
+  /** Prometheus metrics, from the appliance's own namespace. */
+  async metrics(): Promise<string> {
+    const answer = await this.localPeer.http(`http://${METRICS}/metrics`)
+    if (answer.status !== 200) throw new Error(`metrics: ${answer.status ?? answer.error}`)
+    return answer.body!
   }
 
   links(): string[] {
@@ -130,8 +169,8 @@ export class ApplianceBed {
 
   async cleanup(): Promise<void> {
     await this.stop()
-    this.gwlbPeer.close()
-    this.internetPeer.close()
+    for (const peer of [this.gwlbPeer, this.internetPeer, this.localPeer]) peer.close()
+    rmSync(this.unitDir, {recursive: true, force: true})
     this.lab.cleanup()
   }
 }

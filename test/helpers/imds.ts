@@ -2,16 +2,20 @@ import {createServer, type Server} from 'node:http'
 import {TEST_REGION} from './moto.js'
 
 export const IMDS_ROLE = 'gwlb-egress-us-east-1'
+export const IMDS_MAC = '0e:12:34:56:78:9a'
+export const IMDS_SUBNET = '10.0.10.0/24'
 
 /**
  * An instance metadata service that, like EC2's with IMDSv2 required, answers only with a session token:
- * the instance's id and region, and its role's temporary credentials. `paths` records what was asked.
+ * the instance's id, region and subnet, and its role's temporary credentials. `paths` records what was asked.
  */
 export function fakeImds(instanceId: string): Server & {paths: string[]} {
   const paths: string[] = []
   const answers: Record<string, string> = {
     '/latest/meta-data/instance-id': instanceId,
     '/latest/meta-data/placement/region': TEST_REGION,
+    '/latest/meta-data/mac': IMDS_MAC,
+    [`/latest/meta-data/network/interfaces/macs/${IMDS_MAC}/subnet-ipv4-cidr-block`]: IMDS_SUBNET,
     '/latest/meta-data/iam/security-credentials/': IMDS_ROLE,
     [`/latest/meta-data/iam/security-credentials/${IMDS_ROLE}`]: JSON.stringify({
       Code: 'Success', Type: 'AWS-HMAC', AccessKeyId: 'ASIAIMDSTEST', SecretAccessKey: 'imds-secret', Token: 'imds-session-token', Expiration: '2099-01-01T00:00:00Z',

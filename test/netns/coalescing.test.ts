@@ -18,7 +18,7 @@ interface Counts {
   coalesced: number
   groMerged: number
 }
-const countsOf = async (bed: ApplianceBed) => JSON.parse((await bed.health()).body!) as Counts
+const countsOf = (bed: ApplianceBed) => bed.report<Counts>()
 
 /**
  * Sends packets through a new endpoint (one-arm: out of gwi-, routed, back from gwo-); what returns, in order,
@@ -97,7 +97,7 @@ function buildMix(specs: PacketSpec[]): Buffer[] {
 const udpRun = (length: number) => Array.from({length}, (_, i) => udp({...V4, id: 7000 + i}, 5353, 53, data(i, i === length - 1 ? 77 : 200)))
 
 describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO packets, and come out unchanged', () => {
-  const bed = useRunningAppliance('--mode', 'one-arm', '--health-format', 'json')
+  const bed = useRunningAppliance('--mode', 'one-arm')
 
   const through = (packets: Buffer[], o: {asOne?: boolean} = {}) => sendThrough(bed(), packets, o)
 
@@ -172,7 +172,7 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
 })
 
 describeAsRoot('gwlb appliance run --no-gso: every packet goes through the tunnels on its own', () => {
-  const bed = useRunningAppliance('--mode', 'one-arm', '--health-format', 'json', '--no-gso')
+  const bed = useRunningAppliance('--mode', 'one-arm', '--no-gso')
 
   it('merges nothing, and the packets still come back as sent', async () => {
     const packets = udpRun(40)

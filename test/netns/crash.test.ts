@@ -67,23 +67,23 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
 
   it('SIGTERM while 300 endpoints are getting tunnels: stop waits for those being made, then leaves nothing', async () => {
     const before = sysctls()
-    await bed.start('--mode', 'one-arm')
+    await bed.start('--mode', 'one-arm', '--max-tunnels', '255')
     for (let i = 0; i < 300; i++) bed.send({eni: (0xe000 + i).toString(16).padStart(16, '0')}, icmpEcho({src: CLIENT_A, dst: INTERNET_IP}, 6, i))
     // The table is full (255 tunnels) once it says so; many of them are still being made.
     for (let waited = 0; !/no room for tunnels/.test(bed.output) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50))
-    expect(bed.output).toMatch(/no room for tunnels: 255 tunnels exist; 45 requests for another endpoint's tunnel refused in the last second/)
+    expect(bed.output).toMatch(/no room for tunnels: 255 exist \(--max-tunnels\); 45 packets of other endpoints dropped in the last second \(tunnel-limit\)/)
     // Within the bed's 10 s before it would kill -9: a clean exit.
     expect(await bed.stop()).toBe(0)
     expect(bed.links().filter((l) => /^gw[io]-/.test(l))).toEqual([])
     expect(policyRules()).toEqual([])
     expect(bed.appliance.run('nft', 'list', 'tables')).not.toMatch(/gwlb/)
     expect(sysctls()).toEqual(before)
-    // Said once a second with a count, not once per refused packet.
+    // Said once a second with a count, not once per dropped packet.
     expect(bed.output.match(/no room for tunnels/g)!.length).toBeLessThan(15)
   })
 
   it('250 new endpoints at once: every one gets its tunnel and forwards, and health answers within 2 s meanwhile', async () => {
-    await bed.start('--mode', 'one-arm')
+    await bed.start('--mode', 'one-arm', '--max-tunnels', '250')
     const endpoints = Array.from({length: 250}, (_, i) => ({eni: (0xd000 + i).toString(16).padStart(16, '0')}))
     // A client of its own behind each endpoint: one flow each (a flow's replies take its latest header).
     for (const [i, eni] of endpoints.entries()) bed.send(eni, icmpEcho({src: `10.220.0.${i}`, dst: INTERNET_IP}, 8, i))
@@ -91,10 +91,10 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
     let tunnels = 0
     for (const deadline = Date.now() + 120_000; tunnels < 250 && Date.now() < deadline;) {
       const asked = Date.now()
-      const health = await bed.health('/metrics')
+      const health = await bed.health()
       slowest = Math.max(slowest, Date.now() - asked)
       expect(health.status).toBe(200)
-      tunnels = Number(/^gwlb_tunnels (\d+)$/m.exec(health.body!)![1])
+      tunnels = Number(/^gwlb_tunnels (\d+)$/m.exec(await bed.metrics())![1])
       await new Promise((r) => setTimeout(r, 1000))
     }
     expect(tunnels).toBe(250)
@@ -115,7 +115,7 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
     let metrics = ''
     const value = (name: string) => Number(metrics.split('\n').find((l) => l.startsWith(`gwlb_${name} `))?.split(' ')[1])
     for (let waited = 0; waited < 5000 && !(value('geneve_packets_total{direction="in"}') >= 401); waited += 100) {
-      metrics = (await bed.health('/metrics')).body!
+      metrics = await bed.metrics()
       await new Promise((r) => setTimeout(r, 100))
     }
     expect(value('geneve_packets_total{direction="in"}')).toBe(401)

@@ -112,7 +112,11 @@ describeAsRoot('an appliance boots from what gwlb init staged', () => {
     expect(existsSync(join(upper, 'opt/gwlb/app/prebuilds/linux-x64/gwlb.node'))).toBe(true)
     expect(existsSync(join(upper, 'opt/gwlb/app/build'))).toBe(false)
     expect(existsSync(join(upper, 'var/lib/gwlb-test/apt-get.log'))).toBe(false)
-    expect(readFileSync(join(upper, 'etc/systemd/system/gwlb-appliance.service'), 'utf8')).toMatch(/^ExecStart=\/opt\/gwlb\/node\/bin\/node \/opt\/gwlb\/app\/bin\/run\.js appliance run --mode one-arm --health-port 8080$/m)
+    const unit = readFileSync(join(upper, 'etc/systemd/system/gwlb-appliance.service'), 'utf8')
+    expect(unit).toMatch(/^ExecStart=\/opt\/gwlb\/node\/bin\/node \/opt\/gwlb\/app\/bin\/run\.js appliance run --mode one-arm --health-port 8080 --allowed-sources 10\.0\.10\.0\/24,10\.0\.11\.0\/24$/m)
+    // The unit's sandbox is what it runs in (boot-root.sh sets it up as systemd would).
+    expect(output.text).toMatch(/ready: GENEVE on UDP 6081 from 10\.0\.10\.0\/24, 10\.0\.11\.0\/24/)
+    expect(readFileSync(`/proc/${run.pid}/status`, 'utf8')).toMatch(/^NoNewPrivs:\t1$/m)
 
     run.kill('SIGTERM')
     expect(await exited).toBe(0)

@@ -1,9 +1,8 @@
 import {execFileSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it, vi} from 'vitest'
-import {ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
+import {ApplianceBed, INTERNET_IP, scratchDir} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {echoReply, icmpEcho} from '../helpers/packets.js'
 import {payload, vectors} from '../helpers/vectors.js'
@@ -20,11 +19,13 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
   const sysctl = (key: string) => bed.appliance.run('sysctl', '-n', key).trim()
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gwlb-hooks-'))
+    // Where the sandboxed appliance sees it (not in /tmp, which is its own), and may write the hooks' log.
+    dir = scratchDir('gwlb-hooks-')
     hookLog = join(dir, 'hook.log')
     // A hook that records its arguments and takes a moment, as real hooks do.
     writeFileSync(join(dir, 'hook.sh'), `#!/bin/sh\nsleep 0.5\necho "$@" >> ${hookLog}\n`, {mode: 0o755})
     bed = new ApplianceBed()
+    bed.writable = [dir]
     await bed.setUp()
     // Values the appliance must change and then put back.
     bed.appliance.sysctl('net.ipv4.ip_forward', 0)
@@ -37,7 +38,7 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
 
   const hookLines = () => readFileSync(hookLog, 'utf8').trim().split('\n')
 
-  it('goes healthy only once it is bound and its rules are in place, and serves text, json and metrics', async () => {
+  it('goes healthy only once it is bound and its rules are in place; health says only that, the report and metrics are on loopback', async () => {
     // An nft that takes a second, so that the time before the rules are in place can be seen from outside.
     const slow = join(dir, 'slow-bin')
     mkdirSync(slow)
@@ -45,6 +46,12 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     const seen = await bed.startWith({PATH: `${slow}:${process.env.PATH}`},
       '--idle-timeout', '2', '--on-create', `${dir}/hook.sh extra-arg`, '--on-destroy', `${dir}/hook.sh`, '--health-format', 'json', '--also-health-port', '8081')
     expect(seen.filter((s) => s !== 'down')).toEqual([503, 200])
+    // It runs as its unit has it: NET_ADMIN, NET_RAW and NET_BIND_SERVICE only, no way to more, the system read-only.
+    const status = readFileSync(`/proc/${bed.process!.pid}/status`, 'utf8')
+    expect(status).toMatch(/^CapEff:\t0000000000003400$/m)
+    expect(status).toMatch(/^CapBnd:\t0000000000003400$/m)
+    expect(status).toMatch(/^NoNewPrivs:\t1$/m)
+    expect(readFileSync(`/proc/${bed.process!.pid}/mountinfo`, 'utf8')).toMatch(/^\S+ \S+ \S+ \S+ \/ ro,/m)
     expect(sysctl('net.ipv4.ip_forward')).toBe('1')
     expect(sysctl('net.ipv4.conf.all.rp_filter')).toBe('0')
     expect(bed.appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).toMatch(/masquerade/)
@@ -52,21 +59,24 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     expect(health.status).toBe(200)
     expect(health.headers?.connection).toBe('close')
     expect(Number(health.headers?.['content-length'])).toBe(Buffer.byteLength(health.body!))
-    expect(JSON.parse(health.body!)).toMatchObject({status: 'ready', mode: 'two-arm', tunnels: [], flows: 0})
+    expect(JSON.parse(health.body!)).toEqual({status: 'ready'})
     // A health port in flight (init moving a fleet to another port): the other port answers as the health port does.
     expect(await bed.health('/', 8081)).toMatchObject({status: 200, body: health.body})
-    const metrics = await bed.health('/metrics')
-    expect(metrics.body).toMatch(/^gwlb_up 1$/m)
-    expect(metrics.body).toMatch(/^# TYPE gwlb_drops_total counter$/m)
+    // Counters and ENI ids are not for the whole VPC: only the host itself gets them, on the metrics port.
+    expect((await bed.health('/metrics')).status).toBe(404)
+    expect((await bed.health('/', 9641)).error).toMatch(/ECONNREFUSED/)
+    expect(await bed.report()).toMatchObject({status: 'ready', mode: 'two-arm', tunnels: [], flows: 0})
+    const metrics = await bed.metrics()
+    expect(metrics).toMatch(/^gwlb_up 1$/m)
+    expect(metrics).toMatch(/^# TYPE gwlb_drops_total counter$/m)
   })
 
   it('runs the create hook with gwlbtun\'s arguments before the first packet goes through; health answers meanwhile', async () => {
     bed.send(ENI, ping(1))
     // While the create hook runs (half a second), health still answers, and shows the tunnel being made.
     await vi.waitFor(async () => {
-      const during = await bed.health()
-      expect(during.status).toBe(200)
-      expect(JSON.parse(during.body!)).toMatchObject({tunnels: [{ingress: 'gwi-5bqWvzLwwkk', state: 'creating'}]})
+      expect((await bed.health()).status).toBe(200)
+      expect(await bed.report()).toMatchObject({tunnels: [{ingress: 'gwi-5bqWvzLwwkk', state: 'creating'}]})
     }, {timeout: 2000, interval: 20})
     await bed.reply(pong(1))
     expect(hookLines()).toEqual([`extra-arg CREATE ${NAMES}`])
@@ -77,14 +87,13 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     for (const v of invalid) bed.sendRaw(payload(v))
     bed.send(ENI, ping(2))
     await bed.reply(pong(2))
-    const report = JSON.parse((await bed.health()).body!) as {drops: Record<string, number>; tunnels: {ingress: string}[]}
+    const report = await bed.report<{drops: Record<string, number>; tunnels: {ingress: string}[]}>()
     const {'link-local': _kernelChatter, ...drops} = report.drops
     expect(Object.values(drops).reduce((a, b) => a + b, 0)).toBe(invalid.length)
     expect(report.drops['bad-version']).toBe(2)
     expect(report.drops['unknown-critical-option']).toBe(1)
     expect(report.tunnels.map((t) => t.ingress)).toEqual(['gwi-5bqWvzLwwkk'])
-    const metrics = await bed.health('/metrics')
-    expect(metrics.body).toMatch(/^gwlb_drops_total\{reason="missing-aws-option"\} 1$/m)
+    expect(await bed.metrics()).toMatch(/^gwlb_drops_total\{reason="missing-aws-option"\} 1$/m)
   })
 
   it('keeps a tunnel with inbound-only traffic, destroys an idle one, and re-creates it on the next packet', async () => {

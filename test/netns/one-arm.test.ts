@@ -8,7 +8,7 @@ const CLIENT = '10.200.0.5'
 const SERVER = '203.0.113.80'
 
 describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
-  const bed = useRunningAppliance('--mode', 'one-arm', '--health-format', 'json')
+  const bed = useRunningAppliance('--mode', 'one-arm')
 
   /** In one-arm mode the packet itself comes back, one hop older, with its flow's GENEVE header. */
   async function roundTrip(inner: Buffer, protocol: 'ipv4' | 'ipv6' = 'ipv4') {
@@ -44,8 +44,8 @@ describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
     const gwo = bed().links().find((l) => l.startsWith('gwo-'))!
     expect(() => bed().appliance.run('ping', '-c', '1', '-W', '1', '-I', gwo, '203.0.113.99')).toThrow()
     await expect(bed().reply(() => true, 1000)).rejects.toThrow(/no matching event/)
-    const report = JSON.parse((await bed().health()).body ?? '{}') as {drops?: Record<string, number>}
-    expect(report.drops?.['unknown-flow']).toBe(1)
+    const report = await bed().report<{drops: Record<string, number>}>()
+    expect(report.drops['unknown-flow']).toBe(1)
   })
 
   it('applies no NAT', () => {

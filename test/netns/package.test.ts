@@ -1,6 +1,5 @@
 import {execFile, execFileSync} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
@@ -8,7 +7,7 @@ import {list} from 'tar'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {packInstallation} from '../../src/aws/staging/pack.js'
 import {sha256File} from '../../src/aws/staging/files.js'
-import {ApplianceBed, INTERNET_IP} from '../helpers/appliance-bed.js'
+import {ApplianceBed, INTERNET_IP, scratchDir} from '../helpers/appliance-bed.js'
 import {icmpEcho, parseInner} from '../helpers/packets.js'
 import {describeAsRoot} from '../helpers/root.js'
 
@@ -28,7 +27,7 @@ describeAsRoot('the package gwlb ships to its appliances', () => {
   let tarball: string
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gwlb-package-test-'))
+    dir = scratchDir('gwlb-package-test-') // where the sandboxed appliance sees it
     tarball = join(dir, 'gwlb.tgz')
     await packInstallation(root, tarball)
   }, 60_000)

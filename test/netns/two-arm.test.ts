@@ -62,7 +62,7 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
     expect(bed().links()).toEqual(expect.arrayContaining(['gwi-1', 'gwo-1', 'gwi-5bqWvzLwwkk']))
   })
 
-  const coalesced = async () => Number(/^gwlb_coalesced_packets_total (\d+)$/m.exec((await bed().health('/metrics')).body!)![1])
+  const coalesced = async () => Number(/^gwlb_coalesced_packets_total (\d+)$/m.exec(await bed().metrics())![1])
 
   it('NATs a run of one flow once, as a GSO packet, and the far end still gets every datagram as sent', async () => {
     const before = await coalesced()

@@ -12,7 +12,7 @@ describeAsRoot('gwlb appliance run with several data-plane workers', () => {
   beforeAll(async () => {
     bed = new ApplianceBed()
     await bed.setUp()
-    await bed.start('--mode', 'two-arm', '--workers', '2', '--health-format', 'json')
+    await bed.start('--mode', 'two-arm', '--workers', '2')
     // GENEVE senders pick the UDP source port from the inner flow (RFC 8926 §3.3): one port per flow here,
     // so that the kernel spreads the flows over both workers' sockets.
     for (let n = 0; n < FLOWS; n++) bed.gwlbPeer.command({op: 'bind', id: `flow${n}`, port: 52000 + n, address: GWLB_IP})
@@ -31,7 +31,7 @@ describeAsRoot('gwlb appliance run with several data-plane workers', () => {
       expect(reply.payload.subarray(0, 40)).toEqual(geneveHeader({...ENI, cookie: cookie(n)}))
       expect(parseInner(reply.payload.subarray(40)).payload.subarray(8).toString()).toBe(`flow ${n}`)
     }
-    const report = JSON.parse((await bed.health()).body!) as {workers: number; crossWorkerReplies: number; drops: Record<string, number>}
+    const report = await bed.report<{workers: number; crossWorkerReplies: number; drops: Record<string, number>}>()
     expect(report.workers).toBe(2)
     expect(report.crossWorkerReplies).toBeGreaterThan(0)
     expect(report.drops['unknown-flow']).toBe(0)

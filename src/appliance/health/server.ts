@@ -35,39 +35,27 @@ export interface HealthReport {
   tunnels: TunnelReport[]
 }
 
-/**
- * The health-check port: 503 until ready and while stopping, 200 while running; GET /metrics for Prometheus.
- * It may listen on more than one port: while a fleet moves to another health port, the target group still
- * checks the old one until every appliance answers on the new.
- */
-export class HealthServer {
+const TEXT = 'text/plain; charset=utf-8'
+
+/** One HTTP answer, complete (GWLB health checks want valid HTTP: a length, CRLF, no keep-alive). */
+function send(request: IncomingMessage, response: ServerResponse, code: number, type: string, body: string): void {
+  response.writeHead(code, {'Content-Type': type, 'Content-Length': Buffer.byteLength(body), Connection: 'close'})
+  response.end(request.method === 'HEAD' ? undefined : body)
+}
+
+/** HTTP servers on one or more addresses, closed together. */
+class Listeners {
   private readonly servers: Server[] = []
 
-  constructor(
-    private readonly format: HealthFormat,
-    private readonly report: () => HealthReport,
-  ) {}
+  constructor(private readonly answer: (request: IncomingMessage, response: ServerResponse) => void) {}
 
-  private answer(request: IncomingMessage, response: ServerResponse): void {
-    const health = this.report()
-    const code = health.status === 'ready' ? 200 : 503
-    const metrics = request.url?.split('?')[0] === '/metrics'
-    const body = metrics ? renderMetrics(health) : this.render(health)
-    response.writeHead(metrics ? 200 : code, {
-      'Content-Type': metrics ? 'text/plain; version=0.0.4' : this.format === 'json' ? 'application/json' : 'text/plain; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-      Connection: 'close',
-    })
-    response.end(request.method === 'HEAD' ? undefined : body)
-  }
-
-  listen(port: number): Promise<void> {
-    const server = createServer((request, response) => this.answer(request, response))
+  listen(port: number, host?: string): Promise<void> {
+    const server = createServer(this.answer)
     // GWLB health checks open a connection per probe: don't keep idle ones around.
     server.keepAliveTimeout = 0
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, () => {
+      server.listen(port, host, () => {
         server.off('error', reject)
         this.servers.push(server)
         resolve()
@@ -81,11 +69,50 @@ export class HealthServer {
       server.closeAllConnections()
     })))
   }
+}
 
-  private render(health: HealthReport): string {
-    if (this.format === 'status') return ''
-    if (this.format === 'json') return JSON.stringify(health) + '\n'
-    return renderText(health)
+/**
+ * The health-check port: 503 until ready and while stopping, 200 while running, and nothing else — the GWLB
+ * needs no more, and the whole VPC may reach this port. It may listen on more than one port: while a fleet
+ * moves to another health port, the target group still checks the old one until every appliance answers on the new.
+ */
+export class HealthServer extends Listeners {
+  constructor(
+    private readonly format: HealthFormat,
+    private readonly status: () => Readiness,
+  ) {
+    super((request, response) => this.reply(request, response))
+  }
+
+  private reply(request: IncomingMessage, response: ServerResponse): void {
+    const status = this.status()
+    if (request.url?.split('?')[0] === '/metrics') return send(request, response, 404, TEXT, 'not on the health port: see --metrics-listen\n')
+    const body = this.format === 'status' ? '' : this.format === 'json' ? JSON.stringify({status}) + '\n' : `gwlb appliance: ${status}\n`
+    send(request, response, status === 'ready' ? 200 : 503, this.format === 'json' ? 'application/json' : TEXT, body)
+  }
+}
+
+/**
+ * The detailed report (endpoints' ENI ids, counters per tunnel) and Prometheus metrics, on --metrics-listen:
+ * `/` text, `/json` JSON, `/metrics`. Loopback by default; on another address only the allowed sources (and the
+ * host itself) get an answer.
+ */
+export class ReportServer extends Listeners {
+  constructor(
+    private readonly report: () => HealthReport,
+    private readonly allowed: (address: string) => boolean,
+  ) {
+    super((request, response) => this.reply(request, response))
+  }
+
+  private reply(request: IncomingMessage, response: ServerResponse): void {
+    if (!this.allowed(request.socket.remoteAddress ?? '')) return send(request, response, 403, TEXT, 'forbidden\n')
+    const health = this.report()
+    const path = request.url?.split('?')[0]
+    if (path === '/metrics') return send(request, response, 200, 'text/plain; version=0.0.4', renderMetrics(health))
+    if (path === '/json') return send(request, response, 200, 'application/json', JSON.stringify(health) + '\n')
+    if (path === '/') return send(request, response, 200, TEXT, renderText(health))
+    send(request, response, 404, TEXT, 'GET /, /json or /metrics\n')
   }
 }
 

@@ -27,3 +27,14 @@ export function tunnelNames(eniHigh: number, eniLow: number): TunnelNames {
   const x = base60(eni)
   return {ingress: `gwi-${x}`, egress: `gwo-${x}`, eniHex: eni.toString(16).padStart(17, '0')}
 }
+
+/**
+ * Why a name cannot be a Linux interface's, if it cannot: the kernel's rule (1-15 bytes, not . or .., no `/`,
+ * `:` or white space), and nothing that could break out of an nft string or a sysctl path (quotes, `\`).
+ */
+export function interfaceNameProblem(name: string): string | undefined {
+  if (name === '' || Buffer.byteLength(name) > 15) return 'an interface name has 1 to 15 bytes'
+  if (name === '.' || name === '..') return 'not an interface name'
+  if (/[/:\s"'\\]|[^\x21-\x7e]/.test(name)) return 'an interface name has no /, :, spaces, quotes or control characters'
+  return undefined
+}

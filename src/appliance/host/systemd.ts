@@ -12,8 +12,14 @@ export function systemdQuote(arg: string): string {
   return `"${arg.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('%', '%%').replaceAll('$', '$$$$')}"`
 }
 
-/** The unit that keeps `gwlb appliance run` going: after the network is up, restarted 5 s after any exit. */
-export function renderUnit(command: string[]): string {
+/**
+ * The unit that keeps `gwlb appliance run` going: after the network is up, restarted 5 s after any exit, and
+ * sandboxed to what the data plane needs. It runs as root, but with only the network capabilities (links,
+ * routes, nftables and the raw socket back to the GWLB; a health port below 1024), no way to gain others, the
+ * system read-only but for its state in /run/gwlb (and `writable` paths, for hooks that write), /proc/sys
+ * writable for its sysctls, and /dev/net/tun. Hooks run with the same restrictions.
+ */
+export function renderUnit(command: string[], options: {writable?: string[]} = {}): string {
   return `[Unit]
 Description=gwlb GENEVE appliance data plane (AWS Gateway Load Balancer target)
 Wants=network-online.target
@@ -28,11 +34,30 @@ RestartSec=5s
 KillSignal=SIGTERM
 TimeoutStopSec=60s
 LimitNOFILE=65536
-
+${SANDBOX}${(options.writable ?? []).map((path) => `ReadWritePaths=${systemdQuote(path)}\n`).join('')}
 [Install]
 WantedBy=multi-user.target
 `
 }
+
+/** What the data plane may do, and no more (systemd.exec(5)); the netns tests run the daemon under these same lines. */
+const SANDBOX = `CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=tmpfs
+PrivateTmp=yes
+# /run/gwlb: what a crashed run left, for the next start to undo; kept across restarts.
+RuntimeDirectory=gwlb
+RuntimeDirectoryPreserve=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+`
 
 export interface InstallResult {
   path: string

@@ -5,13 +5,14 @@ import {
   ModifyVpcEndpointServicePermissionsCommand, type VpcEndpoint,
 } from '@aws-sdk/client-ec2'
 import type {AwsClients} from '../clients.js'
+import {principalArn} from '../spec.js'
 import {done, names, remember, required, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
 
 /** Who may connect endpoints to the service: the flags' principals, else this account. */
 const principals = (ctx: StepContext) =>
-  ctx.spec.allowedPrincipals.length ? ctx.spec.allowedPrincipals : [`arn:${ctx.topology.partition}:iam::${ctx.topology.account}:root`]
+  (ctx.spec.allowedPrincipals.length ? ctx.spec.allowedPrincipals : [ctx.topology.account]).map((p) => principalArn(p, ctx.topology.partition))
 
 async function ourService(aws: AwsClients, deployment: string) {
   const {ServiceConfigurations = []} = await aws.ec2.send(new DescribeVpcEndpointServiceConfigurationsCommand({}))

@@ -15,19 +15,29 @@ const notFound = (error: unknown) => {
 }
 
 /**
- * All an appliance may do: read and turn off the source/destination check of instances of its own deployment
- * (by tag) — not of any other instance — and read what init staged for it in the deployment's bucket.
+ * All an appliance may do: read, and set, the source/destination check of instances of its own deployment
+ * (by tag) — no other attribute, no other instance — and read what init staged for it in the deployment's bucket.
  */
 export function appliancePolicy(ctx: StepContext): string {
   const {partition, region, account} = ctx.topology
+  const ownInstances = {
+    Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
+    Condition: {StringEquals: {[`aws:ResourceTag/${DEPLOYMENT_TAG}`]: ctx.spec.name}},
+  }
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [{
-      Sid: 'OwnDeploymentSourceDestCheck',
+      Sid: 'OwnDeploymentReadSourceDestCheck',
       Effect: 'Allow',
-      Action: ['ec2:ModifyInstanceAttribute', 'ec2:DescribeInstanceAttribute'],
-      Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
-      Condition: {StringEquals: {[`aws:ResourceTag/${DEPLOYMENT_TAG}`]: ctx.spec.name}},
+      Action: 'ec2:DescribeInstanceAttribute',
+      ...ownInstances,
+    }, {
+      Sid: 'OwnDeploymentSetSourceDestCheckOnly',
+      Effect: 'Allow',
+      Action: 'ec2:ModifyInstanceAttribute',
+      Resource: ownInstances.Resource,
+      // The key is present only when the call sets SourceDestCheck (one attribute per call).
+      Condition: {...ownInstances.Condition, Null: {'ec2:Attribute/SourceDestCheck': 'false'}},
     }, {
       Sid: 'StagedSoftware',
       Effect: 'Allow',

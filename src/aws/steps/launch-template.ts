@@ -11,6 +11,7 @@ import type {DeploymentSpec} from '../spec.js'
 import {differences, done, drift, names, required, unlessNotFound, type Resource, type Step, type StepContext, type StepReport} from '../step.js'
 import {DEPLOYMENT_TAG, tags, tagSpecifications, tagValue} from '../tags.js'
 import {renderUserData} from '../user-data.js'
+import {gwlbSourceCidrs} from './security-group.js'
 import {errorCode, retrying} from '../wait.js'
 import {artifacts} from './software.js'
 
@@ -47,20 +48,25 @@ export const softwareDescription = (gwlb: string, sha256: string, node: string) 
 /** What the instances carry, field by field, as a launch-template version has it (the user data names mode and port). */
 function carried(version: {LaunchTemplateData?: {InstanceType?: string; ImageId?: string; KeyName?: string; UserData?: string}; VersionDescription?: string}) {
   const data = version.LaunchTemplateData ?? {}
-  const install = /gwlb appliance install .*--mode (\S+) --health-port (\d+)/.exec(Buffer.from(data.UserData ?? '', 'base64').toString())
-  return {instanceType: data.InstanceType, image: data.ImageId, keyName: data.KeyName, mode: install?.[1], healthPort: install?.[2], software: version.VersionDescription}
+  const userData = Buffer.from(data.UserData ?? '', 'base64').toString()
+  const install = /gwlb appliance install .*--mode (\S+) --health-port (\d+)/.exec(userData)
+  const sources = /gwlb appliance install .*--allowed-sources (\S+)/.exec(userData)?.[1]
+  return {instanceType: data.InstanceType, image: data.ImageId, keyName: data.KeyName, mode: install?.[1], healthPort: install?.[2], sources, software: version.VersionDescription}
 }
 
 type Carried = ReturnType<typeof carried>
 
-/** Without --ami-id the image stays what the fleet runs: a new Canonical build does not roll a fleet by itself. */
-const comparison = (now: Carried, spec: DeploymentSpec, software?: string): [string, unknown, unknown][] => [
+/**
+ * Without --ami-id the image stays what the fleet runs: a new Canonical build does not roll a fleet by itself.
+ * The software and the GENEVE sources are init's to judge (they come from what it stages and finds), not drift.
+ */
+const comparison = (now: Carried, spec: DeploymentSpec, made?: {software: string; sources: string}): [string, unknown, unknown][] => [
   ['instance type', now.instanceType, spec.instanceType],
   ['AMI', now.image, spec.amiId ?? now.image],
   ['key pair', now.keyName, spec.keyName],
   ['mode', now.mode, spec.mode],
   ['health port', now.healthPort, spec.healthPort],
-  ...(software ? [['software', now.software, software] as [string, unknown, unknown]] : []),
+  ...(made ? [['software', now.software, made.software], ['GENEVE sources', now.sources, made.sources]] as [string, unknown, unknown][] : []),
 ]
 
 /**
@@ -78,7 +84,8 @@ async function portInFlight(ctx: StepContext): Promise<number[]> {
 async function templateData(ctx: StepContext, image: string | undefined): Promise<{data: RequestLaunchTemplateData; description: string}> {
   const staged = await artifacts(ctx)
   const {region, architecture} = ctx.topology
-  const userData = renderUserData(ctx.spec, {...staged, region, architecture, dnsSuffix: regionFacts(region).dnsSuffix, endpoint: ctx.aws.s3Endpoint}, await portInFlight(ctx))
+  const source = {...staged, region, architecture, dnsSuffix: regionFacts(region).dnsSuffix, endpoint: ctx.aws.s3Endpoint}
+  const userData = renderUserData(ctx.spec, source, {allowedSources: gwlbSourceCidrs(ctx), alsoHealthPorts: await portInFlight(ctx)})
   const instanceName = `gwlb-${ctx.spec.name}-appliance`
   return {
     description: softwareDescription(staged.gwlb.version, staged.gwlb.sha256, staged.node.version),
@@ -121,7 +128,7 @@ export const launchTemplate: Step = {
       throw new UserError(`launch template ${name} exists and is not part of deployment ${ctx.spec.name}`, 'choose another --name')
     const staged = await artifacts(ctx)
     const changed = differences(comparison(carried(await latestVersion(ctx.aws, template.LaunchTemplateId!)), ctx.spec,
-      softwareDescription(staged.gwlb.version, staged.gwlb.sha256, staged.node.version)))
+      {software: softwareDescription(staged.gwlb.version, staged.gwlb.sha256, staged.node.version), sources: gwlbSourceCidrs(ctx).join(',')}))
     const next = (template.LatestVersionNumber ?? 0) + 1
     return {resources: [resource(template.LaunchTemplateId!, name, template.LatestVersionNumber)], missing: changed.length ? [`version ${next}: ${changed.join(', ')}`] : []}
   },

@@ -1,20 +1,56 @@
-import {AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, type IpPermission} from '@aws-sdk/client-ec2'
+import {
+  AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand, type IpPermission,
+} from '@aws-sdk/client-ec2'
 import {done, names, unlessNotFound, type Step, type StepContext} from '../step.js'
 import {errorCode, retrying} from '../wait.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 
-/** GENEVE from the GWLB and its health checks, from the VPC's own address ranges only. */
-function wanted(ctx: StepContext): {protocol: string; port: number; cidr: string}[] {
-  return ctx.topology.vpcCidrs.flatMap((cidr) => [
+interface Rule {
+  protocol: string
+  port: number
+  cidr: string
+}
+
+/**
+ * Where GENEVE and health checks come from: the GWLB's own interfaces, which live in the appliance subnets
+ * (one per AZ; with cross-zone load balancing a node sends to appliances of every AZ). The appliances are
+ * told the same blocks (--allowed-sources), and drop GENEVE from anywhere else.
+ */
+export const gwlbSourceCidrs = (ctx: StepContext) => ctx.spec.applianceSubnets.map((id) => ctx.topology.subnets.get(id)!.cidr)
+
+function wanted(ctx: StepContext): Rule[] {
+  return gwlbSourceCidrs(ctx).flatMap((cidr) => [
     {protocol: 'udp', port: 6081, cidr},
     {protocol: 'tcp', port: ctx.spec.healthPort, cidr},
   ])
 }
 
-const describeRule = (r: {protocol: string; port: number; cidr: string}) => `ingress ${r.protocol}/${r.port} from ${r.cidr}`
+const describeRule = (r: Rule) => `ingress ${r.protocol}/${r.port} from ${r.cidr}`
+const revokeRule = (r: Rule) => `revoke ${describeRule(r)}`
+const permission = (r: Rule, description?: string): IpPermission => ({IpProtocol: r.protocol, FromPort: r.port, ToPort: r.port, IpRanges: [{CidrIp: r.cidr, Description: description}]})
 
-function has(permissions: IpPermission[], rule: {protocol: string; port: number; cidr: string}): boolean {
+function has(permissions: IpPermission[], rule: Rule): boolean {
   return permissions.some((p) => p.IpProtocol === rule.protocol && p.FromPort === rule.port && p.ToPort === rule.port && p.IpRanges?.some((r) => r.CidrIp === rule.cidr))
+}
+
+/**
+ * Rules of this deployment for GENEVE and the health port from blocks it no longer wants (the VPC's whole
+ * range, as gwlb before 0.3 opened, or a subnet no longer used). Rules for an old health port are the
+ * health-check step's: they go only once the fleet has moved.
+ */
+function stale(ctx: StepContext, permissions: IpPermission[]): Rule[] {
+  const keep = wanted(ctx)
+  const mine = `gwlb ${ctx.spec.name}`
+  return permissions.flatMap((p) => {
+    const ours = (p.IpProtocol === 'udp' && p.FromPort === 6081) || (p.IpProtocol === 'tcp' && p.FromPort === ctx.spec.healthPort)
+    if (!ours || p.FromPort !== p.ToPort) return []
+    return (p.IpRanges ?? []).filter((r) => r.Description === mine).map((r) => ({protocol: p.IpProtocol!, port: p.FromPort!, cidr: r.CidrIp!}))
+  }).filter((r) => !keep.some((k) => k.protocol === r.protocol && k.port === r.port && k.cidr === r.cidr))
+}
+
+async function currentStale(ctx: StepContext, id: string): Promise<Rule[]> {
+  const {SecurityGroups = []} = await ctx.aws.ec2.send(new DescribeSecurityGroupsCommand({GroupIds: [id]}))
+  return stale(ctx, SecurityGroups[0]?.IpPermissions ?? [])
 }
 
 export const securityGroup: Step = {
@@ -29,10 +65,10 @@ export const securityGroup: Step = {
       Filters: [{Name: 'vpc-id', Values: [ctx.spec.vpcId]}, {Name: 'group-name', Values: [name]}, deploymentFilter(ctx.spec.name)],
     }))
     const group = SecurityGroups.find((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
-    if (!group) return {resources: [], missing: [`security group ${name} (UDP 6081 and TCP ${ctx.spec.healthPort} from ${ctx.topology.vpcCidrs.join(', ')})`]}
+    if (!group) return {resources: [], missing: [`security group ${name} (UDP 6081 and TCP ${ctx.spec.healthPort} from ${gwlbSourceCidrs(ctx).join(', ')})`]}
     const resources = [{type: 'security-group', id: group.GroupId!, name}]
     const absent = wanted(ctx).filter((rule) => !has(group.IpPermissions ?? [], rule))
-    return {resources, missing: absent.map(describeRule)}
+    return {resources, missing: [...absent.map(describeRule), ...stale(ctx, group.IpPermissions ?? []).map(revokeRule)]}
   },
 
   async create(ctx, found) {
@@ -43,17 +79,17 @@ export const securityGroup: Step = {
     if (!id) {
       const created = await ctx.aws.ec2.send(new CreateSecurityGroupCommand({
         GroupName: name,
-        Description: `gwlb ${ctx.spec.name}: GENEVE and health checks from the VPC`,
+        Description: `gwlb ${ctx.spec.name}: GENEVE and health checks from the GWLB's subnets`,
         VpcId: ctx.spec.vpcId,
         TagSpecifications: tagSpecifications('security-group', ctx.spec.name, name),
       }))
       id = created.GroupId!
     }
-    if (rules.length > 0)
-      await ctx.aws.ec2.send(new AuthorizeSecurityGroupIngressCommand({
-        GroupId: id,
-        IpPermissions: rules.map((r) => ({IpProtocol: r.protocol, FromPort: r.port, ToPort: r.port, IpRanges: [{CidrIp: r.cidr, Description: `gwlb ${ctx.spec.name}`}]})),
-      }))
+    const description = `gwlb ${ctx.spec.name}`
+    if (rules.length > 0) await ctx.aws.ec2.send(new AuthorizeSecurityGroupIngressCommand({GroupId: id, IpPermissions: rules.map((r) => permission(r, description))}))
+    // The narrower rules are in before the wider ones go: the GWLB's traffic is admitted throughout.
+    const wider = found.missing.some((m) => m.startsWith('revoke ')) ? await currentStale(ctx, id) : []
+    if (wider.length > 0) await ctx.aws.ec2.send(new RevokeSecurityGroupIngressCommand({GroupId: id, IpPermissions: wider.map((r) => permission(r))}))
     return done([{type: 'security-group', id, name}])
   },
 

@@ -1,8 +1,18 @@
 import {Flags} from '@oclif/core'
 import {availableParallelism} from 'node:os'
 import {startAppliance} from '../../appliance/appliance.js'
+import {MAX_TUNNELS} from '../../appliance/datapath/tun/shared-counters.js'
+import {interfaceNameProblem} from '../../appliance/host/names.js'
+import {parseListen, parseSources} from '../../cidr.js'
+import {UserError} from '../../errors.js'
 import {BaseCommand} from '../../base-command.js'
 import {DEFAULT_MODE, MODE_NAMES, MODES} from '../../mode.js'
+
+function checkedInterface(name: string): string {
+  const problem = interfaceNameProblem(name)
+  if (problem) throw new UserError(`--egress-interface ${JSON.stringify(name)}: ${problem}`, 'give an interface of this host (ip -br link lists them)', 'usage')
+  return name
+}
 
 export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
   static override summary = 'Run the GENEVE data plane on this GWLB appliance (root)'
@@ -21,7 +31,10 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     'health-format': Flags.string({description: 'health answer body', options: ['text', 'json', 'status'], default: 'text'}),
     'health-json': Flags.boolean({char: 'j', description: 'same as --health-format json (gwlbtun -j)', exclusive: ['health-format', 'health-status-only']}),
     'health-status-only': Flags.boolean({char: 's', description: 'same as --health-format status: code only, empty body (gwlbtun -s)', exclusive: ['health-format']}),
-    'idle-timeout': Flags.integer({char: 't', description: 'seconds without traffic before a tunnel is destroyed (0 = never)', default: 0, min: 0}),
+    'idle-timeout': Flags.integer({char: 't', description: 'seconds without traffic before a tunnel is destroyed (0 = never); longer than the GWLB\'s flow timeout (350 s), so that no live flow loses its tunnel', default: 600, min: 0}),
+    'max-tunnels': Flags.integer({description: 'tunnel pairs at most (one per GWLB endpoint); packets of endpoints beyond are dropped and counted (tunnel-limit)', default: 128, min: 1, max: MAX_TUNNELS}),
+    'allowed-sources': Flags.string({description: 'IPv4 blocks GENEVE may come from, comma-separated (init passes the appliance subnets; default on EC2: this instance\'s subnet; any: no limit); the rest is dropped before decoding (source-not-allowed)', parse: async (v) => (parseSources(v, '--allowed-sources'), v)}),
+    'metrics-listen': Flags.string({description: 'ADDRESS:PORT of the detailed report (/, /json) and Prometheus /metrics, or off; off loopback only this host and the allowed sources get an answer', default: '127.0.0.1:9641', parse: async (v) => (parseListen(v, '--metrics-listen'), v)}),
     'flow-timeout': Flags.integer({description: 'seconds without traffic before a flow is forgotten', default: 350, min: 1}),
     workers: Flags.integer({description: 'data-plane threads, each with its own socket and tunnel queues (default: one per CPU)', min: 1, max: 64}),
     'max-flows': Flags.integer({description: 'flows kept at most (128 bytes of memory each); a new flow pushes out the least recently seen one near it when its part of the table is full (gwlb_flow_evictions_total)', default: 262_144, min: 1}),
@@ -29,7 +42,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     'on-destroy': Flags.string({char: 'r', description: 'command run as `CMD DESTROY gwi-X gwo-X <eni hex>` when a tunnel goes'}),
     gso: Flags.boolean({description: 'pass runs of one TCP/UDP flow through the tunnels as GSO packets, as GRO does on a NIC (--no-gso: packet by packet, for tools on gwi-/gwo- that need every packet apart)', default: true, allowNo: true}),
     rules: Flags.boolean({description: 'apply its own nftables rules, policy routes and sysctls (--no-rules: hooks only)', default: true, allowNo: true}),
-    'egress-interface': Flags.string({description: 'two-arm egress interface (default: the interface of the default route)'}),
+    'egress-interface': Flags.string({description: 'two-arm egress interface (default: the interface of the default route)', parse: async (v) => checkedInterface(v)}),
     'source-dest-check': Flags.string({description: 'auto: in two-arm mode on EC2, turn the instance\'s check off and restore it on exit', options: ['auto', 'skip'], default: 'auto'}),
     batch: Flags.integer({description: 'packets moved per system call batch', default: 64, min: 1, max: 256, hidden: true}),
     'geneve-port': Flags.integer({description: 'UDP port for GENEVE (GWLB always uses 6081)', default: 6081, hidden: true}),
@@ -46,6 +59,9 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       idleTimeout: f['idle-timeout'],
       flowTimeout: f['flow-timeout'],
       maxFlows: f['max-flows'],
+      maxTunnels: f['max-tunnels'],
+      allowedSources: f['allowed-sources'] === undefined ? undefined : parseSources(f['allowed-sources'], '--allowed-sources'),
+      metricsListen: parseListen(f['metrics-listen'], '--metrics-listen'),
       workers: f.workers ?? availableParallelism(),
       batch: f.batch,
       gso: f.gso,

@@ -1,3 +1,4 @@
+import {Ipv4Blocks} from '../../../cidr.js'
 import {FlowTable, type FlowInfo} from './flow-table.js'
 import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from '../../geneve.js'
 import {errnoOf, native, type Native, type Watch} from './native.js'
@@ -13,6 +14,8 @@ const RX_SLOT = HEADROOM + 65536
 const EBADFD = 77
 /** Packets held per endpoint while its tunnel is being made. */
 const MAX_PENDING = 256
+/** Bytes held for all endpoints whose tunnels are being made (per worker): many new endpoints at once stay bounded. */
+const MAX_PENDING_BYTES = 8 << 20
 
 /** Seconds on a monotonic clock, shared by all threads of the process: the flow table's time. */
 export const flowClock = () => Math.floor(performance.timeOrigin / 1000 + performance.now() / 1000)
@@ -29,12 +32,16 @@ export interface DataPlaneSetup {
   flowTimeout: number
   countersBuffer: SharedArrayBuffer
   gso: boolean
+  /** GENEVE is taken only from these IPv4 blocks ([network, mask] pairs, host order); absent: from anywhere. */
+  allowedSources?: Uint32Array
 }
 
 /** Messages between the main thread (control) and a worker (data plane). */
 export type ToWorker =
   | {type: 'tunnel-up'; eniHigh: number; eniLow: number; index: number; generation: number; ingressFd: number; egressFd: number}
-  | {type: 'tunnel-failed'; eniHigh: number; eniLow: number}
+  | {type: 'tunnel-failed'; eniHigh: number; eniLow: number; reason: 'tunnel-failed' | 'tunnel-limit'}
+  /** Whether the tunnel table is full: while it is, packets of endpoints without a tunnel are dropped here, unasked. */
+  | {type: 'capacity'; full: boolean}
   | {type: 'tunnel-down'; index: number}
   | {type: 'stop'}
 export type FromWorker =
@@ -86,6 +93,9 @@ export class DataPlane {
   private readonly splitFailed = new Uint32Array(1)
   private readonly tunnels: WorkerTunnel[] = []
   private readonly pending: Pending[] = []
+  private pendingBytes = 0
+  private readonly allowedSources?: Ipv4Blocks
+  private full = false
   private udpFd = -1
   private rawFd = -1
   private udpWatch?: Watch
@@ -95,6 +105,7 @@ export class DataPlane {
     private readonly send: (message: FromWorker) => void,
   ) {
     this.flows = new FlowTable(setup.maxFlows, setup.flowTimeout, setup.flowBuffer)
+    if (setup.allowedSources) this.allowedSources = new Ipv4Blocks(setup.allowedSources)
     this.counters = new SharedCounters(setup.workers, setup.countersBuffer).writer(setup.worker)
     const batch = setup.batch
     // Not zeroed: the kernel fills what is read, and most of each 64 KB slot is never touched (nor resident).
@@ -128,7 +139,10 @@ export class DataPlane {
       case 'tunnel-up':
         return this.tunnelUp(message)
       case 'tunnel-failed':
-        return this.dropPending(message.eniHigh, message.eniLow)
+        return this.dropPending(message.eniHigh, message.eniLow, message.reason)
+      case 'capacity':
+        this.full = message.full
+        return
       case 'tunnel-down':
         return this.tunnelDown(message.index)
       case 'stop':
@@ -145,10 +159,17 @@ export class DataPlane {
     const count = this.io.recvUdpBatch(this.udpFd, rx, RX_SLOT, HEADROOM, rxMeta, this.setup.batch)
     if (count === 0) return
     const now = flowClock()
+    const allowed = this.allowedSources
     for (let i = 0; i < count; i++) {
       const m = i * stride
       const start = i * RX_SLOT + HEADROOM
       const length = rxMeta[m]!
+      // Only the GWLB's own addresses may send: anything else is not even decoded.
+      if (allowed && !allowed.has(rxMeta[m + 1]!)) {
+        counters.received(length)
+        counters.drop('source-not-allowed')
+        continue
+      }
       if (length >= RX_SLOT - HEADROOM) {
         counters.received(length)
         counters.drop('oversize')
@@ -263,21 +284,31 @@ export class DataPlane {
   private queue(eniHigh: number, eniLow: number, inner: Uint8Array): void {
     let p = this.pending.find((x) => x.eniLow === eniLow && x.eniHigh === eniHigh)
     if (!p) {
+      if (this.full) return this.counters.drop('tunnel-limit')
       p = {eniHigh, eniLow, packets: []}
       this.pending.push(p)
       this.send({type: 'need-tunnel', eniHigh, eniLow})
     }
-    if (p.packets.length >= MAX_PENDING) this.counters.drop('tunnel-queue-full')
-    else p.packets.push(Buffer.from(inner))
+    if (p.packets.length >= MAX_PENDING || this.pendingBytes + inner.length > MAX_PENDING_BYTES) return this.counters.drop('tunnel-queue-full')
+    p.packets.push(Buffer.from(inner))
+    this.pendingBytes += inner.length
+  }
+
+  /** What waited for a tunnel, taken out of the queue. */
+  private takePending(eniHigh: number, eniLow: number): Buffer[] | undefined {
+    const i = this.pending.findIndex((x) => x.eniLow === eniLow && x.eniHigh === eniHigh)
+    if (i < 0) return undefined
+    const {packets} = this.pending.splice(i, 1)[0]!
+    for (const packet of packets) this.pendingBytes -= packet.length
+    return packets
   }
 
   private tunnelUp(m: Extract<ToWorker, {type: 'tunnel-up'}>): void {
     const tunnel: WorkerTunnel = {eniHigh: m.eniHigh, eniLow: m.eniLow, index: m.index, generation: m.generation, ingressFd: m.ingressFd, watches: []}
     for (const fd of [m.egressFd, m.ingressFd]) tunnel.watches.push(this.io.watch(fd, (status) => this.tunnelReadable(tunnel, fd, status)))
     this.tunnels.push(tunnel)
-    const i = this.pending.findIndex((x) => x.eniLow === m.eniLow && x.eniHigh === m.eniHigh)
-    if (i < 0) return
-    const [{packets}] = this.pending.splice(i, 1) as [Pending]
+    const packets = this.takePending(m.eniHigh, m.eniLow)
+    if (!packets) return
     const all = Buffer.concat(packets)
     const offsets = new Uint32Array(packets.length)
     const lengths = new Uint32Array(packets.map((p) => p.length))
@@ -287,10 +318,10 @@ export class DataPlane {
     this.writeTunnels(new Int32Array(packets.length).fill(tunnel.ingressFd), all, offsets, lengths, packets.length)
   }
 
-  /** The tunnel could not be made: what waited for it is dropped. */
-  private dropPending(eniHigh: number, eniLow: number): void {
-    const i = this.pending.findIndex((x) => x.eniLow === eniLow && x.eniHigh === eniHigh)
-    if (i >= 0) this.counters.drop('tunnel-failed', this.pending.splice(i, 1)[0]!.packets.length)
+  /** The tunnel could not be made (or there is no room for it): what waited for it is dropped. */
+  private dropPending(eniHigh: number, eniLow: number, reason: 'tunnel-failed' | 'tunnel-limit'): void {
+    const packets = this.takePending(eniHigh, eniLow)
+    if (packets) this.counters.drop(reason, packets.length)
   }
 
   /** Stops using a tunnel's queues (the main thread closes them once every worker has let go). */

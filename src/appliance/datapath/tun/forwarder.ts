@@ -52,6 +52,10 @@ export interface ForwarderOptions extends DataPathEvents {
   /** Seconds without traffic after which a flow is forgotten. */
   flowTimeout: number
   maxFlows: number
+  /** Tunnel pairs at most (at most MAX_TUNNELS); packets of further endpoints are dropped as tunnel-limit. */
+  maxTunnels: number
+  /** GENEVE only from these IPv4 blocks ([network, mask] pairs); absent: from anywhere. */
+  allowedSources?: Uint32Array
   /** GSO packets into and out of the tunnels (runs of one flow merged on the way in). */
   gso: boolean
   batch?: number
@@ -84,14 +88,16 @@ export class Forwarder implements DataPath {
   private readonly released = new Map<number, {left: number; done: () => void}>()
   private timer?: NodeJS.Timeout
   private stopping = false
-  /** Tunnels asked for and refused (table full) since the last housekeeping. */
-  private refused = 0
+  /** Packets dropped for want of room in the tunnel table, as of the last housekeeping. */
+  private limited = 0
   /**
    * Tunnels being set up at once. Each set-up spawns ip/nft processes; hundreds at once starve the event
    * loop that answers health checks and signals. The rest wait their turn (and a stop skips them).
    */
   private readonly setUps = pLimit(SETUPS_AT_ONCE)
   private generations = 0
+  /** What the workers were last told of the tunnel table: full or not. */
+  private full = false
 
   constructor(private readonly options: ForwarderOptions) {
     this.counters = new SharedCounters(options.workers)
@@ -136,7 +142,7 @@ export class Forwarder implements DataPath {
     const setup: DataPlaneSetup = {
       worker, workers: this.options.workers, port, batch: this.options.batch ?? 64, receiveBuffer: this.options.receiveBuffer ?? 8 << 20,
       flowBuffer: this.flows.buffer, maxFlows: this.options.maxFlows, flowTimeout: this.options.flowTimeout, countersBuffer: this.counters.buffer,
-      gso: this.options.gso,
+      gso: this.options.gso, allowedSources: this.options.allowedSources,
     }
     const thread = new Worker(new URL('./worker.js', import.meta.url), {workerData: setup})
     this.workers.push(thread)
@@ -181,14 +187,25 @@ export class Forwarder implements DataPath {
     if (this.stopping) return
     const same = this.tunnels.filter((t) => t.eniLow === eniLow && t.eniHigh === eniHigh)
     if (same.some((t) => t.state === 'creating' || t.state === 'up')) return
-    const index = this.freeIndex()
-    if (index > MAX_TUNNELS) {
-      this.refused++ // said once a second, with the count (housekeeping): not once per packet
-      return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow})
+    if (this.tunnels.length >= this.maxTunnels) {
+      return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow, reason: 'tunnel-limit'})
     }
-    const tunnel = new Tunnel(index, ++this.generations, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
+    const tunnel = new Tunnel(this.freeIndex(), ++this.generations, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
     this.tunnels.push(tunnel)
+    this.tellCapacity()
     tunnel.made = this.setUps(() => this.createTunnel(tunnel, same.find((t) => t.closed)?.closed))
+  }
+
+  private get maxTunnels(): number {
+    return Math.min(this.options.maxTunnels, MAX_TUNNELS)
+  }
+
+  /** Workers drop packets of new endpoints themselves while the table is full, instead of asking per packet. */
+  private tellCapacity(): void {
+    const full = this.tunnels.length >= this.maxTunnels
+    if (full === this.full) return
+    this.full = full
+    this.broadcast({type: 'capacity', full})
   }
 
   private freeIndex(): number {
@@ -223,7 +240,7 @@ export class Forwarder implements DataPath {
       this.options.log(`tunnel ${tunnel.ingress}/${tunnel.egress} (eni-${tunnel.names.eniHex}) failed: ${(error as Error).message}`)
       tunnel.state = 'failed'
       this.closeFds(tunnel)
-      this.broadcast({type: 'tunnel-failed', eniHigh: tunnel.eniHigh, eniLow: tunnel.eniLow})
+      this.broadcast({type: 'tunnel-failed', eniHigh: tunnel.eniHigh, eniLow: tunnel.eniLow, reason: 'tunnel-failed'})
       // Forget the failure after a while, so that a later packet tries again.
       setTimeout(() => this.forget(tunnel), 5000).unref()
       return
@@ -278,11 +295,14 @@ export class Forwarder implements DataPath {
   private forget(tunnel: Tunnel): void {
     const i = this.tunnels.indexOf(tunnel)
     if (i >= 0) this.tunnels.splice(i, 1)
+    if (!this.stopping) this.tellCapacity()
   }
 
   private housekeeping(): void {
-    if (this.refused) this.options.log(`no room for tunnels: ${MAX_TUNNELS} tunnels exist; ${this.refused} requests for another endpoint's tunnel refused in the last second`)
-    this.refused = 0
+    // Said once a second, with the count: not once per packet.
+    const limited = this.counters.drops()['tunnel-limit']
+    if (limited > this.limited) this.options.log(`no room for tunnels: ${this.maxTunnels} exist (--max-tunnels); ${limited - this.limited} packets of other endpoints dropped in the last second (tunnel-limit)`)
+    this.limited = limited
     const now = flowClock()
     this.liveFlows = this.flows.count(now)
     const idle = this.options.idleTimeout
