@@ -187,9 +187,7 @@ export class Forwarder implements DataPath {
     if (this.stopping) return
     const same = this.tunnels.filter((t) => t.eniLow === eniLow && t.eniHigh === eniHigh)
     if (same.some((t) => t.state === 'creating' || t.state === 'up')) return
-    if (this.tunnels.length >= this.maxTunnels) {
-      return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow, reason: 'tunnel-limit'})
-    }
+    if (this.tunnels.length >= this.maxTunnels) return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow, reason: 'tunnel-limit'})
     const tunnel = new Tunnel(this.freeIndex(), ++this.generations, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
     this.tunnels.push(tunnel)
     this.tellCapacity()
