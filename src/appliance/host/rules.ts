@@ -151,6 +151,8 @@ export class Rules {
   async stop(): Promise<void> {
     this.windDown()
     await this.applying?.catch(() => undefined)
+    // A late check of a tunnel's rp_filter must not set `all` again after it is restored.
+    await Promise.all([...this.relaxing].map((p) => p.catch(() => undefined)))
     this.tunnels.clear()
     await removeLeftovers()
     await this.sysctls.restore()
@@ -176,10 +178,17 @@ export class Rules {
     return this.applying
   }
 
-  private async relaxReversePath(t: TunnelRoute): Promise<void> {
-    // The kernel uses the larger of `all` and the interface's value: both must be 0 for asymmetric flows.
-    await this.sysctls.set('net.ipv4.conf.all.rp_filter', 0)
-    for (const name of [t.ingress, t.egress]) await this.sysctls.set(`net.ipv4.conf.${name}.rp_filter`, 0, {restore: false})
+  private readonly relaxing = new Set<Promise<void>>()
+
+  /** The kernel uses the larger of `all` and the interface's value: both must be 0 for asymmetric flows. */
+  private relaxReversePath(t: TunnelRoute): Promise<void> {
+    if (this.stopping) return Promise.resolve()
+    const done = (async () => {
+      await this.sysctls.set('net.ipv4.conf.all.rp_filter', 0)
+      for (const name of [t.ingress, t.egress]) await this.sysctls.set(`net.ipv4.conf.${name}.rp_filter`, 0, {restore: false})
+    })().finally(() => this.relaxing.delete(done))
+    this.relaxing.add(done)
+    return done
   }
 
   private async setIpv6Forwarding(): Promise<void> {
