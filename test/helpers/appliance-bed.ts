@@ -1,6 +1,6 @@
 import type {ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {renderUnit} from '../../src/appliance/host/systemd.js'
 import {Lab, type Host} from './netns.js'
@@ -89,7 +89,8 @@ export class ApplianceBed {
     const unit = join(this.unitDir, 'gwlb-appliance.service')
     writeFileSync(unit, renderUnit(command, {writable: this.writable}))
     const child = this.appliance.spawn('bash', [sandbox, unit, ...command], {
-      env: {...process.env, NO_COLOR: '1', ...env},
+      // The gwlb it runs stays in sight if it is in /tmp (a checkout there; an appliance has it in /opt/gwlb).
+      env: {...process.env, NO_COLOR: '1', GWLB_SANDBOX_SHOW: dirname(dirname(this.cli)), ...env},
     })
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()))
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()))
