@@ -31,12 +31,11 @@ export function parseCidr(value: string): Cidr | string {
     const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
     return {family: 4, text, network: toNumber(network), mask}
   }
-  const text = `${ipaddr.IPv6.networkAddressFromCIDR(value).toString()}/${prefix}`
-  if (ipaddr.IPv6.networkAddressFromCIDR(value).toString() !== address.toString()) return `${value} has host bits set: the block is ${text}`
+  const network = ipaddr.IPv6.networkAddressFromCIDR(value).toString()
+  const text = `${network}/${prefix}`
+  if (network !== address.toString()) return `${value} has host bits set: the block is ${text}`
   return {family: 6, text, network: 0, mask: 0}
 }
-
-export const isCidr = (value: string) => typeof parseCidr(value) !== 'string'
 
 const toNumber = (address: ipaddr.IPv4) => address.octets.reduce((n, octet) => n * 256 + octet, 0)
 

@@ -228,16 +228,16 @@ async function openHttpPorts(options: ApplianceOptions, status: () => Readiness,
   const health = new HealthServer(options.healthFormat, status)
   const reports = new ReportServer(report, (address) => isLoopback(address) || !sources || sources.hasText(address))
   const servers = [health, reports]
-  const listen = async (what: string, flag: string, port: number, host?: string) => {
+  const listen = async (server: HealthServer | ReportServer, what: string, flag: string, port: number, host?: string) => {
     try {
-      await (host === undefined ? health.listen(port) : reports.listen(port, host))
+      await server.listen(port, host)
     } catch (error) {
       await Promise.all(servers.map((s) => s.close()))
       throw new UserError(`${what} ${port} is not free (${(error as Error).message})`, `stop what uses it or pass another ${flag}`)
     }
   }
-  for (const port of [options.healthPort, ...(options.alsoHealthPorts ?? [])]) await listen('health port', '--health-port', port)
-  if (options.metricsListen) await listen('metrics port', '--metrics-listen', options.metricsListen.port, options.metricsListen.host)
+  for (const port of [options.healthPort, ...(options.alsoHealthPorts ?? [])]) await listen(health, 'health port', '--health-port', port)
+  if (options.metricsListen) await listen(reports, 'metrics port', '--metrics-listen', options.metricsListen.port, options.metricsListen.host)
   return servers
 }
 

@@ -25,7 +25,6 @@ export interface Topology {
   account: string
   partition: string
   vpcId: string
-  vpcCidrs: string[]
   subnets: Map<string, SubnetInfo>
   routeTables: RouteTable[]
   /** AZ of each route in spec.routes (the AZ whose endpoint the route must use). */
@@ -50,11 +49,6 @@ export async function discoverTopology(aws: AwsClients, spec: DeploymentSpec): P
   })
   const vpc = vpcs.Vpcs?.[0]
   if (!vpc) throw new UserError(`VPC ${spec.vpcId} does not exist in ${region}`, 'check --vpc-id and --region')
-  const vpcCidrs = (vpc.CidrBlockAssociationSet ?? [])
-    .filter((a) => a.CidrBlockState?.State === 'associated' || !a.CidrBlockState)
-    .map((a) => a.CidrBlock!)
-  if (vpcCidrs.length === 0 && vpc.CidrBlock) vpcCidrs.push(vpc.CidrBlock)
-
   const vpcFilter = [{Name: 'vpc-id', Values: [spec.vpcId]}]
   const [{Subnets = []}, {RouteTables = []}] = await Promise.all([
     aws.ec2.send(new DescribeSubnetsCommand({Filters: vpcFilter})),
@@ -78,7 +72,6 @@ export async function discoverTopology(aws: AwsClients, spec: DeploymentSpec): P
     account: identity.Account!,
     partition: arn.split(':')[1] || 'aws',
     vpcId: spec.vpcId,
-    vpcCidrs,
     subnets,
     routeTables: RouteTables,
     routeAzs: new Map(),
@@ -92,7 +85,8 @@ export async function discoverTopology(aws: AwsClients, spec: DeploymentSpec): P
   return topology
 }
 
-const UNAME = {amd64: 'x86_64', arm64: 'arm64'} as const
+/** The instance type's CPU as EC2 names an image's architecture. */
+const IMAGE_ARCHITECTURE = {amd64: 'x86_64', arm64: 'arm64'} as const
 
 /** --ami-id must exist here and suit the instance type's CPU: else the Auto Scaling group fails at launch, long after. */
 async function checkImage(aws: AwsClients, topology: Topology, spec: DeploymentSpec): Promise<void> {
@@ -103,7 +97,7 @@ async function checkImage(aws: AwsClients, topology: Topology, spec: DeploymentS
   })
   const image = Images[0]
   if (!image) throw new UserError(`AMI ${spec.amiId} does not exist in ${topology.region} (or is not shared with this account)`, 'check --ami-id and --region, or leave --ami-id out for Ubuntu 22.04')
-  const wanted = UNAME[topology.architecture]
+  const wanted = IMAGE_ARCHITECTURE[topology.architecture]
   if (image.Architecture && image.Architecture !== wanted)
     throw new UserError(`AMI ${spec.amiId} is for ${image.Architecture}, instance type ${spec.instanceType} is ${wanted}`, 'pick an AMI and an instance type of the same CPU architecture')
 }

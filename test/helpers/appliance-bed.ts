@@ -153,6 +153,14 @@ export class ApplianceBed {
     return JSON.parse(answer.body!) as T
   }
 
+  /** The report once `done` holds for it, or the last one read when timeoutMs have passed. */
+  async reportWhen<T = Record<string, unknown>>(done: (report: T) => boolean, timeoutMs = 20_000): Promise<T> {
+    let report = await this.report<T>()
+    for (const deadline = Date.now() + timeoutMs; !done(report) && Date.now() < deadline; report = await this.report<T>())
+      await new Promise((r) => setTimeout(r, 50))
+    return report
+  }
+
   /** Prometheus metrics, from the appliance's own namespace. */
   async metrics(): Promise<string> {
     const answer = await this.localPeer.http(`http://${METRICS}/metrics`)

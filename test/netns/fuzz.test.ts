@@ -67,23 +67,16 @@ describeAsRoot('the whole receive path under random and mutated datagrams', () =
     const live = {eni: endpoints[0]!}
     bed.send(live, icmpEcho({src: '10.250.0.1', dst: INTERNET_IP}, 77, 1))
     await bed.reply(echoReply(77, 1))
-    let report = await bed.report<Report>()
-    const base = report.traffic.packetsIn
-    const waitFor = async (done: (r: Report) => boolean) => {
-      for (const deadline = Date.now() + 20_000; !done(report) && Date.now() < deadline;) {
-        await new Promise((r) => setTimeout(r, 50))
-        report = await bed.report<Report>()
-      }
-    }
+    const base = (await bed.report<Report>()).traffic.packetsIn
     for (let sent = 0; sent < DATAGRAMS;) {
       const round = Math.min(ROUND, DATAGRAMS - sent)
       for (let i = 0; i < round; i++) bed.sendRaw(datagram())
       sent += round
-      await waitFor((r) => r.traffic.packetsIn - base >= sent)
-      expect(report.traffic.packetsIn - base, `seed ${SEED}`).toBe(sent)
+      const received = (await bed.reportWhen<Report>((r) => r.traffic.packetsIn - base >= sent)).traffic.packetsIn - base
+      expect(received, `seed ${SEED}`).toBe(sent)
     }
     // Nothing held for a tunnel being made any more: then every datagram is a drop (by reason) or went into a tunnel.
-    await waitFor((r) => r.tunnels.every((t) => t.state !== 'creating'))
+    const report = await bed.reportWhen<Report>((r) => r.tunnels.every((t) => t.state !== 'creating'))
     const dropped = Object.entries(report.drops).filter(([reason]) => !RETURN_REASONS.includes(reason)).reduce((n, [, count]) => n + count, 0)
     const delivered = report.tunnels.reduce((n, t) => n + t.traffic.packetsIn, 0) - base
     console.log(`fuzz (seed ${SEED}): ${DATAGRAMS} datagrams, ${delivered} into tunnels, drops ${JSON.stringify(Object.fromEntries(Object.entries(report.drops).filter(([, n]) => n > 0)))}`)

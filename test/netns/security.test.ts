@@ -52,9 +52,7 @@ describeAsRoot('gwlb appliance run takes GENEVE only from the GWLB, within bound
       bed.send({eni: (0xe000 + i).toString(16).padStart(16, '0')}, icmpEcho({src: `10.230.${i >> 8}.${i & 0xff}`, dst: '203.0.113.9'}, 9, i))
       if (i % 200 === 199) statuses.add((await bed.health()).status)
     }
-    let report = await bed.report<Report>()
-    for (const deadline = Date.now() + 20_000; report.traffic.packetsIn < 1001 && Date.now() < deadline; report = await bed.report<Report>())
-      await new Promise((r) => setTimeout(r, 200))
+    const report = await bed.reportWhen<Report>((r) => r.traffic.packetsIn >= 1001)
     expect(statuses).toEqual(new Set([200]))
     expect(report.tunnels.length).toBe(16)
     expect(report.drops['tunnel-limit']).toBeGreaterThanOrEqual(1000 - 15)

@@ -12,7 +12,7 @@ import {bucket} from '../../src/aws/steps/bucket.js'
 import type {Topology} from '../../src/aws/topology.js'
 
 const topology = {
-  region: 'eu-west-1', account: '111122223333', partition: 'aws', vpcId: 'vpc-1', vpcCidrs: [], routeTables: [], routeAzs: new Map(), architecture: 'amd64',
+  region: 'eu-west-1', account: '111122223333', partition: 'aws', vpcId: 'vpc-1', routeTables: [], routeAzs: new Map(), architecture: 'amd64',
   warnings: [], subnets: new Map(),
 } satisfies Topology
 

@@ -18,7 +18,7 @@ function context(): {ctx: StepContext; progress: string[]} {
   const aws = new AwsClients({region: 'eu-west-1'})
   const spec = withDefaults({name: 'slow', vpcId: 'vpc-1', applianceSubnets: ['subnet-a'], endpointSubnets: ['subnet-e1', 'subnet-e2']})
   const topology = {
-    region: 'eu-west-1', account: '111122223333', partition: 'aws', vpcId: 'vpc-1', vpcCidrs: ['10.0.0.0/16'], routeTables: [], routeAzs: new Map(),
+    region: 'eu-west-1', account: '111122223333', partition: 'aws', vpcId: 'vpc-1', routeTables: [], routeAzs: new Map(),
     architecture: 'amd64', warnings: [],
     subnets: new Map([['subnet-e1', {id: 'subnet-e1', az: 'eu-west-1a', cidr: '10.0.1.0/24', public: false}], ['subnet-e2', {id: 'subnet-e2', az: 'eu-west-1b', cidr: '10.0.2.0/24', public: false}]]),
   } satisfies Topology

@@ -33,6 +33,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     'health-status-only': Flags.boolean({char: 's', description: 'same as --health-format status: code only, empty body (gwlbtun -s)', exclusive: ['health-format']}),
     'idle-timeout': Flags.integer({char: 't', description: 'seconds without traffic before a tunnel is destroyed (0 = never); longer than the GWLB\'s flow timeout (350 s), so that no live flow loses its tunnel', default: 600, min: 0}),
     'max-tunnels': Flags.integer({description: 'tunnel pairs at most (one per GWLB endpoint); packets of endpoints beyond are dropped and counted (tunnel-limit)', default: 128, min: 1, max: MAX_TUNNELS}),
+    // These two are checked as they are parsed and kept as given: `appliance install` writes them back as text.
     'allowed-sources': Flags.string({description: 'IPv4 blocks GENEVE may come from, comma-separated (init passes the appliance subnets; default on EC2: this instance\'s subnet; any: no limit); the rest is dropped before decoding (source-not-allowed)', parse: async (v) => (parseSources(v, '--allowed-sources'), v)}),
     'metrics-listen': Flags.string({description: 'ADDRESS:PORT of the detailed report (/, /json) and Prometheus /metrics, or off; off loopback only this host and the allowed sources get an answer', default: '127.0.0.1:9641', parse: async (v) => (parseListen(v, '--metrics-listen'), v)}),
     'flow-timeout': Flags.integer({description: 'seconds without traffic before a flow is forgotten', default: 350, min: 1}),
