@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
-import {DEFAULT_TIMING} from './aws/deployment.js'
-import type {Timing} from './aws/step.js'
+import {DEFAULT_TIMING, type Timing} from './aws/step.js'
+import {UserError} from './errors.js'
+import {LAB_NAME} from './lab/plan.js'
 
 /** How long commands that wait for AWS poll and wait (hidden: tests shorten them). */
 export const timingFlags = {
@@ -15,4 +16,20 @@ export const nameFlag = (description: string) => Flags.string({char: 'n', descri
 /** For commands that change a deployment: how long to wait for another run's lock. */
 export const lockFlags = {
   'lock-wait': Flags.integer({description: 'seconds to wait while another gwlb run changes the deployment (default: stop at once)', default: 0, min: 0}),
+}
+
+/** Which lab a `gwlb lab` command means: several can run side by side, each with its own namespaces. */
+export const labFlag = Flags.string({
+  description: 'the lab (its namespaces are gwlb-NAME-NODE)',
+  default: 'lab',
+  parse: async (v) => {
+    if (!LAB_NAME.test(v)) throw new UserError(`--name ${JSON.stringify(v)}: 1–12 lower-case letters, digits and inner hyphens`, 'e.g. --name lab2', 'usage')
+    return v
+  },
+})
+
+/** What follows the first `--` of a command line, as given (oclif's parsed argv comes reordered); none: undefined. */
+export function afterDashes(raw: string[]): string[] | undefined {
+  const i = raw.indexOf('--')
+  return i < 0 ? undefined : raw.slice(i + 1)
 }

@@ -4,6 +4,7 @@ import type {InitResult, Plan} from './aws/deployment.js'
 import type {DeploymentStatus} from './aws/status.js'
 import type {Resource} from './aws/step.js'
 import type {OwnedStep} from './aws/teardown.js'
+import type {LabStatus} from './lab/lab.js'
 
 /** listr2's live renderer on a terminal, one line per event in CI or a pipe, nothing under --json. */
 export function rendererFor(json: boolean): ListrRendererValue {
@@ -73,4 +74,20 @@ export function renderOwned(deployment: string, owned: OwnedStep[]): string {
   }
   if (lines.length === 1) lines.push('  nothing')
   return lines.join('\n')
+}
+
+const HEALTH_COLOUR = {healthy: chalk.green, unhealthy: chalk.red, initial: chalk.yellow}
+
+export function renderLabStatus(s: LabStatus): string {
+  const h = s.standIn.health
+  const drops = Object.entries(s.standIn.drops).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'
+  return [
+    chalk.bold(`Lab ${s.name} (${s.mode}), up since ${s.since}${s.upSeconds ? `, built in ${s.upSeconds.toFixed(1)} s` : ''}`),
+    ...table([
+      ['appliance', 'address', 'egress', 'data plane', 'health', 'flows', 'packets to', 'from', 'last check'],
+      ...s.appliances.map((a) => [a.node, a.address, a.egress, a.dataPlane, HEALTH_COLOUR[a.state](a.state), String(a.flows), String(a.sent), String(a.received), a.last?.detail ?? '-']),
+    ]),
+    `  GWLB stand-in: ${s.standIn.fromEndpoint} packets into the endpoint, ${s.standIn.toEndpoint} out; failover ${s.standIn.failover}, stickiness ${s.standIn.stickiness}`,
+    `  Health check: ${h.protocol}:${h.port} every ${h.intervalSeconds} s, healthy after ${h.healthyThreshold}, unhealthy after ${h.unhealthyThreshold}; flows given while none was healthy (fail open) ${s.standIn.failOpen}, moved off unhealthy ${s.standIn.rebalanced}; dropped: ${drops}`,
+  ].join('\n')
 }

@@ -180,3 +180,36 @@ export function writeU32(buf: Uint8Array, p: number, value: number): void {
   buf[p + 2] = (value >>> 8) & 0xff
   buf[p + 3] = value & 0xff
 }
+
+/** The AWS options GWLB puts on every packet it sends: which endpoint, which attachment, which flow. */
+export interface AwsOptions {
+  /** 16 hex digits each. */
+  eni: string
+  attachment: string
+  flowCookie: number
+}
+
+/** Base header plus the three AWS options: what GWLB puts in front of each inner packet. */
+export const AWS_HEADER_LENGTH = BASE_HEADER_LENGTH + 3 * 4 + 8 + 8 + 4
+
+/** Writes a GENEVE header as GWLB makes it (VNI 0, the AWS options) at buf[offset]; the inner packet follows. */
+export function writeGwlbHeader(buf: Uint8Array, offset: number, protocolType: number, o: AwsOptions): void {
+  buf[offset] = (AWS_HEADER_LENGTH - BASE_HEADER_LENGTH) / 4
+  buf[offset + 1] = 0
+  buf[offset + 2] = protocolType >>> 8
+  buf[offset + 3] = protocolType & 0xff
+  writeU32(buf, offset + 4, 0)
+  let p = offset + BASE_HEADER_LENGTH
+  const option = (type: number, words: number[]) => {
+    buf[p] = AWS_OPTION_CLASS >>> 8
+    buf[p + 1] = AWS_OPTION_CLASS & 0xff
+    buf[p + 2] = type
+    buf[p + 3] = words.length
+    for (const [i, word] of words.entries()) writeU32(buf, p + 4 + i * 4, word)
+    p += 4 + words.length * 4
+  }
+  const halves = (hex: string) => [Number.parseInt(hex.slice(0, 8), 16), Number.parseInt(hex.slice(8, 16), 16)]
+  option(OPTION_ENI, halves(o.eni))
+  option(OPTION_ATTACHMENT, halves(o.attachment))
+  option(OPTION_COOKIE, [o.flowCookie])
+}

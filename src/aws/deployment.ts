@@ -2,11 +2,10 @@ import {Listr, type ListrRendererValue} from 'listr2'
 import type {AwsClients} from './clients.js'
 import {DEFAULT_CUTOVER_GATE} from './cutover.js'
 import {validateSpec, type DeploymentSpec} from './spec.js'
-import type {ApplyOptions, Resource, Step, StepContext, Timing} from './step.js'
+import {DEFAULT_TIMING, type ApplyOptions, type Resource, type Step, type StepContext, type Timing} from './step.js'
 import {STEPS} from './steps/index.js'
 import {discoverTopology, type Topology} from './topology.js'
 
-export const DEFAULT_TIMING: Timing = {pollMs: 5000, timeoutMs: 15 * 60_000}
 export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {cutoverGate: DEFAULT_CUTOVER_GATE, minHealthyPercentage: 100}
 
 export interface PlanEntry {

@@ -56,6 +56,9 @@ export const DEFAULTS = {
   crossZone: false,
 } as const
 
+/** The target group's health-check timing (gwlb lab's stand-in checks the same way by default). */
+export const TARGET_GROUP_HEALTH = {intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 3, unhealthyThreshold: 3} as const
+
 /** Names are used in resource names (target group: 32 characters at most, with a suffix; S3 bucket names). */
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$/
 export const NAME_RULE = '1-20 lower-case letters, digits and dashes, not starting or ending with a dash'

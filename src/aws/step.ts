@@ -38,6 +38,8 @@ export interface Timing {
   timeoutMs: number
 }
 
+export const DEFAULT_TIMING: Timing = {pollMs: 5000, timeoutMs: 15 * 60_000}
+
 /** How init applies a plan: the gates on what touches traffic. */
 export interface ApplyOptions {
   /** What the workload routes wait for before they go to the endpoints. */

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import {UserError} from '../../errors.js'
 import type {AwsClients} from '../clients.js'
-import type {DeploymentSpec} from '../spec.js'
+import {TARGET_GROUP_HEALTH, type DeploymentSpec} from '../spec.js'
 import {differences, done, drift, names, remember, required, unlessNotFound, type Resource, type Scope, type Step, type StepReport} from '../step.js'
 import {healthCheckPairs} from './health-check.js'
 import {BOOTSTRAP_LOG} from '../user-data.js'
@@ -78,9 +78,10 @@ export const targetGroup: Step = {
         HealthCheckProtocol: ctx.spec.healthProtocol,
         HealthCheckPort: String(ctx.spec.healthPort),
         ...(ctx.spec.healthProtocol === 'HTTP' ? {HealthCheckPath: '/'} : {}),
-        HealthCheckIntervalSeconds: 10,
-        HealthyThresholdCount: 3,
-        UnhealthyThresholdCount: 3,
+        HealthCheckIntervalSeconds: TARGET_GROUP_HEALTH.intervalSeconds,
+        HealthCheckTimeoutSeconds: TARGET_GROUP_HEALTH.timeoutSeconds,
+        HealthyThresholdCount: TARGET_GROUP_HEALTH.healthyThreshold,
+        UnhealthyThresholdCount: TARGET_GROUP_HEALTH.unhealthyThreshold,
         Tags: tags(ctx.spec.name, name),
       }))
       arn = TargetGroups![0]!.TargetGroupArn!

@@ -1,0 +1,16 @@
+import {BaseCommand} from '../../base-command.js'
+import {labFlag} from '../../flags.js'
+import {labDown} from '../../lab/lab.js'
+
+export default class LabDown extends BaseCommand<typeof LabDown> {
+  static override summary = 'Remove a lab: its processes, namespaces, interfaces and routes (root)'
+  static override description = 'Also cleans a lab left half built or by a crash. Safe to re-run.'
+  static override examples = ['sudo <%= config.bin %> <%= command.id %>']
+  static override flags = {name: labFlag}
+
+  async run(): Promise<{namespaces: string[]}> {
+    const result = await labDown(this.flags.name)
+    this.log(result.namespaces.length ? `Lab ${this.flags.name} removed: ${result.namespaces.join(', ')}.` : `No lab ${this.flags.name} here; nothing to remove.`)
+    return result
+  }
+}

@@ -1,0 +1,53 @@
+import {createHash} from 'node:crypto'
+import {createSocket} from 'node:dgram'
+import {createServer} from 'node:http'
+
+export const HTTP_PORT = 80
+export const ECHO_PORT = 7
+
+/** The bytes /bytes/N sends: a pattern of period 256, so that a receiver can check what arrived. */
+const PATTERN = Buffer.from(Array.from({length: 65_536 + 256}, (_, i) => (i * 7) & 0xff))
+const pattern = (offset: number, length: number) => PATTERN.subarray(offset % 256, (offset % 256) + length)
+
+/**
+ * The lab's "internet" host: HTTP on port 80 (`/` says which address the request came from — an appliance's
+ * egress address in two-arm mode; `/bytes/N` sends N bytes, paced by the client; a POST answers the length and
+ * SHA-256 of its body) and a UDP echo on port 7. ICMP echo is the kernel's.
+ */
+export async function serveInternet(log: (line: string) => void): Promise<() => void> {
+  const http = createServer((req, res) => {
+    const from = req.socket.remoteAddress?.replace(/^::ffff:/, '')
+    if (req.method === 'POST') {
+      const hash = createHash('sha256')
+      let received = 0
+      req.on('data', (d: Buffer) => ((received += d.length), hash.update(d)))
+      req.on('end', () => res.writeHead(200, {'content-type': 'application/json'}).end(`${JSON.stringify({from, received, sha256: hash.digest('hex')})}\n`))
+      return
+    }
+    const bytes = /^\/bytes\/(\d{1,10})$/.exec(req.url ?? '')
+    if (!bytes) return void res.writeHead(200, {'content-type': 'text/plain'}).end(`hello from the internet: you came from ${from}\n`)
+    const total = Number(bytes[1])
+    res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': total})
+    let sent = 0
+    const more = () => {
+      while (sent < total) {
+        const chunk = pattern(sent, Math.min(65_536, total - sent))
+        sent += chunk.length
+        if (!res.write(chunk)) return void res.once('drain', more)
+      }
+      res.end()
+    }
+    more()
+  })
+  const echo = createSocket('udp4')
+  echo.on('message', (msg, from) => echo.send(msg, from.port, from.address))
+  await Promise.all([
+    new Promise<void>((resolve) => http.listen(HTTP_PORT, resolve)),
+    new Promise<void>((resolve) => echo.bind(ECHO_PORT, resolve)),
+  ])
+  log(`internet: HTTP on :${HTTP_PORT}, UDP echo on :${ECHO_PORT}`)
+  return () => {
+    http.close()
+    echo.close()
+  }
+}

@@ -1,0 +1,339 @@
+import {spawn} from 'node:child_process'
+import {closeSync, openSync} from 'node:fs'
+import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {get} from 'node:http'
+import {constants} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {UserError} from '../errors.js'
+import {natEgress} from '../mode.js'
+import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePids, routeThroughEndpoint} from './network.js'
+import {ADDRESSES, ENDPOINT, applianceNodes, namespaceOf, nodesOf, type LabSettings} from './plan.js'
+import type {StandInConfig, StandInStatus} from './stand-in.js'
+
+const ROOT = process.env.GWLB_LAB_DIR ?? '/run/gwlb-lab'
+const GWLB_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+const DAEMON = fileURLToPath(new URL('./daemon.js', import.meta.url))
+const READY_TIMEOUT_MS = 60_000
+const STOP_TIMEOUT_MS = 10_000
+
+const dirOf = (lab: string) => join(ROOT, lab)
+const logOf = (lab: string, node: string) => join(dirOf(lab), `${node}.log`)
+const controlOf = (lab: string) => join(dirOf(lab), 'gwlb.sock')
+
+/** What the lab's folder records: its settings, and the services' PIDs (by node) to stop or check. */
+interface LabState {
+  settings: LabSettings
+  phase: 'building' | 'up'
+  /** The `lab up` building it. */
+  owner: number
+  since: string
+  pids: Record<string, number>
+  upSeconds?: number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new UserError('gwlb lab needs root: it makes network namespaces, interfaces and routes', 'run it with sudo')
+}
+
+async function readState(lab: string): Promise<LabState | undefined> {
+  const text = await readFile(join(dirOf(lab), 'lab.json'), 'utf8').catch(() => undefined)
+  return text ? (JSON.parse(text) as LabState) : undefined
+}
+
+const writeState = (state: LabState) => writeFile(join(dirOf(state.settings.name), 'lab.json'), JSON.stringify(state, null, 2))
+
+/** Whether pid is still the process it was (its command line says so: a PID can be reused). */
+async function isProcess(pid: number | undefined, marker: string): Promise<boolean> {
+  if (!pid) return false
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  return cmdline.includes(marker)
+}
+
+const isAppliance = (pid: number | undefined) => isProcess(pid, 'appliance\0run')
+const isStandIn = (pid: number | undefined) => isProcess(pid, 'stand-in')
+const isLabCommand = (pid: number | undefined) => isProcess(pid, 'lab\0')
+
+/** The lab's hold for a change (up, down, fail, heal): one at a time; a holder that died leaves it free. */
+async function lock(lab: string): Promise<() => Promise<void>> {
+  await mkdir(dirOf(lab), {recursive: true, mode: 0o700})
+  const file = join(dirOf(lab), 'lock')
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(file, String(process.pid), {flag: 'wx'})
+      return () => rm(file, {force: true})
+    } catch (error) {
+      const holder = Number(await readFile(file, 'utf8').catch(() => '0'))
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0 || (holder !== process.pid && (await isLabCommand(holder))))
+        throw new UserError(`another gwlb lab command (pid ${holder}) is changing the lab ${lab}`, 'wait for it to end, then run this again', 'locked')
+      await rm(file, {force: true})
+    }
+  }
+}
+
+/** A lab node's service: started in its namespace, detached from this command, its output in the lab folder. */
+function startService(lab: string, node: string, argv: string[], env: Record<string, string> = {}): number {
+  const log = openSync(logOf(lab, node), 'a')
+  try {
+    const child = spawn('ip', ['netns', 'exec', namespaceOf(lab, node), process.execPath, ...argv], {
+      detached: true, stdio: ['ignore', log, log], env: {...process.env, NO_COLOR: '1', ...env},
+    })
+    child.unref()
+    return child.pid!
+  } finally {
+    closeSync(log)
+  }
+}
+
+function applianceArgv(s: LabSettings): string[] {
+  return [GWLB_BIN, 'appliance', 'run', '--mode', s.mode, '--health-port', String(s.health.port), '--allowed-sources', ADDRESSES.applianceSubnet,
+    '--source-dest-check', 'skip', ...(natEgress(s.mode) ? ['--egress-interface', 'eth1'] : []), ...s.applianceArgs]
+}
+
+/** Starts appliance-i's `gwlb appliance run`, its state kept in the lab's folder. */
+const startAppliance = (s: LabSettings, node: string) =>
+  startService(s.name, node, applianceArgv(s), {GWLB_STATE_DIR: join(dirOf(s.name), 'state', node)})
+
+function standInConfig(s: LabSettings): StandInConfig {
+  return {
+    tun: ENDPOINT_TUN, mtu: 8500, node: ADDRESSES.node, endpoint: ENDPOINT, health: s.health, failover: s.failover, stickiness: s.stickiness,
+    targets: applianceNodes(s.appliances).map((name, i) => ({name, address: ADDRESSES.applianceAddress(i + 1)})),
+    control: controlOf(s.name),
+  }
+}
+
+/** GET on the stand-in's control socket. */
+function ask<T>(lab: string, path: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = get({socketPath: controlOf(lab), path, timeout: 5000}, (res) => {
+      let body = ''
+      res.on('data', (d: Buffer) => (body += d.toString()))
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as T) : reject(new Error(`stand-in: HTTP ${res.statusCode} for ${path}`))))
+    })
+    req.once('timeout', () => req.destroy(new Error('the GWLB stand-in did not answer')))
+    req.once('error', reject)
+  })
+}
+
+async function lastLines(lab: string, node: string): Promise<string> {
+  const text = await readFile(logOf(lab, node), 'utf8').catch(() => '')
+  return text.trim().split('\n').slice(-3).join(' | ') || '(no output)'
+}
+
+/** Waits until `ready` holds, failing early (with the node's last log lines) if its service has gone. */
+async function until(lab: string, node: string, alive: () => Promise<boolean>, ready: () => Promise<boolean>, abort?: AbortSignal): Promise<void> {
+  for (const deadline = Date.now() + READY_TIMEOUT_MS; ; await sleep(100)) {
+    if (abort?.aborted) throw interrupted()
+    if (await ready().catch(() => false)) return
+    if (!(await alive())) throw new UserError(`${node} stopped while the lab came up: ${await lastLines(lab, node)}`, `see ${logOf(lab, node)}; the lab was taken down`)
+    if (Date.now() > deadline) throw new UserError(`${node} was not ready after ${READY_TIMEOUT_MS / 1000} s: ${await lastLines(lab, node)}`, 'the lab was taken down')
+  }
+}
+
+const interrupted = () => new UserError('interrupted', 'the lab was taken down; run `gwlb lab up` again when ready', 'interrupted')
+
+/** Until the appliance's health port answers the stand-in (one probe, apart from the target group's checks). */
+const answers = (s: LabSettings, i: number) => async () => (await ask<{ok: boolean}>(s.name, `/probe?target=${i - 1}`)).ok
+
+export interface UpResult {
+  settings: LabSettings
+  seconds: number
+  nodes: string[]
+}
+
+/**
+ * Builds the lab: namespaces and links, the internet host, N appliances running `gwlb appliance run`, the GWLB
+ * stand-in and the routes into its endpoint; done when every appliance answers its health check. A lab left by
+ * a crash is cleaned first; one that is up is refused. Ctrl-C or any failure takes down what was built.
+ */
+export async function labUp(s: LabSettings, progress: (line: string) => void): Promise<UpResult> {
+  requireRoot()
+  const started = Date.now()
+  const unlock = await lock(s.name)
+  const abort = new AbortController()
+  const onSignal = () => abort.abort()
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal)
+  try {
+    const running = await readState(s.name)
+    if (running?.phase === 'up' && (await isStandIn(running.pids.gwlb)))
+      throw new UserError(`the lab ${s.name} is up (since ${running.since})`, 'use it (gwlb lab status), or take it down first with `gwlb lab down`', 'refused')
+    if ((await teardown(s.name)).length) progress('removed what an earlier lab left behind')
+    const state: LabState = {settings: s, phase: 'building', owner: process.pid, since: new Date().toISOString(), pids: {}}
+    await mkdir(join(dirOf(s.name), 'state'), {recursive: true})
+    await writeState(state)
+    try {
+      progress(`network: ${nodesOf(s).length} namespaces`)
+      await buildNetwork(s)
+      state.pids.internet = startService(s.name, 'internet', [DAEMON, 'internet'])
+      for (const node of applianceNodes(s.appliances)) state.pids[node] = startAppliance(s, node)
+      state.pids.gwlb = startService(s.name, 'gwlb', [DAEMON, 'stand-in', JSON.stringify(standInConfig(s))])
+      await writeState(state)
+      progress(`GWLB stand-in, internet host and ${s.appliances} appliance(s) (${s.mode}) starting`)
+      await until(s.name, 'gwlb', () => isStandIn(state.pids.gwlb), async () => Boolean(await ask(s.name, '/status')), abort.signal)
+      await routeThroughEndpoint(s)
+      for (const [i, node] of applianceNodes(s.appliances).entries())
+        await until(s.name, node, () => isAppliance(state.pids[node]), answers(s, i + 1), abort.signal)
+      state.phase = 'up'
+      state.upSeconds = (Date.now() - started) / 1000
+      await writeState(state)
+      return {settings: s, seconds: state.upSeconds, nodes: nodesOf(s)}
+    } catch (error) {
+      await teardown(s.name)
+      await rm(dirOf(s.name), {recursive: true, force: true})
+      throw error
+    }
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal)
+    await unlock()
+  }
+}
+
+/**
+ * Stops every process in the lab's namespaces (SIGTERM, then SIGKILL after 10 s: the appliances undo their
+ * rules on SIGTERM) and deletes the namespaces, with their interfaces, routes and rules. Returns the
+ * namespaces removed.
+ */
+async function teardown(lab: string): Promise<string[]> {
+  const namespaces = await labNamespaces(lab)
+  const pids = (await Promise.all(namespaces.map(namespacePids))).flat()
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig)
+    } catch {
+      // gone already
+    }
+  }
+  for (const pid of pids) signal(pid, 'SIGTERM')
+  const deadline = Date.now() + STOP_TIMEOUT_MS
+  while (Date.now() < deadline && (await Promise.all(namespaces.map(namespacePids))).flat().length) await sleep(50)
+  for (const pid of (await Promise.all(namespaces.map(namespacePids))).flat()) signal(pid, 'SIGKILL')
+  for (const ns of namespaces) await deleteNamespace(ns)
+  await rm(join(dirOf(lab), 'state'), {recursive: true, force: true})
+  await rm(controlOf(lab), {force: true})
+  return namespaces
+}
+
+/** Takes the lab down, whether it is up, half built or left by a crash. */
+export async function labDown(lab: string): Promise<{namespaces: string[]}> {
+  requireRoot()
+  const unlock = await lock(lab)
+  try {
+    return {namespaces: await teardown(lab)}
+  } finally {
+    await unlock()
+    await rm(dirOf(lab), {recursive: true, force: true})
+  }
+}
+
+/** The lab's state, if it is up; otherwise a one-line error that says how to start one. */
+async function upState(lab: string): Promise<LabState> {
+  const state = await readState(lab)
+  if (state?.phase !== 'up' || !(await isStandIn(state.pids.gwlb)))
+    throw new UserError(`no lab ${lab} is up`, `start one with \`sudo gwlb lab up${lab === 'lab' ? '' : ` --name ${lab}`}\``)
+  return state
+}
+
+export interface LabStatus {
+  name: string
+  mode: LabSettings['mode']
+  since: string
+  upSeconds?: number
+  appliances: (StandInStatus['targets'][number] & {node: string; egress: string; dataPlane: 'running' | 'stopped'})[]
+  standIn: Omit<StandInStatus, 'targets' | 'flows'>
+  flows: StandInStatus['flows']
+}
+
+export async function labStatus(lab: string): Promise<LabStatus> {
+  requireRoot()
+  const state = await upState(lab)
+  const {targets, flows, ...standIn} = await ask<StandInStatus>(lab, '/status')
+  const appliances = await Promise.all(targets.map(async (t, i) => ({
+    node: t.name, ...t, egress: ADDRESSES.applianceEgress(i + 1),
+    dataPlane: (await isAppliance(state.pids[t.name])) ? 'running' as const : 'stopped' as const,
+  })))
+  return {name: lab, mode: state.settings.mode, since: state.since, upSeconds: state.upSeconds, appliances, standIn, flows}
+}
+
+function applianceOf(state: LabState, node: string): string {
+  const n = /^appliance-(\d+)$/.exec(node)
+  if (!n || Number(n[1]) < 1 || Number(n[1]) > state.settings.appliances)
+    throw new UserError(`${node} is not an appliance of this lab`, `give one of ${applianceNodes(state.settings.appliances).join(', ')}`, 'usage')
+  return node
+}
+
+export interface FailoverResult {
+  node: string
+  /** The target's state in the stand-in when done (after waiting, if asked to). */
+  health: string
+  /** Seconds from the data plane's stop (or start) to the stand-in's verdict, when waited for. */
+  seconds?: number
+}
+
+/** Waits until the stand-in's verdict on the appliance is `want`; seconds since `from`. */
+async function untilHealth(lab: string, node: string, want: string, from: number): Promise<number> {
+  for (;;) {
+    const {targets} = await ask<StandInStatus>(lab, '/status')
+    if (targets.find((t) => t.name === node)!.state === want) return (Date.now() - from) / 1000
+    await sleep(100)
+  }
+}
+
+/** Stops an appliance's data plane (SIGTERM: it removes its tunnels and rules), as a failed instance would. */
+export async function labFail(lab: string, node: string, wait: boolean): Promise<FailoverResult> {
+  requireRoot()
+  const unlock = await lock(lab)
+  try {
+    const state = await upState(lab)
+    applianceOf(state, node)
+    const pid = state.pids[node]
+    if (await isAppliance(pid)) {
+      process.kill(pid!, 'SIGTERM')
+      for (const deadline = Date.now() + STOP_TIMEOUT_MS; (await isAppliance(pid)) && Date.now() < deadline; ) await sleep(50)
+      if (await isAppliance(pid)) process.kill(pid!, 'SIGKILL')
+    }
+    state.pids[node] = 0
+    await writeState(state)
+    const stopped = Date.now()
+    const seconds = wait ? await untilHealth(lab, node, 'unhealthy', stopped) : undefined
+    return {node, seconds, health: (await labStatus(lab)).appliances.find((a) => a.node === node)!.state}
+  } finally {
+    await unlock()
+  }
+}
+
+/** Starts an appliance's data plane again; waits until it answers health checks (and, if asked, is healthy). */
+export async function labHeal(lab: string, node: string, wait: boolean): Promise<FailoverResult> {
+  requireRoot()
+  const unlock = await lock(lab)
+  try {
+    const state = await upState(lab)
+    applianceOf(state, node)
+    if (!(await isAppliance(state.pids[node]))) {
+      state.pids[node] = startAppliance(state.settings, node)
+      await writeState(state)
+    }
+    const started = Date.now()
+    const i = Number(node.split('-')[1])
+    await until(lab, node, () => isAppliance(state.pids[node]), answers(state.settings, i))
+    const seconds = wait ? await untilHealth(lab, node, 'healthy', started) : undefined
+    return {node, seconds, health: (await labStatus(lab)).appliances.find((a) => a.node === node)!.state}
+  } finally {
+    await unlock()
+  }
+}
+
+/** Runs a command in a node's namespace, with this terminal; resolves to its exit code. */
+export async function labExec(lab: string, node: string, command: string[]): Promise<number> {
+  requireRoot()
+  const state = await upState(lab)
+  const nodes = nodesOf(state.settings)
+  if (!nodes.includes(node)) throw new UserError(`no node ${node} in the lab ${lab}`, `give one of ${nodes.join(', ')}`, 'usage')
+  if (command.length === 0) throw new UserError('no command to run', `give one after --, e.g. gwlb lab exec ${node} -- ip -br address`, 'usage')
+  const child = spawn('ip', ['netns', 'exec', namespaceOf(lab, node), ...command], {stdio: 'inherit'})
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)))
+  })
+}

@@ -1,0 +1,64 @@
+import {execFileSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import type {LabStatus} from '../../src/lab/lab.js'
+import {gwlb, gwlbAsync, gwlbJson} from './cli.js'
+
+/** Checks every second, healthy after 2 passes, unhealthy after 2 failures: a failover in about 2 s. */
+export const FAST_HEALTH = ['--health-interval', '1', '--healthy-threshold', '2', '--unhealthy-threshold', '2']
+export const INTERNET = '198.18.0.10'
+
+const namespaces = (name: string) =>
+  execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').map((l) => l.split(' ')[0]!).filter((ns) => ns.startsWith(`gwlb-${name}-`))
+
+/** A lab of its own for a test file (a name unique to this run), driven through the real gwlb binary. */
+export class LabUnderTest {
+  readonly name: string
+
+  constructor(tag: string) {
+    this.name = `${tag}${process.pid % 100_000}`
+  }
+
+  up(...args: string[]) {
+    return this.cli('up', ...args)
+  }
+
+  /** `gwlb lab exec NODE -- …` to its end. */
+  exec(node: string, ...command: string[]) {
+    return this.cli('exec', node, '--', ...command)
+  }
+
+  /** The same without waiting: for a transfer that runs while the test does something else. */
+  execAsync(node: string, ...command: string[]) {
+    return gwlbAsync(['lab', 'exec', '--name', this.name, node, '--', ...command])
+  }
+
+  /** curl from the client to the internet host; stdout, or a thrown error with curl's. */
+  curl(path = '/', ...options: string[]): string {
+    const r = this.exec('client', 'curl', '-sS', '-m', '10', ...options, `http://${INTERNET}${path}`)
+    if (r.status !== 0) throw new Error(`curl ${path} exited ${r.status}: ${r.stderr}`)
+    return r.stdout
+  }
+
+  status(): LabStatus {
+    return gwlbJson<LabStatus>(['lab', 'status', '--name', this.name])
+  }
+
+  /** `gwlb lab COMMAND --name <this lab> ARGS…`. */
+  cli(command: string, ...args: string[]) {
+    return gwlb(['lab', command, '--name', this.name, ...args])
+  }
+
+  down() {
+    return this.cli('down')
+  }
+
+  /** What of the lab is on this host: its namespaces, their processes, its folder. */
+  leftovers(): {namespaces: string[]; pids: string[]; folder: boolean} {
+    const left = namespaces(this.name)
+    const pids = left.flatMap((ns) => execFileSync('ip', ['netns', 'pids', ns], {encoding: 'utf8'}).split('\n').filter(Boolean))
+    return {namespaces: left, pids, folder: existsSync(`/run/gwlb-lab/${this.name}`)}
+  }
+}
+
+/** The host's own interfaces (none of the lab's may ever appear there). */
+export const hostLinks = () => execFileSync('ip', ['-br', 'link'], {encoding: 'utf8'}).split('\n').map((l) => l.split(/\s+/)[0]).filter(Boolean).sort()

@@ -1,0 +1,206 @@
+import {createHash} from 'node:crypto'
+import {rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {gwlb, gwlbAsync} from '../helpers/cli.js'
+import {FAST_HEALTH, hostLinks, LabUnderTest} from '../helpers/lab-cli.js'
+import {describeAsRoot} from '../helpers/root.js'
+
+const EGRESS = {'appliance-1': '198.18.0.101', 'appliance-2': '198.18.0.102'}
+const cameFrom = (answer: string) => /you came from (\S+)/.exec(answer)?.[1]
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+/** What the internet host's /bytes/N sends. */
+const pattern = (bytes: number) => Buffer.from(Array.from({length: bytes}, (_, i) => (i * 7) & 0xff))
+
+/** A download paced to last about 10 s, from a known port, that gives up after 4 s without progress. */
+const LONG_TRANSFER = ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', '--local-port', '45555',
+  '--limit-rate', '400k', '--speed-limit', '1000', '--speed-time', '4', '-m', '40', 'http://198.18.0.10/bytes/4000000']
+
+/** Starts the long transfer; resolves to the appliance the stand-in gave its flow, and the transfer's end. */
+async function startLongTransfer(lab: LabUnderTest) {
+  const done = lab.execAsync('client', ...LONG_TRANSFER)
+  await expect.poll(() => lab.status().flows.find((f) => f.srcPort === 45555 && f.bytes > 100_000), {timeout: 5000, interval: 200}).toBeTruthy()
+  const target = lab.status().flows.find((f) => f.srcPort === 45555)!.target
+  return {target, done}
+}
+
+/** n TCP connections from the client, one after another (each from a new port): where the internet host saw each come from. */
+function connections(lab: LabUnderTest, n: number): string[] {
+  const r = lab.exec('client', 'bash', '-c', `for i in $(seq ${n}); do curl -sS -m 5 http://198.18.0.10/ || exit 1; done`)
+  if (r.status !== 0) throw new Error(`curl: ${r.stderr}`)
+  return r.stdout.trim().split('\n').map((line) => cameFrom(line)!)
+}
+
+describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary', () => {
+  describe('two-arm, failover no-rebalance', () => {
+    const lab = new LabUnderTest('ta')
+    const linksBefore = hostLinks()
+    let up: ReturnType<LabUnderTest['up']>
+    beforeAll(() => {
+      up = lab.up('--appliances', '2', ...FAST_HEALTH)
+    })
+    afterAll(() => {
+      lab.down()
+    })
+
+    it('comes up with every node and says how to use it', () => {
+      expect(up.status, up.stderr).toBe(0)
+      expect(up.stdout).toMatch(/Lab \w+ is up in \d+\.\d s: client, gwlb, internet, appliance-1, appliance-2\./)
+      expect(up.stdout).toContain('lab exec')
+    })
+
+    it('carries curl from the client to the internet host through an appliance, NATed to its egress address', () => {
+      expect(Object.values(EGRESS)).toContain(cameFrom(lab.curl()))
+    })
+
+    it('carries UDP (echo) and ICMP (ping)', () => {
+      const udp = lab.exec('client', 'bash', '-c', 'exec 3<>/dev/udp/198.18.0.10/7; echo hello over geneve >&3; timeout 3 head -c 17 <&3')
+      expect(udp.stdout).toBe('hello over geneve')
+      expect(lab.exec('client', 'ping', '-c', '2', '-i', '0.2', '-W', '2', '198.18.0.10').stdout).toMatch(/2 received/)
+    })
+
+    it('carries a megabyte each way intact; the appliance merges runs of one flow', () => {
+      const upload = Buffer.from(Array.from({length: 1 << 20}, (_, i) => (i * 13 + (i >> 12)) & 0xff))
+      const file = join(tmpdir(), `gwlb-lab-upload-${process.pid}`)
+      writeFileSync(file, upload)
+      try {
+        expect(JSON.parse(lab.curl('/', '--data-binary', `@${file}`))).toMatchObject({received: 1 << 20, sha256: sha256(upload)})
+      } finally {
+        rmSync(file)
+      }
+      const download = lab.exec('client', 'bash', '-c', 'curl -sS -m 10 http://198.18.0.10/bytes/1048576 | sha256sum')
+      expect(download.stdout.split(' ')[0]).toBe(sha256(pattern(1 << 20)))
+      const coalesced = (node: string) => Number(/^gwlb_coalesced_packets_total (\d+)$/m.exec(lab.exec(node, 'curl', '-s', '127.0.0.1:9641/metrics').stdout)?.[1])
+      expect(coalesced('appliance-1') + coalesced('appliance-2')).toBeGreaterThan(0)
+    })
+
+    it('spreads 20 TCP connections over both appliances, by 5-tuple', () => {
+      const seen = connections(lab, 20)
+      expect(seen).toHaveLength(20)
+      expect(new Set(seen)).toEqual(new Set(Object.values(EGRESS)))
+      const status = lab.status()
+      expect(status.appliances.map((a) => a.state)).toEqual(['healthy', 'healthy'])
+      expect(status.appliances.every((a) => a.sent > 0 && a.received > 0)).toBe(true)
+    })
+
+    it('refuses a second up while the lab runs, and changes nothing', () => {
+      const again = lab.up('--appliances', '3')
+      expect(again.status).toBe(1)
+      expect(again.stderr.trim()).toMatch(/^Error: the lab \w+ is up \(since .*\) — use it .*lab down/)
+      expect(lab.status().appliances).toHaveLength(2)
+    })
+
+    it('an existing transfer through a failed appliance breaks (its flow stays there)', async () => {
+      const {target, done} = await startLongTransfer(lab)
+      expect(lab.cli('fail', target).status).toBe(0)
+      const end = await done
+      expect(end.status, end.stderr).toBe(28) // curl: no progress for 4 s
+      expect(Number(end.stdout.split(' ')[1])).toBeLessThan(4_000_000)
+      expect(lab.cli('heal', target, '--wait').status).toBe(0)
+    }, 40_000)
+
+    it('fail appliance-1: within the thresholds it is unhealthy, and new connections all go to appliance-2', () => {
+      const fail = lab.cli('fail', 'appliance-1', '--wait')
+      expect(fail.status, fail.stderr).toBe(0)
+      const seconds = Number(/unhealthy after (\d+\.\d) s/.exec(fail.stdout)![1])
+      // Two failed checks a second apart, each given up to a second.
+      expect(seconds).toBeLessThanOrEqual(4)
+      expect(new Set(connections(lab, 10))).toEqual(new Set([EGRESS['appliance-2']]))
+      const [one, two] = lab.status().appliances
+      expect([one!.dataPlane, one!.state, two!.state]).toEqual(['stopped', 'unhealthy', 'healthy'])
+      const heal = lab.cli('heal', 'appliance-1', '--wait')
+      expect(heal.stdout).toMatch(/appliance-1: data plane running; healthy after \d+\.\d s/)
+    }, 40_000)
+
+    it('down leaves no namespace, process, interface or folder', () => {
+      const down = lab.down()
+      expect(down.stdout).toMatch(/^Lab \w+ removed: /)
+      expect(lab.leftovers()).toEqual({namespaces: [], pids: [], folder: false})
+      expect(hostLinks()).toEqual(linksBefore)
+      expect(lab.down().stdout).toMatch(/nothing to remove/)
+    })
+  })
+
+  describe('one-arm, failover rebalance', () => {
+    const lab = new LabUnderTest('tb')
+    beforeAll(() => {
+      const up = lab.up('--appliances', '2', '--mode', 'one-arm', '--failover', 'rebalance', ...FAST_HEALTH)
+      if (up.status !== 0) throw new Error(up.stderr)
+    })
+    afterAll(() => {
+      lab.down()
+    })
+
+    it('carries curl through an appliance that returns the traffic to the GWLB (the client\'s own address arrives)', () => {
+      expect(cameFrom(lab.curl())).toBe('10.0.1.10')
+    })
+
+    it('an existing transfer through a failed appliance moves to the other and completes', async () => {
+      const {target, done} = await startLongTransfer(lab)
+      expect(lab.cli('fail', target).status).toBe(0)
+      const end = await done
+      expect(end.status, end.stderr).toBe(0)
+      expect(end.stdout).toBe('200 4000000')
+      const status = lab.status()
+      expect(status.standIn.rebalanced).toBeGreaterThanOrEqual(1)
+      expect(status.appliances.find((a) => a.node !== target)!.flows).toBeGreaterThanOrEqual(1)
+    }, 40_000)
+  })
+
+  describe('two-arm, failover rebalance', () => {
+    const lab = new LabUnderTest('tc')
+    afterAll(() => {
+      lab.down()
+    })
+
+    // The server answers the appliance's egress address, not the GWLB: its segments still go to the failed
+    // appliance. The client's next segment, through the new appliance, reaches the server from that one's
+    // address and is reset (curl 56); when the client has nothing to send, the transfer stalls (curl 28).
+    it('a moved flow still breaks: the server\'s side of it goes to the failed appliance\'s egress address', async () => {
+      expect(lab.up('--failover', 'rebalance', ...FAST_HEALTH).status).toBe(0)
+      const {target, done} = await startLongTransfer(lab)
+      expect(lab.cli('fail', target).status).toBe(0)
+      const end = await done
+      expect([28, 56], end.stderr).toContain(end.status)
+    }, 40_000)
+  })
+
+  describe('up and down when things go wrong', () => {
+    const lab = new LabUnderTest('td')
+    afterAll(() => {
+      lab.down()
+    })
+
+    it('bad appliance flags: up fails with the appliance\'s own error and leaves nothing', () => {
+      const up = lab.up('--', '--idle-timeout', 'soon')
+      expect(up.status).toBe(1)
+      expect(up.stderr.trim().split('\n').at(-1)).toMatch(/^Error: appliance-1 stopped while the lab came up: .*--idle-timeout.*the lab was taken down$/)
+      expect(lab.leftovers()).toEqual({namespaces: [], pids: [], folder: false})
+    })
+
+    it('Ctrl-C while it comes up takes down what was built', async () => {
+      const up = await gwlbAsync(['lab', 'up', '--name', lab.name], {}, {signalAfter: /starting/})
+      expect(up.status).toBe(130)
+      expect(lab.leftovers()).toEqual({namespaces: [], pids: [], folder: false})
+    })
+
+    it('what a crash left (kill -9 of every lab process) is cleaned by the next up', () => {
+      expect(lab.up(...FAST_HEALTH).status).toBe(0)
+      for (const pid of lab.leftovers().pids) process.kill(Number(pid), 'SIGKILL')
+      expect(lab.cli('status').stderr).toMatch(/no lab \w+ is up/)
+      const again = lab.up(...FAST_HEALTH)
+      expect(again.status, again.stderr).toBe(0)
+      expect(again.stderr).toMatch(/removed what an earlier lab left behind/)
+      expect(lab.curl()).toMatch(/you came from 198\.18\.0\.10[12]/)
+    }, 40_000)
+
+    it('bad input: one line, non-zero, nothing made', () => {
+      expect(lab.up('--appliances', '0').stderr).toMatch(/^Error: .*appliances.*/)
+      expect(lab.cli('exec', 'router', '--', 'true').stderr.trim()).toMatch(/^Error: no node router in the lab \w+ — give one of client, gwlb, internet, appliance-1, appliance-2$/)
+      expect(lab.cli('fail', 'appliance-7').stderr.trim()).toMatch(/^Error: appliance-7 is not an appliance of this lab — give one of appliance-1, appliance-2$/)
+      expect(gwlb(['lab', 'status', '--name', 'Bad_Name']).status).toBe(2)
+      expect(lab.exec('appliance-1', 'sh', '-c', 'exit 3').status).toBe(3)
+    })
+  })
+})
