@@ -83,13 +83,19 @@ export class FlowTable {
   constructor(
     private readonly stickiness: Stickiness,
     private readonly rebalance: boolean,
+    /** A bound on memory under a flood of new flows (each takes a few hundred bytes). */
+    private readonly maxFlows = 100_000,
   ) {}
 
-  /** The flow of this packet, made or moved as needed; healthy[i] says whether target i is healthy. */
-  route(tuple: Tuple, bytes: number, healthy: boolean[], now = Date.now()): Flow {
+  /**
+   * The flow of this packet, made or moved as needed; healthy[i] says whether target i is healthy. Undefined:
+   * a new flow with the table full (until idle flows expire).
+   */
+  route(tuple: Tuple, bytes: number, healthy: boolean[], now = Date.now()): Flow | undefined {
     const key = flowKey(tuple, this.stickiness)
     let flow = this.flows.get(key)
     if (!flow) {
+      if (this.flows.size >= this.maxFlows) return undefined
       flow = {key, tuple, target: this.pick(key, healthy), cookie: randomInt(2 ** 32), seen: now, packets: 0, bytes: 0}
       this.flows.set(key, flow)
     } else if (this.rebalance && !healthy[flow.target] && healthy.some(Boolean)) {

@@ -132,6 +132,10 @@ export class StandIn {
       }
       this.fromEndpoint++
       const flow = this.flows.route(tuple, length, this.checker.healthy())
+      if (!flow) {
+        this.drop('flow-table-full')
+        continue
+      }
       const datagram = Buffer.allocUnsafe(AWS_HEADER_LENGTH + length)
       writeGwlbHeader(datagram, 0, this.rx[offset]! >> 4 === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6, {...this.config.endpoint, flowCookie: flow.cookie})
       this.rx.copy(datagram, AWS_HEADER_LENGTH, offset, offset + length)
@@ -150,6 +154,7 @@ export class StandIn {
     this.received[target]!++
     const {innerOffset, innerLength} = this.decoded
     const tuple = innerTuple(msg, innerOffset, innerLength)
+    // Its reply refreshes the flow (an unknown one, with the table full, still goes through).
     if (tuple) this.flows.route(tuple, innerLength, this.checker.healthy())
     this.toEndpoint += this.io.writeTunBatch(this.fds, msg, Uint32Array.of(innerOffset), Uint32Array.of(innerLength), 1, false, new Uint32Array(1))
   }

@@ -1,3 +1,4 @@
+import {spawn, spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -185,6 +186,26 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
       expect(lab.leftovers()).toEqual({namespaces: [], pids: [], folder: false})
     })
 
+    it('kill -9 of up while it builds: down removes what it left', async () => {
+      const child = spawn(process.execPath, ['bin/run.js', 'lab', 'up', '--name', lab.name], {stdio: ['ignore', 'ignore', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
+      let output = ''
+      await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
+        output += d.toString()
+        if (/starting/.test(output) && child.kill('SIGKILL')) resolve()
+      }))
+      await new Promise((resolve) => child.once('exit', resolve))
+      expect(lab.leftovers().namespaces.length).toBeGreaterThan(0)
+      expect(lab.down().status).toBe(0)
+      expect(lab.leftovers()).toEqual({namespaces: [], pids: [], folder: false})
+    })
+
+    it('two ups at once: one builds the lab, the other says who holds it', async () => {
+      const [a, b] = await Promise.all([0, 1].map(() => gwlbAsync(['lab', 'up', '--name', lab.name, ...FAST_HEALTH])))
+      expect([a!.status, b!.status].sort()).toEqual([0, 1])
+      expect([a!.stderr, b!.stderr].join('')).toMatch(/Error: (another gwlb lab command \(pid \d+\) is changing the lab|the lab \w+ is up)/)
+      expect(lab.down().status).toBe(0)
+    }, 40_000)
+
     it('what a crash left (kill -9 of every lab process) is cleaned by the next up', () => {
       expect(lab.up(...FAST_HEALTH).status).toBe(0)
       for (const pid of lab.leftovers().pids) process.kill(Number(pid), 'SIGKILL')
@@ -194,6 +215,22 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
       expect(again.stderr).toMatch(/removed what an earlier lab left behind/)
       expect(lab.curl()).toMatch(/you came from 198\.18\.0\.10[12]/)
     }, 40_000)
+
+    it('an appliance killed with -9 shows as stopped and unhealthy; heal brings it back', async () => {
+      const pid = lab.exec('appliance-1', 'bash', '-c', 'pgrep -f "appliance run" | head -1').stdout.trim()
+      process.kill(Number(pid), 'SIGKILL')
+      await expect.poll(() => lab.status().appliances[0]!.state, {timeout: 10_000, interval: 200}).toBe('unhealthy')
+      expect(lab.status().appliances[0]!.dataPlane).toBe('stopped')
+      expect(lab.cli('heal', 'appliance-1', '--wait').status).toBe(0)
+      expect(new Set(connections(lab, 12))).toEqual(new Set(Object.values(EGRESS)))
+    }, 40_000)
+
+    it('not root: one line that says to use sudo', () => {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps', '+dac_read_search', '--ambient-caps', '+dac_read_search',
+        process.execPath, 'bin/run.js', 'lab', 'status', '--name', lab.name], {encoding: 'utf8', env: {...process.env, NO_COLOR: '1', HOME: '/tmp'}})
+      expect(r.status).toBe(1)
+      expect(r.stderr.trim()).toBe('Error: gwlb lab needs root: it makes network namespaces, interfaces and routes — run it with sudo')
+    })
 
     it('bad input: one line, non-zero, nothing made', () => {
       expect(lab.up('--appliances', '0').stderr).toMatch(/^Error: .*appliances.*/)

@@ -53,7 +53,7 @@ describe('flows as GWLB keys them', () => {
 
   it('sends new flows to healthy targets only, and spreads them', () => {
     const table = new FlowTable('5-tuple', false)
-    const targets = Array.from({length: 200}, (_, i) => table.route({...request, srcPort: 30000 + i}, 60, [true, false, true]).target)
+    const targets = Array.from({length: 200}, (_, i) => table.route({...request, srcPort: 30000 + i}, 60, [true, false, true])!.target)
     expect(new Set(targets)).toEqual(new Set([0, 2]))
     expect(targets.filter((t) => t === 0).length).toBeGreaterThan(60)
     expect(targets.filter((t) => t === 2).length).toBeGreaterThan(60)
@@ -62,7 +62,7 @@ describe('flows as GWLB keys them', () => {
 
   it('keeps a flow on its target, both ways, with one cookie', () => {
     const table = new FlowTable('5-tuple', false)
-    const first = table.route(request, 60, [true, true])
+    const first = table.route(request, 60, [true, true])!
     const back = table.route(reply, 60, [true, true])
     expect(back).toBe(first)
     expect([first.packets, first.bytes]).toEqual([2, 120])
@@ -70,7 +70,7 @@ describe('flows as GWLB keys them', () => {
 
   it('fails open when no target is healthy: every target takes new flows', () => {
     const table = new FlowTable('5-tuple', false)
-    const targets = Array.from({length: 50}, (_, i) => table.route({...request, srcPort: 30000 + i}, 60, [false, false]).target)
+    const targets = Array.from({length: 50}, (_, i) => table.route({...request, srcPort: 30000 + i}, 60, [false, false])!.target)
     expect(new Set(targets)).toEqual(new Set([0, 1]))
     expect(table.failOpen).toBe(50)
   })
@@ -78,13 +78,22 @@ describe('flows as GWLB keys them', () => {
   it('no-rebalance: a flow stays on its unhealthy target; rebalance: it moves to a healthy one', () => {
     for (const [rebalance, stays] of [[false, true], [true, false]] as const) {
       const table = new FlowTable('5-tuple', rebalance)
-      const flow = table.route(request, 60, [true, true])
+      const flow = table.route(request, 60, [true, true])!
       const before = flow.target
       const healthy = [true, true]
       healthy[before] = false
-      expect(table.route(request, 60, healthy).target === before).toBe(stays)
+      expect(table.route(request, 60, healthy)!.target === before).toBe(stays)
       expect(table.rebalanced).toBe(stays ? 0 : 1)
     }
+  })
+
+  it('holds at most maxFlows: a new flow beyond has no target until others expire', () => {
+    const table = new FlowTable('5-tuple', false, 3)
+    const routed = Array.from({length: 5}, (_, i) => table.route({...request, srcPort: 30000 + i}, 60, [true], 0))
+    expect(routed.map(Boolean)).toEqual([true, true, true, false, false])
+    expect(table.route({...request, srcPort: 30000}, 60, [true], 0)).toBeDefined()
+    table.expire(400_000)
+    expect(table.route({...request, srcPort: 30004}, 60, [true], 400_000)).toBeDefined()
   })
 
   it('forgets idle flows after GWLB\'s timeouts: 350 s for TCP, 120 s for the rest', () => {
