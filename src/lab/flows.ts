@@ -1,5 +1,6 @@
 import {randomInt} from 'node:crypto'
 import ipaddr from 'ipaddr.js'
+import {portsOffset} from '../appliance/inner-packet.js'
 
 /** How GWLB keys a flow to a target (the target group's stickiness; 5-tuple without stickiness). */
 export type Stickiness = '5-tuple' | '3-tuple' | '2-tuple'
@@ -8,7 +9,6 @@ export const STICKINESS: Stickiness[] = ['5-tuple', '3-tuple', '2-tuple']
 /** GWLB forgets an idle TCP flow after 350 s, any other after 120 s. */
 const IDLE_MS = {tcp: 350_000, other: 120_000}
 const TCP = 6
-const PORT_PROTOCOLS = new Set([TCP, 17, 132])
 
 export interface Tuple {
   protocol: number
@@ -24,17 +24,8 @@ const ipv6 = (b: Uint8Array, p: number) => ipaddr.fromByteArray([...b.subarray(p
 /** The inner packet's protocol, addresses and ports (0 without ports, or in a later fragment). */
 export function innerTuple(b: Uint8Array, p: number, length: number): Tuple | undefined {
   const version = length > 0 ? b[p]! >> 4 : 0
-  if (version === 4 && length >= 20) {
-    const ihl = (b[p]! & 0x0f) * 4
-    const protocol = b[p + 9]!
-    const firstFragment = (((b[p + 6]! & 0x1f) << 8) | b[p + 7]!) === 0
-    const ports = firstFragment && PORT_PROTOCOLS.has(protocol) && length >= ihl + 4 ? p + ihl : -1
-    return withPorts(b, {protocol, src: ipv4(b, p + 12), dst: ipv4(b, p + 16)}, ports)
-  }
-  if (version === 6 && length >= 40) {
-    const protocol = b[p + 6]!
-    return withPorts(b, {protocol, src: ipv6(b, p + 8), dst: ipv6(b, p + 24)}, PORT_PROTOCOLS.has(protocol) && length >= 44 ? p + 40 : -1)
-  }
+  if (version === 4 && length >= 20) return withPorts(b, {protocol: b[p + 9]!, src: ipv4(b, p + 12), dst: ipv4(b, p + 16)}, portsOffset(b, p, length))
+  if (version === 6 && length >= 40) return withPorts(b, {protocol: b[p + 6]!, src: ipv6(b, p + 8), dst: ipv6(b, p + 24)}, portsOffset(b, p, length))
   return undefined
 }
 
@@ -64,6 +55,8 @@ export interface Flow {
   tuple: Tuple
   target: number
   cookie: number
+  /** The outer UDP source port of the flow's GENEVE (from its hash, as GWLB varies it per flow for RSS). */
+  sourcePort: number
   seen: number
   packets: number
   bytes: number
@@ -96,7 +89,7 @@ export class FlowTable {
     let flow = this.flows.get(key)
     if (!flow) {
       if (this.flows.size >= this.maxFlows) return undefined
-      flow = {key, tuple, target: this.pick(key, healthy), cookie: randomInt(2 ** 32), seen: now, packets: 0, bytes: 0}
+      flow = {key, tuple, target: this.pick(key, healthy), cookie: randomInt(2 ** 32), sourcePort: 49_152 + (hash(key) % 16_384), seen: now, packets: 0, bytes: 0}
       this.flows.set(key, flow)
     } else if (this.rebalance && !healthy[flow.target] && healthy.some(Boolean)) {
       flow.target = this.pick(key, healthy)

@@ -9,6 +9,7 @@ import {UserError} from '../errors.js'
 import {natEgress} from '../mode.js'
 import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePids, routeThroughEndpoint} from './network.js'
 import {ADDRESSES, ENDPOINT, applianceNodes, namespaceOf, nodesOf, type LabSettings} from './plan.js'
+import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
 
 const ROOT = process.env.GWLB_LAB_DIR ?? '/run/gwlb-lab'
@@ -272,7 +273,7 @@ export interface FailoverResult {
 }
 
 /** Waits until the stand-in's verdict on the appliance is `want`; seconds since `from`. */
-async function untilHealth(lab: string, node: string, want: string, from: number): Promise<number> {
+async function untilHealth(lab: string, node: string, want: TargetState, from: number): Promise<number> {
   for (;;) {
     const {targets} = await ask<StandInStatus>(lab, '/status')
     if (targets.find((t) => t.name === node)!.state === want) return (Date.now() - from) / 1000
@@ -280,13 +281,27 @@ async function untilHealth(lab: string, node: string, want: string, from: number
   }
 }
 
-/** Stops an appliance's data plane (SIGTERM: it removes its tunnels and rules), as a failed instance would. */
-export async function labFail(lab: string, node: string, wait: boolean): Promise<FailoverResult> {
+/**
+ * Under the lab's lock, with the lab up and `node` one of its appliances: makes the change, which returns when
+ * it took effect; then, if asked, waits for the stand-in's verdict `want`, and says how long it took from then.
+ */
+async function changeAppliance(lab: string, node: string, want: TargetState, wait: boolean, change: (state: LabState) => Promise<number>): Promise<FailoverResult> {
   requireRoot()
   const unlock = await lock(lab)
   try {
     const state = await upState(lab)
     applianceOf(state, node)
+    const from = await change(state)
+    const seconds = wait ? await untilHealth(lab, node, want, from) : undefined
+    return {node, seconds, health: (await labStatus(lab)).appliances.find((a) => a.node === node)!.state}
+  } finally {
+    await unlock()
+  }
+}
+
+/** Stops an appliance's data plane (SIGTERM: it removes its tunnels and rules), as a failed instance would. */
+export const labFail = (lab: string, node: string, wait: boolean) =>
+  changeAppliance(lab, node, 'unhealthy', wait, async (state) => {
     const pid = state.pids[node]
     if (await isAppliance(pid)) {
       process.kill(pid!, 'SIGTERM')
@@ -295,34 +310,20 @@ export async function labFail(lab: string, node: string, wait: boolean): Promise
     }
     state.pids[node] = 0
     await writeState(state)
-    const stopped = Date.now()
-    const seconds = wait ? await untilHealth(lab, node, 'unhealthy', stopped) : undefined
-    return {node, seconds, health: (await labStatus(lab)).appliances.find((a) => a.node === node)!.state}
-  } finally {
-    await unlock()
-  }
-}
+    return Date.now()
+  })
 
-/** Starts an appliance's data plane again; waits until it answers health checks (and, if asked, is healthy). */
-export async function labHeal(lab: string, node: string, wait: boolean): Promise<FailoverResult> {
-  requireRoot()
-  const unlock = await lock(lab)
-  try {
-    const state = await upState(lab)
-    applianceOf(state, node)
+/** Starts an appliance's data plane again; returns once it answers health checks (or, if asked, is healthy). */
+export const labHeal = (lab: string, node: string, wait: boolean) =>
+  changeAppliance(lab, node, 'healthy', wait, async (state) => {
+    const started = Date.now()
     if (!(await isAppliance(state.pids[node]))) {
       state.pids[node] = startAppliance(state.settings, node)
       await writeState(state)
     }
-    const started = Date.now()
-    const i = Number(node.split('-')[1])
-    await until(lab, node, () => isAppliance(state.pids[node]), answers(state.settings, i))
-    const seconds = wait ? await untilHealth(lab, node, 'healthy', started) : undefined
-    return {node, seconds, health: (await labStatus(lab)).appliances.find((a) => a.node === node)!.state}
-  } finally {
-    await unlock()
-  }
-}
+    await until(lab, node, () => isAppliance(state.pids[node]), answers(state.settings, Number(node.split('-')[1])))
+    return started
+  })
 
 /** Runs a command in a node's namespace, with this terminal; resolves to its exit code. */
 export async function labExec(lab: string, node: string, command: string[]): Promise<number> {

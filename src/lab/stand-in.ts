@@ -1,8 +1,8 @@
-import {createSocket, type RemoteInfo, type Socket} from 'node:dgram'
 import {rmSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import {native, type Watch} from '../appliance/datapath/tun/native.js'
-import {AWS_HEADER_LENGTH, decodeGeneve, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GENEVE_PORT, GenevePacket, writeGwlbHeader} from '../appliance/geneve.js'
+import ipaddr from 'ipaddr.js'
+import {AWS_HEADER_LENGTH, decodeGeneve, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, readU32, writeGwlbHeader, writeOuterHeaders} from '../appliance/geneve.js'
 import {FlowTable, innerTuple, isLinkLocal, type Stickiness} from './flows.js'
 import {HealthChecker, probe, type HealthCheckSettings, type TargetHealth} from './health-checks.js'
 
@@ -41,7 +41,9 @@ export interface StandInStatus {
 }
 
 const BATCH = 32
-const SLOT = 65_536
+const SLOT = 16_384
+/** Room before each packet read from the TUN interface for the outer IPv4/UDP and the GENEVE headers. */
+const HEADROOM = OUTER_HEADER_LENGTH + AWS_HEADER_LENGTH
 const EXPIRY_MS = 10_000
 
 /**
@@ -53,7 +55,6 @@ export class StandIn {
   private readonly io = native()
   private readonly flows: FlowTable
   private readonly checker: HealthChecker
-  private readonly udp: Socket
   private readonly control: Server
   private readonly sent: number[]
   private readonly received: number[]
@@ -61,11 +62,18 @@ export class StandIn {
   private readonly decoded = new GenevePacket()
   private readonly rx: Buffer
   private readonly lengths = new Uint32Array(BATCH + 64)
-  private fds = new Int32Array(1)
+  private readonly out = {offsets: new Uint32Array(BATCH), lengths: new Uint32Array(BATCH), destinations: new Uint32Array(BATCH)}
+  private readonly node: number
+  private readonly addresses: number[]
+  private readonly back: Buffer
+  private readonly backMeta: Uint32Array
+  private readonly fds = new Int32Array(BATCH)
   private fromEndpoint = 0
   private toEndpoint = 0
   private tunFd = -1
-  private watch?: Watch
+  private rawFd = -1
+  private udpFd = -1
+  private readonly watches: Watch[] = []
   private expiry?: NodeJS.Timeout
 
   constructor(
@@ -75,10 +83,14 @@ export class StandIn {
     this.flows = new FlowTable(config.stickiness, config.failover === 'rebalance')
     this.checker = new HealthChecker(config.targets.map((t) => t.address), config.health, (i, h) =>
       log(`${config.targets[i]!.name}: ${h.state} (${h.last?.detail})`))
+    const number = (address: string) => readU32(Uint8Array.from(ipaddr.IPv4.parse(address).toByteArray()), 0)
+    this.node = number(config.node)
+    this.addresses = config.targets.map((t) => number(t.address))
     this.sent = config.targets.map(() => 0)
     this.received = config.targets.map(() => 0)
     this.rx = Buffer.alloc((BATCH + this.io.maxSegments) * SLOT)
-    this.udp = createSocket('udp4')
+    this.back = Buffer.alloc(BATCH * SLOT)
+    this.backMeta = new Uint32Array(BATCH * this.io.recvMeta)
     this.control = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://lab')
       const answer = (body: unknown) => res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify(body))
@@ -92,13 +104,10 @@ export class StandIn {
   async start(): Promise<void> {
     this.tunFd = this.io.openTun(this.config.tun, false, false)
     this.io.linkUp(this.config.tun, this.config.mtu)
-    this.fds = Int32Array.of(this.tunFd)
-    this.watch = this.io.watch(this.tunFd, () => this.fromWorkload())
-    this.udp.on('message', (msg, from) => this.fromTarget(msg, from))
-    await new Promise<void>((resolve, reject) => {
-      this.udp.once('error', reject)
-      this.udp.bind(GENEVE_PORT, this.config.node, resolve)
-    })
+    this.fds.fill(this.tunFd)
+    this.rawFd = this.io.openRaw(4 << 20)
+    this.udpFd = this.io.openUdp(GENEVE_PORT, 4 << 20, 0, false)
+    this.watches.push(this.io.watch(this.tunFd, () => this.fromWorkload()), this.io.watch(this.udpFd, () => this.fromTargets()))
     rmSync(this.config.control, {force: true})
     await new Promise<void>((resolve) => this.control.listen(this.config.control, resolve))
     this.checker.start()
@@ -108,9 +117,8 @@ export class StandIn {
   stop(): void {
     this.checker.stop()
     clearInterval(this.expiry)
-    if (this.watch) this.io.unwatch(this.watch)
-    if (this.tunFd >= 0) this.io.close(this.tunFd)
-    this.udp.close()
+    for (const watch of this.watches.splice(0)) this.io.unwatch(watch)
+    for (const fd of [this.tunFd, this.rawFd, this.udpFd]) if (fd >= 0) this.io.close(fd)
     this.control.close()
     rmSync(this.config.control, {force: true})
   }
@@ -119,11 +127,16 @@ export class StandIn {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1
   }
 
-  /** Packets the kernel routed into the endpoint: each to its flow's target, in GENEVE. */
+  /**
+   * Packets the kernel routed into the endpoint: each to its flow's target in GENEVE, written in front of it
+   * where it was read, and sent in one batch from the flow's source port (a raw socket: one per port would not do).
+   */
   private fromWorkload(): void {
-    const count = this.io.readTunBatch(this.tunFd, this.rx, SLOT, 0, this.lengths, BATCH, new Uint32Array(1))
+    const count = this.io.readTunBatch(this.tunFd, this.rx, SLOT, HEADROOM, this.lengths, BATCH, new Uint32Array(1))
+    const {out} = this
+    let n = 0
     for (let i = 0; i < count; i++) {
-      const offset = i * SLOT
+      const offset = i * SLOT + HEADROOM
       const length = this.lengths[i]!
       const tuple = innerTuple(this.rx, offset, length)
       if (!tuple || isLinkLocal(tuple)) {
@@ -136,27 +149,42 @@ export class StandIn {
         this.drop('flow-table-full')
         continue
       }
-      const datagram = Buffer.allocUnsafe(AWS_HEADER_LENGTH + length)
-      writeGwlbHeader(datagram, 0, this.rx[offset]! >> 4 === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6, {...this.config.endpoint, flowCookie: flow.cookie})
-      this.rx.copy(datagram, AWS_HEADER_LENGTH, offset, offset + length)
+      const start = offset - HEADROOM
+      writeGwlbHeader(this.rx, offset - AWS_HEADER_LENGTH, this.rx[offset]! >> 4 === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6, {...this.config.endpoint, flowCookie: flow.cookie})
+      writeOuterHeaders(this.rx, start, AWS_HEADER_LENGTH + length, this.node, this.addresses[flow.target]!, flow.sourcePort, GENEVE_PORT)
+      out.offsets[n] = start
+      out.lengths[n] = HEADROOM + length
+      out.destinations[n++] = this.addresses[flow.target]!
       this.sent[flow.target]!++
-      this.udp.send(datagram, GENEVE_PORT, this.config.targets[flow.target]!.address)
     }
+    const sent = n ? this.io.sendRawBatch(this.rawFd, this.rx, out.offsets, out.lengths, out.destinations, n) : 0
+    for (let i = sent; i < n; i++) this.drop('send-failed')
   }
 
-  /** GENEVE a target sent back: decapsulated into the endpoint, if it is one of ours and for our endpoint. */
-  private fromTarget(msg: Buffer, from: RemoteInfo): void {
-    const target = this.config.targets.findIndex((t) => t.address === from.address)
-    if (target < 0) return this.drop('unknown-target')
-    const reason = decodeGeneve(msg, 0, msg.length, this.decoded)
-    if (reason) return this.drop(reason)
-    if (this.decoded.eniHex !== this.config.endpoint.eni) return this.drop('unknown-endpoint')
-    this.received[target]!++
-    const {innerOffset, innerLength} = this.decoded
-    const tuple = innerTuple(msg, innerOffset, innerLength)
-    // Its reply refreshes the flow (an unknown one, with the table full, still goes through).
-    if (tuple) this.flows.route(tuple, innerLength, this.checker.healthy())
-    this.toEndpoint += this.io.writeTunBatch(this.fds, msg, Uint32Array.of(innerOffset), Uint32Array.of(innerLength), 1, false, new Uint32Array(1))
+  /** GENEVE targets sent back: decapsulated into the endpoint in one batch, if from a target of ours and for our endpoint. */
+  private fromTargets(): void {
+    const {back, backMeta, decoded, out} = this
+    const count = this.io.recvUdpBatch(this.udpFd, back, SLOT, 0, backMeta, BATCH)
+    let n = 0
+    for (let i = 0; i < count; i++) {
+      const target = this.addresses.indexOf(backMeta[i * this.io.recvMeta + 1]!)
+      if (target < 0) {
+        this.drop('unknown-target')
+        continue
+      }
+      const reason = decodeGeneve(back, i * SLOT, backMeta[i * this.io.recvMeta]!, decoded)
+      if (reason || decoded.eniHex !== this.config.endpoint.eni) {
+        this.drop(reason ?? 'unknown-endpoint')
+        continue
+      }
+      this.received[target]!++
+      const tuple = innerTuple(back, decoded.innerOffset, decoded.innerLength)
+      // Its reply refreshes the flow (an unknown one, with the table full, still goes through).
+      if (tuple) this.flows.route(tuple, decoded.innerLength, this.checker.healthy())
+      out.offsets[n] = decoded.innerOffset
+      out.lengths[n++] = decoded.innerLength
+    }
+    if (n) this.toEndpoint += this.io.writeTunBatch(this.fds, back, out.offsets, out.lengths, n, false, new Uint32Array(1))
   }
 
   status(): StandInStatus {

@@ -1,6 +1,6 @@
 import {spawn, spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -123,18 +123,27 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
     })
   })
 
-  describe('one-arm, failover rebalance', () => {
+  describe('one-arm, failover rebalance, with the operator\'s hook', () => {
     const lab = new LabUnderTest('tb')
+    const hooks = mkdtempSync(join(tmpdir(), 'gwlb-lab-hooks-'))
     beforeAll(() => {
-      const up = lab.up('--appliances', '2', '--mode', 'one-arm', '--failover', 'rebalance', ...FAST_HEALTH)
+      writeFileSync(join(hooks, 'hook.sh'), `#!/bin/sh\necho "$(basename "$(readlink /proc/self/ns/net)") $*" >> ${hooks}/calls\n`, {mode: 0o755})
+      const up = lab.up('--appliances', '2', '--mode', 'one-arm', '--failover', 'rebalance', ...FAST_HEALTH, '--', '--on-create', join(hooks, 'hook.sh'))
       if (up.status !== 0) throw new Error(up.stderr)
     })
     afterAll(() => {
       lab.down()
+      rmSync(hooks, {recursive: true, force: true})
     })
 
     it('carries curl through an appliance that returns the traffic to the GWLB (the client\'s own address arrives)', () => {
       expect(cameFrom(lab.curl())).toBe('10.0.1.10')
+    })
+
+    it('runs the flags given after -- on every appliance: the hook saw the endpoint\'s tunnel come up', () => {
+      connections(lab, 10)
+      // The endpoint's ENI (0x1ab0) names the tunnel pair; the hook gets its id as gwlbtun gives it (17 hex digits).
+      expect(readFileSync(join(hooks, 'calls'), 'utf8')).toMatch(/^net:\[\d+\] CREATE gwi-1RQ gwo-1RQ 00000000000001ab0$/m)
     })
 
     it('an existing transfer through a failed appliance moves to the other and completes', async () => {

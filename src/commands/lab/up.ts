@@ -46,6 +46,7 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     }, (line) => this.jsonEnabled() || this.logToStderr(line))
     const lab = f.name === 'lab' ? '' : ` --name ${f.name}`
     this.log(`Lab ${f.name} is up in ${result.seconds.toFixed(1)} s: ${result.nodes.join(', ')}.`)
+    this.log(`  The GWLB stand-in takes an appliance as healthy after ${f['healthy-threshold']} passed checks ${interval} s apart; until one is, new flows go to all (fail open).`)
     this.log(`  Try:  sudo ${this.config.bin} lab exec${lab} client -- curl -s http://${ADDRESSES.internet}/`)
     this.log(`        sudo ${this.config.bin} lab status${lab}`)
     this.log(`  Done: sudo ${this.config.bin} lab down${lab}`)

@@ -1,3 +1,5 @@
+import {portsOffset} from '../../inner-packet.js'
+
 /**
  * Flows seen from the GWLB, keyed by the inner packet's protocol, addresses and ports (ordered so that a
  * reply finds its request), holding what the return path needs: the GENEVE header to send back byte for
@@ -7,8 +9,6 @@
  * by the flow bound, and shareable between worker threads (each slot has its own lock word). Expired slots
  * are re-used on sight; when a probe window is full, its least recently seen flow gives way.
  */
-
-const PORT_PROTOCOLS = new Set([6, 17, 132, 136])
 
 /** Longest GENEVE header kept: AWS's is 40 bytes; this leaves room for 24 bytes of further options. */
 export const MAX_HEADER = 64
@@ -74,16 +74,11 @@ export class FlowTable {
   keyOf(buf: Uint8Array, p: number, length: number): boolean {
     const version = length > 0 ? buf[p]! >> 4 : 0
     if (version === 4 && length >= 20) {
-      const ihl = (buf[p]! & 0x0f) * 4
-      const protocol = buf[p + 9]!
-      const firstFragment = (((buf[p + 6]! & 0x1f) << 8) | buf[p + 7]!) === 0
-      const ports = firstFragment && PORT_PROTOCOLS.has(protocol) && length >= ihl + 4 ? p + ihl : -1
-      this.buildKey(buf, protocol, p + 12, p + 16, 4, ports)
+      this.buildKey(buf, buf[p + 9]!, p + 12, p + 16, 4, portsOffset(buf, p, length))
       return true
     }
     if (version === 6 && length >= 40) {
-      const protocol = buf[p + 6]!
-      this.buildKey(buf, protocol, p + 8, p + 24, 16, PORT_PROTOCOLS.has(protocol) && length >= 44 ? p + 40 : -1)
+      this.buildKey(buf, buf[p + 6]!, p + 8, p + 24, 16, portsOffset(buf, p, length))
       return true
     }
     return false
