@@ -26,8 +26,6 @@ const controlOf = (lab: string) => join(dirOf(lab), 'gwlb.sock')
 interface LabState {
   settings: LabSettings
   phase: 'building' | 'up'
-  /** The `lab up` building it. */
-  owner: number
   since: string
   pids: Record<string, number>
   upSeconds?: number
@@ -123,13 +121,22 @@ async function lastLines(lab: string, node: string): Promise<string> {
   return text.trim().split('\n').slice(-3).join(' | ') || '(no output)'
 }
 
+/** How `until` is waited for: by up (which takes the lab down if it fails) or by heal (which leaves it). */
+interface Wait {
+  during: string
+  then: string
+  abort?: AbortSignal
+}
+
+const COMING_UP: Omit<Wait, 'abort'> = {during: 'while the lab came up', then: 'the lab was taken down'}
+
 /** Waits until `ready` holds, failing early (with the node's last log lines) if its service has gone. */
-async function until(lab: string, node: string, alive: () => Promise<boolean>, ready: () => Promise<boolean>, abort?: AbortSignal): Promise<void> {
+async function until(lab: string, node: string, alive: () => Promise<boolean>, ready: () => Promise<boolean>, wait: Wait): Promise<void> {
   for (const deadline = Date.now() + READY_TIMEOUT_MS; ; await sleep(100)) {
-    if (abort?.aborted) throw interrupted()
+    if (wait.abort?.aborted) throw interrupted()
     if (await ready().catch(() => false)) return
-    if (!(await alive())) throw new UserError(`${node} stopped while the lab came up: ${await lastLines(lab, node)}`, `see ${logOf(lab, node)}; the lab was taken down`)
-    if (Date.now() > deadline) throw new UserError(`${node} was not ready after ${READY_TIMEOUT_MS / 1000} s: ${await lastLines(lab, node)}`, 'the lab was taken down')
+    if (!(await alive())) throw new UserError(`${node} stopped ${wait.during}: ${await lastLines(lab, node)}`, `see ${logOf(lab, node)}; ${wait.then}`)
+    if (Date.now() > deadline) throw new UserError(`${node} was not ready after ${READY_TIMEOUT_MS / 1000} s: ${await lastLines(lab, node)}`, wait.then)
   }
 }
 
@@ -161,7 +168,7 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
     if (running?.phase === 'up' && (await isStandIn(running.pids.gwlb)))
       throw new UserError(`the lab ${s.name} is up (since ${running.since})`, 'use it (gwlb lab status), or take it down first with `gwlb lab down`', 'refused')
     if ((await teardown(s.name)).length) progress('removed what an earlier lab left behind')
-    const state: LabState = {settings: s, phase: 'building', owner: process.pid, since: new Date().toISOString(), pids: {}}
+    const state: LabState = {settings: s, phase: 'building', since: new Date().toISOString(), pids: {}}
     await mkdir(join(dirOf(s.name), 'state'), {recursive: true})
     await writeState(state)
     try {
@@ -172,10 +179,10 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
       state.pids.gwlb = startService(s.name, 'gwlb', [DAEMON, 'stand-in', JSON.stringify(standInConfig(s))])
       await writeState(state)
       progress(`GWLB stand-in, internet host and ${s.appliances} appliance(s) (${s.mode}) starting`)
-      await until(s.name, 'gwlb', () => isStandIn(state.pids.gwlb), async () => Boolean(await ask(s.name, '/status')), abort.signal)
+      await until(s.name, 'gwlb', () => isStandIn(state.pids.gwlb), async () => Boolean(await ask(s.name, '/status')), {...COMING_UP, abort: abort.signal})
       await routeThroughEndpoint(s)
       for (const [i, node] of applianceNodes(s.appliances).entries())
-        await until(s.name, node, () => isAppliance(state.pids[node]), answers(s, i + 1), abort.signal)
+        await until(s.name, node, () => isAppliance(state.pids[node]), answers(s, i + 1), {...COMING_UP, abort: abort.signal})
       state.phase = 'up'
       state.upSeconds = (Date.now() - started) / 1000
       await writeState(state)
@@ -321,7 +328,8 @@ export const labHeal = (lab: string, node: string, wait: boolean) =>
       state.pids[node] = startAppliance(state.settings, node)
       await writeState(state)
     }
-    await until(lab, node, () => isAppliance(state.pids[node]), answers(state.settings, Number(node.split('-')[1])))
+    await until(lab, node, () => isAppliance(state.pids[node]), answers(state.settings, Number(node.split('-')[1])),
+      {during: 'as it started again', then: `the lab stays up without it; fix what its log says and run \`gwlb lab heal ${node}\` again`})
     return started
   })
 

@@ -4,7 +4,7 @@ import {labDown} from '../../lab/lab.js'
 
 export default class LabDown extends BaseCommand<typeof LabDown> {
   static override summary = 'Remove a lab: its processes, namespaces, interfaces and routes (root)'
-  static override description = 'Also cleans a lab left half built or by a crash. Safe to re-run.'
+  static override description = 'Stops every process in the lab\'s namespaces (the appliances with SIGTERM, so they undo their rules; also what `lab exec` left running), then deletes the namespaces. Also cleans a lab left half built or by a crash. Safe to re-run.'
   static override examples = ['sudo <%= config.bin %> <%= command.id %>']
   static override flags = {name: labFlag}
 
