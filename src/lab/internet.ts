@@ -12,7 +12,7 @@ const pattern = (offset: number, length: number) => PATTERN.subarray(offset % 25
 /**
  * The lab's "internet" host: HTTP on port 80 (`/` says which address the request came from — an appliance's
  * egress address in two-arm mode; `/bytes/N` sends N bytes, paced by the client; a POST answers the length and
- * SHA-256 of its body) and a UDP echo on port 7. ICMP echo is the kernel's.
+ * SHA-256 of its body) and a UDP echo on port 7, over IPv4 and IPv6. ICMP echo is the kernel's.
  */
 export async function serveInternet(log: (line: string) => void): Promise<() => void> {
   const http = createServer((req, res) => {
@@ -39,7 +39,8 @@ export async function serveInternet(log: (line: string) => void): Promise<() => 
     }
     more()
   })
-  const echo = createSocket('udp4')
+  // One socket for both families: IPv4 arrives mapped into IPv6, and the answer goes back the same way.
+  const echo = createSocket('udp6')
   echo.on('message', (msg, from) => echo.send(msg, from.port, from.address))
   await Promise.all([
     new Promise<void>((resolve) => http.listen(HTTP_PORT, resolve)),

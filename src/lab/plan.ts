@@ -19,17 +19,28 @@ export const MAX_APPLIANCES = 50
 
 /**
  * The lab's addresses: the workload (client) behind the GWLB endpoint, the GWLB node on the appliance subnet,
- * appliance i at .10+i there and at .100+i on the internet side (its egress address in two-arm mode).
+ * appliance i at .10+i there and at .100+i on the internet side (its egress address in two-arm mode). The
+ * workload's side is dual-stack (IPv6 below); GENEVE itself runs over IPv4, as GWLB's does.
  */
 export const ADDRESSES = {
   client: '10.0.1.10',
   endpoint: '10.0.1.1',
+  clientSubnet: '10.0.1.0/24',
   node: '10.77.0.1',
   applianceSubnet: '10.77.0.0/24',
   internet: '198.18.0.10',
   nodeEgress: '198.18.0.1',
   applianceAddress: (i: number) => `10.77.0.${10 + i}`,
   applianceEgress: (i: number) => `198.18.0.${100 + i}`,
+} as const
+
+export const ADDRESSES6 = {
+  client: 'fd00:a::10',
+  endpoint: 'fd00:a::1',
+  clientSubnet: 'fd00:a::/64',
+  internet: 'fd00:18::10',
+  nodeEgress: 'fd00:18::1',
+  applianceEgress: (i: number) => `fd00:18::${100 + i}`,
 } as const
 
 /** The endpoint's ids, as GWLB would put them in the options (any 64-bit values do; these read well in dumps). */

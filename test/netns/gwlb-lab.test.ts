@@ -55,6 +55,14 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
       expect(Object.values(EGRESS)).toContain(cameFrom(lab.curl()))
     })
 
+    it('carries IPv6 too: the appliance NATs it to its own IPv6 egress address', () => {
+      const seen = lab.exec('client', 'bash', '-c', 'for i in $(seq 8); do curl -sS -m 5 "http://[fd00:18::10]/" || exit 1; done')
+      expect(new Set(seen.stdout.trim().split('\n').map(cameFrom))).toEqual(new Set(['fd00:18::101', 'fd00:18::102']))
+      const udp = lab.exec('client', 'bash', '-c', 'exec 3<>/dev/udp/fd00:18::10/7; echo hello over ipv6 >&3; timeout 3 head -c 15 <&3')
+      expect(udp.stdout).toBe('hello over ipv6')
+      expect(lab.exec('client', 'ping', '-6', '-c', '2', '-i', '0.2', '-W', '2', 'fd00:18::10').stdout).toMatch(/2 received/)
+    })
+
     it('carries UDP (echo) and ICMP (ping)', () => {
       const udp = lab.exec('client', 'bash', '-c', 'exec 3<>/dev/udp/198.18.0.10/7; echo hello over geneve >&3; timeout 3 head -c 17 <&3')
       expect(udp.stdout).toBe('hello over geneve')
@@ -138,6 +146,9 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
 
     it('carries curl through an appliance that returns the traffic to the GWLB (the client\'s own address arrives)', () => {
       expect(cameFrom(lab.curl())).toBe('10.0.1.10')
+      expect(cameFrom(lab.exec('client', 'curl', '-sS', '-m', '5', 'http://[fd00:18::10]/').stdout)).toBe('fd00:a::10')
+      const download = lab.exec('client', 'bash', '-c', 'curl -sS -m 10 "http://[fd00:18::10]/bytes/1048576" | sha256sum')
+      expect(download.stdout.split(' ')[0]).toBe(sha256(pattern(1 << 20)))
     })
 
     it('runs the flags given after -- on every appliance: the hook saw the endpoint\'s tunnel come up', () => {
