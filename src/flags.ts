@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {DEFAULT_TIMING, type Timing} from './aws/step.js'
 import {UserError} from './errors.js'
-import {LAB_NAME} from './lab/plan.js'
+import {DEFAULT_LAB, LAB_NAME} from './lab/plan.js'
 
 /** How long commands that wait for AWS poll and wait (hidden: tests shorten them). */
 export const timingFlags = {
@@ -21,7 +21,7 @@ export const lockFlags = {
 /** Which lab a `gwlb lab` command means: several can run side by side, each with its own namespaces. */
 export const labFlag = Flags.string({
   description: 'the lab (its namespaces are gwlb-NAME-NODE)',
-  default: 'lab',
+  default: DEFAULT_LAB,
   parse: async (v) => {
     if (!LAB_NAME.test(v)) throw new UserError(`--name ${JSON.stringify(v)}: 1–12 lower-case letters, digits and inner hyphens`, 'e.g. --name lab2', 'usage')
     return v

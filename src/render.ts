@@ -5,6 +5,7 @@ import type {DeploymentStatus} from './aws/status.js'
 import type {Resource} from './aws/step.js'
 import type {OwnedStep} from './aws/teardown.js'
 import type {LabStatus} from './lab/lab.js'
+import {theLab} from './lab/plan.js'
 
 /** listr2's live renderer on a terminal, one line per event in CI or a pipe, nothing under --json. */
 export function rendererFor(json: boolean): ListrRendererValue {
@@ -76,13 +77,15 @@ export function renderOwned(deployment: string, owned: OwnedStep[]): string {
   return lines.join('\n')
 }
 
+export const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1)
+
 const HEALTH_COLOUR = {healthy: chalk.green, unhealthy: chalk.red, initial: chalk.yellow}
 
 export function renderLabStatus(s: LabStatus): string {
   const h = s.standIn.health
   const drops = Object.entries(s.standIn.drops).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'
   return [
-    chalk.bold(`Lab ${s.name} (${s.mode}), up since ${s.since}${s.upSeconds ? `, built in ${s.upSeconds.toFixed(1)} s` : ''}`),
+    chalk.bold(`${capitalized(theLab(s.name))} (${s.mode}), up since ${s.since}${s.upSeconds ? `, built in ${s.upSeconds.toFixed(1)} s` : ''}`),
     ...table([
       ['appliance', 'address', 'egress', 'data plane', 'health', 'flows', 'packets to', 'from', 'last check'],
       ...s.appliances.map((a) => [a.node, a.address, a.egress, a.dataPlane, HEALTH_COLOUR[a.state](a.state), String(a.flows), String(a.sent), String(a.received), a.last?.detail ?? '-']),

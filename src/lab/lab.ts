@@ -8,7 +8,7 @@ import {fileURLToPath} from 'node:url'
 import {UserError} from '../errors.js'
 import {natEgress} from '../mode.js'
 import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePids, routeThroughEndpoint} from './network.js'
-import {ADDRESSES, ENDPOINT, applianceNodes, namespaceOf, nodesOf, type LabSettings} from './plan.js'
+import {ADDRESSES, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theLab, type LabSettings} from './plan.js'
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
 
@@ -66,7 +66,7 @@ async function lock(lab: string): Promise<() => Promise<void>> {
     } catch (error) {
       const holder = Number(await readFile(file, 'utf8').catch(() => '0'))
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0 || (holder !== process.pid && (await isLabCommand(holder))))
-        throw new UserError(`another gwlb lab command (pid ${holder}) is changing the lab ${lab}`, 'wait for it to end, then run this again', 'locked')
+        throw new UserError(`another gwlb lab command (pid ${holder}) is changing ${theLab(lab)}`, 'wait for it to end, then run this again', 'locked')
       await rm(file, {force: true})
     }
   }
@@ -140,7 +140,7 @@ async function until(lab: string, node: string, alive: () => Promise<boolean>, r
   }
 }
 
-const interrupted = () => new UserError('interrupted', 'the lab was taken down; run `gwlb lab up` again when ready', 'interrupted')
+const interrupted = () => new UserError('interrupted', 'what was built was taken down; run `gwlb lab up` again when ready', 'interrupted')
 
 /** Until the appliance's health port answers the stand-in (one probe, apart from the target group's checks). */
 const answers = (s: LabSettings, i: number) => async () => (await ask<{ok: boolean}>(s.name, `/probe?target=${i - 1}`)).ok
@@ -166,7 +166,7 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
   try {
     const running = await readState(s.name)
     if (running?.phase === 'up' && (await isStandIn(running.pids.gwlb)))
-      throw new UserError(`the lab ${s.name} is up (since ${running.since})`, 'use it (gwlb lab status), or take it down first with `gwlb lab down`', 'refused')
+      throw new UserError(`${theLab(s.name)} is up (since ${running.since})`, `use it (gwlb lab status${nameArg(s.name)}), or take it down first with \`gwlb lab down${nameArg(s.name)}\``, 'refused')
     if ((await teardown(s.name)).length) progress('removed what an earlier lab left behind')
     const state: LabState = {settings: s, phase: 'building', since: new Date().toISOString(), pids: {}}
     await mkdir(join(dirOf(s.name), 'state'), {recursive: true})
@@ -239,7 +239,7 @@ export async function labDown(lab: string): Promise<{namespaces: string[]}> {
 async function upState(lab: string): Promise<LabState> {
   const state = await readState(lab)
   if (state?.phase !== 'up' || !(await isStandIn(state.pids.gwlb)))
-    throw new UserError(`no lab ${lab} is up`, `start one with \`sudo gwlb lab up${lab === 'lab' ? '' : ` --name ${lab}`}\``)
+    throw new UserError(`${theLab(lab)} is not up`, `start it with \`sudo gwlb lab up${nameArg(lab)}\``)
   return state
 }
 
@@ -338,7 +338,7 @@ export async function labExec(lab: string, node: string, command: string[]): Pro
   requireRoot()
   const state = await upState(lab)
   const nodes = nodesOf(state.settings)
-  if (!nodes.includes(node)) throw new UserError(`no node ${node} in the lab ${lab}`, `give one of ${nodes.join(', ')}`, 'usage')
+  if (!nodes.includes(node)) throw new UserError(`no node ${node} in ${theLab(lab)}`, `give one of ${nodes.join(', ')}`, 'usage')
   if (command.length === 0) throw new UserError('no command to run', `give one after --, e.g. gwlb lab exec ${node} -- ip -br address`, 'usage')
   const child = spawn('ip', ['netns', 'exec', namespaceOf(lab, node), ...command], {stdio: 'inherit'})
   return new Promise((resolve, reject) => {

@@ -63,3 +63,10 @@ export const ownsNamespace = (lab: string, ns: string) =>
   ns.startsWith(`gwlb-${lab}-`) && /^(client|gwlb|internet|appliance-\d+)$/.test(ns.slice(`gwlb-${lab}-`.length))
 
 export const LAB_NAME = /^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/
+export const DEFAULT_LAB = 'lab'
+
+/** How messages name a lab: "the lab" for the default one, "the lab NAME" for others. */
+export const theLab = (lab: string) => (lab === DEFAULT_LAB ? 'the lab' : `the lab ${lab}`)
+
+/** The --name to repeat in a suggested command (none for the default lab). */
+export const nameArg = (lab: string) => (lab === DEFAULT_LAB ? '' : ` --name ${lab}`)

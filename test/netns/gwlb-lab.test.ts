@@ -47,7 +47,7 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
 
     it('comes up with every node and says how to use it', () => {
       expect(up.status, up.stderr).toBe(0)
-      expect(up.stdout).toMatch(/Lab \w+ is up in \d+\.\d s: client, gwlb, internet, appliance-1, appliance-2\./)
+      expect(up.stdout).toMatch(/The lab \w+ is up in \d+\.\d s: client, gwlb, internet, appliance-1, appliance-2\./)
       expect(up.stdout).toContain('lab exec')
     })
 
@@ -124,7 +124,7 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
 
     it('down leaves no namespace, process, interface or folder', () => {
       const down = lab.down()
-      expect(down.stdout).toMatch(/^Lab \w+ removed: /)
+      expect(down.stdout).toMatch(/^The lab \w+ removed: /)
       expect(lab.leftovers()).toEqual({namespaces: [], pids: [], folder: false})
       expect(hostLinks()).toEqual(linksBefore)
       expect(lab.down().stdout).toMatch(/nothing to remove/)
@@ -229,7 +229,7 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
     it('what a crash left (kill -9 of every lab process) is cleaned by the next up', () => {
       expect(lab.up(...FAST_HEALTH).status).toBe(0)
       for (const pid of lab.leftovers().pids) process.kill(Number(pid), 'SIGKILL')
-      expect(lab.cli('status').stderr).toMatch(/no lab \w+ is up/)
+      expect(lab.cli('status').stderr).toMatch(/the lab \w+ is not up/)
       const again = lab.up(...FAST_HEALTH)
       expect(again.status, again.stderr).toBe(0)
       expect(again.stderr).toMatch(/removed what an earlier lab left behind/)

@@ -1,6 +1,8 @@
 import {BaseCommand} from '../../base-command.js'
 import {labFlag} from '../../flags.js'
 import {labDown} from '../../lab/lab.js'
+import {theLab} from '../../lab/plan.js'
+import {capitalized} from '../../render.js'
 
 export default class LabDown extends BaseCommand<typeof LabDown> {
   static override summary = 'Remove a lab: its processes, namespaces, interfaces and routes (root)'
@@ -10,7 +12,8 @@ export default class LabDown extends BaseCommand<typeof LabDown> {
 
   async run(): Promise<{namespaces: string[]}> {
     const result = await labDown(this.flags.name)
-    this.log(result.namespaces.length ? `Lab ${this.flags.name} removed: ${result.namespaces.join(', ')}.` : `No lab ${this.flags.name} here; nothing to remove.`)
+    const lab = capitalized(theLab(this.flags.name))
+    this.log(result.namespaces.length ? `${lab} removed: ${result.namespaces.join(', ')}.` : `${lab} is not here; nothing to remove.`)
     return result
   }
 }

@@ -5,7 +5,8 @@ import {UserError} from '../../errors.js'
 import {afterDashes, labFlag} from '../../flags.js'
 import {STICKINESS, type Stickiness} from '../../lab/flows.js'
 import {labUp, type UpResult} from '../../lab/lab.js'
-import {ADDRESSES, MAX_APPLIANCES} from '../../lab/plan.js'
+import {ADDRESSES, MAX_APPLIANCES, nameArg, theLab} from '../../lab/plan.js'
+import {capitalized} from '../../render.js'
 import {DEFAULT_MODE, MODE_NAMES} from '../../mode.js'
 
 export default class LabUp extends BaseCommand<typeof LabUp> {
@@ -44,8 +45,8 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
         healthyThreshold: f['healthy-threshold'], unhealthyThreshold: f['unhealthy-threshold'],
       },
     }, (line) => this.jsonEnabled() || this.logToStderr(line))
-    const lab = f.name === 'lab' ? '' : ` --name ${f.name}`
-    this.log(`Lab ${f.name} is up in ${result.seconds.toFixed(1)} s: ${result.nodes.join(', ')}.`)
+    const lab = nameArg(f.name)
+    this.log(`${capitalized(theLab(f.name))} is up in ${result.seconds.toFixed(1)} s: ${result.nodes.join(', ')}.`)
     this.log(`  The GWLB stand-in takes an appliance as healthy after ${f['healthy-threshold']} passed checks ${interval} s apart; until one is, new flows go to all (fail open).`)
     this.log(`  Try:  sudo ${this.config.bin} lab exec${lab} client -- curl -s http://${ADDRESSES.internet}/`)
     this.log(`        sudo ${this.config.bin} lab status${lab}`)
