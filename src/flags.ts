@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {DEFAULT_TIMING, type Timing} from './aws/step.js'
 import {UserError} from './errors.js'
 import {DEFAULT_LAB, LAB_NAME} from './lab/plan.js'
@@ -33,3 +33,9 @@ export function afterDashes(raw: string[]): string[] | undefined {
   const i = raw.indexOf('--')
   return i < 0 ? undefined : raw.slice(i + 1)
 }
+
+/** lab fail and lab heal: which appliance, and whether to wait for the GWLB stand-in's verdict on it. */
+export const applianceChange = (verdict: 'healthy' | 'unhealthy') => ({
+  args: {appliance: Args.string({description: 'appliance-N', required: true})},
+  flags: {name: labFlag, wait: Flags.boolean({description: `wait until the stand-in marks it ${verdict}, and say how long that took`})},
+})

@@ -4,7 +4,7 @@ import type {InitResult, Plan} from './aws/deployment.js'
 import type {DeploymentStatus} from './aws/status.js'
 import type {Resource} from './aws/step.js'
 import type {OwnedStep} from './aws/teardown.js'
-import type {LabStatus} from './lab/lab.js'
+import type {FailoverResult, LabStatus} from './lab/lab.js'
 import {theLab} from './lab/plan.js'
 
 /** listr2's live renderer on a terminal, one line per event in CI or a pipe, nothing under --json. */
@@ -94,3 +94,7 @@ export function renderLabStatus(s: LabStatus): string {
     `  Health check: ${h.protocol}:${h.port} every ${h.intervalSeconds} s, healthy after ${h.healthyThreshold}, unhealthy after ${h.unhealthyThreshold}; flows given while none was healthy (fail open) ${s.standIn.failOpen}, moved off unhealthy ${s.standIn.rebalanced}; dropped: ${drops}`,
   ].join('\n')
 }
+
+/** What lab fail or heal did, and the stand-in's verdict (with the time it took, when waited for). */
+export const renderFailover = (r: FailoverResult, done: string, verdict: string) =>
+  `${r.node}: ${done}; ${r.seconds === undefined ? `the GWLB stand-in has it ${r.health}` : `${verdict} after ${r.seconds.toFixed(1)} s`}.`
