@@ -2,6 +2,7 @@ import {spawn} from 'node:child_process'
 import {closeSync, openSync} from 'node:fs'
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {get} from 'node:http'
+import {createServer} from 'node:net'
 import {constants} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -53,22 +54,31 @@ async function isProcess(pid: number | undefined, marker: string): Promise<boole
 
 const isAppliance = (pid: number | undefined) => isProcess(pid, 'appliance\0run')
 const isStandIn = (pid: number | undefined) => isProcess(pid, 'stand-in')
-const isLabCommand = (pid: number | undefined) => isProcess(pid, 'lab\0')
 
-/** The lab's hold for a change (up, down, fail, heal): one at a time; a holder that died leaves it free. */
+/**
+ * The lab's hold for a change (up, down, fail, heal): one at a time. An abstract Unix socket bound by name is
+ * the lock: binding it is atomic, and the kernel lets go of it when its holder exits, however it died. The PID
+ * beside it only serves the message.
+ */
 async function lock(lab: string): Promise<() => Promise<void>> {
   await mkdir(dirOf(lab), {recursive: true, mode: 0o700})
-  const file = join(dirOf(lab), 'lock')
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(file, String(process.pid), {flag: 'wx'})
-      return () => rm(file, {force: true})
-    } catch (error) {
-      const holder = Number(await readFile(file, 'utf8').catch(() => '0'))
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0 || (holder !== process.pid && (await isLabCommand(holder))))
-        throw new UserError(`another gwlb lab command (pid ${holder}) is changing ${theLab(lab)}`, 'wait for it to end, then run this again', 'locked')
-      await rm(file, {force: true})
-    }
+  const holderFile = join(dirOf(lab), 'lock')
+  const socket = createServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject)
+      socket.listen({path: `\0gwlb-lab-${lab}`}, resolve)
+    })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
+    const holder = (await readFile(holderFile, 'utf8').catch(() => '')) || 'unknown'
+    throw new UserError(`another gwlb lab command (pid ${holder}) is changing ${theLab(lab)}`, 'wait for it to end, then run this again', 'locked')
+  }
+  socket.unref()
+  await writeFile(holderFile, String(process.pid))
+  return async () => {
+    await rm(holderFile, {force: true})
+    socket.close()
   }
 }
 
