@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import {createSocket} from 'node:dgram'
-import {createServer} from 'node:http'
+import {createServer, type ServerResponse} from 'node:http'
 
 export const HTTP_PORT = 80
 export const ECHO_PORT = 7
@@ -9,10 +9,33 @@ export const ECHO_PORT = 7
 const PATTERN = Buffer.from(Array.from({length: 65_536 + 256}, (_, i) => (i * 7) & 0xff))
 const pattern = (offset: number, length: number) => PATTERN.subarray(offset % 256, (offset % 256) + length)
 
+const TICK_MS = 50
+
+/**
+ * /bytes/N?rate=R: R bytes a second, sent as the seconds pass. A transfer paced by the client instead would
+ * sit in the client's receive buffer long before it is read, and no longer cross the network when it is.
+ */
+function paced(res: ServerResponse, total: number, rate: number): void {
+  const started = Date.now()
+  let sent = 0
+  const timer = setInterval(() => {
+    const due = Math.min(total, Math.round(((Date.now() - started) / 1000) * rate))
+    if (due > sent && res.writableLength < rate) {
+      res.write(pattern(sent, Math.min(65_536, due - sent)))
+      sent += Math.min(65_536, due - sent)
+    }
+    if (sent >= total) {
+      clearInterval(timer)
+      res.end()
+    }
+  }, TICK_MS)
+  res.once('close', () => clearInterval(timer))
+}
+
 /**
  * The lab's "internet" host: HTTP on port 80 (`/` says which address the request came from — an appliance's
- * egress address in two-arm mode; `/bytes/N` sends N bytes, paced by the client; a POST answers the length and
- * SHA-256 of its body) and a UDP echo on port 7, over IPv4 and IPv6. ICMP echo is the kernel's.
+ * egress address in two-arm mode; `/bytes/N` sends N bytes, `?rate=R` at R bytes a second; a POST answers the
+ * length and SHA-256 of its body) and a UDP echo on port 7, over IPv4 and IPv6. ICMP echo is the kernel's.
  */
 export async function serveInternet(log: (line: string) => void): Promise<() => void> {
   const http = createServer((req, res) => {
@@ -24,10 +47,13 @@ export async function serveInternet(log: (line: string) => void): Promise<() => 
       req.on('end', () => res.writeHead(200, {'content-type': 'application/json'}).end(`${JSON.stringify({from, received, sha256: hash.digest('hex')})}\n`))
       return
     }
-    const bytes = /^\/bytes\/(\d{1,10})$/.exec(req.url ?? '')
+    const url = new URL(req.url ?? '/', 'http://internet')
+    const bytes = /^\/bytes\/(\d{1,10})$/.exec(url.pathname)
     if (!bytes) return void res.writeHead(200, {'content-type': 'text/plain'}).end(`hello from the internet: you came from ${from}\n`)
     const total = Number(bytes[1])
     res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': total})
+    const rate = Number(url.searchParams.get('rate')) || 0
+    if (rate > 0) return paced(res, total, rate)
     let sent = 0
     const more = () => {
       while (sent < total) {

@@ -14,9 +14,12 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 /** What the internet host's /bytes/N sends. */
 const pattern = (bytes: number) => Buffer.from(Array.from({length: bytes}, (_, i) => (i * 7) & 0xff))
 
-/** A download paced to last about 10 s, from a known port, that gives up after 4 s without progress. */
+/**
+ * A download the server paces to last 10 s (paced by the client, it would sit in the client's receive buffer
+ * long before the failover), from a known port, that gives up after 4 s without progress.
+ */
 const LONG_TRANSFER = ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', '--local-port', '45555',
-  '--limit-rate', '400k', '--speed-limit', '1000', '--speed-time', '4', '-m', '40', 'http://198.18.0.10/bytes/4000000']
+  '--speed-limit', '1000', '--speed-time', '4', '-m', '40', 'http://198.18.0.10/bytes/4000000?rate=400000']
 
 /** Starts the long transfer; resolves to the appliance the stand-in gave its flow, and the transfer's end. */
 async function startLongTransfer(lab: LabUnderTest) {
