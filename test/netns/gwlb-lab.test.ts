@@ -59,7 +59,8 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
     })
 
     it('carries IPv6 too: the appliance NATs it to its own IPv6 egress address', () => {
-      const seen = lab.exec('client', 'bash', '-c', 'for i in $(seq 8); do curl -sS -m 5 "http://[fd00:18::10]/" || exit 1; done')
+      // 20 flows: all of them on one appliance by chance is 2 in a million.
+      const seen = lab.exec('client', 'bash', '-c', 'for i in $(seq 20); do curl -sS -m 5 "http://[fd00:18::10]/" || exit 1; done')
       expect(new Set(seen.stdout.trim().split('\n').map(cameFrom))).toEqual(new Set(['fd00:18::101', 'fd00:18::102']))
       const udp = lab.exec('client', 'bash', '-c', 'exec 3<>/dev/udp/fd00:18::10/7; echo hello over ipv6 >&3; timeout 3 head -c 15 <&3')
       expect(udp.stdout).toBe('hello over ipv6')
@@ -245,7 +246,7 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
       await expect.poll(() => lab.status().appliances[0]!.state, {timeout: 10_000, interval: 200}).toBe('unhealthy')
       expect(lab.status().appliances[0]!.dataPlane).toBe('stopped')
       expect(lab.cli('heal', 'appliance-1', '--wait').status).toBe(0)
-      expect(new Set(connections(lab, 12))).toEqual(new Set(Object.values(EGRESS)))
+      expect(new Set(connections(lab, 20))).toEqual(new Set(Object.values(EGRESS)))
     }, 40_000)
 
     it('not root: one line that says to use sudo', () => {
