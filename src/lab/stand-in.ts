@@ -78,7 +78,7 @@ export class StandIn {
 
   constructor(
     private readonly config: StandInConfig,
-    private readonly log: (line: string) => void,
+    log: (line: string) => void,
   ) {
     this.flows = new FlowTable(config.stickiness, config.failover === 'rebalance')
     this.checker = new HealthChecker(config.targets.map((t) => t.address), config.health, (i, h) =>
