@@ -39,6 +39,9 @@ export function parseCidr(value: string): Cidr | string {
 
 const toNumber = (address: ipaddr.IPv4) => address.octets.reduce((n, octet) => n * 256 + octet, 0)
 
+/** An IPv4 address as the 32-bit number the native module and the packet writers take. */
+export const ipv4Number = (address: string) => toNumber(ipaddr.IPv4.parse(address))
+
 /**
  * IPv4 blocks as [network, mask] pairs, for a quick test of an address in host order (per packet, in the
  * data-plane workers, which get the pairs: structured-cloneable, unlike this class).

@@ -208,14 +208,8 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
   }
 }
 
-/**
- * Stops every process in the lab's namespaces (SIGTERM, then SIGKILL after 10 s: the appliances undo their
- * rules on SIGTERM) and deletes the namespaces, with their interfaces, routes and rules. Returns the
- * namespaces removed.
- */
-async function teardown(lab: string): Promise<string[]> {
-  const namespaces = await labNamespaces(lab)
-  const pids = (await Promise.all(namespaces.map(namespacePids))).flat()
+/** SIGTERM to the processes `running` lists; SIGKILL to those it still lists after 10 s. */
+async function terminate(running: () => Promise<number[]>): Promise<void> {
   const signal = (pid: number, sig: NodeJS.Signals) => {
     try {
       process.kill(pid, sig)
@@ -223,10 +217,19 @@ async function teardown(lab: string): Promise<string[]> {
       // gone already
     }
   }
-  for (const pid of pids) signal(pid, 'SIGTERM')
-  const deadline = Date.now() + STOP_TIMEOUT_MS
-  while (Date.now() < deadline && (await Promise.all(namespaces.map(namespacePids))).flat().length) await sleep(50)
-  for (const pid of (await Promise.all(namespaces.map(namespacePids))).flat()) signal(pid, 'SIGKILL')
+  for (const pid of await running()) signal(pid, 'SIGTERM')
+  for (const deadline = Date.now() + STOP_TIMEOUT_MS; Date.now() < deadline && (await running()).length; ) await sleep(50)
+  for (const pid of await running()) signal(pid, 'SIGKILL')
+}
+
+/**
+ * Stops every process in the lab's namespaces (SIGTERM, then SIGKILL after 10 s: the appliances undo their
+ * rules on SIGTERM) and deletes the namespaces, with their interfaces, routes and rules. Returns the
+ * namespaces removed.
+ */
+async function teardown(lab: string): Promise<string[]> {
+  const namespaces = await labNamespaces(lab)
+  await terminate(async () => (await Promise.all(namespaces.map(namespacePids))).flat())
   for (const ns of namespaces) await deleteNamespace(ns)
   await rm(join(dirOf(lab), 'state'), {recursive: true, force: true})
   await rm(controlOf(lab), {force: true})
@@ -274,11 +277,10 @@ export async function labStatus(lab: string): Promise<LabStatus> {
   return {name: lab, mode: state.settings.mode, since: state.since, upSeconds: state.upSeconds, appliances, standIn, flows}
 }
 
-function applianceOf(state: LabState, node: string): string {
+function checkAppliance(state: LabState, node: string): void {
   const n = /^appliance-(\d+)$/.exec(node)
   if (!n || Number(n[1]) < 1 || Number(n[1]) > state.settings.appliances)
     throw new UserError(`${node} is not an appliance of this lab`, `give one of ${applianceNodes(state.settings.appliances).join(', ')}`, 'usage')
-  return node
 }
 
 export interface FailoverResult {
@@ -289,13 +291,13 @@ export interface FailoverResult {
   seconds?: number
 }
 
+/** The stand-in's verdict on an appliance. */
+const verdict = async (lab: string, node: string) => (await ask<StandInStatus>(lab, '/status')).targets.find((t) => t.name === node)!.state
+
 /** Waits until the stand-in's verdict on the appliance is `want`; seconds since `from`. */
 async function untilHealth(lab: string, node: string, want: TargetState, from: number): Promise<number> {
-  for (;;) {
-    const {targets} = await ask<StandInStatus>(lab, '/status')
-    if (targets.find((t) => t.name === node)!.state === want) return (Date.now() - from) / 1000
-    await sleep(100)
-  }
+  while ((await verdict(lab, node)) !== want) await sleep(100)
+  return (Date.now() - from) / 1000
 }
 
 /**
@@ -307,10 +309,10 @@ async function changeAppliance(lab: string, node: string, want: TargetState, wai
   const unlock = await lock(lab)
   try {
     const state = await upState(lab)
-    applianceOf(state, node)
+    checkAppliance(state, node)
     const from = await change(state)
     const seconds = wait ? await untilHealth(lab, node, want, from) : undefined
-    return {node, seconds, health: (await labStatus(lab)).appliances.find((a) => a.node === node)!.state}
+    return {node, seconds, health: await verdict(lab, node)}
   } finally {
     await unlock()
   }
@@ -320,11 +322,7 @@ async function changeAppliance(lab: string, node: string, want: TargetState, wai
 export const labFail = (lab: string, node: string, wait: boolean) =>
   changeAppliance(lab, node, 'unhealthy', wait, async (state) => {
     const pid = state.pids[node]
-    if (await isAppliance(pid)) {
-      process.kill(pid!, 'SIGTERM')
-      for (const deadline = Date.now() + STOP_TIMEOUT_MS; (await isAppliance(pid)) && Date.now() < deadline; ) await sleep(50)
-      if (await isAppliance(pid)) process.kill(pid!, 'SIGKILL')
-    }
+    await terminate(async () => ((await isAppliance(pid)) ? [pid!] : []))
     state.pids[node] = 0
     await writeState(state)
     return Date.now()

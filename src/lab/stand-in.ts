@@ -1,8 +1,8 @@
 import {rmSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import {native, type Watch} from '../appliance/datapath/tun/native.js'
-import ipaddr from 'ipaddr.js'
-import {AWS_HEADER_LENGTH, decodeGeneve, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, readU32, writeGwlbHeader, writeOuterHeaders} from '../appliance/geneve.js'
+import {AWS_HEADER_LENGTH, decodeGeneve, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeGwlbHeader, writeOuterHeaders} from '../appliance/geneve.js'
+import {ipv4Number} from '../cidr.js'
 import {FlowTable, innerTuple, isLinkLocal, type Stickiness} from './flows.js'
 import {HealthChecker, probe, type HealthCheckSettings, type TargetHealth} from './health-checks.js'
 
@@ -61,7 +61,9 @@ export class StandIn {
   private readonly drops: Record<string, number> = {}
   private readonly decoded = new GenevePacket()
   private readonly rx: Buffer
-  private readonly lengths = new Uint32Array(BATCH + 64)
+  private readonly lengths = new Uint32Array(BATCH + this.io.maxSegments)
+  /** What the native calls report beside their result (packets that could not be cut, packets merged): unused here. */
+  private readonly scratch = new Uint32Array(1)
   private readonly out = {offsets: new Uint32Array(BATCH), lengths: new Uint32Array(BATCH), destinations: new Uint32Array(BATCH)}
   private readonly node: number
   private readonly addresses: number[]
@@ -83,9 +85,8 @@ export class StandIn {
     this.flows = new FlowTable(config.stickiness, config.failover === 'rebalance')
     this.checker = new HealthChecker(config.targets.map((t) => t.address), config.health, (i, h) =>
       log(`${config.targets[i]!.name}: ${h.state} (${h.last?.detail})`))
-    const number = (address: string) => readU32(Uint8Array.from(ipaddr.IPv4.parse(address).toByteArray()), 0)
-    this.node = number(config.node)
-    this.addresses = config.targets.map((t) => number(t.address))
+    this.node = ipv4Number(config.node)
+    this.addresses = config.targets.map((t) => ipv4Number(t.address))
     this.sent = config.targets.map(() => 0)
     this.received = config.targets.map(() => 0)
     this.rx = Buffer.alloc((BATCH + this.io.maxSegments) * SLOT)
@@ -132,8 +133,9 @@ export class StandIn {
    * where it was read, and sent in one batch from the flow's source port (a raw socket: one per port would not do).
    */
   private fromWorkload(): void {
-    const count = this.io.readTunBatch(this.tunFd, this.rx, SLOT, HEADROOM, this.lengths, BATCH, new Uint32Array(1))
+    const count = this.io.readTunBatch(this.tunFd, this.rx, SLOT, HEADROOM, this.lengths, BATCH, this.scratch)
     const {out} = this
+    const healthy = this.checker.healthy()
     let n = 0
     for (let i = 0; i < count; i++) {
       const offset = i * SLOT + HEADROOM
@@ -144,7 +146,7 @@ export class StandIn {
         continue
       }
       this.fromEndpoint++
-      const flow = this.flows.route(tuple, length, this.checker.healthy())
+      const flow = this.flows.route(tuple, length, healthy)
       if (!flow) {
         this.drop('flow-table-full')
         continue
@@ -165,6 +167,7 @@ export class StandIn {
   private fromTargets(): void {
     const {back, backMeta, decoded, out} = this
     const count = this.io.recvUdpBatch(this.udpFd, back, SLOT, 0, backMeta, BATCH)
+    const healthy = this.checker.healthy()
     let n = 0
     for (let i = 0; i < count; i++) {
       const target = this.addresses.indexOf(backMeta[i * this.io.recvMeta + 1]!)
@@ -180,11 +183,11 @@ export class StandIn {
       this.received[target]!++
       const tuple = innerTuple(back, decoded.innerOffset, decoded.innerLength)
       // Its reply refreshes the flow (an unknown one, with the table full, still goes through).
-      if (tuple) this.flows.route(tuple, decoded.innerLength, this.checker.healthy())
+      if (tuple) this.flows.route(tuple, decoded.innerLength, healthy)
       out.offsets[n] = decoded.innerOffset
       out.lengths[n++] = decoded.innerLength
     }
-    if (n) this.toEndpoint += this.io.writeTunBatch(this.fds, back, out.offsets, out.lengths, n, false, new Uint32Array(1))
+    if (n) this.toEndpoint += this.io.writeTunBatch(this.fds, back, out.offsets, out.lengths, n, false, this.scratch)
   }
 
   status(): StandInStatus {
