@@ -1,5 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
+import {setTimeout as sleep} from 'node:timers/promises'
 import type {LabStatus} from '../../src/lab/lab.js'
 import {gwlb, gwlbAsync, gwlbJson} from './cli.js'
 
@@ -41,6 +42,18 @@ export class LabUnderTest {
 
   status(): LabStatus {
     return gwlbJson<LabStatus>(['lab', 'status', '--name', this.name])
+  }
+
+  /**
+   * Until the stand-in takes every appliance as healthy: `up` returns once they answer, and new flows go only
+   * to the healthy ones, so a test of the spread that starts earlier may see one appliance take them all.
+   */
+  async allHealthy(): Promise<void> {
+    for (const deadline = Date.now() + 15_000; ; await sleep(250)) {
+      const states = this.status().appliances.map((a) => a.state)
+      if (states.every((s) => s === 'healthy')) return
+      if (Date.now() > deadline) throw new Error(`appliances not all healthy after 15 s: ${states.join(', ')}`)
+    }
   }
 
   /** `gwlb lab COMMAND --name <this lab> ARGS…`. */

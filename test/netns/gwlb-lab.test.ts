@@ -41,8 +41,9 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
     const lab = new LabUnderTest('ta')
     const linksBefore = hostLinks()
     let up: ReturnType<LabUnderTest['up']>
-    beforeAll(() => {
+    beforeAll(async () => {
       up = lab.up('--appliances', '2', ...FAST_HEALTH)
+      if (up.status === 0) await lab.allHealthy()
     })
     afterAll(() => {
       lab.down()
@@ -138,10 +139,11 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
   describe('one-arm, failover rebalance, with the operator\'s hook', () => {
     const lab = new LabUnderTest('tb')
     const hooks = mkdtempSync(join(tmpdir(), 'gwlb-lab-hooks-'))
-    beforeAll(() => {
+    beforeAll(async () => {
       writeFileSync(join(hooks, 'hook.sh'), `#!/bin/sh\necho "$(basename "$(readlink /proc/self/ns/net)") $*" >> ${hooks}/calls\n`, {mode: 0o755})
       const up = lab.up('--appliances', '2', '--mode', 'one-arm', '--failover', 'rebalance', ...FAST_HEALTH, '--', '--on-create', join(hooks, 'hook.sh'))
       if (up.status !== 0) throw new Error(up.stderr)
+      await lab.allHealthy()
     })
     afterAll(() => {
       lab.down()
@@ -184,6 +186,7 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
     // address and is reset (curl 56); when the client has nothing to send, the transfer stalls (curl 28).
     it('a moved flow still breaks: the server\'s side of it goes to the failed appliance\'s egress address', async () => {
       expect(lab.up('--failover', 'rebalance', ...FAST_HEALTH).status).toBe(0)
+      await lab.allHealthy()
       const {target, done} = await startLongTransfer(lab)
       expect(lab.cli('fail', target).status).toBe(0)
       const end = await done
