@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "gwlb_native",
-      "sources": ["native/gwlb_native.c", "native/tun_gso.c"],
+      "sources": ["native/gwlb_native.c", "native/tun_gso.c", "native/bpf_loader.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
     }

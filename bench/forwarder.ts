@@ -8,16 +8,19 @@
  * out to sink; one-arm: GENEVE to app, through gwi-X → kernel → gwo-X, back to gen. Delivered packets are
  * counted where they end up; drops are read where they can happen (socket buffers, tunnel queues).
  * Options: --seconds N (5), --rate PPS (a loss sweep at that offered rate instead of flat out; repeatable),
- * --sizes 64,1400, --modes baseline,one-arm,two-arm, --flows 8, --workers N (the forwarder's data-plane
- * threads; default one per CPU), --appliance-args="…" (more `appliance run` flags),
+ * --sizes 64,1400, --modes baseline,one-arm,two-arm, --datapaths tun,bpf (each mode through each),
+ * --loss-at 0.8 (each appliance run also offered that share of plain forwarding's rate, for its loss; 0: not),
+ * --flows 8, --workers N (the forwarder's data-plane threads; default one per CPU),
+ * --appliance-args="…" (more `appliance run` flags),
  * --repeat N (each cell the median of N runs: ratios drift ±20% from run to run on shared machines),
- * --inner-ids counting|fixed (the inner IPv4 IDs of a flow count up, as a connected socket or TCP numbers them,
- * or stay fixed, as an unconnected socket's DF datagrams have them: then no run of packets can be coalesced),
+ * --inner-ids fixed,counting (the traffic's shapes, each measured: the inner IPv4 IDs of a flow stay fixed, as
+ * an unconnected socket's DF datagrams have them, so that no run of packets can be coalesced and every packet
+ * goes through alone; or count up, as a connected socket or TCP numbers them, so that runs of a flow merge),
  * --nic-gro (the appliance's side of the gen link works as a NIC with GRO does: NAPI in its own thread, GRO on;
  * for the kernel baseline as much as for the forwarder; needs ethtool).
  */
 import {execFileSync, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseArgs} from 'node:util'
@@ -35,7 +38,9 @@ const {values: opts} = parseArgs({
     workers: {type: 'string'},
     'appliance-args': {type: 'string', default: ''},
     repeat: {type: 'string', default: '1'},
-    'inner-ids': {type: 'string', default: 'counting'},
+    'inner-ids': {type: 'string', default: 'fixed,counting'},
+    datapaths: {type: 'string', default: 'tun,bpf'},
+    'loss-at': {type: 'string', default: '0.8'},
     'nic-gro': {type: 'boolean', default: false},
   },
 })
@@ -45,6 +50,8 @@ const FLOWS = Number(opts.flows)
 const sizes = opts.sizes.split(',').map(Number)
 const modes = opts.modes.split(',')
 const rates = opts.rate.length ? opts.rate.map(Number) : [0]
+const shapes = opts['inner-ids'].split(',')
+const datapaths = opts.datapaths.split(',')
 
 if (process.getuid?.() !== 0) {
   console.error('bench:forwarder needs root (network namespaces, TUN devices)')
@@ -98,15 +105,15 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The forwarder's report (JSON), from its metrics listener on loopback. */
-function health(): {flows: number; coalesced: number; groMerged: number; traffic: {packetsIn: number}} {
+function health(): {flows: number; coalesced: number; groMerged: number; traffic: {packetsIn: number}; kernelTraffic: {packetsIn: number}} {
   return JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9641/json').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as never
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function startAppliance(mode: string): Promise<ChildProcess> {
+async function startAppliance(mode: string, datapath: string): Promise<ChildProcess> {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the forwarder's node, for profiling.
-  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--source-dest-check', 'skip', '--allowed-sources', 'any', ...(opts.workers ? ['--workers', opts.workers] : []), ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
+  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--source-dest-check', 'skip', '--allowed-sources', 'any', '--datapath', datapath, '--geneve-interface', 'a0', ...(opts.workers ? ['--workers', opts.workers] : []), ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('ip', ['netns', 'exec', app.ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8080'], {stdio: 'ignore'})
@@ -126,6 +133,8 @@ async function stopAppliance(child: ChildProcess): Promise<void> {
 
 interface Row {
   mode: string
+  datapath: string
+  shape: string
   size: number
   rate: number
   sent: number
@@ -138,6 +147,8 @@ interface Row {
   coalesced?: number
   /** Share of the GENEVE packets that arrived merged by GRO. */
   groMerged?: number
+  /** Share of the GENEVE packets the kernel moved by itself (BPF path). */
+  kernel?: number
   /** Where packets were lost during the run. */
   drops: Drops
 }
@@ -159,7 +170,7 @@ function drops(counterHost: Host): Drops {
   return {socket: udpReceiveBufferErrors(app), tunnels: tunnels.reduce((sum, n) => sum + Number(n), 0), counter: udpReceiveBufferErrors(counterHost)}
 }
 
-async function measure(mode: string, size: number, rate: number, pid?: number): Promise<Row> {
+async function measure(mode: string, datapath: string, shape: string, size: number, rate: number, pid?: number): Promise<Row> {
   const inner = innerPackets(size)
   const geneve = inner.map((p, i) => encapsulate({eni: ENI.eni, cookie: (0x1000 + i).toString(16).padStart(8, '0')}, p))
   const counterHost = mode === 'one-arm' ? gen : sink
@@ -168,16 +179,21 @@ async function measure(mode: string, size: number, rate: number, pid?: number): 
   const dropsBefore = drops(counterHost)
   const cpuBefore = pid ? cpuSeconds(pid) : 0
   const before = pid ? health() : undefined
-  const idAt = opts['inner-ids'] === 'counting' ? geneveHeader(ENI).length : -1
+  const idAt = shape === 'counting' ? geneveHeader(ENI).length : -1
   const result = mode === 'baseline' ? send(inner.map((p) => p.subarray(28)), '198.18.0.10', 9, rate, 40000, -1) : send(geneve, '10.77.0.2', 6081, rate, 51000, idAt)
   const cpu = pid ? (cpuSeconds(pid) - cpuBefore) / result.seconds : undefined
   const after = pid ? health() : undefined
-  const share = (key: 'coalesced' | 'groMerged') => (before && after ? (after[key] - before[key]) / (after.traffic.packetsIn - before.traffic.packetsIn) : undefined)
+  const inbound = (h: NonNullable<typeof after>) => h.traffic.packetsIn
+  const share = (key: 'coalesced' | 'groMerged' | 'kernel') => {
+    if (!before || !after) return undefined
+    const value = (h: typeof after) => (key === 'kernel' ? h.kernelTraffic.packetsIn : h[key])
+    return (value(after) - value(before)) / (inbound(after) - inbound(before))
+  }
   const {packets} = await counter.done
   const dropsAfter = drops(counterHost)
   const lost = {socket: dropsAfter.socket - dropsBefore.socket, tunnels: dropsAfter.tunnels - dropsBefore.tunnels, counter: dropsAfter.counter - dropsBefore.counter}
   const pps = packets / result.seconds
-  return {mode, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, coalesced: share('coalesced'), groMerged: share('groMerged'), drops: lost}
+  return {mode, datapath, shape, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, coalesced: share('coalesced'), groMerged: share('groMerged'), kernel: share('kernel'), drops: lost}
 }
 
 /** With --repeat N, the run of median delivered rate out of N (each still a full --seconds run). */
@@ -187,8 +203,11 @@ async function median(run: () => Promise<Row>): Promise<Row> {
   return runs.sort((a, b) => a.pps - b.pps)[Math.floor(runs.length / 2)]!
 }
 
-/** RSS of the forwarder once it holds `count` live flows (sent as one packet each, from a Node loop). */
-async function memoryWithFlows(pid: number, count: number): Promise<{flows: number; rssMb: number}> {
+/**
+ * RSS of the forwarder once it holds `count` live flows (sent as one packet each, from a Node loop), and the
+ * kernel memory of its BPF maps (what /proc/PID/fdinfo says each map holds locked).
+ */
+async function memoryWithFlows(pid: number, count: number): Promise<Memory> {
   const script = `
     const dgram = require('node:dgram'); const s = dgram.createSocket('udp4');
     const head = Buffer.from('${encapsulate(ENI, Buffer.alloc(0)).toString('hex')}', 'hex');
@@ -207,38 +226,64 @@ async function memoryWithFlows(pid: number, count: number): Promise<{flows: numb
   await sleep(1500)
   const {flows} = health()
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
-  return {flows, rssMb: rss}
+  return {flows, rssMb: rss, mapsMb: bpfMapBytes(pid) / 2 ** 20}
+}
+
+interface Memory {
+  flows: number
+  rssMb: number
+  mapsMb: number
+}
+
+function bpfMapBytes(pid: number): number {
+  let bytes = 0
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')
+    if (info.includes('map_type:')) bytes += Number(/memlock:\s+(\d+)/.exec(info)?.[1] ?? 0)
+  }
+  return bytes
 }
 
 const percent = (share?: number) => (share === undefined ? '    -' : `${(share * 100).toFixed(0).padStart(3)}%`)
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', {maximumFractionDigits: d, minimumFractionDigits: d})
 
+/** The offered rate at which an appliance's loss is read: --loss-at of plain forwarding's delivered rate. */
+function lossRate(rows: Row[], mode: string, size: number): number[] {
+  const base = rows.find((b) => b.mode === 'baseline' && b.size === size && b.rate === 0)
+  const share = Number(opts['loss-at'])
+  return mode === 'baseline' || !base || !share ? [] : [Math.round(base.pps * share)]
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = []
-  let memory: {flows: number; rssMb: number} | undefined
-  for (const mode of modes) {
-    const child = mode === 'baseline' ? undefined : await startAppliance(mode)
+  const memory: (Memory & {datapath: string})[] = []
+  const runs = modes.flatMap((mode) => (mode === 'baseline' ? [{mode, datapath: 'kernel'}] : datapaths.map((datapath) => ({mode, datapath}))))
+  for (const {mode, datapath} of runs) {
+    const child = mode === 'baseline' ? undefined : await startAppliance(mode, datapath)
     try {
       if (child) {
         // The first packet creates the tunnel; measure steady state.
         send(innerPackets(64).map((p) => encapsulate(ENI, p)), '10.77.0.2', 6081, 100, 51000, -1, 1)
       }
-      for (const size of sizes) for (const rate of rates) rows.push(await median(() => measure(mode, size, rate, child?.pid)))
-      if (child && mode === modes.filter((m) => m !== 'baseline').at(-1)) memory = await memoryWithFlows(child.pid!, Number(opts['memory-flows']))
+      // Plain forwarding has no shape: its packets are not GENEVE, and nothing merges them.
+      for (const shape of mode === 'baseline' ? ['-'] : shapes)
+        for (const size of sizes) for (const rate of [...rates, ...lossRate(rows, mode, size)]) rows.push(await median(() => measure(mode, datapath, shape, size, rate, child?.pid)))
+      if (child && mode === modes.filter((m) => m !== 'baseline').at(-1)) memory.push({datapath, ...(await memoryWithFlows(child.pid!, Number(opts['memory-flows'])))})
     } finally {
       if (child) await stopAppliance(child)
     }
   }
-  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows (inner IDs ${opts['inner-ids']}${opts['nic-gro'] ? ', NIC GRO' : ''}), ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
-  console.log('mode       inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GRO  GSO  × kernel  dropped at socket/tunnel/counter')
+  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows interleaved${opts['nic-gro'] ? ', NIC GRO' : ''}, ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
+  console.log('shape: inner IPv4 IDs fixed (no run merges: packet by packet) or counting (runs of a flow merge)')
+  console.log('mode      path   shape     inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GRO  GSO kernel × kernel  dropped at socket/tunnel/counter')
   for (const r of rows) {
     const base = rows.find((b) => b.mode === 'baseline' && b.size === r.size && b.rate === r.rate)
     const ratio = base && r.mode !== 'baseline' ? `${(r.pps / base.pps).toFixed(2)}×` : ''
     console.log(
-      `${r.mode.padEnd(9)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${percent(r.groMerged)} ${percent(r.coalesced)}  ${ratio.padEnd(7)} ${fmt(r.drops.socket)}/${fmt(r.drops.tunnels)}/${fmt(r.drops.counter)}`,
+      `${r.mode.padEnd(9)} ${r.datapath.padEnd(6)} ${r.shape.padEnd(8)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${percent(r.groMerged)} ${percent(r.coalesced)} ${percent(r.kernel)}  ${ratio.padEnd(7)} ${fmt(r.drops.socket)}/${fmt(r.drops.tunnels)}/${fmt(r.drops.counter)}`,
     )
   }
-  if (memory) console.log(`forwarder RSS with ${fmt(memory.flows)} live flows: ${memory.rssMb.toFixed(1)} MB`)
+  for (const m of memory) console.log(`${m.datapath} path with ${fmt(m.flows)} live flows: forwarder RSS ${m.rssMb.toFixed(1)} MB, BPF maps ${m.mapsMb.toFixed(1)} MB`)
 }
 
 try {

@@ -18,7 +18,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "bpf_loader.h"
 #include "tun_gso.h"
+#include <linux/bpf.h>
 
 #define MAX_BATCH TUN_MAX_BATCH
 // Numbers recvUdpBatch reports per datagram: length, sender address and port, local address, GRO segment size.
@@ -423,6 +425,97 @@ static napi_value unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// The BPF fast path's control (bpf_loader.c): -errno results become errno-coded errors.
+static napi_value throw_code(napi_env env, int negative_errno, const char *what) {
+  errno = -negative_errno;
+  return throw_errno(env, what);
+}
+
+// bpfLoad(object, maxFlows) -> {maps: {name: fd}, programs: {section: fd}}
+static napi_value bpf_load(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  size_t length;
+  const uint8_t *elf = buffer_data(env, argv[0], &length);
+  struct bpf_loaded loaded;
+  char error[600];
+  if (!elf || bpf_load_object(elf, length, (uint32_t)arg_i32(env, argv[1]), &loaded, error, sizeof error)) {
+    napi_throw_error(env, "EBPFLOAD", elf ? error : "the object must be a Buffer");
+    return NULL;
+  }
+  napi_value out, maps, programs;
+  napi_create_object(env, &out);
+  napi_create_object(env, &maps);
+  napi_create_object(env, &programs);
+  for (int i = 0; i < loaded.map_count; i++) napi_set_named_property(env, maps, loaded.maps[i].name, num(env, loaded.maps[i].fd));
+  for (int i = 0; i < loaded.program_count; i++) napi_set_named_property(env, programs, loaded.programs[i].section, num(env, loaded.programs[i].fd));
+  napi_set_named_property(env, out, "maps", maps);
+  napi_set_named_property(env, out, "programs", programs);
+  return out;
+}
+
+// tcAttach(ifindex, egress, priority, programFd, name): makes the clsact qdisc if need be; true if it did.
+static napi_value tc_attach_program(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  int ifindex = arg_i32(env, argv[0]);
+  bool egress = false;
+  napi_get_value_bool(env, argv[1], &egress);
+  char name[64] = "";
+  napi_get_value_string_utf8(env, argv[4], name, sizeof name, NULL);
+  int made = tc_add_clsact(ifindex);
+  if (made < 0 && made != -EEXIST) return throw_code(env, made, "tc qdisc add clsact");
+  int r = tc_attach(ifindex, egress, (uint16_t)arg_i32(env, argv[2]), arg_i32(env, argv[3]), name);
+  if (r < 0) return throw_code(env, r, "tc filter add bpf");
+  napi_value out;
+  napi_get_boolean(env, made == 0, &out);
+  return out;
+}
+
+// tcDetach(ifindex, egress, priority, dropClsact): false if there was nothing to remove.
+static napi_value tc_detach_program(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int ifindex = arg_i32(env, argv[0]);
+  bool egress = false, clsact = false;
+  napi_get_value_bool(env, argv[1], &egress);
+  napi_get_value_bool(env, argv[3], &clsact);
+  int r = tc_detach(ifindex, egress, (uint16_t)arg_i32(env, argv[2]));
+  if (r < 0 && r != -ENOENT && r != -EINVAL && r != -ENODEV) return throw_code(env, r, "tc filter del");
+  if (clsact) tc_delete_clsact(ifindex);
+  napi_value out;
+  napi_get_boolean(env, r == 0, &out);
+  return out;
+}
+
+// bpfMap(op, fd, key, value?): 'update' | 'delete' | 'lookup' (false: no such key).
+static napi_value bpf_map(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  char op[8] = "";
+  napi_get_value_string_utf8(env, argv[0], op, sizeof op, NULL);
+  size_t key_length, value_length = 0;
+  void *key = buffer_data(env, argv[2], &key_length);
+  void *value = argc > 3 ? buffer_data(env, argv[3], &value_length) : NULL;
+  int cmd = strcmp(op, "update") == 0 ? BPF_MAP_UPDATE_ELEM : strcmp(op, "delete") == 0 ? BPF_MAP_DELETE_ELEM : BPF_MAP_LOOKUP_ELEM;
+  int r = bpf_map_op(cmd, arg_i32(env, argv[1]), key, value, 0);
+  if (r == -ENOENT && cmd != BPF_MAP_UPDATE_ELEM) {
+    napi_value no;
+    napi_get_boolean(env, false, &no);
+    return no;
+  }
+  if (r < 0) return throw_code(env, r, "bpf map");
+  napi_value yes;
+  napi_get_boolean(env, true, &yes);
+  return yes;
+}
+
+// bpfCountSince(fd, keySize, valueSize, sinceNs): entries seen since then (their value's first u64).
+static napi_value bpf_count(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  double since = 0;
+  napi_get_value_double(env, argv[3], &since);
+  long n = bpf_count_since(arg_i32(env, argv[0]), (uint32_t)arg_i32(env, argv[1]), (uint32_t)arg_i32(env, argv[2]), (uint64_t)since);
+  if (n < 0) return throw_code(env, (int)n, "bpf map count");
+  return num(env, (double)n);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"openTun", NULL, open_tun, NULL, NULL, NULL, napi_default, NULL},
@@ -436,6 +529,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfLoad", NULL, bpf_load, NULL, NULL, NULL, napi_default, NULL},
+      {"tcAttach", NULL, tc_attach_program, NULL, NULL, NULL, napi_default, NULL},
+      {"tcDetach", NULL, tc_detach_program, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfMap", NULL, bpf_map, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfCountSince", NULL, bpf_count, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_set_named_property(env, exports, "maxSegments", num(env, TUN_MAX_SEGMENTS));

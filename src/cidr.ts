@@ -41,6 +41,8 @@ const toNumber = (address: ipaddr.IPv4) => address.octets.reduce((n, octet) => n
 
 /** An IPv4 address as the 32-bit number the native module and the packet writers take. */
 export const ipv4Number = (address: string) => toNumber(ipaddr.IPv4.parse(address))
+/** The reverse: dotted decimal of a 32-bit number. */
+export const ipv4Text = (n: number) => ipaddr.fromByteArray([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]).toString()
 
 /**
  * IPv4 blocks as [network, mask] pairs, for a quick test of an address in host order (per packet, in the

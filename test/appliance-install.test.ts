@@ -37,7 +37,7 @@ describe('gwlb appliance install', () => {
 
   it('sandboxes the daemon: network capabilities only, no new privileges, the system read-only but its state and --writable paths', () => {
     const unit = gwlb(['appliance', 'install', '--print', '--writable', '/var/log/gwlb-hooks'])
-    for (const line of ['CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=tmpfs',
+    for (const line of ['CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_BPF', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=tmpfs',
       'PrivateTmp=yes', 'RuntimeDirectory=gwlb', 'RuntimeDirectoryPreserve=yes', 'ReadWritePaths=/var/log/gwlb-hooks'])
       expect(unit.split('\n')).toContain(line)
     // Its sysctls (/proc/sys) and the TUN device stay within reach: no ProtectKernelTunables, no PrivateDevices.

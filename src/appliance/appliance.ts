@@ -3,9 +3,9 @@ import {constants} from 'node:os'
 import {Ipv4Blocks, isLoopback, parseCidr, type Cidr} from '../cidr.js'
 import {UserError} from '../errors.js'
 import {natEgress, type Mode} from '../mode.js'
-import type {DataPath, DataPathEvents} from './datapath/datapath.js'
-import {Forwarder} from './datapath/tun/forwarder.js'
-import {errnoOf} from './datapath/tun/native.js'
+import type {DataPath, DataPathEvents, DataPathKind} from './datapath/datapath.js'
+import {selectDataPath} from './datapath/select.js'
+import {errnoOf} from './datapath/native.js'
 import {HealthServer, ReportServer, type HealthFormat, type HealthReport, type Readiness} from './health/server.js'
 import {runHook} from './host/hooks.js'
 import {Rules} from './host/rules.js'
@@ -33,6 +33,10 @@ export interface ApplianceOptions {
   /** Where the detailed report and /metrics are served; absent: not at all. */
   metricsListen?: {host: string; port: number}
   gso: boolean
+  /** bpf: the kernel moves the packets of tunnels that are up; tun: user space moves them all; auto: bpf where it loads. */
+  datapath: DataPathKind
+  /** The interface GENEVE arrives on, for the BPF path (default: the route to the allowed sources, else the default route's). */
+  geneveInterface?: string
   /** Data-plane threads (default: one per CPU). */
   workers: number
   /** Packets per batched system call. */
@@ -74,7 +78,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const sourceDest = await sourceDestFor(options)
   const sources = await sourcesFor(options)
   const failure = failureSignal()
-  const dataPath = new Forwarder({...dataPathSettings(options), allowedSources: sources.blocks?.blocks, ...tunnelService(options, rules, sourceDest), onFailure: failure.fail})
+  const choice = {kind: options.datapath, device: options.geneveInterface, allowedSources: sources.blocks, port: options.genevePort ?? 6081, maxFlows: options.maxFlows, leftClsact: host.leftClsact, recordClsact: host.recordClsact}
+  const dataPath = await selectDataPath(choice, {...dataPathSettings(options), allowedSources: sources.blocks?.blocks, ...tunnelService(options, rules, sourceDest), onFailure: failure.fail})
 
   let status: Readiness = 'starting'
   const started = Date.now()
@@ -103,7 +108,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   status = 'ready'
   const via = egressInterface && natEgress(options.mode) ? ` via ${egressInterface}` : ''
   const metrics = options.metricsListen ? `, report and metrics on ${listenText(options.metricsListen)}` : ''
-  options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081} ${sources.text}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
+  options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081} ${sources.text} through ${dataPath.description}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
   return {report, stop, failed: failure.failed}
 }
 
@@ -203,7 +208,9 @@ function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Rea
     mode: options.mode,
     workers: options.workers,
     uptimeSeconds: Math.floor((Date.now() - started) / 1000),
+    datapath: dataPath.active,
     traffic: counters.traffic(),
+    kernelTraffic: counters.kernelTraffic(),
     drops: counters.drops(),
     crossWorkerReplies: counters.crossWorkerReplies(),
     coalesced: counters.coalesced(),

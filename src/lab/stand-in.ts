@@ -1,6 +1,6 @@
 import {rmSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
-import {native, type Watch} from '../appliance/datapath/tun/native.js'
+import {native, type Watch} from '../appliance/datapath/native.js'
 import {AWS_HEADER_LENGTH, decodeGeneve, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeGwlbHeader, writeOuterHeaders} from '../appliance/geneve.js'
 import {ipv4Number} from '../cidr.js'
 import {FlowTable, innerTuple, isLinkLocal, type Stickiness} from './flows.js'

@@ -29,6 +29,12 @@ export const METRICS = '127.0.0.1:9641'
 export const GWLB_SUBNET = '10.77.0.0/24'
 
 /**
+ * The suite runs against each data path: GWLB_TEST_DATAPATH=bpf|tun|auto (unset: the default) is passed to every
+ * appliance a test does not give a --datapath of its own.
+ */
+const datapathArgs = (args: string[]) => (process.env.GWLB_TEST_DATAPATH && !args.includes('--datapath') ? ['--datapath', process.env.GWLB_TEST_DATAPATH] : [])
+
+/**
  * Three namespaces: a simulated GWLB node (10.77.0.1), the appliance (10.77.0.2 towards the GWLB,
  * 198.18.0.1 towards the internet, default route there) and an "internet" host (198.18.0.10) that echoes
  * UDP on port 7 and accepts TCP on port 8080. The appliance runs the real `gwlb appliance run`.
@@ -46,6 +52,8 @@ export class ApplianceBed {
   output = ''
   /** Paths the appliance may write (the unit's ReadWritePaths=, `gwlb appliance install --writable`). */
   writable: string[] = []
+  /** Capabilities taken out of the unit's bounding set (an older unit, a stricter operator). */
+  withoutCapabilities: string[] = []
   private readonly unitDir = scratchDir('gwlb-bed-unit-')
 
   /** cli: the gwlb entry point to run (this checkout's, or an installed package's). */
@@ -85,9 +93,10 @@ export class ApplianceBed {
   async startWith(env: Record<string, string>, ...args: string[]): Promise<(number | 'down')[]> {
     this.output = ''
     const command = [process.execPath, this.cli, 'appliance', 'run', '--health-port', String(HEALTH_PORT), '--source-dest-check', 'skip',
-      ...(args.includes('--allowed-sources') ? [] : ['--allowed-sources', GWLB_SUBNET]), ...args]
+      ...(args.includes('--allowed-sources') ? [] : ['--allowed-sources', GWLB_SUBNET]), ...datapathArgs(args), ...args]
     const unit = join(this.unitDir, 'gwlb-appliance.service')
-    writeFileSync(unit, renderUnit(command, {writable: this.writable}))
+    const text = renderUnit(command, {writable: this.writable})
+    writeFileSync(unit, this.withoutCapabilities.reduce((t, cap) => t.replace(` ${cap}`, ''), text))
     const child = this.appliance.spawn('bash', [sandbox, unit, ...command], {
       // The gwlb it runs stays in sight if it is in /tmp (a checkout there; an appliance has it in /opt/gwlb).
       env: {...process.env, NO_COLOR: '1', GWLB_SANDBOX_SHOW: dirname(dirname(this.cli)), ...env},

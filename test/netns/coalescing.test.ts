@@ -146,7 +146,9 @@ describeAsRoot('gwlb appliance run: runs of one flow go into the tunnel as GSO p
     const packets = udpRun(30)
     const {back, groMerged, coalesced} = await through(packets, {asOne: true})
     expect(byFlow(back)).toEqual(byFlow(packets.map(forwarded)))
-    expect(groMerged).toBe(30)
+    // The TUN path's socket takes them merged and cuts them itself; beside the BPF path it asks for no merged
+    // datagrams (GRO would keep bulk flows from the kernel path), so the kernel splits them for it.
+    expect(groMerged).toBe((await bed().report()).datapath === 'bpf' ? 0 : 30)
     expect(coalesced).toBeGreaterThan(1)
   })
 

@@ -46,10 +46,10 @@ describeAsRoot('gwlb appliance run: hooks, idle timeout, bad input, health, shut
     const seen = await bed.startWith({PATH: `${slow}:${process.env.PATH}`},
       '--idle-timeout', '2', '--on-create', `${dir}/hook.sh extra-arg`, '--on-destroy', `${dir}/hook.sh`, '--health-format', 'json', '--also-health-port', '8081')
     expect(seen.filter((s) => s !== 'down')).toEqual([503, 200])
-    // It runs as its unit has it: NET_ADMIN, NET_RAW and NET_BIND_SERVICE only, no way to more, the system read-only.
+    // It runs as its unit has it: NET_ADMIN, NET_RAW, NET_BIND_SERVICE and BPF only, no way to more, the system read-only.
     const status = readFileSync(`/proc/${bed.process!.pid}/status`, 'utf8')
-    expect(status).toMatch(/^CapEff:\t0000000000003400$/m)
-    expect(status).toMatch(/^CapBnd:\t0000000000003400$/m)
+    expect(status).toMatch(/^CapEff:\t0000008000003400$/m)
+    expect(status).toMatch(/^CapBnd:\t0000008000003400$/m)
     expect(status).toMatch(/^NoNewPrivs:\t1$/m)
     expect(readFileSync(`/proc/${bed.process!.pid}/mountinfo`, 'utf8')).toMatch(/^\S+ \S+ \S+ \S+ \/ ro,/m)
     expect(sysctl('net.ipv4.ip_forward')).toBe('1')

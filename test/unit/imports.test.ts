@@ -41,9 +41,9 @@ describe('the import graph of src/', () => {
     expect(crossing('appliance/datapath/', 'appliance/appliance')).toEqual([])
     expect(crossing('appliance/datapath/', 'appliance/health/')).toEqual([])
     expect(crossing('appliance/host/', 'appliance/datapath/')).toEqual([])
-    // The control loop knows one data path by name (the one it starts), and talks to it through its interface.
+    // The control loop asks for a data path by kind, and talks to it through its interface.
     expect(crossing('appliance/appliance', 'appliance/datapath/').sort()).toEqual([
-      'appliance/appliance.ts → appliance/datapath/datapath.ts', 'appliance/appliance.ts → appliance/datapath/tun/forwarder.ts', 'appliance/appliance.ts → appliance/datapath/tun/native.ts',
+      'appliance/appliance.ts → appliance/datapath/datapath.ts', 'appliance/appliance.ts → appliance/datapath/native.ts', 'appliance/appliance.ts → appliance/datapath/select.ts',
     ])
   })
 })

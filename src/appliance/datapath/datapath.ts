@@ -1,12 +1,20 @@
 import type {AnyDropReason, TrafficCounters} from '../counters.js'
 import type {TunnelNames} from '../host/names.js'
 
+/** --datapath: bpf, tun, or auto (bpf where the kernel takes the programs, else tun). */
+export type DataPathKind = 'bpf' | 'tun' | 'auto'
+export const DATA_PATH_KINDS: readonly DataPathKind[] = ['auto', 'bpf', 'tun']
+
 /**
- * What the appliance's control loop needs of a data path, whatever moves the packets (today the TUN path in
- * ./tun; an in-kernel one would stand beside it): GENEVE in from the GWLB, one gwi-/gwo- pair per endpoint,
+ * What the appliance's control loop needs of a data path, whatever moves the packets (the TUN path in ./tun,
+ * and the BPF path in ./bpf, which takes the common case off it): GENEVE in from the GWLB, one gwi-/gwo- pair per endpoint,
  * replies back with their flow's header, counters for health and /metrics.
  */
 export interface DataPath {
+  /** What moves the packets of tunnels that are up: the kernel (BPF programs) or this process (TUN devices). */
+  readonly active: 'bpf' | 'tun'
+  /** For the ready line, e.g. "the BPF data path on eth0". */
+  readonly description: string
   readonly tunnels: readonly TunnelView[]
   readonly counters: DataPathCounters
   /** Flows alive now (refreshed about once a second). */
@@ -34,6 +42,8 @@ export interface TunnelView {
 
 export interface DataPathCounters {
   traffic(): TrafficCounters
+  /** The part of traffic() the kernel moved without this process (the BPF path; zero on the TUN path). */
+  kernelTraffic(): TrafficCounters
   tunnelTraffic(index: number): TrafficCounters
   drops(): Record<AnyDropReason, number>
   crossWorkerReplies(): number

@@ -19,7 +19,11 @@ export interface HealthReport {
   mode: string
   workers: number
   uptimeSeconds: number
+  /** bpf: the kernel moves the packets of tunnels that are up; tun: this process moves them all. */
+  datapath: 'bpf' | 'tun'
   traffic: TrafficCounters
+  /** The part of traffic the kernel moved by itself (BPF path). */
+  kernelTraffic: TrafficCounters
   drops: Record<AnyDropReason, number>
   /** Replies read by another worker than the one that received their request (the shared table at work). */
   crossWorkerReplies: number
@@ -120,7 +124,7 @@ function renderText(h: HealthReport): string {
   const t = h.traffic
   const drops = Object.entries(h.drops).filter(([, n]) => n > 0)
   const lines = [
-    `gwlb appliance: ${h.status} (${h.mode}, ${h.workers} workers), up ${h.uptimeSeconds}s`,
+    `gwlb appliance: ${h.status} (${h.mode}, ${h.datapath} data path, ${h.workers} workers), up ${h.uptimeSeconds}s`,
     `GENEVE in ${t.packetsIn} packets / ${t.bytesIn} bytes, out ${t.packetsOut} packets / ${t.bytesOut} bytes`,
     `flows ${h.flows}, tunnels ${h.tunnels.length}, drops ${drops.length ? drops.map(([r, n]) => `${r}=${n}`).join(' ') : 'none'}`,
     ...h.tunnels.map((x) =>
@@ -139,6 +143,11 @@ export function renderMetrics(h: HealthReport): string {
   const tunnel = (x: TunnelReport) => `interface="${x.ingress}",eni="eni-${x.eni}"`
   metric('up', 'gauge', '1 while the appliance is ready to forward.', [['', h.status === 'ready' ? 1 : 0]])
   metric('uptime_seconds', 'gauge', 'Seconds since the appliance started.', [['', h.uptimeSeconds]])
+  metric('datapath', 'gauge', 'What moves the packets: bpf (the kernel) or tun (this process).', [[`{datapath="${h.datapath}"}`, 1]])
+  metric('kernel_packets_total', 'counter', 'GENEVE packets the kernel moved by itself (BPF data path), from (in) and back to (out) the GWLB.', [
+    ['{direction="in"}', h.kernelTraffic.packetsIn],
+    ['{direction="out"}', h.kernelTraffic.packetsOut],
+  ])
   metric('flows', 'gauge', 'Flows in the flow table.', [['', h.flows]])
   metric('cross_worker_replies_total', 'counter', 'Replies read by another worker than the one that received the request.', [['', h.crossWorkerReplies]])
   metric('coalesced_packets_total', 'counter', 'Packets written into a tunnel inside a GSO packet with others of their flow.', [['', h.coalesced]])

@@ -4,7 +4,7 @@ import {UserError} from '../../errors.js'
 
 /**
  * What a run of the appliance holds and changed on the host, kept where the next run finds it: a lock (one
- * owner per network namespace) and the original values of the sysctls it changed. Everything the appliance
+ * owner per network namespace), the original values of the sysctls it changed, and the clsact qdisc it made. Everything the appliance
  * changes is per network namespace, so the files are too (`/run/gwlb/net-<inode>/`): appliances in two
  * namespaces never see each other's.
  */
@@ -13,6 +13,8 @@ export interface HostState {
   since: string
   /** The values the sysctls had before the first run that changed them (not a crashed run's values). */
   sysctls: Record<string, string>
+  /** The interface on which a run made the clsact qdisc for its BPF program (removed with the program). */
+  clsact?: string
 }
 
 const ROOT = process.env.GWLB_STATE_DIR ?? '/run/gwlb'
@@ -32,7 +34,10 @@ async function alive(pid: number): Promise<boolean> {
 export interface HostLock {
   /** The sysctl originals a dead run recorded and did not restore (empty after a clean stop). */
   left: Record<string, string>
+  /** The interface on which a dead run made a clsact qdisc it did not remove. */
+  leftClsact?: string
   record(sysctls: Record<string, string>): Promise<void>
+  recordClsact(device: string | undefined): Promise<void>
   release(): Promise<void>
 }
 
@@ -68,11 +73,17 @@ export async function lockHost(): Promise<HostLock> {
   const left = previous.sysctls ?? {}
   // Until this run has restored them, the true originals are the dead run's: keep them on record.
   mine.sysctls = {...left}
+  mine.clsact = previous.clsact
   await writeFile(stateFile, JSON.stringify(mine))
   return {
     left,
+    leftClsact: previous.clsact,
     async record(sysctls) {
       mine.sysctls = {...sysctls, ...mine.sysctls}
+      await writeFile(stateFile, JSON.stringify(mine))
+    },
+    async recordClsact(device) {
+      mine.clsact = device
       await writeFile(stateFile, JSON.stringify(mine))
     },
     async release() {

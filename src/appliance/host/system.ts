@@ -67,6 +67,12 @@ export async function defaultRouteInterface(): Promise<string | undefined> {
   return routes[0]?.dev
 }
 
+/** The interface the kernel would send to this address through (`ip route get`), if any. */
+export async function routeInterface(address: string): Promise<string | undefined> {
+  const routes = JSON.parse(await run('ip', ['-j', 'route', 'get', address]).catch(() => '[]')) as {dev?: string}[]
+  return routes[0]?.dev
+}
+
 /**
  * Datagrams the kernel dropped for want of receive buffer on this namespace's UDP sockets bound to `port`
  * (the last column of /proc/net/udp and udp6): a small read, at scrape time.

@@ -41,7 +41,7 @@ WantedBy=multi-user.target
 }
 
 /** What the data plane may do, and no more (systemd.exec(5)); the netns tests run the daemon under these same lines. */
-const SANDBOX = `CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE
+const SANDBOX = `CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_BPF
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=tmpfs

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {availableParallelism} from 'node:os'
 import {startAppliance} from '../../appliance/appliance.js'
+import {DATA_PATH_KINDS} from '../../appliance/datapath/datapath.js'
 import {MAX_TUNNELS} from '../../appliance/datapath/tun/shared-counters.js'
 import {interfaceNameProblem} from '../../appliance/host/names.js'
 import {parseListen, parseSources} from '../../cidr.js'
@@ -42,6 +43,8 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     'on-create': Flags.string({char: 'c', description: 'command run as `CMD CREATE gwi-X gwo-X <eni hex>` when a tunnel comes up'}),
     'on-destroy': Flags.string({char: 'r', description: 'command run as `CMD DESTROY gwi-X gwo-X <eni hex>` when a tunnel goes'}),
     gso: Flags.boolean({description: 'pass runs of one TCP/UDP flow through the tunnels as GSO packets, as GRO does on a NIC (--no-gso: packet by packet, for tools on gwi-/gwo- that need every packet apart)', default: true, allowNo: true}),
+    datapath: Flags.option({description: 'what moves the packets: bpf (the kernel, with tc programs on the GENEVE interface and the tunnels; Linux 5.15+), tun (this process, through TUN devices), auto (bpf where it loads, else tun, said in one line)', options: DATA_PATH_KINDS, default: 'tun'})(),
+    'geneve-interface': Flags.string({description: 'the interface GENEVE arrives on, for the BPF data path (default: the one that routes to --allowed-sources, else the default route\'s)', parse: async (v) => checkedInterface(v)}),
     rules: Flags.boolean({description: 'apply its own nftables rules, policy routes and sysctls (--no-rules: hooks only)', default: true, allowNo: true}),
     'egress-interface': Flags.string({description: 'two-arm egress interface (default: the interface of the default route)', parse: async (v) => checkedInterface(v)}),
     'source-dest-check': Flags.string({description: 'auto: in two-arm mode on EC2, turn the instance\'s check off and restore it on exit', options: ['auto', 'skip'], default: 'auto'}),
@@ -66,6 +69,8 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       workers: f.workers ?? availableParallelism(),
       batch: f.batch,
       gso: f.gso,
+      datapath: f.datapath,
+      geneveInterface: f['geneve-interface'],
       onCreate: f['on-create'],
       onDestroy: f['on-destroy'],
       rules: f.rules,

@@ -1,7 +1,7 @@
 import {Ipv4Blocks} from '../../../cidr.js'
 import {FlowTable, type FlowInfo} from './flow-table.js'
 import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from '../../geneve.js'
-import {errnoOf, native, type Native, type Watch} from './native.js'
+import {errnoOf, native, type Native, type Watch} from '../native.js'
 import {SharedCounters, type CounterWriter} from './shared-counters.js'
 
 /** Room before each packet for the outer IPv4/UDP headers and the largest GENEVE header (8 + 63*4 bytes). */
@@ -32,6 +32,8 @@ export interface DataPlaneSetup {
   flowTimeout: number
   countersBuffer: SharedArrayBuffer
   gso: boolean
+  /** Take GRO-merged datagrams from the socket (not beside the BPF path, which GRO would bypass for bulk flows). */
+  udpGro: boolean
   /** GENEVE is taken only from these IPv4 blocks ([network, mask] pairs, host order); absent: from anywhere. */
   allowedSources?: Uint32Array
 }
@@ -123,7 +125,7 @@ export class DataPlane {
   start(): void {
     try {
       this.rawFd = this.io.openRaw(4 << 20)
-      this.udpFd = this.io.openUdp(this.setup.port, this.setup.receiveBuffer, this.setup.workers, this.setup.gso)
+      this.udpFd = this.io.openUdp(this.setup.port, this.setup.receiveBuffer, this.setup.workers, this.setup.udpGro)
     } catch (error) {
       this.closeSockets()
       const e = error as Error & {code?: string}

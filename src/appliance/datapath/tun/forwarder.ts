@@ -5,7 +5,7 @@ import {flowClock, type DataPlaneSetup, type FromWorker, type ToWorker} from './
 import {FlowTable} from './flow-table.js'
 import {GENEVE_PORT} from '../../geneve.js'
 import {tunnelNames, type TunnelNames} from '../../host/names.js'
-import {native} from './native.js'
+import {native} from '../native.js'
 import {MAX_TUNNELS, SharedCounters} from './shared-counters.js'
 import {run, writeSysctl} from '../../host/system.js'
 
@@ -58,6 +58,8 @@ export interface ForwarderOptions extends DataPathEvents {
   allowedSources?: Uint32Array
   /** GSO packets into and out of the tunnels (runs of one flow merged on the way in). */
   gso: boolean
+  /** Take GRO-merged datagrams from the socket (default: as gso). */
+  udpGro?: boolean
   batch?: number
   receiveBuffer?: number
 }
@@ -79,6 +81,8 @@ export class DataPlaneError extends Error {
  * kernel puts on another worker's queue than its request's still finds its header.
  */
 export class Forwarder implements DataPath {
+  readonly active = 'tun'
+  readonly description = 'the TUN data path'
   readonly counters: SharedCounters
   readonly flows: FlowTable
   readonly tunnels: Tunnel[] = []
@@ -142,7 +146,7 @@ export class Forwarder implements DataPath {
     const setup: DataPlaneSetup = {
       worker, workers: this.options.workers, port, batch: this.options.batch ?? 64, receiveBuffer: this.options.receiveBuffer ?? 8 << 20,
       flowBuffer: this.flows.buffer, maxFlows: this.options.maxFlows, flowTimeout: this.options.flowTimeout, countersBuffer: this.counters.buffer,
-      gso: this.options.gso, allowedSources: this.options.allowedSources,
+      gso: this.options.gso, udpGro: this.options.udpGro ?? this.options.gso, allowedSources: this.options.allowedSources,
     }
     const thread = new Worker(new URL('./worker.js', import.meta.url), {workerData: setup})
     this.workers.push(thread)

@@ -42,6 +42,11 @@ export class SharedCounters {
     return new CounterWriter(this.numbers, this.activity, worker * PER_WORKER)
   }
 
+  /** None: on the TUN path every packet crosses this process. */
+  kernelTraffic(): TrafficCounters {
+    return emptyTraffic()
+  }
+
   traffic(): TrafficCounters {
     return this.sum((base) => base)
   }

@@ -1,8 +1,11 @@
 import {createRequire} from 'node:module'
 import {fileURLToPath} from 'node:url'
-import {UserError} from '../../../errors.js'
+import {UserError} from '../../errors.js'
 
-/** The syscalls Node lacks (native/gwlb_native.c); every call moves a batch of packets through slot buffers. */
+/**
+ * The syscalls Node lacks (native/gwlb_native.c): for the TUN path, calls that each move a batch of packets
+ * through slot buffers; for the BPF path, loading its object, attaching it with tc, and its maps.
+ */
 export interface Native {
   /** offloads: the kernel may hand over GSO packets and partial checksums (readTunBatch cuts and completes them). */
   openTun(name: string, multiQueue: boolean, offloads: boolean): number
@@ -21,6 +24,16 @@ export interface Native {
   /** onReadable(status): status < 0 (a libuv error) once the fd can no longer be polled, e.g. its TUN interface is gone. */
   watch(fd: number, onReadable: (status: number) => void): Watch
   unwatch(watch: Watch): void
+  /** Creates the BPF object's maps (`flows` with maxFlows entries) and loads its programs; their fds by name and section. */
+  bpfLoad(object: Buffer, maxFlows: number): {maps: Record<string, number>; programs: Record<string, number>}
+  /** Attaches a tc program (direct action) at this priority, making the clsact qdisc if need be; true if it made it. */
+  tcAttach(ifindex: number, egress: boolean, priority: number, programFd: number, name: string): boolean
+  /** Removes the tc filter of this priority (and the clsact qdisc, if asked); false if there was none. */
+  tcDetach(ifindex: number, egress: boolean, priority: number, deleteClsact: boolean): boolean
+  /** update, delete or lookup (into value) of one map entry; false: no such key. */
+  bpfMap(op: 'update' | 'delete' | 'lookup', fd: number, key: Uint8Array, value?: Uint8Array): boolean
+  /** Entries of a hash map whose value starts with a u64 nanosecond time at or after sinceNs. */
+  bpfCountSince(fd: number, keySize: number, valueSize: number, sinceNs: number): number
   /** Most segments in a GSO packet read from a tunnel (the interfaces' gso_max_segs). */
   readonly maxSegments: number
   /** Most packets one batch call moves. */
@@ -31,6 +44,9 @@ export interface Native {
 
 export type Watch = {readonly __watch: unique symbol}
 
+/** The package root, at the same depth from src/appliance/datapath (sources) and from dist/… (build). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../..', import.meta.url))
+
 let loaded: Native | undefined
 
 export function native(): Native {
@@ -39,8 +55,7 @@ export function native(): Native {
   const load = require('node-gyp-build') as (root: string) => Native
   try {
     // A local build (build/Release) if there is one, else the package's prebuild for this platform and CPU.
-    // The package root, at the same depth from src/appliance/datapath/tun (sources) and from dist/… (build).
-    loaded = load(fileURLToPath(new URL('../../../..', import.meta.url)))
+    loaded = load(PACKAGE_ROOT)
   } catch (error) {
     throw new UserError(
       `The data-plane module cannot be loaded (${(error as Error).message.split('\n')[0]})`,
