@@ -266,11 +266,18 @@ int bpf_map_op(int cmd, int fd, const void *key, void *value, uint64_t flags) {
   return sys_bpf(cmd, &attr) < 0 ? -errno : 0;
 }
 
-long bpf_count_since(int fd, uint32_t key_size, uint32_t value_size, uint64_t since) {
+long bpf_count_since(int fd, uint64_t since) {
   // In batches of 1024 entries (one call each, Linux 5.6+): a table of 100,000 flows is counted in ~100 calls.
   enum { BATCH = 1024 };
-  static uint8_t keys[BATCH * 64], values[BATCH * 128];
-  if (key_size > 64 || value_size > 128) return -EINVAL;
+  static uint8_t keys[BATCH * 64], values[BATCH * 256];
+  struct bpf_map_info map = {0};
+  union bpf_attr info = {0};
+  info.info.bpf_fd = (uint32_t)fd;
+  info.info.info_len = sizeof map;
+  info.info.info = (uintptr_t)&map;
+  if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &info) < 0) return -errno;
+  uint32_t value_size = map.value_size;
+  if (map.key_size > 64 || value_size > 256) return -EINVAL;
   uint64_t token = 0;
   long fresh = 0;
   for (int first = 1;; first = 0) {

@@ -32,4 +32,4 @@ int tc_attach(int ifindex, int egress, uint16_t priority, int program, const cha
 int tc_detach(int ifindex, int egress, uint16_t priority);
 int bpf_map_op(int cmd, int fd, const void *key, void *value, uint64_t flags);
 /* Entries whose value starts with a u64 time >= since; or -errno. */
-long bpf_count_since(int fd, uint32_t key_size, uint32_t value_size, uint64_t since);
+long bpf_count_since(int fd, uint64_t since);

@@ -506,12 +506,12 @@ static napi_value bpf_map(napi_env env, napi_callback_info info) {
   return yes;
 }
 
-// bpfCountSince(fd, keySize, valueSize, sinceNs): entries seen since then (their value's first u64).
+// bpfCountSince(fd, sinceNs): entries seen since then (their value's first u64).
 static napi_value bpf_count(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  ARGS(2);
   double since = 0;
-  napi_get_value_double(env, argv[3], &since);
-  long n = bpf_count_since(arg_i32(env, argv[0]), (uint32_t)arg_i32(env, argv[1]), (uint32_t)arg_i32(env, argv[2]), (uint64_t)since);
+  napi_get_value_double(env, argv[1], &since);
+  long n = bpf_count_since(arg_i32(env, argv[0]), (uint64_t)since);
   if (n < 0) return throw_code(env, (int)n, "bpf map count");
   return num(env, (double)n);
 }

@@ -44,6 +44,11 @@ describeAsRoot('gwlb appliance run --datapath bpf: the kernel moves the packets 
     expect(r.kernelTraffic.packetsIn).toBeGreaterThanOrEqual(19)
     expect(r.kernelTraffic.packetsOut).toBeGreaterThanOrEqual(19)
     expect(r.tunnels[0]!.traffic.packetsIn).toBe(20)
+    // 30 more flows, all in the kernel from their first packet: 31 in its map; the first flow is also in the
+    // TUN path's table (its first packet made the tunnel) once that table's once-a-second count has seen it.
+    for (let sport = 42000; sport < 42030; sport++) await echoes(1, sport)
+    expect((await report()).flows).toBeGreaterThanOrEqual(31)
+    expect((await report()).flows).toBeLessThanOrEqual(32)
     expect(filters('a0', 'ingress')).toMatch(/gwlb_ingress.*direct-action/)
     expect(filters(TUNNEL, 'egress')).toMatch(/gwlb_egress.*direct-action/)
     expect(await bed.metrics()).toMatch(/^gwlb_datapath\{datapath="bpf"\} 1$/m)

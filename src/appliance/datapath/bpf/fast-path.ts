@@ -12,8 +12,6 @@ export const BPF_OBJECT = join(PACKAGE_ROOT, 'prebuilds', 'bpf', 'gwlb.bpf.o')
 export const TC_PRIORITY = 0x6777
 
 // Layouts shared with native/bpf/gwlb.bpf.c (numbers in host order: x64 and arm64 are little-endian).
-const FLOW_KEY_BYTES = 40
-const FLOW_BYTES = 112
 /** stats: a packet and a byte count in and out per tunnel (0: all of them), then the drops, then the flows added. */
 const PER_TUNNEL = 2
 const DROPS = 256 * PER_TUNNEL
@@ -154,12 +152,12 @@ export class FastPath {
 
   /** Flows the kernel saw within the last timeoutSeconds. */
   liveFlows(timeoutSeconds: number): number {
-    return this.io.bpfCountSince(this.maps.flows!, FLOW_KEY_BYTES, FLOW_BYTES, nowNs() - timeoutSeconds * 1e9)
+    return this.io.bpfCountSince(this.maps.flows!, nowNs() - timeoutSeconds * 1e9)
   }
 
   /** Flows the LRU map let go to make room: all it was given, less what it holds (the programs never delete one). */
   evictions(): number {
-    return Math.max(0, this.sum(NEW_FLOWS)[0] - this.io.bpfCountSince(this.maps.flows!, FLOW_KEY_BYTES, FLOW_BYTES, 0))
+    return Math.max(0, this.sum(NEW_FLOWS)[0] - this.io.bpfCountSince(this.maps.flows!, 0))
   }
 
   /** A counter's packets and bytes, summed over the CPUs. */
