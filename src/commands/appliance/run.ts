@@ -55,6 +55,12 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
   async run(): Promise<void> {
     const f = this.flags
     const healthFormat = f['health-json'] ? 'json' : f['health-status-only'] ? 'status' : f['health-format']
+    // Taken before the start: a signal that arrives between the ready line and the end of the start (a
+    // supervisor that stops it as soon as it is ready) must stop it cleanly, not kill it with its rules in place.
+    const signal = new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
     const appliance = await startAppliance({
       mode: f.mode,
       healthPort: f['health-port'],
@@ -78,10 +84,6 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       sourceDestCheck: f['source-dest-check'] as 'auto' | 'skip',
       genevePort: f['geneve-port'],
       log: (message) => this.logToStderr(message),
-    })
-    const signal = new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
     })
     try {
       this.logToStderr(`${await Promise.race([signal, appliance.failed])}: stopping`)
