@@ -13,9 +13,13 @@
  * without a neighbour entry) goes on to the TUN path in user space, which handles it as it always did: this
  * path only ever takes the common case off it. Drops that need no user space are counted per CPU in `stats`.
  *
- * Helpers, all in Linux 5.2 and later (Ubuntu 22.04 has 5.15): map lookup/update, ktime_get_ns,
- * skb_load_bytes, skb_store_bytes, skb_change_proto, skb_adjust_room (BPF_ADJ_ROOM_MAC), skb_change_head,
- * fib_lookup, redirect. Maps are the legacy `maps` section (gwlb's own loader, native/bpf_loader.c, reads it).
+ * Headers are read with one skb_load_bytes each side (two for a GENEVE datagram: outer headers, then the inner
+ * packet's) into a per-CPU buffer, not in place: offsets that depend on the packet may be added to a map value
+ * pointer with CAP_BPF alone, but not to a packet pointer (that takes CAP_PERFMON).
+ * Helpers, all in Linux 5.11 and later (Ubuntu 22.04 has 5.15): map lookup/update, ktime_get_coarse_ns,
+ * skb_load_bytes, skb_store_bytes, skb_change_proto, skb_adjust_room (BPF_ADJ_ROOM_MAC),
+ * skb_change_head, fib_lookup, redirect. Maps are the legacy `maps` section (gwlb's own loader,
+ * native/bpf_loader.c, reads it).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -63,7 +67,7 @@ struct flow_key {
 };
 
 struct flow {
-  __u64 seen;      /* bpf_ktime_get_ns (CLOCK_MONOTONIC) of its last packet from the GWLB */
+  __u64 seen;      /* CLOCK_MONOTONIC (coarse: a tick behind at most) of its last packet from the GWLB */
   __u32 gwlb;      /* the GWLB node's address (network order) */
   __u32 local;     /* the address it sent to */
   __u16 gwlb_port; /* the port it sent from (network order) */
@@ -115,6 +119,16 @@ struct counter {
 };
 struct map_def SEC("maps") stats = {BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct counter), NEW_FLOWS + 1, 0};
 struct map_def SEC("maps") config = {BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct settings), 1, 0};
+/* Bytes read from the packet: the outer IPv4 and UDP headers and the GENEVE header, then the inner packet's first
+ * bytes (ingress); the inner packet's first bytes (egress). */
+#define OUTER_READ (OUTER_LEN + MAX_HEADER)
+#define KEY_BYTES 44 /* what a flow key needs at most: an IPv6 header, then the ports */
+struct scratch {
+  __u8 outer[OUTER_READ];
+  __u8 inner[KEY_BYTES];
+};
+enum { INGRESS, EGRESS };
+struct map_def SEC("maps") scratch = {BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct scratch), 2, 0};
 struct map_def SEC("maps") sources = {BPF_MAP_TYPE_LPM_TRIE, sizeof(struct source_prefix), sizeof(__u8), 64, BPF_F_NO_PREALLOC};
 
 static __always_inline void add(__u32 index, __u64 bytes) {
@@ -130,11 +144,13 @@ static __always_inline void count(__u32 tunnel, __u32 direction, __u32 bytes) {
   add((tunnel & (MAX_TUNNELS - 1)) * PER_TUNNEL + direction, bytes);
 }
 
+/* The coarse clock moves once a tick: a tunnel's time is written that often, not for every packet on every CPU. */
 static __always_inline void touch(__u32 tunnel, __u64 now) {
   __u32 i = tunnel & (MAX_TUNNELS - 1);
   __u64 *seen = bpf_map_lookup_elem(&activity, &i);
-  if (seen) *seen = now;
+  if (seen && *seen != now) *seen = now;
 }
+
 
 /* A datagram received and dropped: in the totals, as every datagram the TUN path receives is, and by reason. */
 static __always_inline int drop(__u32 reason, __u32 payload) {
@@ -156,42 +172,66 @@ static __always_inline int has_ports(__u8 protocol) {
 }
 
 /*
- * The key of the IP packet at `off`, as the TUN path's flow table keys it: protocol, addresses and ports
- * (none for port-less protocols and later fragments); its IP version, or 0 when it is not IP.
+ * The key of an IP packet from its first `length` bytes (`p`, KEY_BYTES long), as the TUN path's flow table keys
+ * it: protocol, addresses and ports (none for port-less protocols, later fragments and packets cut short before
+ * them); its IP version, or 0 when it is not IP or IPv4 with options.
  */
-static __always_inline int flow_key_of(struct __sk_buff *skb, __u32 off, struct flow_key *key) {
-  __u8 first;
+static __always_inline int flow_key_of(const __u8 *p, __u32 length, struct flow_key *key) {
   __u32 src[4] = {}, dst[4] = {};
   __u16 ports[2] = {};
-  __u32 ports_at = 0;
-  if (bpf_skb_load_bytes(skb, off, &first, 1)) return 0;
+  __u32 l4 = 0;
+  if (length < 1) return 0;
   __builtin_memset(key, 0, sizeof *key);
-  if (first >> 4 == 4) {
-    struct iphdr ip;
-    if (bpf_skb_load_bytes(skb, off, &ip, sizeof ip)) return 0;
-    key->protocol = ip.protocol;
+  if (p[0] >> 4 == 4) {
+    const struct iphdr *ip = (const void *)p;
+    // With IPv4 options: the TUN path (a port offset taken from the packet would need CAP_PERFMON, see aws_options).
+    if (length < sizeof *ip || ip->ihl != 5) return 0;
+    key->protocol = ip->protocol;
     key->version = 4;
-    src[3] = ip.saddr;
-    dst[3] = ip.daddr;
-    if (has_ports(ip.protocol) && (ip.frag_off & bpf_htons(0x1fff)) == 0) ports_at = off + ip.ihl * 4;
-  } else if (first >> 4 == 6) {
-    struct ipv6hdr ip6;
-    if (bpf_skb_load_bytes(skb, off, &ip6, sizeof ip6)) return 0;
-    key->protocol = ip6.nexthdr;
+    src[3] = ip->saddr;
+    dst[3] = ip->daddr;
+    if (has_ports(ip->protocol) && (ip->frag_off & bpf_htons(0x1fff)) == 0) l4 = sizeof *ip;
+  } else if (p[0] >> 4 == 6) {
+    const struct ipv6hdr *ip6 = (const void *)p;
+    if (length < sizeof *ip6) return 0;
+    key->protocol = ip6->nexthdr;
     key->version = 6;
-    __builtin_memcpy(src, &ip6.saddr, 16);
-    __builtin_memcpy(dst, &ip6.daddr, 16);
-    if (has_ports(ip6.nexthdr)) ports_at = off + sizeof ip6;
-  } else {
-    return 0;
+    __builtin_memcpy(src, &ip6->saddr, 16);
+    __builtin_memcpy(dst, &ip6->daddr, 16);
+    if (has_ports(ip6->nexthdr)) l4 = sizeof *ip6;
   }
-  if (ports_at && bpf_skb_load_bytes(skb, ports_at, ports, sizeof ports)) ports[0] = ports[1] = 0;
+  if (!key->version) return 0;
+  // Both places the ports can be are read (p has KEY_BYTES), the right one picked by value. Two reads picked by
+  // address become one read at an offset that differs from path to path, which the verifier refuses without
+  // CAP_PERFMON; the asm keeps the compiler from making them that.
+  union {
+    __u32 word;
+    __u16 port[2];
+  } after_ipv4, after_ipv6;
+  __builtin_memcpy(&after_ipv4, p + sizeof(struct iphdr), 4);
+  __builtin_memcpy(&after_ipv6, p + sizeof(struct ipv6hdr), 4);
+  asm volatile("" : "+r"(after_ipv4.word), "+r"(after_ipv6.word));
+  if (l4 && l4 + 4 <= length) {
+    ports[0] = l4 == sizeof(struct iphdr) ? after_ipv4.port[0] : after_ipv6.port[0];
+    ports[1] = l4 == sizeof(struct iphdr) ? after_ipv4.port[1] : after_ipv6.port[1];
+  }
   int keep = before(src, ports[0], dst, ports[1]);
   __builtin_memcpy(key->a, keep ? src : dst, 16);
   __builtin_memcpy(key->b, keep ? dst : src, 16);
   key->a_port = keep ? ports[0] : ports[1];
   key->b_port = keep ? ports[1] : ports[0];
   return key->version;
+}
+
+/* `value` put within 1…max in a way the verifier follows (the compiler's own tests may be on another copy). */
+#define WITHIN(value, max) asm volatile("if %[v] <= %[m] goto +1\n\t%[v] = %[m]\n\tif %[v] > 0 goto +1\n\t%[v] = 1" : [v] "+r"(value) : [m] "i"(max))
+
+/* Reads the first bytes (up to KEY_BYTES) of the packet from `at` into `into`, and keys it. */
+static __always_inline int key_packet(struct __sk_buff *skb, __u32 at, __u8 *into, struct flow_key *key) {
+  __u32 length = skb->len > at ? skb->len - at : 0;
+  WITHIN(length, KEY_BYTES); // none left: a byte is asked for, and the read fails
+  if (bpf_skb_load_bytes(skb, at, into, length)) return 0;
+  return flow_key_of(into, length, key);
 }
 
 #define AWS_ATTACHMENT_TYPE 2
@@ -201,20 +241,25 @@ static __always_inline int flow_key_of(struct __sk_buff *skb, __u32 off, struct 
 #define MAX_OPTIONS ((MAX_HEADER - 8) / 4)
 
 /*
- * Walks the options as the TUN path's decoder does: the ENI id (out), or a drop reason (negative, -1 - reason)
- * for an option past the header, an unknown critical option, or an AWS option missing.
+ * Walks the options of the GENEVE header `geneve` (`length` bytes, MAX_HEADER at most, all read) as the TUN
+ * path's decoder does: the ENI id (out), or a drop reason (negative, -1 - reason) for an option past the header,
+ * an unknown critical option, or an AWS option missing.
+ *
+ * It visits every word where an option could start and reads at that constant offset when one does: without
+ * CAP_PERFMON the verifier refuses pointer arithmetic whose offset is constant on one path and not on another.
  */
-static __always_inline long aws_options(struct __sk_buff *skb, __u32 off, __u32 end, __u64 *eni) {
-  __u32 seen = 0;
-  for (int i = 0; i < MAX_OPTIONS && off < end; i++) {
-    __u8 option[4];
-    if (off + 4 > end || bpf_skb_load_bytes(skb, off, option, 4)) return -1 - DROP_OPTION_OVERRUN;
+static __always_inline long aws_options(const __u8 *geneve, __u32 length, __u64 *eni) {
+  __u32 seen = 0, next = 8;
+#pragma unroll
+  for (__u32 at = 8; at < MAX_HEADER; at += 4) {
+    if (at != next || at >= length) continue;
+    if (at + 4 > length) return -1 - DROP_OPTION_OVERRUN;
+    const __u8 *option = geneve + at;
     __u32 data_length = (option[3] & 0x1f) * 4;
-    __u32 data = off + 4;
-    if (data + data_length > end) return -1 - DROP_OPTION_OVERRUN;
+    if (at + 4 + data_length > length) return -1 - DROP_OPTION_OVERRUN;
     int aws = ((option[0] << 8) | option[1]) == AWS_OPTION_CLASS;
     if (aws && option[2] == AWS_ENI_TYPE && data_length == 8) {
-      if (bpf_skb_load_bytes(skb, data, eni, 8)) return -1 - DROP_OPTION_OVERRUN;
+      __builtin_memcpy(eni, option + 4, 8);
       *eni = bpf_be64_to_cpu(*eni);
       seen |= 1;
     } else if (aws && option[2] == AWS_ATTACHMENT_TYPE && data_length == 8) {
@@ -224,39 +269,43 @@ static __always_inline long aws_options(struct __sk_buff *skb, __u32 off, __u32 
     } else if (option[2] & CRITICAL) {
       return -1 - DROP_UNKNOWN_CRITICAL_OPTION;
     }
-    off = data + data_length;
+    next = at + 4 + data_length;
   }
   return seen == 7 ? 0 : -1 - DROP_MISSING_AWS_OPTION;
 }
 
 SEC("tc/ingress")
 int gwlb_ingress(struct __sk_buff *skb) {
-  __u32 zero = 0;
+  __u32 zero = 0, slot = INGRESS;
   struct settings *settings = bpf_map_lookup_elem(&config, &zero);
-  if (!settings || skb->protocol != bpf_htons(ETH_P_IP) || skb->pkt_type != PACKET_HOST) return TC_ACT_OK;
-  struct iphdr ip;
-  struct udphdr udp;
-  if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof ip) || ip.ihl != 5 || ip.protocol != IPPROTO_UDP) return TC_ACT_OK;
-  if (bpf_skb_load_bytes(skb, ETH_HLEN + sizeof ip, &udp, sizeof udp) || udp.dest != settings->port) return TC_ACT_OK;
+  struct scratch *read = bpf_map_lookup_elem(&scratch, &slot);
+  // Too short for IPv4, UDP and a GENEVE header: not for this path.
+  if (!settings || !read || skb->protocol != bpf_htons(ETH_P_IP) || skb->pkt_type != PACKET_HOST || skb->len < ETH_HLEN + OUTER_LEN + 8) return TC_ACT_OK;
+  __u32 length = skb->len - ETH_HLEN;
+  WITHIN(length, OUTER_READ);
+  if (bpf_skb_load_bytes(skb, ETH_HLEN, read->outer, length)) return TC_ACT_OK;
+  const struct iphdr *ip = (const void *)read->outer;
+  const struct udphdr *udp = (const void *)(read->outer + sizeof *ip);
+  const __u8 *geneve = read->outer + OUTER_LEN;
+  if (ip->ihl != 5 || ip->protocol != IPPROTO_UDP || udp->dest != settings->port) return TC_ACT_OK;
   // Fragments, GRO-merged datagrams, and those too short for a GENEVE header: the TUN path reassembles, cuts
   // or names them.
-  if ((ip.frag_off & bpf_htons(0x3fff)) || skb->gso_segs > 1 || bpf_ntohs(udp.len) < sizeof udp + 8) return TC_ACT_OK;
-  __u32 payload = bpf_ntohs(udp.len) - sizeof udp;
+  if ((ip->frag_off & bpf_htons(0x3fff)) || skb->gso_segs > 1 || bpf_ntohs(udp->len) < sizeof *udp + 8) return TC_ACT_OK;
+  __u32 payload = bpf_ntohs(udp->len) - sizeof *udp;
   if (settings->check_sources) {
-    struct source_prefix prefix = {32, ip.saddr};
+    struct source_prefix prefix = {32, ip->saddr};
     if (!bpf_map_lookup_elem(&sources, &prefix)) return drop(DROP_SOURCE_NOT_ALLOWED, payload);
   }
-  __u32 geneve = ETH_HLEN + OUTER_LEN;
-  __u8 base[4];
-  if (bpf_skb_load_bytes(skb, geneve, base, 4)) return TC_ACT_OK;
-  __u32 header_length = 8 + (base[0] & 0x3f) * 4;
-  __u16 inner_type = (base[2] << 8) | base[3];
-  if (base[0] >> 6) return drop(DROP_BAD_VERSION, payload);
+  __u32 header_length = 8 + (geneve[0] & 0x3f) * 4;
+  __u16 inner_type = (geneve[2] << 8) | geneve[3];
+  if (geneve[0] >> 6) return drop(DROP_BAD_VERSION, payload);
   if (header_length > payload) return drop(DROP_OPTIONS_OVERRUN, payload);
-  // A header longer than a flow keeps: the TUN path decodes it and says so.
+  // A header longer than a flow keeps: the TUN path decodes it and says so. One the datagram does not hold
+  // (its UDP length says more than it brought): an option overruns.
   if (header_length > MAX_HEADER) return TC_ACT_OK;
+  if (OUTER_LEN + header_length > length) return drop(DROP_OPTION_OVERRUN, payload);
   __u64 eni = 0;
-  long wrong = aws_options(skb, geneve + 8, geneve + header_length, &eni);
+  long wrong = aws_options(geneve, header_length, &eni);
   if (wrong) return drop(-1 - wrong, payload);
   if (inner_type != ETH_P_IP && inner_type != ETH_P_IPV6) return drop(DROP_UNSUPPORTED_PROTOCOL, payload);
   struct tunnel *tunnel = bpf_map_lookup_elem(&tunnels, &eni);
@@ -264,25 +313,24 @@ int gwlb_ingress(struct __sk_buff *skb) {
   __u32 ifindex = tunnel->ifindex, index = tunnel->index;
 
   struct flow_key key;
-  __u32 inner = geneve + header_length;
   // Not IP inside, or cut short: the TUN path names it.
-  if (flow_key_of(skb, inner, &key) != (inner_type == ETH_P_IP ? 4 : 6)) return TC_ACT_OK;
+  if (key_packet(skb, ETH_HLEN + OUTER_LEN + header_length, read->inner, &key) != (inner_type == ETH_P_IP ? 4 : 6)) return TC_ACT_OK;
   // A known flow is updated where it is (the latest header wins); a new one is added and counted: the LRU map
   // drops its least recently used flows silently, so user space tells evictions as added minus present.
-  __u64 now = bpf_ktime_get_ns();
+  __u64 now = bpf_ktime_get_coarse_ns();
   struct flow *known = bpf_map_lookup_elem(&flows, &key);
   if (known) {
-    if (bpf_skb_load_bytes(skb, geneve, known->header, BOUNDED(header_length))) return TC_ACT_OK;
-    if (known->gwlb != ip.saddr || known->local != ip.daddr) known->route_until = 0;
+    __builtin_memcpy(known->header, geneve, MAX_HEADER); // past header_length: not used
+    if (known->gwlb != ip->saddr || known->local != ip->daddr) known->route_until = 0;
     known->seen = now;
-    known->gwlb = ip.saddr;
-    known->local = ip.daddr;
-    known->gwlb_port = udp.source;
+    known->gwlb = ip->saddr;
+    known->local = ip->daddr;
+    known->gwlb_port = udp->source;
     known->header_length = header_length;
     known->tunnel = index;
   } else {
-    struct flow flow = {.seen = now, .gwlb = ip.saddr, .local = ip.daddr, .gwlb_port = udp.source, .header_length = header_length, .tunnel = index};
-    if (bpf_skb_load_bytes(skb, geneve, flow.header, BOUNDED(header_length))) return TC_ACT_OK;
+    struct flow flow = {.seen = now, .gwlb = ip->saddr, .local = ip->daddr, .gwlb_port = udp->source, .header_length = header_length, .tunnel = index};
+    __builtin_memcpy(flow.header, geneve, MAX_HEADER);
     if (bpf_map_update_elem(&flows, &key, &flow, BPF_NOEXIST) == 0) add(NEW_FLOWS, 0);
   }
 
@@ -315,7 +363,9 @@ int gwlb_egress(struct __sk_buff *skb) {
   __u32 zero = 0;
   struct settings *settings = bpf_map_lookup_elem(&config, &zero);
   struct flow_key key;
-  if (!settings || skb->gso_segs > 1 || !flow_key_of(skb, 0, &key)) return TC_ACT_OK;
+  __u32 slot = EGRESS;
+  struct scratch *read = bpf_map_lookup_elem(&scratch, &slot);
+  if (!settings || !read || skb->gso_segs > 1 || !key_packet(skb, 0, read->inner, &key)) return TC_ACT_OK;
   struct flow *flow = bpf_map_lookup_elem(&flows, &key);
   if (!flow) return TC_ACT_OK; // a flow only the TUN path knows, or none: user space decides
 
@@ -323,7 +373,7 @@ int gwlb_egress(struct __sk_buff *skb) {
   if (header_length < 8 || header_length > MAX_HEADER) return TC_ACT_OK;
   __u32 inner_length = skb->len;
   __u16 total = OUTER_LEN + header_length + inner_length;
-  __u64 now = bpf_ktime_get_ns();
+  __u64 now = bpf_ktime_get_coarse_ns();
   if (now >= flow->route_until || total > flow->route_length) {
     struct bpf_fib_lookup route = {.family = AF_INET, .ipv4_src = flow->local, .ipv4_dst = flow->gwlb, .tot_len = total, .ifindex = settings->ifindex};
     // No neighbour entry yet (or a packet too big for the path): the TUN path sends it, and the kernel resolves.
@@ -344,17 +394,16 @@ int gwlb_egress(struct __sk_buff *skb) {
   ip.check = ipv4_checksum(&ip);
   // Between the ports it came by (gwlbtun's way): from the port the GWLB sent from, to GENEVE's.
   struct udphdr udp = {.source = flow->gwlb_port, .dest = bpf_htons(GENEVE_PORT), .len = bpf_htons(sizeof udp + header_length + inner_length)};
-  __u8 outer[ETH_HLEN + OUTER_LEN];
+  // All that goes in front, written in one store.
+  __u8 outer[ETH_HLEN + OUTER_LEN + MAX_HEADER];
   __builtin_memcpy(outer, &eth, ETH_HLEN);
   __builtin_memcpy(outer + ETH_HLEN, &ip, sizeof ip);
   __builtin_memcpy(outer + ETH_HLEN + sizeof ip, &udp, sizeof udp);
-  __u8 header[MAX_HEADER];
-  __builtin_memcpy(header, flow->header, MAX_HEADER);
+  __builtin_memcpy(outer + ETH_HLEN + OUTER_LEN, flow->header, MAX_HEADER);
   __u32 tunnel = flow->tunnel;
 
-  if (bpf_skb_change_head(skb, sizeof outer + header_length, 0)) return TC_ACT_SHOT;
-  if (bpf_skb_store_bytes(skb, 0, outer, sizeof outer, 0)) return TC_ACT_SHOT;
-  if (bpf_skb_store_bytes(skb, sizeof outer, header, BOUNDED(header_length), 0)) return TC_ACT_SHOT;
+  if (bpf_skb_change_head(skb, ETH_HLEN + OUTER_LEN + header_length, 0)) return TC_ACT_SHOT;
+  if (bpf_skb_store_bytes(skb, 0, outer, ETH_HLEN + OUTER_LEN + BOUNDED(header_length), 0)) return TC_ACT_SHOT;
   count(0, OUT, header_length + inner_length);
   count(tunnel, OUT, inner_length);
   touch(tunnel, now);
