@@ -122,7 +122,7 @@ struct map_def SEC("maps") config = {BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(s
 /* Bytes read from the packet: the outer IPv4 and UDP headers and the GENEVE header, then the inner packet's first
  * bytes (ingress); the inner packet's first bytes (egress). */
 #define OUTER_READ (OUTER_LEN + MAX_HEADER)
-#define KEY_BYTES 44 /* what a flow key needs at most: an IPv6 header, then the ports */
+#define KEY_BYTES 44 /* an IPv6 header and the ports (after IPv4 options they are read apart) */
 struct scratch {
   __u8 outer[OUTER_READ];
   __u8 inner[KEY_BYTES];
@@ -171,26 +171,29 @@ static __always_inline int has_ports(__u8 protocol) {
   return protocol == IPPROTO_TCP || protocol == IPPROTO_UDP || protocol == IPPROTO_SCTP || protocol == IPPROTO_UDPLITE;
 }
 
+/* `value` put within 1…max in a way the verifier follows (the compiler's own tests may be on another copy). */
+#define WITHIN(value, max) asm volatile("if %[v] <= %[m] goto +1\n\t%[v] = %[m]\n\tif %[v] > 0 goto +1\n\t%[v] = 1" : [v] "+r"(value) : [m] "i"(max))
+
 /*
- * The key of an IP packet from its first `length` bytes (`p`, KEY_BYTES long), as the TUN path's flow table keys
- * it: protocol, addresses and ports (none for port-less protocols, later fragments and packets cut short before
- * them); its IP version, or 0 when it is not IP or IPv4 with options.
+ * The key of the IP packet at `at`, as the TUN path's flow table keys it: protocol, addresses and ports (none for
+ * port-less protocols, later fragments and packets cut short before them); its IP version, or 0 when it is not
+ * IP. Its first KEY_BYTES are read into `p`.
  */
-static __always_inline int flow_key_of(const __u8 *p, __u32 length, struct flow_key *key) {
+static __always_inline int key_packet(struct __sk_buff *skb, __u32 at, __u8 *p, struct flow_key *key) {
+  __u32 length = skb->len > at ? skb->len - at : 0;
+  WITHIN(length, KEY_BYTES); // none left: a byte is asked for, and the read fails
+  if (bpf_skb_load_bytes(skb, at, p, length)) return 0;
   __u32 src[4] = {}, dst[4] = {};
-  __u16 ports[2] = {};
   __u32 l4 = 0;
-  if (length < 1) return 0;
   __builtin_memset(key, 0, sizeof *key);
   if (p[0] >> 4 == 4) {
     const struct iphdr *ip = (const void *)p;
-    // With IPv4 options: the TUN path (a port offset taken from the packet would need CAP_PERFMON, see aws_options).
-    if (length < sizeof *ip || ip->ihl != 5) return 0;
+    if (length < sizeof *ip || ip->ihl < 5) return 0;
     key->protocol = ip->protocol;
     key->version = 4;
     src[3] = ip->saddr;
     dst[3] = ip->daddr;
-    if (has_ports(ip->protocol) && (ip->frag_off & bpf_htons(0x1fff)) == 0) l4 = sizeof *ip;
+    if (has_ports(ip->protocol) && (ip->frag_off & bpf_htons(0x1fff)) == 0) l4 = ip->ihl * 4;
   } else if (p[0] >> 4 == 6) {
     const struct ipv6hdr *ip6 = (const void *)p;
     if (length < sizeof *ip6) return 0;
@@ -201,37 +204,27 @@ static __always_inline int flow_key_of(const __u8 *p, __u32 length, struct flow_
     if (has_ports(ip6->nexthdr)) l4 = sizeof *ip6;
   }
   if (!key->version) return 0;
-  // Both places the ports can be are read (p has KEY_BYTES), the right one picked by value. Two reads picked by
-  // address become one read at an offset that differs from path to path, which the verifier refuses without
-  // CAP_PERFMON; the asm keeps the compiler from making them that.
   union {
     __u32 word;
     __u16 port[2];
-  } after_ipv4, after_ipv6;
-  __builtin_memcpy(&after_ipv4, p + sizeof(struct iphdr), 4);
-  __builtin_memcpy(&after_ipv6, p + sizeof(struct ipv6hdr), 4);
-  asm volatile("" : "+r"(after_ipv4.word), "+r"(after_ipv6.word));
-  if (l4 && l4 + 4 <= length) {
-    ports[0] = l4 == sizeof(struct iphdr) ? after_ipv4.port[0] : after_ipv6.port[0];
-    ports[1] = l4 == sizeof(struct iphdr) ? after_ipv4.port[1] : after_ipv6.port[1];
+  } ports = {}, after_ipv4, after_ipv6;
+  if (l4 == sizeof(struct iphdr) || l4 == sizeof(struct ipv6hdr)) {
+    // Both places the ports can be are read from p, the right one picked by value. Two reads picked by address
+    // become one read at an offset that differs from path to path, which the verifier refuses without
+    // CAP_PERFMON; the asm keeps the compiler from making them that.
+    __builtin_memcpy(&after_ipv4, p + sizeof(struct iphdr), 4);
+    __builtin_memcpy(&after_ipv6, p + sizeof(struct ipv6hdr), 4);
+    asm volatile("" : "+r"(after_ipv4.word), "+r"(after_ipv6.word));
+    if (l4 + 4 <= length) ports.word = l4 == sizeof(struct iphdr) ? after_ipv4.word : after_ipv6.word;
+  } else if (l4 && bpf_skb_load_bytes(skb, at + l4, &ports, sizeof ports)) {
+    ports.word = 0; // after IPv4 options, from the packet itself
   }
-  int keep = before(src, ports[0], dst, ports[1]);
+  int keep = before(src, ports.port[0], dst, ports.port[1]);
   __builtin_memcpy(key->a, keep ? src : dst, 16);
   __builtin_memcpy(key->b, keep ? dst : src, 16);
-  key->a_port = keep ? ports[0] : ports[1];
-  key->b_port = keep ? ports[1] : ports[0];
+  key->a_port = keep ? ports.port[0] : ports.port[1];
+  key->b_port = keep ? ports.port[1] : ports.port[0];
   return key->version;
-}
-
-/* `value` put within 1…max in a way the verifier follows (the compiler's own tests may be on another copy). */
-#define WITHIN(value, max) asm volatile("if %[v] <= %[m] goto +1\n\t%[v] = %[m]\n\tif %[v] > 0 goto +1\n\t%[v] = 1" : [v] "+r"(value) : [m] "i"(max))
-
-/* Reads the first bytes (up to KEY_BYTES) of the packet from `at` into `into`, and keys it. */
-static __always_inline int key_packet(struct __sk_buff *skb, __u32 at, __u8 *into, struct flow_key *key) {
-  __u32 length = skb->len > at ? skb->len - at : 0;
-  WITHIN(length, KEY_BYTES); // none left: a byte is asked for, and the read fails
-  if (bpf_skb_load_bytes(skb, at, into, length)) return 0;
-  return flow_key_of(into, length, key);
 }
 
 #define AWS_ATTACHMENT_TYPE 2

@@ -35,12 +35,16 @@ export interface Ip {
   id?: number
   /** IPv4 don't-fragment bit. */
   df?: boolean
+  /** IPv4 options, a multiple of 4 bytes. */
+  options?: Buffer
 }
 
 function ipv4(ip: Ip, protocol: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(20)
-  header[0] = 0x45
-  header.writeUInt16BE(20 + payload.length, 2)
+  const options = ip.options ?? Buffer.alloc(0)
+  const header = Buffer.alloc(20 + options.length)
+  header[0] = 0x40 | (header.length / 4)
+  options.copy(header, 20)
+  header.writeUInt16BE(header.length + payload.length, 2)
   header.writeUInt16BE(ip.id ?? 1, 4)
   if (ip.df) header[6] = 0x40
   header[8] = ip.ttl ?? 64
