@@ -266,7 +266,7 @@ int bpf_map_op(int cmd, int fd, const void *key, void *value, uint64_t flags) {
   return sys_bpf(cmd, &attr) < 0 ? -errno : 0;
 }
 
-long bpf_count_since(int fd, uint64_t since) {
+long bpf_count_since(int fd, uint64_t since, long *fresh) {
   // In batches of 1024 entries (one call each, Linux 5.6+): a table of 100,000 flows is counted in ~100 calls.
   enum { BATCH = 1024 };
   static uint8_t keys[BATCH * 64], values[BATCH * 256];
@@ -279,7 +279,8 @@ long bpf_count_since(int fd, uint64_t since) {
   uint32_t value_size = map.value_size;
   if (map.key_size > 64 || value_size > 256) return -EINVAL;
   uint64_t token = 0;
-  long fresh = 0;
+  long all = 0;
+  *fresh = 0;
   for (int first = 1;; first = 0) {
     union bpf_attr attr = {0};
     attr.batch.in_batch = first ? 0 : (uintptr_t)&token;
@@ -293,8 +294,9 @@ long bpf_count_since(int fd, uint64_t since) {
     for (uint32_t i = 0; i < attr.batch.count; i++) {
       uint64_t seen;
       memcpy(&seen, values + (size_t)i * value_size, sizeof seen);
-      if (seen >= since) fresh++;
+      if (seen >= since) ++*fresh;
     }
-    if (r < 0) return fresh; // ENOENT: that was the last batch
+    all += attr.batch.count;
+    if (r < 0) return all; // ENOENT: that was the last batch
   }
 }

@@ -31,5 +31,5 @@ int tc_delete_clsact(int ifindex);
 int tc_attach(int ifindex, int egress, uint16_t priority, int program, const char *name);
 int tc_detach(int ifindex, int egress, uint16_t priority);
 int bpf_map_op(int cmd, int fd, const void *key, void *value, uint64_t flags);
-/* Entries whose value starts with a u64 time >= since; or -errno. */
-long bpf_count_since(int fd, uint64_t since);
+/* Entries whose value starts with a u64 time >= since (into fresh), and all (the return); or -errno. */
+long bpf_count_since(int fd, uint64_t since, long *fresh);

@@ -506,14 +506,19 @@ static napi_value bpf_map(napi_env env, napi_callback_info info) {
   return yes;
 }
 
-// bpfCountSince(fd, sinceNs): entries seen since then (their value's first u64).
+// bpfCountSince(fd, sinceNs): [entries seen since then (their value's first u64), all entries], in one scan.
 static napi_value bpf_count(napi_env env, napi_callback_info info) {
   ARGS(2);
   double since = 0;
   napi_get_value_double(env, argv[1], &since);
-  long n = bpf_count_since(arg_i32(env, argv[0]), (uint64_t)since);
-  if (n < 0) return throw_code(env, (int)n, "bpf map count");
-  return num(env, (double)n);
+  long fresh = 0;
+  long all = bpf_count_since(arg_i32(env, argv[0]), (uint64_t)since, &fresh);
+  if (all < 0) return throw_code(env, (int)all, "bpf map count");
+  napi_value counts;
+  napi_create_array_with_length(env, 2, &counts);
+  napi_set_element(env, counts, 0, num(env, (double)fresh));
+  napi_set_element(env, counts, 1, num(env, (double)all));
+  return counts;
 }
 
 static napi_value init(napi_env env, napi_value exports) {

@@ -32,8 +32,11 @@ export interface Native {
   tcDetach(ifindex: number, egress: boolean, priority: number, deleteClsact: boolean): boolean
   /** update, delete or lookup (into value) of one map entry; false: no such key. */
   bpfMap(op: 'update' | 'delete' | 'lookup', fd: number, key: Uint8Array, value?: Uint8Array): boolean
-  /** Entries of a hash map whose value starts with a u64 nanosecond time at or after sinceNs (sizes from the map itself). */
-  bpfCountSince(fd: number, sinceNs: number): number
+  /**
+   * Entries of a hash map whose value starts with a u64 nanosecond time at or after sinceNs, and all its entries,
+   * in one scan (sizes from the map itself).
+   */
+  bpfCountSince(fd: number, sinceNs: number): [fresh: number, all: number]
   /** Most segments in a GSO packet read from a tunnel (the interfaces' gso_max_segs). */
   readonly maxSegments: number
   /** Most packets one batch call moves. */

@@ -37,5 +37,5 @@ export async function selectDataPath(choice: DataPathChoice, settings: Forwarder
     return new Forwarder(settings)
   }
   const {port, maxFlows, allowedSources, recordClsact} = choice
-  return new BpfDataPath(choice.kind, settings, {device, port, maxFlows, allowedSources, recordClsact})
+  return new BpfDataPath(choice.kind, settings, {device, port, maxFlows, flowTimeout: settings.flowTimeout, allowedSources, recordClsact})
 }

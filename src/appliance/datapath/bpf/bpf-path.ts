@@ -25,8 +25,7 @@ export class BpfDataPath implements DataPath {
   ) {
     this.tunOptions = {
       ...options,
-      // GRO would merge a bulk flow's datagrams before the kernel path sees them, and send it all up.
-      udpGro: false,
+      kernelIdleSeconds: (index) => this.fast?.idleSeconds(index) ?? Infinity,
       onTunnelUp: async (tunnel) => {
         await options.onTunnelUp(tunnel)
         this.fast?.addTunnel(tunnel as Tunnel)
@@ -54,11 +53,11 @@ export class BpfDataPath implements DataPath {
 
   /** Flows either path saw within the flow timeout (a flow both saw counts twice). */
   get liveFlows(): number {
-    return this.tun.liveFlows + (this.fast?.liveFlows(this.tunOptions.flowTimeout) ?? 0)
+    return this.tun.liveFlows + (this.fast?.liveFlows() ?? 0)
   }
 
   idleSeconds(tunnel: TunnelView): number {
-    return Math.min(this.tun.idleSeconds(tunnel), this.fast?.idleSeconds(tunnel.index) ?? Infinity)
+    return this.tun.idleSeconds(tunnel)
   }
 
   readonly counters: DataPathCounters = {
@@ -82,11 +81,12 @@ export class BpfDataPath implements DataPath {
     } catch (error) {
       if (this.kind === 'bpf')
         throw new UserError(`the BPF data path cannot load on ${this.fastSettings.device}: ${(error as Error).message}`, 'run it with --datapath tun (or auto), on Linux 5.15 or later, with CAP_BPF')
-      this.tunOptions.udpGro = this.tunOptions.gso // the TUN path alone: as --datapath tun
       this.tunOptions.log(`datapath auto: the TUN path, since the kernel path cannot load on ${this.fastSettings.device}: ${(error as Error).message}`)
     }
     try {
-      await this.tun.start()
+      // GRO would merge a bulk flow's datagrams before the kernel path sees them, and send it all up; the TUN
+      // path alone takes them as --datapath tun does.
+      await this.tun.start(this.fast ? false : this.tunOptions.gso)
     } catch (error) {
       await this.fast?.close()
       throw error

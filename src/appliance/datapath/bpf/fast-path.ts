@@ -11,12 +11,14 @@ export const BPF_OBJECT = join(PACKAGE_ROOT, 'prebuilds', 'bpf', 'gwlb.bpf.o')
 /** gwlb's tc filters have this priority on every interface ('gw'): found, replaced and removed by it alone. */
 export const TC_PRIORITY = 0x6777
 
-// Layouts shared with native/bpf/gwlb.bpf.c (numbers in host order: x64 and arm64 are little-endian).
+// Layouts shared with native/bpf/gwlb.bpf.c (numbers in host order: x64 and arm64 are little-endian);
+// test/unit/bpf-layout.test.ts holds them to the C.
 /** stats: a packet and a byte count in and out per tunnel (0: all of them), then the drops, then the flows added. */
-const PER_TUNNEL = 2
-const DROPS = 256 * PER_TUNNEL
+export const MAX_TUNNELS = 256
+export const PER_TUNNEL = 2
+const DROPS = MAX_TUNNELS * PER_TUNNEL
 /** The drops the programs make themselves, in their order (the enum in gwlb.bpf.c). */
-const DROP_REASONS: AnyDropReason[] = ['source-not-allowed', 'bad-version', 'options-overrun', 'option-overrun', 'unknown-critical-option', 'missing-aws-option', 'unsupported-protocol']
+export const DROP_REASONS: AnyDropReason[] = ['source-not-allowed', 'bad-version', 'options-overrun', 'option-overrun', 'unknown-critical-option', 'missing-aws-option', 'unsupported-protocol']
 const NEW_FLOWS = DROPS + DROP_REASONS.length
 
 export interface FastPathSettings {
@@ -24,6 +26,8 @@ export interface FastPathSettings {
   device: string
   port: number
   maxFlows: number
+  /** Seconds without a packet after which a flow no longer counts as live. */
+  flowTimeout: number
   /** GENEVE only from these blocks; absent: from anywhere. */
   allowedSources?: Ipv4Blocks
   /** Told when this run makes the clsact qdisc on the device, and when it removes it: for the next run after a crash. */
@@ -59,6 +63,7 @@ export class FastPath {
   private readonly counter = Buffer.alloc(16 * this.cpus)
   private readonly indexKey = Buffer.alloc(4)
   private madeClsact = false
+  private counted = {at: -Infinity, live: 0, held: 0}
 
   private constructor(
     private readonly settings: FastPathSettings,
@@ -150,14 +155,27 @@ export class FastPath {
     return Object.fromEntries(DROP_REASONS.map((reason, i) => [reason, this.sum(DROPS + i)[0]]))
   }
 
-  /** Flows the kernel saw within the last timeoutSeconds. */
-  liveFlows(timeoutSeconds: number): number {
-    return this.io.bpfCountSince(this.maps.flows!, nowNs() - timeoutSeconds * 1e9)
+  /** Flows the kernel saw within the flow timeout (as of the last count). */
+  liveFlows(): number {
+    return this.countFlows().live
   }
 
   /** Flows the LRU map let go to make room: all it was given, less what it holds (the programs never delete one). */
   evictions(): number {
-    return Math.max(0, this.sum(NEW_FLOWS)[0] - this.io.bpfCountSince(this.maps.flows!, 0))
+    return Math.max(0, this.sum(NEW_FLOWS)[0] - this.countFlows().held)
+  }
+
+  /**
+   * The flow map counted at most once a second, as the TUN path counts its table: each count is a full scan (256
+   * batch calls at 262,144 flows), and the report and every /metrics scrape ask for it.
+   */
+  private countFlows(): {live: number; held: number} {
+    const now = nowNs()
+    if (now - this.counted.at >= 1e9) {
+      const [live, held] = this.io.bpfCountSince(this.maps.flows!, now - this.settings.flowTimeout * 1e9)
+      this.counted = {at: now, live, held}
+    }
+    return this.counted
   }
 
   /** A counter's packets and bytes, summed over the CPUs. */

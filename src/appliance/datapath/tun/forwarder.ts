@@ -58,8 +58,8 @@ export interface ForwarderOptions extends DataPathEvents {
   allowedSources?: Uint32Array
   /** GSO packets into and out of the tunnels (runs of one flow merged on the way in). */
   gso: boolean
-  /** Take GRO-merged datagrams from the socket (default: as gso). */
-  udpGro?: boolean
+  /** Seconds since the kernel last moved a packet of this tunnel itself (the BPF path): it is not idle while it does. */
+  kernelIdleSeconds?: (index: number) => number
   batch?: number
   receiveBuffer?: number
 }
@@ -108,17 +108,22 @@ export class Forwarder implements DataPath {
     this.flows = new FlowTable(options.maxFlows, options.flowTimeout)
   }
 
+  /** Seconds since either path moved a packet of this tunnel. */
   idleSeconds(tunnel: TunnelView): number {
-    return tunnel.state === 'up' ? flowClock() - this.counters.lastActivity(tunnel.index) : 0
+    if (tunnel.state !== 'up') return 0
+    return Math.min(flowClock() - this.counters.lastActivity(tunnel.index), this.options.kernelIdleSeconds?.(tunnel.index) ?? Infinity)
   }
 
-  /** Binds UDP 6081 in every worker; resolves once all are receiving. */
-  async start(): Promise<void> {
+  /**
+   * Binds UDP 6081 in every worker; resolves once all are receiving. udpGro: take GRO-merged datagrams from the
+   * socket (the BPF path, which wants each datagram, says no).
+   */
+  async start(udpGro = this.options.gso): Promise<void> {
     const port = this.options.port ?? GENEVE_PORT
     // Every worker joins one SO_REUSEPORT group; a plain bind first tells whether anybody else holds the port.
     const io = native()
     io.close(io.openUdp(port, 0, 0, false))
-    const ready = Array.from({length: this.options.workers}, (_, worker) => this.startWorker(worker, port))
+    const ready = Array.from({length: this.options.workers}, (_, worker) => this.startWorker(worker, port, udpGro))
     await Promise.all(ready)
     this.timer = setInterval(() => this.housekeeping(), 1000)
   }
@@ -142,11 +147,11 @@ export class Forwarder implements DataPath {
     })))
   }
 
-  private startWorker(worker: number, port: number): Promise<void> {
+  private startWorker(worker: number, port: number, udpGro: boolean): Promise<void> {
     const setup: DataPlaneSetup = {
       worker, workers: this.options.workers, port, batch: this.options.batch ?? 64, receiveBuffer: this.options.receiveBuffer ?? 8 << 20,
       flowBuffer: this.flows.buffer, maxFlows: this.options.maxFlows, flowTimeout: this.options.flowTimeout, countersBuffer: this.counters.buffer,
-      gso: this.options.gso, udpGro: this.options.udpGro ?? this.options.gso, allowedSources: this.options.allowedSources,
+      gso: this.options.gso, udpGro, allowedSources: this.options.allowedSources,
     }
     const thread = new Worker(new URL('./worker.js', import.meta.url), {workerData: setup})
     this.workers.push(thread)
@@ -309,7 +314,7 @@ export class Forwarder implements DataPath {
     this.liveFlows = this.flows.count(now)
     const idle = this.options.idleTimeout
     if (idle <= 0) return
-    for (const t of this.tunnels) if (t.state === 'up' && now - this.counters.lastActivity(t.index) > idle) void this.destroyTunnel(t)
+    for (const t of this.tunnels) if (t.state === 'up' && this.idleSeconds(t) > idle) void this.destroyTunnel(t)
   }
 }
 
