@@ -129,7 +129,8 @@ struct scratch {
 };
 enum { INGRESS, EGRESS };
 struct map_def SEC("maps") scratch = {BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct scratch), 2, 0};
-struct map_def SEC("maps") sources = {BPF_MAP_TYPE_LPM_TRIE, sizeof(struct source_prefix), sizeof(__u8), 64, BPF_F_NO_PREALLOC};
+#define MAX_SOURCES 1024 /* --allowed-sources blocks; not preallocated */
+struct map_def SEC("maps") sources = {BPF_MAP_TYPE_LPM_TRIE, sizeof(struct source_prefix), sizeof(__u8), MAX_SOURCES, BPF_F_NO_PREALLOC};
 
 static __always_inline void add(__u32 index, __u64 bytes) {
   struct counter *counter = bpf_map_lookup_elem(&stats, &index);

@@ -156,7 +156,7 @@ interface Sources {
 async function sourcesFor(options: ApplianceOptions): Promise<Sources> {
   const given = options.allowedSources
   if (given === 'any') return {text: 'from any source'}
-  if (given) return {blocks: Ipv4Blocks.of(given), text: `from ${given.map((c) => c.text).join(', ')}`}
+  if (given) return {blocks: Ipv4Blocks.of(given), text: `from ${blocksText(given)}`}
   try {
     const subnet = parseCidr(await instanceSubnet())
     if (typeof subnet === 'string') throw new Error(`instance metadata: ${subnet}`)
@@ -164,6 +164,13 @@ async function sourcesFor(options: ApplianceOptions): Promise<Sources> {
   } catch (error) {
     return {text: `from any source (no --allowed-sources, and ${(error as Error).message})`}
   }
+}
+
+/** The blocks, or for a long list how many and the first few: the ready line stays one readable line. */
+function blocksText(blocks: Cidr[]): string {
+  const SHOWN = 4
+  const listed = blocks.slice(0, SHOWN).map((c) => c.text).join(', ')
+  return blocks.length <= SHOWN ? listed : `${blocks.length} blocks (${listed}, …)`
 }
 
 const listenText = (l: {host: string; port: number}) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)

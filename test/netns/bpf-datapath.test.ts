@@ -1,5 +1,5 @@
 import {afterEach, beforeEach, expect, it} from 'vitest'
-import {ApplianceBed, GWLB_SOURCE_PORT, INTERNET_IP} from '../helpers/appliance-bed.js'
+import {ApplianceBed, GWLB_SOURCE_PORT, GWLB_SUBNET, INTERNET_IP} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {geneveHeader, icmpEcho, icmpv6Echo, parseInner, udp} from '../helpers/packets.js'
 import type {HealthReport} from '../../src/appliance/health/server.js'
@@ -123,6 +123,20 @@ describeAsRoot('gwlb appliance run --datapath bpf: the kernel moves the packets 
     await expect.poll(() => bed.links(), {timeout: 6000, interval: 200}).not.toContain(TUNNEL)
     await echoes(2, 41003)
     expect(bed.links()).toContain(TUNNEL)
+  })
+
+  it('takes up to 1,024 allowed source blocks; with more, bpf refuses to start, saying so, and leaves nothing attached', async () => {
+    // The GWLB's subnet (first: the GENEVE interface is the one that routes to it), then /30s from 172.16.0.0 up.
+    const blocks = (n: number) => [GWLB_SUBNET, ...Array.from({length: n - 1}, (_, i) => `172.16.${i >> 6}.${(i & 63) * 4}/30`)].join(',')
+    await bed.start('--mode', 'two-arm', '--datapath', 'bpf', '--allowed-sources', blocks(1024))
+    expect(bed.output).toMatch(/GENEVE on UDP 6081 from 1024 blocks \(10\.77\.0\.0\/24, 172\.16\.0\.0\/30, 172\.16\.0\.4\/30, 172\.16\.0\.8\/30, …\) through/)
+    await echoes(3, 41005)
+    expect((await report()).kernelTraffic.packetsIn).toBeGreaterThanOrEqual(2)
+    expect(await bed.stop()).toBe(0)
+
+    await expect(bed.start('--mode', 'two-arm', '--datapath', 'bpf', '--allowed-sources', blocks(1025))).rejects.toThrow(/appliance exited \(1\)/)
+    expect(bed.output.trim()).toMatch(/^Error: the BPF data path cannot load on a0: --allowed-sources has 1025 blocks, and the kernel path takes 1024 at most/m)
+    expect(filters('a0', 'ingress')).toBe('')
   })
 
   it('without CAP_BPF, auto says why in one line and runs the TUN path; bpf refuses to start', async () => {

@@ -1,6 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
-import {DROP_REASONS, MAX_TUNNELS, PER_TUNNEL} from '../../src/appliance/datapath/bpf/fast-path.js'
+import {DROP_REASONS, MAX_SOURCES, MAX_TUNNELS, PER_TUNNEL} from '../../src/appliance/datapath/bpf/fast-path.js'
 
 /** The BPF programs' counters are read by index: the C and the TypeScript must number them alike. */
 describe('the stats map, as native/bpf/gwlb.bpf.c lays it out and fast-path.ts reads it', () => {
@@ -10,6 +10,10 @@ describe('the stats map, as native/bpf/gwlb.bpf.c lays it out and fast-path.ts r
     expect(source).toMatch(/enum \{ IN, OUT, PER_TUNNEL \};/)
     expect(PER_TUNNEL).toBe(2)
     expect(source).toContain(`#define MAX_TUNNELS ${MAX_TUNNELS}\n`)
+  })
+
+  it('takes as many allowed source blocks as fast-path.ts lets through', () => {
+    expect(source).toContain(`#define MAX_SOURCES ${MAX_SOURCES} `)
   })
 
   it('counts the drops in the order the programs number them, with the TUN path decoder names', () => {

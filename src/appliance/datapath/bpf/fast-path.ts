@@ -15,6 +15,8 @@ export const TC_PRIORITY = 0x6777
 // test/unit/bpf-layout.test.ts holds them to the C.
 /** stats: a packet and a byte count in and out per tunnel (0: all of them), then the drops, then the flows added. */
 export const MAX_TUNNELS = 256
+/** sources: the --allowed-sources blocks it takes at most. */
+export const MAX_SOURCES = 1024
 export const PER_TUNNEL = 2
 const DROPS = MAX_TUNNELS * PER_TUNNEL
 /** The drops the programs make themselves, in their order (the enum in gwlb.bpf.c). */
@@ -108,6 +110,7 @@ export class FastPath {
     config.writeUInt16LE(allowedSources ? 1 : 0, 6)
     this.io.bpfMap('update', this.maps.config!, Buffer.alloc(4), config)
     const blocks = allowedSources?.blocks ?? new Uint32Array()
+    if (blocks.length / 2 > MAX_SOURCES) throw new Error(`--allowed-sources has ${blocks.length / 2} blocks, and the kernel path takes ${MAX_SOURCES} at most`)
     for (let i = 0; i < blocks.length; i += 2) {
       const prefix = Buffer.alloc(8)
       prefix.writeUInt32LE(popcount(blocks[i + 1]!), 0)
