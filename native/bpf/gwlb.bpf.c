@@ -152,7 +152,6 @@ static __always_inline void touch(__u32 tunnel, __u64 now) {
   if (seen && *seen != now) *seen = now;
 }
 
-
 /* A datagram received and dropped: in the totals, as every datagram the TUN path receives is, and by reason. */
 static __always_inline int drop(__u32 reason, __u32 payload) {
   count(0, IN, payload);
