@@ -129,6 +129,9 @@ describeAsRoot('gwlb appliance run --datapath bpf: the kernel moves the packets 
     // The GWLB's subnet (first: the GENEVE interface is the one that routes to it), then /30s from 172.16.0.0 up.
     const blocks = (n: number) => [GWLB_SUBNET, ...Array.from({length: n - 1}, (_, i) => `172.16.${i >> 6}.${(i & 63) * 4}/30`)].join(',')
     await bed.start('--mode', 'two-arm', '--datapath', 'bpf', '--allowed-sources', blocks(1024))
+    // 172.16/30s route out of e0: said, for the first few of the blocks.
+    expect(bed.output).toMatch(/^datapath: GENEVE from 172\.16\.0\.0 would come in on e0, not on a0 where the kernel path is: it takes the TUN path \(if a0 is wrong, pass --geneve-interface\)$/m)
+    expect(bed.output.match(/^datapath: GENEVE from/gm)).toHaveLength(7)
     expect(bed.output).toMatch(/GENEVE on UDP 6081 from 1024 blocks \(10\.77\.0\.0\/24, 172\.16\.0\.0\/30, 172\.16\.0\.4\/30, 172\.16\.0\.8\/30, …\) through/)
     await echoes(3, 41005)
     expect((await report()).kernelTraffic.packetsIn).toBeGreaterThanOrEqual(2)

@@ -37,5 +37,22 @@ export async function selectDataPath(choice: DataPathChoice, settings: Forwarder
     return new Forwarder(settings)
   }
   const {port, maxFlows, allowedSources, recordClsact} = choice
+  for (const [address, via] of await routedElsewhere(allowedSources?.blocks, device))
+    settings.log(`datapath: GENEVE from ${address} would come in on ${via}, not on ${device} where the kernel path is: it takes the TUN path (if ${device} is wrong, pass --geneve-interface)`)
   return new BpfDataPath(choice.kind, settings, {device, port, maxFlows, flowTimeout: settings.flowTimeout, allowedSources, recordClsact})
+}
+
+/**
+ * The first few allowed blocks whose route leaves by another interface than the GENEVE one, with that interface:
+ * their datagrams would miss the programs. (On EC2 all of them leave by the one ENI.)
+ */
+async function routedElsewhere(blocks: Uint32Array | undefined, device: string): Promise<[string, string][]> {
+  const CHECKED = 8
+  const found: [string, string][] = []
+  for (let i = 0; blocks && i < Math.min(blocks.length, CHECKED * 2); i += 2) {
+    const address = ipv4Text(blocks[i]!)
+    const via = await routeInterface(address)
+    if (via && via !== device) found.push([address, via])
+  }
+  return found
 }
