@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import type {Ipv4Blocks} from '../../../cidr.js'
 import type {AnyDropReason, TrafficCounters} from '../../counters.js'
 import {native, PACKAGE_ROOT, type Native} from '../native.js'
+import {MAX_TUNNELS} from '../tun/shared-counters.js'
 
 /** Built from native/bpf/gwlb.bpf.c by `npm run build`, shipped in the package. */
 export const BPF_OBJECT = join(PACKAGE_ROOT, 'prebuilds', 'bpf', 'gwlb.bpf.o')
@@ -13,12 +14,15 @@ export const TC_PRIORITY = 0x6777
 
 // Layouts shared with native/bpf/gwlb.bpf.c (numbers in host order: x64 and arm64 are little-endian);
 // test/unit/bpf-layout.test.ts holds them to the C.
-/** stats: a packet and a byte count in and out per tunnel (0: all of them), then the drops, then the flows added. */
-export const MAX_TUNNELS = 256
+/**
+ * stats: a packet and a byte count in and out per tunnel slot (0: all of them; 1…MAX_TUNNELS: the TUN path's
+ * tunnel indexes), then the drops, then the flows added.
+ */
+export const TUNNEL_SLOTS = MAX_TUNNELS + 1
 /** sources: the --allowed-sources blocks it takes at most. */
 export const MAX_SOURCES = 1024
 export const PER_TUNNEL = 2
-const DROPS = MAX_TUNNELS * PER_TUNNEL
+const DROPS = TUNNEL_SLOTS * PER_TUNNEL
 /** The drops the programs make themselves, in their order (the enum in gwlb.bpf.c). */
 export const DROP_REASONS: AnyDropReason[] = ['source-not-allowed', 'bad-version', 'options-overrun', 'option-overrun', 'unknown-critical-option', 'missing-aws-option', 'unsupported-protocol']
 const NEW_FLOWS = DROPS + DROP_REASONS.length
