@@ -90,17 +90,24 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
     const endpoints = Array.from({length: 250}, (_, i) => ({eni: (0xd000 + i).toString(16).padStart(16, '0')}))
     // A client of its own behind each endpoint: one flow each (a flow's replies take its latest header).
     for (const [i, eni] of endpoints.entries()) bed.send(eni, icmpEcho({src: `10.220.0.${i}`, dst: INTERNET_IP}, 8, i))
+    // Health is asked once a second until every tunnel is up and every packet went back to the GWLB.
     let slowest = 0
-    let tunnels = 0
-    for (const deadline = Date.now() + 120_000; tunnels < 250 && Date.now() < deadline;) {
+    let up = 0
+    let out = 0
+    let metrics = ''
+    for (const deadline = Date.now() + 120_000; (up < 250 || out < 250) && Date.now() < deadline;) {
       const asked = Date.now()
       const health = await bed.health()
       slowest = Math.max(slowest, Date.now() - asked)
       expect(health.status).toBe(200)
-      tunnels = Number(/^gwlb_tunnels (\d+)$/m.exec(await bed.metrics())![1])
+      metrics = await bed.metrics()
+      up = Number(/^gwlb_tunnels\{state="up"\} (\d+)$/m.exec(metrics)![1])
+      // Back through this process, or (BPF path) by the kernel itself.
+      out = ['geneve', 'kernel'].reduce((n, kind) => n + Number(new RegExp(`^gwlb_${kind}_packets_total\\{direction="out"\\} (\\d+)$`, 'm').exec(metrics)![1]), 0)
       await new Promise((r) => setTimeout(r, 1000))
     }
-    expect(tunnels).toBe(250)
+    expect(up).toBe(250)
+    expect(out, metrics.split('\n').filter((l) => /^gwlb_drops_total/.test(l)).join('; ')).toBe(250)
     expect(slowest).toBeLessThan(2000)
     // Each endpoint's first packet waited for its tunnel and went through it.
     const replies = new Set<string>()

@@ -30,6 +30,12 @@ describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
     expect(bed().appliance.run('ip', 'rule', 'show')).toMatch(/iif gwi-\w+ lookup 26001/)
   })
 
+  it('puts no qdisc in front of the tunnel interfaces (the default costs 24 MB of kernel memory each)', () => {
+    const tunnels = bed().links().filter((l) => /^gw[io]-/.test(l))
+    expect(tunnels).toHaveLength(2)
+    for (const name of tunnels) expect(bed().appliance.run('tc', 'qdisc', 'show', 'dev', name)).toMatch(/^qdisc noqueue \S+ root/)
+  })
+
   it('returns UDP and TCP unchanged but for the TTL', async () => {
     await roundTrip(udp({src: CLIENT, dst: SERVER}, 5353, 53, Buffer.from('query')))
     await roundTrip(tcpSyn({src: CLIENT, dst: SERVER}, 40100, 443))

@@ -27,7 +27,8 @@ export interface DataPath {
   stop(): Promise<void>
 }
 
-export type TunnelState = 'creating' | 'up' | 'closing' | 'failed'
+export const TUNNEL_STATES = ['creating', 'up', 'closing', 'failed'] as const
+export type TunnelState = typeof TUNNEL_STATES[number]
 
 /** A tunnel pair, as the control loop sees it. */
 export interface TunnelView {

@@ -1,5 +1,6 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AnyDropReason, TrafficCounters} from '../counters.js'
+import {TUNNEL_STATES, type TunnelState} from '../datapath/datapath.js'
 
 export type HealthFormat = 'text' | 'json' | 'status'
 export type Readiness = 'starting' | 'ready' | 'stopping'
@@ -8,7 +9,7 @@ export interface TunnelReport {
   ingress: string
   egress: string
   eni: string
-  state: string
+  state: TunnelState
   traffic: TrafficCounters
   createdAt: string
   idleSeconds: number
@@ -154,7 +155,8 @@ export function renderMetrics(h: HealthReport): string {
   metric('gro_packets_total', 'counter', 'GENEVE packets that arrived merged by GRO with others of their GWLB flow.', [['', h.groMerged]])
   metric('flow_evictions_total', 'counter', 'Live flows pushed out of the flow table to make room for new ones (--max-flows).', [['', h.flowEvictions]])
   metric('receive_buffer_drops_total', 'counter', 'GENEVE datagrams dropped by the kernel: the sockets\' receive buffers were full.', [['', h.receiveBufferDrops]])
-  metric('tunnels', 'gauge', 'Tunnel interface pairs (one per GWLB endpoint).', [['', h.tunnels.length]])
+  metric('tunnels', 'gauge', 'Tunnel interface pairs (one per GWLB endpoint), by state.',
+    TUNNEL_STATES.map((state) => [`{state="${state}"}`, h.tunnels.filter((x) => x.state === state).length]))
   metric('geneve_packets_total', 'counter', 'GENEVE packets from (in) and back to (out) the GWLB.', [
     ['{direction="in"}', h.traffic.packetsIn],
     ['{direction="out"}', h.traffic.packetsOut],

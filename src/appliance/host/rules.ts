@@ -1,5 +1,6 @@
 import {UserError} from '../../errors.js'
 import {natEgress, type Mode} from '../../mode.js'
+import {batches, type CommandBatch} from './command-batch.js'
 import {run, SysctlChanges} from './system.js'
 
 /**
@@ -117,17 +118,21 @@ export class Rules {
     if (this.stopping) return
     this.tunnels.set(t.index, t)
     await this.relaxReversePath(t)
-    const selector = this.selector(t)
-    for (const family of ['-4', '-6']) {
-      if (this.stopping) return
-      try {
-        await run('ip', [family, 'route', 'replace', 'default', 'dev', t.egress, 'table', String(routeTable(t))])
-        await run('ip', [family, 'rule', 'add', 'pref', RULE_PRIORITY, ...selector, 'lookup', String(routeTable(t))])
-      } catch (error) {
-        if (family === '-4') throw error
-        this.options.log(`IPv6 routing for ${t.egress} not set up (${(error as Error).message}); IPv4 works`)
-      }
+    if (this.stopping) return
+    const table = routeTable(t)
+    const route = (ip: CommandBatch) => Promise.all([
+      ip.run(`route replace default dev ${t.egress} table ${table}`),
+      ip.run(`rule add pref ${RULE_PRIORITY} ${this.selector(t)} lookup ${table}`),
+    ])
+    // IPv4's failure fails the tunnel; IPv6's is only said.
+    const [v4, v6] = await Promise.allSettled([route(batches.ip4), route(batches.ip6)])
+    if (v4.status === 'rejected') {
+      // The tunnel fails: what of its routing was made goes now, not with the next start.
+      this.tunnels.delete(t.index)
+      await this.deleteRoutes(t)
+      throw v4.reason
     }
+    if (v6.status === 'rejected') this.options.log(`IPv6 routing for ${t.egress} not set up (${(v6.reason as Error).message}); IPv4 works`)
     await this.apply()
     // systemd-networkd/udev may reset rp_filter on a new interface a few ms after it appears: check again.
     setTimeout(() => void this.relaxReversePath(t).catch(() => undefined), 250).unref()
@@ -155,27 +160,49 @@ export class Rules {
     await Promise.all([...this.relaxing].map((p) => p.catch(() => undefined)))
     this.tunnels.clear()
     await removeLeftovers()
+    this.applied = undefined
     await this.sysctls.restore()
   }
 
   private applying?: Promise<void>
   private dirty = false
+  /** The ruleset in place. */
+  private applied?: string
 
   /**
    * Puts the table for the present tunnels in place. Calls made while one runs are folded into one more
    * run, which reads the tunnels then: under churn a few `nft -f` instead of one per tunnel, and never an
-   * older ruleset written after a newer one.
+   * older ruleset written after a newer one. One-arm's table names no tunnel: its tunnels change nothing.
    */
   private apply(): Promise<void> {
+    if (this.applying) {
+      this.dirty = true
+      return this.applying
+    }
+    if (this.ruleset() === this.applied) return Promise.resolve()
     this.dirty = true
-    this.applying ??= (async () => {
+    // Its first pass always waits for nft, so it is set here before its own finally clears it.
+    this.applying = this.applyWhileDirty()
+    return this.applying
+  }
+
+  private async applyWhileDirty(): Promise<void> {
+    try {
       while (this.dirty) {
         this.dirty = false
-        const tunnels = [...this.tunnels.values()].sort((a, b) => a.index - b.index)
-        await run('nft', ['-f', '-'], renderRuleset(this.options.mode, this.options.egressInterface, tunnels))
+        const ruleset = this.ruleset()
+        if (ruleset === this.applied) continue
+        await run('nft', ['-f', '-'], ruleset)
+        this.applied = ruleset
       }
-    })().finally(() => (this.applying = undefined))
-    return this.applying
+    } finally {
+      this.applying = undefined
+    }
+  }
+
+  private ruleset(): string {
+    const tunnels = [...this.tunnels.values()].sort((a, b) => a.index - b.index)
+    return renderRuleset(this.options.mode, this.options.egressInterface, tunnels)
   }
 
   private readonly relaxing = new Set<Promise<void>>()
@@ -206,15 +233,16 @@ export class Rules {
   }
 
   /** What sends a packet to the tunnel's routing table: its connection's mark (NAT egress), or its ingress. */
-  private selector(t: TunnelRoute): string[] {
-    return natEgress(this.options.mode) ? ['fwmark', hex(tunnelMark(t))] : ['iif', t.ingress]
+  private selector(t: TunnelRoute): string {
+    return natEgress(this.options.mode) ? `fwmark ${hex(tunnelMark(t))}` : `iif ${t.ingress}`
   }
 
   private async deleteRoutes(t: TunnelRoute): Promise<void> {
-    const selector = this.selector(t)
-    for (const family of ['-4', '-6']) {
-      await run('ip', [family, 'rule', 'del', 'pref', RULE_PRIORITY, ...selector, 'lookup', String(routeTable(t))]).catch(() => undefined)
-      await run('ip', [family, 'route', 'flush', 'table', String(routeTable(t))]).catch(() => undefined)
-    }
+    const table = routeTable(t)
+    const ignore = () => undefined
+    await Promise.all([batches.ip4, batches.ip6].flatMap((ip) => [
+      ip.run(`rule del pref ${RULE_PRIORITY} ${this.selector(t)} lookup ${table}`).catch(ignore),
+      ip.run(`route flush table ${table}`).catch(ignore),
+    ]))
   }
 }

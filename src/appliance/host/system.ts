@@ -9,7 +9,8 @@ export function run(cmd: string, args: string[], input?: string): Promise<string
       if (error) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || error.message}`))
       else resolve(stdout)
     })
-    if (input !== undefined) child.stdin?.end(input)
+    // A tool that stops early (or is missing) closes its input: the exit says what happened, not EPIPE.
+    if (input !== undefined) child.stdin?.on('error', () => undefined).end(input)
   })
 }
 
