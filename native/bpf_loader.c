@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "bpf_loader.h"
 
+#include <arpa/inet.h>
 #include <elf.h>
 #include <errno.h>
 #include <linux/bpf.h>
