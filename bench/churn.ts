@@ -2,10 +2,11 @@
  * `npm run bench:churn` (root): many GWLB endpoints at once. `gwlb appliance run` in network namespaces gets
  * the first packet of N new endpoints (default 250; 255 tunnels fit) in one burst, while the GWLB side asks
  * its health port every `--probe-ms`. Prints how long until every endpoint's tunnel was up and its packet
- * back, the slowest and median health answers meanwhile, then how long a SIGTERM takes with all tunnels up
- * and, in a second run, while they are still being made.
+ * back, the memory that took, the slowest and median health answers meanwhile, then how long a SIGTERM takes
+ * with all tunnels up and, in a second run, while they are still being made.
  * Options: --endpoints N (250), --mode one-arm|two-arm (one-arm), --probe-ms (1000).
  */
+import {readFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
 import {ApplianceBed, INTERNET_IP} from '../test/helpers/appliance-bed.js'
 import {icmpEcho} from '../test/helpers/packets.js'
@@ -19,6 +20,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 function burst(bed: ApplianceBed): void {
   for (let i = 0; i < count; i++)
     bed.send({eni: (0xd000 + i).toString(16).padStart(16, '0')}, icmpEcho({src: `10.220.${i >> 8}.${i & 0xff}`, dst: INTERNET_IP}, 8, i))
+}
+
+function memAvailableMb(): number {
+  return Math.round(Number(/^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) / 1024)
 }
 
 /** SIGTERM, and how long until the appliance has exited (no kill -9 after a while, as the test bed has). */
@@ -36,6 +41,7 @@ async function run(): Promise<void> {
   try {
     await bed.setUp()
     await bed.start('--mode', opts.mode!, '--max-tunnels', String(count))
+    const availableBefore = memAvailableMb()
     const started = Date.now()
     burst(bed)
     const replies = (async () => {
@@ -53,6 +59,7 @@ async function run(): Promise<void> {
     }
     answers.sort((a, b) => a - b)
     console.log(`${count} new endpoints (${opts.mode}): every tunnel up and its first packet back after ${done} ms`)
+    console.log(`memory taken with ${count} tunnels up (the machine's MemAvailable, kernel and appliance): ${availableBefore - memAvailableMb()} MB`)
     console.log(`health answers meanwhile: ${answers.length}, median ${answers[answers.length >> 1]} ms, slowest ${answers.at(-1)} ms`)
     console.log(`SIGTERM with ${count} tunnels up: exit after ${await stopTiming(bed)}`)
 

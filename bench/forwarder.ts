@@ -16,6 +16,8 @@
  * --inner-ids fixed,counting (the traffic's shapes, each measured: the inner IPv4 IDs of a flow stay fixed, as
  * an unconnected socket's DF datagrams have them, so that no run of packets can be coalesced and every packet
  * goes through alone; or count up, as a connected socket or TCP numbers them, so that runs of a flow merge),
+ * --endpoints N (1: GWLB endpoints with a tunnel each; the others' are idle, made first, so that the measured
+ * one's policy rule comes after theirs: what many endpoints cost every packet),
  * --nic-gro (the appliance's side of the gen link works as a NIC with GRO does: NAPI in its own thread, GRO on;
  * for the kernel baseline as much as for the forwarder; needs ethtool).
  */
@@ -42,6 +44,7 @@ const {values: opts} = parseArgs({
     datapaths: {type: 'string', default: 'tun,bpf'},
     'loss-at': {type: 'string', default: '0.8'},
     'nic-gro': {type: 'boolean', default: false},
+    endpoints: {type: 'string', default: '1'},
   },
 })
 const ENI = {eni: '2b8ee1d4db0c51c4'}
@@ -52,6 +55,7 @@ const modes = opts.modes.split(',')
 const rates = opts.rate.length ? opts.rate.map(Number) : [0]
 const shapes = opts['inner-ids'].split(',')
 const datapaths = opts.datapaths.split(',')
+const ENDPOINTS = Number(opts.endpoints)
 
 if (process.getuid?.() !== 0) {
   console.error('bench:forwarder needs root (network namespaces, TUN devices)')
@@ -105,15 +109,23 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The forwarder's report (JSON), from its metrics listener on loopback. */
-function health(): {flows: number; coalesced: number; groMerged: number; traffic: {packetsIn: number}; kernelTraffic: {packetsIn: number}} {
+function health(): {flows: number; coalesced: number; groMerged: number; traffic: {packetsIn: number}; kernelTraffic: {packetsIn: number}; tunnels: {state: string}[]} {
   return JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9641/json').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as never
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Waits until the forwarder has this many tunnels up (30 s at most). */
+async function untilTunnels(count: number): Promise<void> {
+  for (let waited = 0; health().tunnels.filter((t) => t.state === 'up').length < count; waited += 200) {
+    if (waited > 30_000) throw new Error(`fewer than ${count} tunnels up after 30 s`)
+    await sleep(200)
+  }
+}
+
 async function startAppliance(mode: string, datapath: string): Promise<ChildProcess> {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the forwarder's node, for profiling.
-  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--source-dest-check', 'skip', '--allowed-sources', 'any', '--datapath', datapath, '--geneve-interface', 'a0', ...(opts.workers ? ['--workers', opts.workers] : []), ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
+  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--source-dest-check', 'skip', '--allowed-sources', 'any', '--datapath', datapath, '--geneve-interface', 'a0', ...(ENDPOINTS > 128 ? ['--max-tunnels', String(ENDPOINTS)] : []), ...(opts.workers ? ['--workers', opts.workers] : []), ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('ip', ['netns', 'exec', app.ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8080'], {stdio: 'ignore'})
@@ -262,8 +274,12 @@ async function main(): Promise<void> {
     const child = mode === 'baseline' ? undefined : await startAppliance(mode, datapath)
     try {
       if (child) {
-        // The first packet creates the tunnel; measure steady state.
+        // The other endpoints' tunnels first (a packet each), then the measured one's; measure steady state.
+        const others = Array.from({length: ENDPOINTS - 1}, (_, i) => encapsulate({eni: (0xe000 + i).toString(16).padStart(16, '0')}, innerPackets(64)[0]!))
+        if (others.length) send(others, '10.77.0.2', 6081, 2000, 51000, -1, 1)
+        await untilTunnels(ENDPOINTS - 1)
         send(innerPackets(64).map((p) => encapsulate(ENI, p)), '10.77.0.2', 6081, 100, 51000, -1, 1)
+        await untilTunnels(ENDPOINTS)
       }
       // Plain forwarding has no shape: its packets are not GENEVE, and nothing merges them.
       for (const shape of mode === 'baseline' ? ['-'] : shapes)
@@ -273,7 +289,7 @@ async function main(): Promise<void> {
       if (child) await stopAppliance(child)
     }
   }
-  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows interleaved${opts['nic-gro'] ? ', NIC GRO' : ''}, ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
+  console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows interleaved${ENDPOINTS > 1 ? `, ${ENDPOINTS} endpoints (${ENDPOINTS - 1} idle)` : ''}${opts['nic-gro'] ? ', NIC GRO' : ''}, ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
   console.log('shape: inner IPv4 IDs fixed (no run merges: packet by packet) or counting (runs of a flow merge)')
   console.log('mode      path   shape     inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GRO  GSO kernel × kernel  dropped at socket/tunnel/counter')
   for (const r of rows) {
