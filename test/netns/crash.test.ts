@@ -23,7 +23,10 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
   afterEach(async () => bed?.cleanup())
 
   const sysctls = () => SYSCTLS.map((k) => bed.appliance.run('sysctl', '-n', k).trim())
-  const policyRules = () => bed.appliance.run('ip', '-4', 'rule', 'show', 'pref', '26000').trim().split('\n').filter(Boolean)
+  /** The tunnels' policy rules (IPv4), one per tunnel. */
+  const policyRules = () => bed.appliance.run('ip', '-4', 'rule', 'show', 'pref', '26000').trim().split('\n').filter((l) => / lookup 260\d\d/.test(l))
+  /** Everything at the tool's preferences (IPv4): the tunnels' rules, and two-arm's guard and its target. */
+  const allRules = () => ['26000', '26001'].flatMap((pref) => bed.appliance.run('ip', '-4', 'rule', 'show', 'pref', pref).trim().split('\n').filter(Boolean))
 
   /**
    * A ping from each endpoint's client; what comes back for it (the reply in two-arm, the packet itself in
@@ -54,14 +57,15 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
     expect(bed.appliance.run('nft', 'list', 'tables')).toMatch(/inet gwlb/)
 
     await bed.start('--mode', mode)
-    expect(bed.output).toMatch(/removed what a previous run left: 4 policy rules, table inet gwlb/)
+    // Both families: the two tunnels' rules, and in two-arm the guard and its target.
+    expect(bed.output).toMatch(new RegExp(`removed what a previous run left: ${mode === 'two-arm' ? 8 : 4} policy rules, table inet gwlb`))
     // B first now: it gets the tunnel index A had. Every reply still leaves through its own endpoint's tunnel.
     await bothEndpoints([[ENI_B, CLIENT_B], [ENI_A, CLIENT_A]], 2)
     expect(policyRules()).toHaveLength(2)
 
     expect(await bed.stop()).toBe(0)
     expect(sysctls()).toEqual(before)
-    expect(policyRules()).toEqual([])
+    expect(allRules()).toEqual([])
     expect(bed.appliance.run('nft', 'list', 'tables')).not.toMatch(/gwlb/)
   })
 

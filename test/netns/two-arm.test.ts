@@ -53,6 +53,15 @@ describeAsRoot('gwlb appliance run, two-arm (NAT egress)', () => {
     expect(b.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_B))
     expect(a.payload.subarray(0, 40)).toEqual(geneveHeader(ENI_A))
     expect(bed().links()).toEqual(expect.arrayContaining(['gwi-1', 'gwo-1', 'gwi-5bqWvzLwwkk']))
+    // Replies find their tunnel by its mark; all else jumps past the tunnels' rules in one check, first of all.
+    const rules = bed().appliance.run('ip', '-4', 'rule', 'show').split('\n').filter((l) => /^2600[01]:/.test(l))
+    expect(rules[0]).toBe('26000:\tnot from all fwmark 0x67770000/0xffff0000 goto 26001')
+    expect(rules.slice(1, -1)).toEqual([expect.stringMatching(/fwmark 0x6777000\d lookup 2600\d$/), expect.stringMatching(/fwmark 0x6777000\d lookup 2600\d$/)])
+    expect(rules.at(-1)).toBe('26001:\tfrom all nop')
+    // The connections are marked by one lookup in a map of the tunnels, not by one rule per tunnel.
+    const prerouting = bed().appliance.run('nft', 'list', 'chain', 'inet', 'gwlb', 'prerouting')
+    expect(prerouting.match(/ct mark set/g)).toHaveLength(1)
+    expect(prerouting).toMatch(/ct direction original ct mark set iifname map \{ "gwi-[^"]+" : 0x6777000\d, "gwi-[^"]+" : 0x6777000\d \}/)
   })
 
   const coalesced = async () => Number(/^gwlb_coalesced_packets_total (\d+)$/m.exec(await bed().metrics())![1])
