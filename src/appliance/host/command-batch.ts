@@ -1,4 +1,4 @@
-import {execFile} from 'node:child_process'
+import {runTool} from './system.js'
 
 interface Queued {
   line: string
@@ -31,7 +31,7 @@ export class CommandBatch {
     this.running = true
     while (this.queued.length) {
       const batch = this.queued.splice(0)
-      const {code, stderr} = await runBatch(this.command, this.options, batch.map((q) => q.line))
+      const {code, stderr} = await runTool(this.command, [...this.options, '-force', '-batch', '-'], batch.map((q) => q.line + '\n').join(''))
       const failed = failedLines(stderr)
       batch.forEach((q, i) => {
         const message = failed.get(i + 1) ?? (code > 1 ? stderr.trim() || `exit code ${code}` : undefined)
@@ -59,17 +59,6 @@ function failedLines(stderr: string): Map<number, string> {
     } else if (line.trim()) message.push(line.trim())
   }
   return failed
-}
-
-function runBatch(command: string, options: string[], lines: string[]): Promise<{code: number; stderr: string}> {
-  return new Promise((resolve) => {
-    const child = execFile(command, [...options, '-force', '-batch', '-'], {encoding: 'utf8'}, (error, _stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 255) : 0
-      resolve({code, stderr: stderr || (error && typeof error.code !== 'number' ? error.message : '')})
-    })
-    // A tool that stops early (or is missing) closes its input: the exit says what happened, not EPIPE.
-    child.stdin?.on('error', () => undefined).end(lines.join('\n') + '\n')
-  })
 }
 
 /** The batches of this process, shared by every tunnel: `ip` per family, and `tc`. */

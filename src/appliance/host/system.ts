@@ -2,16 +2,31 @@ import {execFile} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {readFile, writeFile} from 'node:fs/promises'
 
-/** Runs a system tool (ip, nft, sysctl-like writes) and returns stdout; rejects with its stderr. */
-export function run(cmd: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
+/** How a system tool ended: its exit code (255 if it could not start or was killed), its output. */
+export interface ToolOutcome {
+  code: number
+  stdout: string
+  /** What it said on stderr, or why it did not run to its end if it said nothing. */
+  stderr: string
+}
+
+/** Runs a system tool (ip, nft, tc), feeding it input if given, and says how it ended. */
+export function runTool(cmd: string, args: string[], input?: string): Promise<ToolOutcome> {
+  return new Promise((resolve) => {
     const child = execFile(cmd, args, {encoding: 'utf8', maxBuffer: 16 << 20}, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || error.message}`))
-      else resolve(stdout)
+      const code = !error ? 0 : typeof error.code === 'number' ? error.code : 255
+      resolve({code, stdout, stderr: stderr || error?.message || ''})
     })
     // A tool that stops early (or is missing) closes its input: the exit says what happened, not EPIPE.
     if (input !== undefined) child.stdin?.on('error', () => undefined).end(input)
   })
+}
+
+/** Runs a system tool and returns stdout; rejects with its stderr. */
+export async function run(cmd: string, args: string[], input?: string): Promise<string> {
+  const {code, stdout, stderr} = await runTool(cmd, args, input)
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${stderr.trim()}`)
+  return stdout
 }
 
 const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`
