@@ -21,10 +21,10 @@
 #include "bpf_loader.h"
 #include "tun_gso.h"
 #include <linux/bpf.h>
+#include <linux/types.h>
+#include "gwlb_abi.h"
 
-#define MAX_BATCH TUN_MAX_BATCH
-// Numbers recvUdpBatch reports per datagram: length, sender address and port, local address, GRO segment size.
-#define RECV_META 5
+#define MAX_BATCH GWLB_MAX_BATCH
 
 // Declares argv[n] holding the call's first n arguments (missing ones read as undefined).
 #define ARGS(n)            \
@@ -256,20 +256,20 @@ static napi_value recv_udp_batch(napi_env env, napi_callback_info info) {
         local = ntohl(((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr.s_addr);
       if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) memcpy(&segment, CMSG_DATA(c), sizeof segment);
     }
-    uint32_t *m = meta + i * RECV_META;
+    uint32_t *m = meta + i * GWLB_RECV_FIELD_COUNT;
     // A datagram cut short by the slot is reported as longer than the slot, so the caller drops it.
-    m[0] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? (uint32_t)slot : msgs[i].msg_len;
-    m[1] = ntohl(from[i].sin_addr.s_addr);
-    m[2] = ntohs(from[i].sin_port);
-    m[3] = local;
-    m[4] = segment;
+    m[GWLB_RECV_LENGTH] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? (uint32_t)slot : msgs[i].msg_len;
+    m[GWLB_RECV_SENDER_ADDRESS] = ntohl(from[i].sin_addr.s_addr);
+    m[GWLB_RECV_SENDER_PORT] = ntohs(from[i].sin_port);
+    m[GWLB_RECV_LOCAL_ADDRESS] = local;
+    m[GWLB_RECV_SEGMENT] = segment;
   }
   return num(env, n);
 }
 
 // readTunBatch(fd, buf, slotSize, headroom, lens, max, dropped) -> packets now in slots, reading until EAGAIN
 // or `max`. A GSO packet spills over the slots after its own and is cut into them, so buf needs
-// TUN_MAX_SEGMENTS slots more than max; dropped[0] = packets that could not be cut.
+// GWLB_MAX_SEGMENTS slots more than max; dropped[0] = packets that could not be cut.
 static napi_value read_tun_batch(napi_env env, napi_callback_info info) {
   ARGS(7);
   slot_batch b = slot_batch_args(env, argv);
@@ -521,29 +521,63 @@ static napi_value bpf_count(napi_env env, napi_callback_info info) {
   return counts;
 }
 
+// closeInBackground(fds, done): the closes run on a libuv pool thread. Closing a TUN device's last queue
+// unregisters it, which waits for an RCU grace period (tens of ms each): on the loop, hundreds of them at
+// once would keep the health port from answering.
+typedef struct {
+  napi_async_work work;
+  napi_ref done;
+  int32_t *fds;
+  size_t count;
+} background_close;
+
+static void close_all(napi_env env, void *data) {
+  background_close *c = data;
+  for (size_t i = 0; i < c->count; i++) close(c->fds[i]);
+}
+
+static void closed_all(napi_env env, napi_status status, void *data) {
+  background_close *c = data;
+  napi_value done, global;
+  napi_get_reference_value(env, c->done, &done);
+  napi_get_global(env, &global);
+  napi_call_function(env, global, done, 0, NULL, NULL);
+  napi_delete_reference(env, c->done);
+  napi_delete_async_work(env, c->work);
+  free(c->fds);
+  free(c);
+}
+
+static napi_value close_in_background(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  napi_typedarray_type type;
+  size_t count;
+  void *data;
+  napi_get_typedarray_info(env, argv[0], &type, &count, &data, NULL, NULL);
+  if (type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "closeInBackground takes an Int32Array of fds");
+    return NULL;
+  }
+  background_close *c = calloc(1, sizeof *c);
+  c->fds = malloc(count * sizeof(int32_t) + 1);
+  memcpy(c->fds, data, count * sizeof(int32_t));
+  c->count = count;
+  napi_create_reference(env, argv[1], 1, &c->done);
+  napi_value name;
+  napi_create_string_utf8(env, "gwlb:close", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, close_all, closed_all, c, &c->work);
+  napi_queue_async_work(env, c->work);
+  return NULL;
+}
+
+#define DECLARE_FUNCTION(js, c, signature, doc) static napi_value c(napi_env env, napi_callback_info info);
+GWLB_NATIVE_FUNCTIONS(DECLARE_FUNCTION)
+#define EXPORT_FUNCTION(js, c, signature, doc) {#js, NULL, c, NULL, NULL, NULL, napi_default, NULL},
+
+// Exactly the functions gwlb_abi.h lists (which the TypeScript interface is generated from).
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"openTun", NULL, open_tun, NULL, NULL, NULL, napi_default, NULL},
-      {"linkUp", NULL, link_up, NULL, NULL, NULL, napi_default, NULL},
-      {"openUdp", NULL, open_udp, NULL, NULL, NULL, napi_default, NULL},
-      {"openRaw", NULL, open_raw, NULL, NULL, NULL, napi_default, NULL},
-      {"recvUdpBatch", NULL, recv_udp_batch, NULL, NULL, NULL, napi_default, NULL},
-      {"readTunBatch", NULL, read_tun_batch, NULL, NULL, NULL, napi_default, NULL},
-      {"writeTunBatch", NULL, write_tun_batch, NULL, NULL, NULL, napi_default, NULL},
-      {"sendRawBatch", NULL, send_raw_batch, NULL, NULL, NULL, napi_default, NULL},
-      {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
-      {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
-      {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfLoad", NULL, bpf_load, NULL, NULL, NULL, napi_default, NULL},
-      {"tcAttach", NULL, tc_attach_program, NULL, NULL, NULL, napi_default, NULL},
-      {"tcDetach", NULL, tc_detach_program, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMap", NULL, bpf_map, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfCountSince", NULL, bpf_count, NULL, NULL, NULL, napi_default, NULL},
-  };
+  napi_property_descriptor props[] = {GWLB_NATIVE_FUNCTIONS(EXPORT_FUNCTION)};
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  napi_set_named_property(env, exports, "maxSegments", num(env, TUN_MAX_SEGMENTS));
-  napi_set_named_property(env, exports, "maxBatch", num(env, MAX_BATCH));
-  napi_set_named_property(env, exports, "recvMeta", num(env, RECV_META));
   return exports;
 }
 

@@ -29,7 +29,7 @@
 #define TUN_F_USO6 0x40
 #endif
 
-#define MAX_SEGMENTS TUN_MAX_SEGMENTS
+#define MAX_SEGMENTS GWLB_MAX_SEGMENTS
 #define MAX_GSO_LENGTH 65535
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
@@ -195,8 +195,8 @@ int tun_write_packets(const int32_t *fds, uint8_t *buf, const uint32_t *offsets,
                       int merge, uint32_t *coalesced) {
   // Kernels before 6.2 refuse UDP segmentation offload from a tunnel (EINVAL): UDP then goes packet by packet.
   static int udp_refused;
-  struct packet k[TUN_MAX_BATCH];
-  if (count > TUN_MAX_BATCH) count = TUN_MAX_BATCH;
+  struct packet k[GWLB_MAX_BATCH];
+  if (count > GWLB_MAX_BATCH) count = GWLB_MAX_BATCH;
   for (int i = 0; i < count; i++) {
     if (merge)
       parse(&k[i], buf + offsets[i], lens[i]);

@@ -4,11 +4,8 @@
 
 // Bytes of the virtio_net_hdr before every packet read from or written to a tunnel queue.
 #define TUN_VNET_HDR_LEN 10
-// Most packets one call writes.
-#define TUN_MAX_BATCH 256
-
-// Most segments a GSO packet read from a tunnel may hold: the tunnel interfaces get it as gso_max_segs.
-#define TUN_MAX_SEGMENTS 64
+#include <linux/types.h>
+#include "gwlb_abi.h" // GWLB_MAX_BATCH: most packets one call writes; GWLB_MAX_SEGMENTS: in a GSO packet read
 
 // Turns on the offloads that let the kernel hand a tunnel reader GSO packets (and partial checksums).
 int tun_enable_offloads(int fd);

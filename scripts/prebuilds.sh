@@ -20,7 +20,7 @@ ls prebuilds/*/
 # The BPF data path's programs (one object for every CPU: BPF bytecode is the same on x64 and arm64).
 if command -v clang >/dev/null && [ -f /usr/include/bpf/bpf_helpers.h ]; then
   mkdir -p prebuilds/bpf
-  clang -O2 -target bpf -Wall -Werror -I"/usr/include/$(gcc -dumpmachine)" -c native/bpf/gwlb.bpf.c -o prebuilds/bpf/gwlb.bpf.o
+  clang -O2 -target bpf -Wall -Werror -I"/usr/include/$(gcc -dumpmachine)" -Inative/include -c native/bpf/gwlb.bpf.c -o prebuilds/bpf/gwlb.bpf.o
   ls prebuilds/bpf/
 else
   echo "prebuilds: the BPF object skipped: no clang or libbpf headers (apt-get install clang libbpf-dev); --datapath bpf will not load" >&2

@@ -1,6 +1,7 @@
 import {Command, Flags} from '@oclif/core'
+import {writeSync} from 'node:fs'
 import {AwsClients} from './aws/clients.js'
-import {acquireLock, type DeploymentLock} from './aws/lock.js'
+import {acquireLock} from './aws/lock.js'
 import {BaseCommand} from './base-command.js'
 import {UserError} from './errors.js'
 
@@ -38,22 +39,40 @@ export abstract class AwsCommand<T extends typeof Command> extends BaseCommand<T
    * SIGTERM) lets go of the lock and exits 130 with one line: what was made is kept, and a re-run resumes.
    */
   protected async changing<R>(deployment: string, lockWaitSeconds: number, change: () => Promise<R>): Promise<R> {
-    let lock: DeploymentLock | undefined
-    const interrupted = async () => {
-      await Promise.race([lock?.release().catch(() => undefined), new Promise((r) => setTimeout(r, 5000))])
-      const error = new UserError(`interrupted: gwlb ${this.id} stopped part-way`, 'what it made is kept and tagged; run the same command again to resume', 'interrupted')
-      if (this.jsonEnabled()) this.logJson({error: {message: error.message, hint: error.hint, code: error.code}})
-      else process.stderr.write(`Error: ${error.line}\n`)
-      process.exit(error.exitCode)
+    let interruption: Promise<never> | undefined
+    // Ctrl-C while the lock's write is unanswered: the lock may be taken a moment later, and must go too.
+    const acquiring = acquireLock(this.aws, deployment, `gwlb ${this.id}`, {waitMs: lockWaitSeconds * 1000, progress: (m) => this.logToStderr(m)})
+    acquiring.catch(() => undefined)
+    const interrupted = () => {
+      interruption ??= (async () => {
+        const release = acquiring.then((lock) => lock.release()).catch(() => undefined)
+        await Promise.race([release, new Promise((r) => setTimeout(r, 5000))])
+        const error = new UserError(`interrupted: gwlb ${this.id} stopped part-way`, 'what it made is kept and tagged; run the same command again to resume', 'interrupted')
+        if (this.jsonEnabled()) this.logJson({error: {message: error.message, hint: error.hint, code: error.code}})
+        // Straight to the terminal, last: the task list's renderer holds back what goes through process.stderr
+        // while it draws, and draws a final frame on the way out.
+        else process.once('exit', () => writeSync(2, `Error: ${error.line}\n`))
+        process.exit(error.exitCode)
+      })()
+      return interruption
     }
-    // From before the lock is taken: Ctrl-C while waiting for another run's lock is an interruption too.
-    process.once('SIGINT', interrupted).once('SIGTERM', interrupted)
+    // \`on\`, not \`once\`, and kept until the process exits: a terminal's Ctrl-C reaches the whole process group,
+    // and signal-exit (under the task list's renderer) kills the process with the signal itself when it finds
+    // no other listener left, before the lock is given back. Ctrl-C while waiting for another run's lock is
+    // an interruption too.
+    process.on('SIGINT', interrupted).on('SIGTERM', interrupted)
     try {
-      lock = await acquireLock(this.aws, deployment, `gwlb ${this.id}`, {waitMs: lockWaitSeconds * 1000, progress: (m) => this.logToStderr(m)})
-      return await change()
+      const lock = await acquiring
+      try {
+        return await change()
+      } finally {
+        // A child killed by the same Ctrl-C fails the change: the interruption, under way, says so and exits.
+        if (interruption) await interruption
+        await lock.release()
+      }
     } finally {
+      if (interruption) await interruption
       process.removeListener('SIGINT', interrupted).removeListener('SIGTERM', interrupted)
-      await lock?.release()
     }
   }
 

@@ -31,15 +31,12 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include "gwlb_abi.h"
 
 #define AF_INET 2
-#define GENEVE_PORT 6081
-#define MAX_HEADER 64 /* the longest GENEVE header kept, as the TUN path's flow table */
-#define AWS_OPTION_CLASS 0x0108
-#define AWS_ENI_TYPE 1
 #define OUTER_LEN (sizeof(struct iphdr) + sizeof(struct udphdr))
 /* A variable length the verifier can bound: 8…64 in steps of 4. */
-#define BOUNDED(length) ((length) & (MAX_HEADER - 1) ? (length) & (MAX_HEADER - 1) : MAX_HEADER)
+#define BOUNDED(length) ((length) & (GWLB_MAX_HEADER - 1) ? (length) & (GWLB_MAX_HEADER - 1) : GWLB_MAX_HEADER)
 
 /* The legacy map definition, laid out as gwlb's loader reads it. */
 struct map_def {
@@ -48,11 +45,6 @@ struct map_def {
   __u32 value_size;
   __u32 max_entries;
   __u32 map_flags;
-};
-
-struct tunnel {
-  __u32 ifindex; /* of gwi-X */
-  __u32 index;   /* the tunnel's index in user space, for its counters and activity */
 };
 
 /* Both directions of a flow have one key: its two ends in a fixed order. */
@@ -74,7 +66,7 @@ struct flow {
   __u8 header_length;
   __u8 pad;
   __u32 tunnel;
-  __u8 header[MAX_HEADER];
+  __u8 header[GWLB_MAX_HEADER];
   /* The way back to the GWLB node, as the last route lookup found it; good for a second, and for packets up to
    * route_length (the MTU was checked for that one). */
   __u64 route_until;
@@ -85,43 +77,19 @@ struct flow {
 };
 #define ROUTE_NS 1000000000ULL
 
-struct settings {
-  __u32 ifindex;       /* the interface the GWLB reaches */
-  __u16 port;          /* GENEVE's (network order) */
-  __u16 check_sources; /* 1: only senders in `sources` */
-};
+/* stats (gwlb_abi.h), each a packet count and a byte count: in and out for all tunnels (slot 0) and per tunnel,
+ * then the drops the programs make (GWLB_KERNEL_DROPS), then the flows added. */
+enum { IN, OUT };
 
-struct source_prefix {
-  __u32 length;
-  __u32 address;
-};
-
-/* stats, each a packet count and a byte count: in and out for all tunnels (index 0) and per tunnel (1…255), then
- * the drops, then the flows added. */
-enum { IN, OUT, PER_TUNNEL };
-#define MAX_TUNNELS 256
-#define DROPS (MAX_TUNNELS * PER_TUNNEL)
-/* Drops the kernel makes itself, named as the TUN path's decoder names them (src/appliance/geneve.ts). */
-enum {
-  DROP_SOURCE_NOT_ALLOWED, DROP_BAD_VERSION, DROP_OPTIONS_OVERRUN, DROP_OPTION_OVERRUN, DROP_UNKNOWN_CRITICAL_OPTION,
-  DROP_MISSING_AWS_OPTION, DROP_UNSUPPORTED_PROTOCOL, DROP_REASONS
-};
-/* Flows added to `flows`, after the drops. */
-#define NEW_FLOWS (DROPS + DROP_REASONS)
-
-struct map_def SEC("maps") tunnels = {BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(struct tunnel), MAX_TUNNELS, 0};
+struct map_def SEC("maps") tunnels = {BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(struct tunnel), GWLB_TUNNEL_SLOTS, 0};
 /* max_entries is --max-flows, set by the loader. */
 struct map_def SEC("maps") flows = {BPF_MAP_TYPE_LRU_HASH, sizeof(struct flow_key), sizeof(struct flow), 1, 0};
-struct map_def SEC("maps") activity = {BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), MAX_TUNNELS, 0};
-struct counter {
-  __u64 packets;
-  __u64 bytes;
-};
-struct map_def SEC("maps") stats = {BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct counter), NEW_FLOWS + 1, 0};
+struct map_def SEC("maps") activity = {BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), GWLB_TUNNEL_SLOTS, 0};
+struct map_def SEC("maps") stats = {BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct counter), GWLB_STATS_ENTRIES, 0};
 struct map_def SEC("maps") config = {BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct settings), 1, 0};
 /* Bytes read from the packet: the outer IPv4 and UDP headers and the GENEVE header, then the inner packet's first
  * bytes (ingress); the inner packet's first bytes (egress). */
-#define OUTER_READ (OUTER_LEN + MAX_HEADER)
+#define OUTER_READ (OUTER_LEN + GWLB_MAX_HEADER)
 #define KEY_BYTES 44 /* an IPv6 header and the ports (after IPv4 options they are read apart) */
 struct scratch {
   __u8 outer[OUTER_READ];
@@ -129,8 +97,7 @@ struct scratch {
 };
 enum { INGRESS, EGRESS };
 struct map_def SEC("maps") scratch = {BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct scratch), 2, 0};
-#define MAX_SOURCES 1024 /* --allowed-sources blocks; not preallocated */
-struct map_def SEC("maps") sources = {BPF_MAP_TYPE_LPM_TRIE, sizeof(struct source_prefix), sizeof(__u8), MAX_SOURCES, BPF_F_NO_PREALLOC};
+struct map_def SEC("maps") sources = {BPF_MAP_TYPE_LPM_TRIE, sizeof(struct source_prefix), sizeof(__u8), GWLB_MAX_SOURCES, BPF_F_NO_PREALLOC};
 
 static __always_inline void add(__u32 index, __u64 bytes) {
   struct counter *counter = bpf_map_lookup_elem(&stats, &index);
@@ -142,12 +109,12 @@ static __always_inline void add(__u32 index, __u64 bytes) {
 
 /* A packet and its bytes, one way, for all tunnels (index 0: GENEVE payload, as the TUN path counts) or one (inner packet). */
 static __always_inline void count(__u32 tunnel, __u32 direction, __u32 bytes) {
-  add((tunnel & (MAX_TUNNELS - 1)) * PER_TUNNEL + direction, bytes);
+  add((tunnel & (GWLB_TUNNEL_SLOTS - 1)) * GWLB_PER_TUNNEL + direction, bytes);
 }
 
 /* The coarse clock moves once a tick: a tunnel's time is written that often, not for every packet on every CPU. */
 static __always_inline void touch(__u32 tunnel, __u64 now) {
-  __u32 i = tunnel & (MAX_TUNNELS - 1);
+  __u32 i = tunnel & (GWLB_TUNNEL_SLOTS - 1);
   __u64 *seen = bpf_map_lookup_elem(&activity, &i);
   if (seen && *seen != now) *seen = now;
 }
@@ -155,7 +122,7 @@ static __always_inline void touch(__u32 tunnel, __u64 now) {
 /* A datagram received and dropped: in the totals, as every datagram the TUN path receives is, and by reason. */
 static __always_inline int drop(__u32 reason, __u32 payload) {
   count(0, IN, payload);
-  add(DROPS + reason, 0);
+  add(GWLB_STATS_DROPS + reason, 0);
   return TC_ACT_SHOT;
 }
 
@@ -227,14 +194,12 @@ static __always_inline int key_packet(struct __sk_buff *skb, __u32 at, __u8 *p, 
   return key->version;
 }
 
-#define AWS_ATTACHMENT_TYPE 2
-#define AWS_COOKIE_TYPE 3
 #define CRITICAL 0x80
 /* Options of a header the kernel path keeps (56 bytes at most), 4 at least each. */
-#define MAX_OPTIONS ((MAX_HEADER - 8) / 4)
+#define MAX_OPTIONS ((GWLB_MAX_HEADER - 8) / 4)
 
 /*
- * Walks the options of the GENEVE header `geneve` (`length` bytes, MAX_HEADER at most, all read) as the TUN
+ * Walks the options of the GENEVE header `geneve` (`length` bytes, GWLB_MAX_HEADER at most, all read) as the TUN
  * path's decoder does: the ENI id (out), or a drop reason (negative, -1 - reason) for an option past the header,
  * an unknown critical option, or an AWS option missing.
  *
@@ -244,27 +209,27 @@ static __always_inline int key_packet(struct __sk_buff *skb, __u32 at, __u8 *p, 
 static __always_inline long aws_options(const __u8 *geneve, __u32 length, __u64 *eni) {
   __u32 seen = 0, next = 8;
 #pragma unroll
-  for (__u32 at = 8; at < MAX_HEADER; at += 4) {
+  for (__u32 at = 8; at < GWLB_MAX_HEADER; at += 4) {
     if (at != next || at >= length) continue;
-    if (at + 4 > length) return -1 - DROP_OPTION_OVERRUN;
+    if (at + 4 > length) return -1 - GWLB_DROP_OPTION_OVERRUN;
     const __u8 *option = geneve + at;
     __u32 data_length = (option[3] & 0x1f) * 4;
-    if (at + 4 + data_length > length) return -1 - DROP_OPTION_OVERRUN;
-    int aws = ((option[0] << 8) | option[1]) == AWS_OPTION_CLASS;
-    if (aws && option[2] == AWS_ENI_TYPE && data_length == 8) {
+    if (at + 4 + data_length > length) return -1 - GWLB_DROP_OPTION_OVERRUN;
+    int aws = ((option[0] << 8) | option[1]) == GWLB_AWS_OPTION_CLASS;
+    if (aws && option[2] == GWLB_AWS_ENI_TYPE && data_length == 8) {
       __builtin_memcpy(eni, option + 4, 8);
       *eni = bpf_be64_to_cpu(*eni);
       seen |= 1;
-    } else if (aws && option[2] == AWS_ATTACHMENT_TYPE && data_length == 8) {
+    } else if (aws && option[2] == GWLB_AWS_ATTACHMENT_TYPE && data_length == 8) {
       seen |= 2;
-    } else if (aws && option[2] == AWS_COOKIE_TYPE && data_length == 4) {
+    } else if (aws && option[2] == GWLB_AWS_COOKIE_TYPE && data_length == 4) {
       seen |= 4;
     } else if (option[2] & CRITICAL) {
-      return -1 - DROP_UNKNOWN_CRITICAL_OPTION;
+      return -1 - GWLB_DROP_UNKNOWN_CRITICAL_OPTION;
     }
     next = at + 4 + data_length;
   }
-  return seen == 7 ? 0 : -1 - DROP_MISSING_AWS_OPTION;
+  return seen == 7 ? 0 : -1 - GWLB_DROP_MISSING_AWS_OPTION;
 }
 
 SEC("tc/ingress")
@@ -287,20 +252,20 @@ int gwlb_ingress(struct __sk_buff *skb) {
   __u32 payload = bpf_ntohs(udp->len) - sizeof *udp;
   if (settings->check_sources) {
     struct source_prefix prefix = {32, ip->saddr};
-    if (!bpf_map_lookup_elem(&sources, &prefix)) return drop(DROP_SOURCE_NOT_ALLOWED, payload);
+    if (!bpf_map_lookup_elem(&sources, &prefix)) return drop(GWLB_DROP_SOURCE_NOT_ALLOWED, payload);
   }
   __u32 header_length = 8 + (geneve[0] & 0x3f) * 4;
   __u16 inner_type = (geneve[2] << 8) | geneve[3];
-  if (geneve[0] >> 6) return drop(DROP_BAD_VERSION, payload);
-  if (header_length > payload) return drop(DROP_OPTIONS_OVERRUN, payload);
+  if (geneve[0] >> 6) return drop(GWLB_DROP_BAD_VERSION, payload);
+  if (header_length > payload) return drop(GWLB_DROP_OPTIONS_OVERRUN, payload);
   // A header longer than a flow keeps: the TUN path decodes it and says so. One the datagram does not hold
   // (its UDP length says more than it brought): an option overruns.
-  if (header_length > MAX_HEADER) return TC_ACT_OK;
-  if (OUTER_LEN + header_length > length) return drop(DROP_OPTION_OVERRUN, payload);
+  if (header_length > GWLB_MAX_HEADER) return TC_ACT_OK;
+  if (OUTER_LEN + header_length > length) return drop(GWLB_DROP_OPTION_OVERRUN, payload);
   __u64 eni = 0;
   long wrong = aws_options(geneve, header_length, &eni);
   if (wrong) return drop(-1 - wrong, payload);
-  if (inner_type != ETH_P_IP && inner_type != ETH_P_IPV6) return drop(DROP_UNSUPPORTED_PROTOCOL, payload);
+  if (inner_type != ETH_P_IP && inner_type != ETH_P_IPV6) return drop(GWLB_DROP_UNSUPPORTED_PROTOCOL, payload);
   struct tunnel *tunnel = bpf_map_lookup_elem(&tunnels, &eni);
   if (!tunnel) return TC_ACT_OK; // a new endpoint: user space makes its tunnel
   __u32 ifindex = tunnel->ifindex, index = tunnel->index;
@@ -313,7 +278,7 @@ int gwlb_ingress(struct __sk_buff *skb) {
   __u64 now = bpf_ktime_get_coarse_ns();
   struct flow *known = bpf_map_lookup_elem(&flows, &key);
   if (known) {
-    __builtin_memcpy(known->header, geneve, MAX_HEADER); // past header_length: not used
+    __builtin_memcpy(known->header, geneve, GWLB_MAX_HEADER); // past header_length: not used
     if (known->gwlb != ip->saddr || known->local != ip->daddr) known->route_until = 0;
     known->seen = now;
     known->gwlb = ip->saddr;
@@ -323,8 +288,8 @@ int gwlb_ingress(struct __sk_buff *skb) {
     known->tunnel = index;
   } else {
     struct flow flow = {.seen = now, .gwlb = ip->saddr, .local = ip->daddr, .gwlb_port = udp->source, .header_length = header_length, .tunnel = index};
-    __builtin_memcpy(flow.header, geneve, MAX_HEADER);
-    if (bpf_map_update_elem(&flows, &key, &flow, BPF_NOEXIST) == 0) add(NEW_FLOWS, 0);
+    __builtin_memcpy(flow.header, geneve, GWLB_MAX_HEADER);
+    if (bpf_map_update_elem(&flows, &key, &flow, BPF_NOEXIST) == 0) add(GWLB_STATS_NEW_FLOWS, 0);
   }
 
   // Off with the outer IPv4, UDP and GENEVE headers. For IPv6 inside, the skb first becomes IPv6 (growing by
@@ -363,7 +328,7 @@ int gwlb_egress(struct __sk_buff *skb) {
   if (!flow) return TC_ACT_OK; // a flow only the TUN path knows, or none: user space decides
 
   __u32 header_length = flow->header_length;
-  if (header_length < 8 || header_length > MAX_HEADER) return TC_ACT_OK;
+  if (header_length < 8 || header_length > GWLB_MAX_HEADER) return TC_ACT_OK;
   __u32 inner_length = skb->len;
   __u16 total = OUTER_LEN + header_length + inner_length;
   __u64 now = bpf_ktime_get_coarse_ns();
@@ -386,13 +351,13 @@ int gwlb_egress(struct __sk_buff *skb) {
   struct iphdr ip = {.version = 4, .ihl = 5, .tot_len = bpf_htons(total), .frag_off = bpf_htons(0x4000), .ttl = 64, .protocol = IPPROTO_UDP, .saddr = flow->local, .daddr = flow->gwlb};
   ip.check = ipv4_checksum(&ip);
   // Between the ports it came by (gwlbtun's way): from the port the GWLB sent from, to GENEVE's.
-  struct udphdr udp = {.source = flow->gwlb_port, .dest = bpf_htons(GENEVE_PORT), .len = bpf_htons(sizeof udp + header_length + inner_length)};
+  struct udphdr udp = {.source = flow->gwlb_port, .dest = bpf_htons(GWLB_GENEVE_PORT), .len = bpf_htons(sizeof udp + header_length + inner_length)};
   // All that goes in front, written in one store.
-  __u8 outer[ETH_HLEN + OUTER_LEN + MAX_HEADER];
+  __u8 outer[ETH_HLEN + OUTER_LEN + GWLB_MAX_HEADER];
   __builtin_memcpy(outer, &eth, ETH_HLEN);
   __builtin_memcpy(outer + ETH_HLEN, &ip, sizeof ip);
   __builtin_memcpy(outer + ETH_HLEN + sizeof ip, &udp, sizeof udp);
-  __builtin_memcpy(outer + ETH_HLEN + OUTER_LEN, flow->header, MAX_HEADER);
+  __builtin_memcpy(outer + ETH_HLEN + OUTER_LEN, flow->header, GWLB_MAX_HEADER);
   __u32 tunnel = flow->tunnel;
 
   if (bpf_skb_change_head(skb, ETH_HLEN + OUTER_LEN + header_length, 0)) return TC_ACT_SHOT;

@@ -13,6 +13,7 @@ import type {SourceDestCheck} from './host/source-dest-check.js'
 import {instanceSubnet} from './host/imds.js'
 import {lockHost} from './host/state.js'
 import {defaultRouteInterface, ipv4Addresses, udpReceiveDrops, writeSysctl} from './host/system.js'
+import {GENEVE_PORT} from '../generated/abi.js'
 
 export interface ApplianceOptions {
   mode: Mode
@@ -78,7 +79,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const sourceDest = await sourceDestFor(options)
   const sources = await sourcesFor(options)
   const failure = failureSignal()
-  const choice = {kind: options.datapath, device: options.geneveInterface, allowedSources: sources.blocks, port: options.genevePort ?? 6081, maxFlows: options.maxFlows, leftClsact: host.leftClsact, recordClsact: host.recordClsact}
+  const choice = {kind: options.datapath, device: options.geneveInterface, allowedSources: sources.blocks, port: options.genevePort ?? GENEVE_PORT, maxFlows: options.maxFlows, leftClsact: host.leftClsact, recordClsact: host.recordClsact}
   const dataPath = await selectDataPath(choice, {...dataPathSettings(options), allowedSources: sources.blocks?.blocks, ...tunnelService(options, rules, sourceDest), onFailure: failure.fail})
 
   let status: Readiness = 'starting'
@@ -108,7 +109,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   status = 'ready'
   const via = egressInterface && natEgress(options.mode) ? ` via ${egressInterface}` : ''
   const metrics = options.metricsListen ? `, report and metrics on ${listenText(options.metricsListen)}` : ''
-  options.log(`ready: GENEVE on UDP ${options.genevePort ?? 6081} ${sources.text} through ${dataPath.description}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
+  options.log(`ready: GENEVE on UDP ${options.genevePort ?? GENEVE_PORT} ${sources.text} through ${dataPath.description}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
   return {report, stop, failed: failure.failed}
 }
 
@@ -223,7 +224,7 @@ function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Rea
     coalesced: counters.coalesced(),
     groMerged: counters.groMerged(),
     flowEvictions: counters.evictions(),
-    receiveBufferDrops: udpReceiveDrops(options.genevePort ?? 6081),
+    receiveBufferDrops: udpReceiveDrops(options.genevePort ?? GENEVE_PORT),
     flows: dataPath.liveFlows,
     tunnels: dataPath.tunnels.map((t) => ({
       ingress: t.ingress,
@@ -257,7 +258,7 @@ async function openHttpPorts(options: ApplianceOptions, status: () => Readiness,
 
 function explainStartFailure(error: unknown, options: ApplianceOptions): unknown {
   const errno = errnoOf(error)
-  if (errno === EADDRINUSE) return new UserError(`UDP port ${options.genevePort ?? 6081} is already in use`, 'stop the other GENEVE listener (gwlbtun?) first')
+  if (errno === EADDRINUSE) return new UserError(`UDP port ${options.genevePort ?? GENEVE_PORT} is already in use`, 'stop the other GENEVE listener (gwlbtun?) first')
   if (errno === EACCES || errno === EPERM)
     return new UserError(`not allowed to open sockets or TUN devices (${(error as Error).message})`, 'run as root or with CAP_NET_ADMIN and CAP_NET_RAW')
   return error

@@ -5,19 +5,16 @@
  * allocates nothing, and reports why it refused a datagram instead of throwing.
  */
 
-export const GENEVE_PORT = 6081
+import {AWS_ATTACHMENT_TYPE, AWS_COOKIE_TYPE, AWS_ENI_TYPE, AWS_OPTION_CLASS} from '../generated/abi.js'
+
 export const BASE_HEADER_LENGTH = 8
-export const AWS_OPTION_CLASS = 0x0108
 export const ETHERTYPE_IPV4 = 0x0800
 export const ETHERTYPE_IPV6 = 0x86dd
 
-const OPTION_ENI = 1
-const OPTION_ATTACHMENT = 2
-const OPTION_COOKIE = 3
 const CRITICAL = 0x80
 
 /** Why a datagram was dropped; the health/metrics counters are keyed by these. */
-export const DROP_REASONS = [
+export const DECODER_DROP_REASONS = [
   'empty',
   'truncated',
   'bad-version',
@@ -28,7 +25,7 @@ export const DROP_REASONS = [
   'unsupported-protocol',
   'inner-truncated',
 ] as const
-export type DropReason = (typeof DROP_REASONS)[number]
+export type DropReason = (typeof DECODER_DROP_REASONS)[number]
 
 /** What the decoder found; one instance is reused for every packet. */
 export class GenevePacket {
@@ -79,15 +76,15 @@ export function decodeGeneve(buf: Uint8Array, offset: number, length: number, ou
     const dataLength = (buf[p + 3]! & 0x1f) * 4
     const data = p + 4
     if (data + dataLength > end) return 'option-overrun'
-    if (optionClass === AWS_OPTION_CLASS && type === OPTION_ENI && dataLength === 8) {
+    if (optionClass === AWS_OPTION_CLASS && type === AWS_ENI_TYPE && dataLength === 8) {
       out.eniHigh = readU32(buf, data)
       out.eniLow = readU32(buf, data + 4)
       seen |= 1
-    } else if (optionClass === AWS_OPTION_CLASS && type === OPTION_ATTACHMENT && dataLength === 8) {
+    } else if (optionClass === AWS_OPTION_CLASS && type === AWS_ATTACHMENT_TYPE && dataLength === 8) {
       out.attachmentHigh = readU32(buf, data)
       out.attachmentLow = readU32(buf, data + 4)
       seen |= 2
-    } else if (optionClass === AWS_OPTION_CLASS && type === OPTION_COOKIE && dataLength === 4) {
+    } else if (optionClass === AWS_OPTION_CLASS && type === AWS_COOKIE_TYPE && dataLength === 4) {
       out.flowCookie = readU32(buf, data)
       seen |= 4
     } else if (type & CRITICAL) {
@@ -209,7 +206,7 @@ export function writeGwlbHeader(buf: Uint8Array, offset: number, protocolType: n
     p += 4 + words.length * 4
   }
   const halves = (hex: string) => [Number.parseInt(hex.slice(0, 8), 16), Number.parseInt(hex.slice(8, 16), 16)]
-  option(OPTION_ENI, halves(o.eni))
-  option(OPTION_ATTACHMENT, halves(o.attachment))
-  option(OPTION_COOKIE, [o.flowCookie])
+  option(AWS_ENI_TYPE, halves(o.eni))
+  option(AWS_ATTACHMENT_TYPE, halves(o.attachment))
+  option(AWS_COOKIE_TYPE, [o.flowCookie])
 }

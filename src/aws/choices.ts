@@ -23,6 +23,8 @@ export interface RouteTableChoice {
   /** AZs of the subnets associated with it. */
   azs: string[]
   main: boolean
+  /** The subnets that use it: associated with it, or (the main table) with none. */
+  subnets: string[]
 }
 
 export const nameOf = (tags: Tag[] | undefined) => tags?.find((t) => t.Key === 'Name')?.Value
@@ -61,5 +63,6 @@ export async function listRouteTables(aws: AwsClients, vpcId: string, subnets: S
     name: nameOf(t.Tags),
     main: Boolean(t.Associations?.some((a) => a.Main)),
     azs: [...new Set((t.Associations ?? []).map((a) => subnets.find((s) => s.id === a.SubnetId)?.az).filter((az): az is string => Boolean(az)))],
+    subnets: subnets.filter((s) => routeTableOf(RouteTables, s.id) === t).map((s) => s.id),
   }))
 }

@@ -4,6 +4,8 @@ import {DEFAULT_CUTOVER_GATE} from './cutover.js'
 import {validateSpec, type DeploymentSpec} from './spec.js'
 import {DEFAULT_TIMING, type ApplyOptions, type Resource, type Step, type StepContext, type Timing} from './step.js'
 import {STEPS} from './steps/index.js'
+import {readSettings} from './steps/settings.js'
+import {refuseFixed, settingChanges} from './changes.js'
 import {discoverTopology, type Topology} from './topology.js'
 
 export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {cutoverGate: DEFAULT_CUTOVER_GATE, minHealthyPercentage: 100}
@@ -42,6 +44,9 @@ export interface InitResult {
 /** Validates the spec against AWS (IDs, AZs, VPC) and builds the context every step works in. */
 export async function prepare(aws: AwsClients, spec: DeploymentSpec, timing: Timing = DEFAULT_TIMING, options: ApplyOptions = DEFAULT_APPLY_OPTIONS): Promise<StepContext> {
   validateSpec(spec)
+  // What cannot change in place is the first thing said: the rest of the checks are about the new shape.
+  const stored = await readSettings(aws, spec.name)
+  if (stored) refuseFixed(settingChanges(stored, spec), stored)
   const topology: Topology = await discoverTopology(aws, spec)
   return {aws, spec, topology, timing, options, states: new Map(), progress: () => undefined}
 }

@@ -2,6 +2,7 @@ import {parse as parseArn, validate as validateArn} from '@aws-sdk/util-arn-pars
 import {parseCidr} from '../cidr.js'
 import {UserError} from '../errors.js'
 import {DEFAULT_MODE, type Mode} from '../mode.js'
+import {GENEVE_PORT} from '../generated/abi.js'
 
 /** Everything `gwlb init` needs to know; the wizard and the flags both fill it in, validate() checks it. */
 export interface DeploymentSpec {
@@ -102,7 +103,7 @@ export function validateSpec(spec: DeploymentSpec): void {
   if (spec.natGateways && spec.natSubnets.length === 0) fail('no public subnets for the NAT gateways', 'pass --nat-subnets (one per AZ) or --no-nat-gateways')
   if (spec.minSize < 0 || spec.minSize > spec.desiredCapacity || spec.desiredCapacity > spec.maxSize)
     fail(`sizes must satisfy min ≤ desired ≤ max (got ${spec.minSize} ≤ ${spec.desiredCapacity} ≤ ${spec.maxSize})`, 'fix --min-size, --desired-capacity or --max-size')
-  if (spec.healthPort < 1 || spec.healthPort > 65535 || spec.healthPort === 6081) fail(`health port ${spec.healthPort} is not usable`, 'pick a TCP port other than 6081, e.g. --health-port 80')
+  if (spec.healthPort < 1 || spec.healthPort > 65535 || spec.healthPort === GENEVE_PORT) fail(`health port ${spec.healthPort} is not usable`, `pick a TCP port other than ${GENEVE_PORT}, e.g. --health-port 80`)
   if (spec.deregistrationDelay < 0 || spec.deregistrationDelay > 3600) fail('--deregistration-delay must be 0-3600 seconds', 'e.g. --deregistration-delay 300')
   if (spec.tgwAttachments.length > 0 && spec.stickiness !== '5-tuple')
     fail(`Transit Gateway appliance mode and ${spec.stickiness} stickiness do not mix`, 'use --stickiness 5-tuple with --tgw-attachment')

@@ -79,7 +79,7 @@ export async function discoverTopology(aws: AwsClients, spec: DeploymentSpec): P
     warnings: [],
   }
   await checkSubnets(aws, topology, spec)
-  checkRoutes(topology, spec)
+  await checkRoutes(aws, topology, spec)
   await checkInstanceType(aws, topology, spec)
   await Promise.all([checkImage(aws, topology, spec), checkKeyPair(aws, topology, spec)])
   return topology
@@ -156,11 +156,30 @@ async function checkSubnets(aws: AwsClients, topology: Topology, spec: Deploymen
   if (applianceAzs.size < 2) topology.warnings.push(`only one Availability Zone (${[...applianceAzs].join('')}): an AZ outage stops all traffic through the GWLB`)
 }
 
-function checkRoutes(topology: Topology, spec: DeploymentSpec): void {
+/** The route tables of the deployment's own subnets, each with the first subnet that uses it. */
+function ownTables(topology: Topology, spec: DeploymentSpec): Map<string, string> {
+  const roles: [string, string[]][] = [['appliance', spec.applianceSubnets], ['endpoint', spec.endpointSubnets], ['NAT', spec.natGateways ? spec.natSubnets : []]]
+  const own = new Map<string, string>()
+  for (const [role, ids] of roles) {
+    for (const id of ids) {
+      const table = topology.subnets.get(id)?.routeTableId
+      if (table && !own.has(table)) own.set(table, `${role} subnet ${id}`)
+    }
+  }
+  return own
+}
+
+async function checkRoutes(aws: AwsClients, topology: Topology, spec: DeploymentSpec): Promise<void> {
   const endpointAzs = new Set(spec.endpointSubnets.map((id) => topology.subnets.get(id)!.az))
+  const own = ownTables(topology, spec)
   for (const route of spec.routes) {
     const table = topology.routeTables.find((t) => t.RouteTableId === route.routeTableId)
-    if (!table) throw new UserError(`route table ${route.routeTableId} is not in ${topology.vpcId}`, 'pass route tables of the endpoints\' VPC in --route')
+    if (!table) throw await unknownRouteTable(aws, topology, route.routeTableId)
+    // The appliances' egress, the endpoints' and the NAT gateways' own traffic would go back into the GWLB.
+    const loop = own.get(route.routeTableId)
+    if (loop)
+      throw new UserError(`route table ${route.routeTableId} is the ${loop}'s: ${route.cidr} through the endpoint would send the deployment's own traffic back into the GWLB (a loop)`,
+        'route only the workloads\' route tables in --route; the appliance, endpoint and NAT subnets keep their own routes')
     // The route table's subnets say its AZ; an edge (gateway) table is placed by the subnet the CIDR names.
     const subnetAzs = new Set((table.Associations ?? []).filter((a) => a.SubnetId).map((a) => topology.subnets.get(a.SubnetId!)?.az))
     const byCidr = [...topology.subnets.values()].find((s) => s.cidr === route.cidr)?.az
@@ -169,4 +188,12 @@ function checkRoutes(topology: Topology, spec: DeploymentSpec): void {
     if (!endpointAzs.has(az)) throw new UserError(`route table ${route.routeTableId} is in ${az}, which has no endpoint subnet`, 'add an endpoint subnet in that AZ')
     topology.routeAzs.set(`${route.routeTableId}=${route.cidr}`, az)
   }
+}
+
+async function unknownRouteTable(aws: AwsClients, topology: Topology, id: string): Promise<UserError> {
+  const {RouteTables = []} = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [id]})).catch(() => ({RouteTables: []}))
+  const vpc = RouteTables[0]?.VpcId
+  return vpc
+    ? new UserError(`route table ${id} is in ${vpc}, not in ${topology.vpcId}`, 'pass route tables of the endpoints\' VPC in --route')
+    : new UserError(`route table ${id} does not exist in ${topology.region}`, 'check the route table ids in --route and --region')
 }

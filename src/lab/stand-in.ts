@@ -1,7 +1,8 @@
 import {rmSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import {native, type Watch} from '../appliance/datapath/native.js'
-import {AWS_HEADER_LENGTH, decodeGeneve, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeGwlbHeader, writeOuterHeaders} from '../appliance/geneve.js'
+import {GENEVE_PORT, MAX_SEGMENTS, RECV_FIELD, RECV_FIELD_COUNT} from '../generated/abi.js'
+import {AWS_HEADER_LENGTH, decodeGeneve, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GenevePacket, OUTER_HEADER_LENGTH, writeGwlbHeader, writeOuterHeaders} from '../appliance/geneve.js'
 import {ipv4Number} from '../cidr.js'
 import {FlowTable, innerTuple, isLinkLocal, type Stickiness} from './flows.js'
 import {HealthChecker, probe, type HealthCheckSettings, type TargetHealth} from './health-checks.js'
@@ -61,7 +62,7 @@ export class StandIn {
   private readonly drops: Record<string, number> = {}
   private readonly decoded = new GenevePacket()
   private readonly rx: Buffer
-  private readonly lengths = new Uint32Array(BATCH + this.io.maxSegments)
+  private readonly lengths = new Uint32Array(BATCH + MAX_SEGMENTS)
   /** What the native calls report beside their result (packets that could not be cut, packets merged): unused here. */
   private readonly scratch = new Uint32Array(1)
   private readonly out = {offsets: new Uint32Array(BATCH), lengths: new Uint32Array(BATCH), destinations: new Uint32Array(BATCH)}
@@ -89,9 +90,9 @@ export class StandIn {
     this.addresses = config.targets.map((t) => ipv4Number(t.address))
     this.sent = config.targets.map(() => 0)
     this.received = config.targets.map(() => 0)
-    this.rx = Buffer.alloc((BATCH + this.io.maxSegments) * SLOT)
+    this.rx = Buffer.alloc((BATCH + MAX_SEGMENTS) * SLOT)
     this.back = Buffer.alloc(BATCH * SLOT)
-    this.backMeta = new Uint32Array(BATCH * this.io.recvMeta)
+    this.backMeta = new Uint32Array(BATCH * RECV_FIELD_COUNT)
     this.control = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://lab')
       const answer = (body: unknown) => res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify(body))
@@ -170,12 +171,12 @@ export class StandIn {
     const healthy = this.checker.healthy()
     let n = 0
     for (let i = 0; i < count; i++) {
-      const target = this.addresses.indexOf(backMeta[i * this.io.recvMeta + 1]!)
+      const target = this.addresses.indexOf(backMeta[i * RECV_FIELD_COUNT + RECV_FIELD.senderAddress]!)
       if (target < 0) {
         this.drop('unknown-target')
         continue
       }
-      const reason = decodeGeneve(back, i * SLOT, backMeta[i * this.io.recvMeta]!, decoded)
+      const reason = decodeGeneve(back, i * SLOT, backMeta[i * RECV_FIELD_COUNT + RECV_FIELD.length]!, decoded)
       if (reason || decoded.eniHex !== this.config.endpoint.eni) {
         this.drop(reason ?? 'unknown-endpoint')
         continue

@@ -5,6 +5,7 @@ import {parseCidr} from '../cidr.js'
 import {DEFAULTS, isUsableName, NAME_RULE, withDefaults, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
 import {UserError} from '../errors.js'
 import {MODE_NAMES, MODES} from '../mode.js'
+import {GENEVE_PORT} from '../generated/abi.js'
 
 /** Streams for the prompts; tests drive the wizard through these. */
 export interface PromptContext {
@@ -58,9 +59,14 @@ export async function askForSpec(aws: AwsClients, given: PartialSpec, context: P
 
   if (!spec.routes) {
     const tables = (await listRouteTables(aws, spec.vpcId, subnets)).filter((t) => t.azs.length <= 1)
+    // The deployment's own subnets' tables are not offered: their traffic would loop back into the GWLB.
+    const own = new Set([...spec.applianceSubnets, ...spec.endpointSubnets, ...(spec.natGateways ? (spec.natSubnets ?? []) : [])])
     const chosen = await checkbox({
       message: 'Route tables to send through the GWLB endpoints (none: add routes later)',
-      choices: tables.map((t) => ({name: `${t.id}  ${t.azs[0] ?? 'edge/unassociated'}  ${t.name ?? ''}${t.main ? ' (main)' : ''}`, short: t.id, value: t.id})),
+      choices: tables.map((t) => ({
+        name: `${t.id}  ${t.azs[0] ?? 'edge/unassociated'}  ${t.name ?? ''}${t.main ? ' (main)' : ''}`, short: t.id, value: t.id,
+        disabled: t.subnets.some((s) => own.has(s)) ? '(the deployment\'s own subnets: would loop)' : false,
+      })),
     }, context)
     const routes: RouteSpec[] = []
     for (const routeTableId of chosen) {
@@ -74,6 +80,6 @@ export async function askForSpec(aws: AwsClients, given: PartialSpec, context: P
   spec.desiredCapacity ??= Number(await input({message: 'Appliances to run', default: String(DEFAULTS.desiredCapacity), validate: (v) => /^\d+$/.test(v) || 'a number'}, context))
   spec.minSize ??= Math.min(DEFAULTS.minSize, spec.desiredCapacity)
   spec.maxSize ??= Math.max(DEFAULTS.maxSize, spec.desiredCapacity)
-  spec.healthPort ??= Number(await input({message: 'Appliance health-check port', default: String(DEFAULTS.healthPort), validate: (v) => (/^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 && v !== '6081') || 'a TCP port other than 6081'}, context))
+  spec.healthPort ??= Number(await input({message: 'Appliance health-check port', default: String(DEFAULTS.healthPort), validate: (v) => (/^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 && v !== String(GENEVE_PORT)) || `a TCP port other than ${GENEVE_PORT}`}, context))
   return withDefaults(spec)
 }

@@ -10,6 +10,9 @@ import {
 import {GetInstanceProfileCommand, GetRolePolicyCommand} from '@aws-sdk/client-iam'
 import {HeadObjectCommand} from '@aws-sdk/client-s3'
 import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import type {InitResult} from '../../src/aws/deployment.js'
 import {gwlb, gwlbJson} from '../helpers/cli.js'
@@ -177,5 +180,15 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     expect(r.stdout).toMatch(/✔ found {2}GENEVE target group/)
     expect(r.stdout).toMatch(/Fixed egress addresses \(Elastic IPs\): \d+\.\d+\.\d+\.\d+, \d+\.\d+\.\d+\.\d+/)
     expect(r.stdout).toContain('Next: gwlb status --name egress --region us-east-1')
+  })
+
+  it('leaves nothing in the temporary directory (the packed gwlb goes with the run)', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'gwlb-init-tmp-'))
+    try {
+      expect(gwlb(['init', ...initFlags(net), ...choices], {TMPDIR: tmp}).status).toBe(0)
+      expect(readdirSync(tmp)).toEqual([])
+    } finally {
+      rmSync(tmp, {recursive: true, force: true})
+    }
   })
 })

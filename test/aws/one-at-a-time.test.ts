@@ -4,12 +4,13 @@ import {spawn} from 'node:child_process'
 import {describe, expect, it} from 'vitest'
 import {acquireLock, lockParameter} from '../../src/aws/lock.js'
 import type {DeploymentStatus} from '../../src/aws/status.js'
-import {gwlb, gwlbAsync, gwlbJson} from '../helpers/cli.js'
+import {gwlb, gwlbAsync, gwlbInTerminal, gwlbJson} from '../helpers/cli.js'
+import {slowProxy} from '../helpers/slow-proxy.js'
 import {inventory, WHOLE_DEPLOYMENT} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
 import {initFlags, makeNetwork} from '../helpers/network-fixture.js'
 
-const {clients} = useMoto({resetEach: true})
+const {clients, endpoint} = useMoto({resetEach: true})
 
 const nothing = (counts: Record<string, number>) => Object.values(counts).every((n) => n === 0)
 const errorOf = (stdout: string) => (JSON.parse(stdout) as {error: {code: string; message: string; hint: string}}).error
@@ -92,6 +93,28 @@ describe('one apply at a time', () => {
     expect(await lockExists('egress')).toBe(false)
     gwlbJson(['init', ...initFlags(net)])
     expect(await inventory(clients(), 'egress')).toEqual(WHOLE_DEPLOYMENT)
+  })
+
+  // A terminal's Ctrl-C reaches the whole process group; the task list's renderer listens for it too.
+  it('Ctrl-C typed in a terminal while the task list runs: one line, exit 130, the lock let go', async () => {
+    const net = await makeNetwork(clients())
+    const r = await gwlbInTerminal(['init', ...initFlags(net)], {ctrlCAfter: /◼ Auto Scaling group/})
+    expect(r.status).toBe(130)
+    expect(r.screen.trim().split('\n').at(-1)).toBe('Error: interrupted: gwlb init stopped part-way — what it made is kept and tagged; run the same command again to resume')
+    expect(await lockExists('egress')).toBe(false)
+  })
+
+  it('Ctrl-C typed while the lock\'s write is still unanswered: the lock it then gets is let go too', async () => {
+    const net = await makeNetwork(clients())
+    const proxy = await slowProxy(endpoint, 'AmazonSSM.PutParameter', 1500)
+    try {
+      const r = await gwlbInTerminal(['init', ...initFlags(net)], {env: {AWS_ENDPOINT_URL: proxy.url}, ctrlCWhen: proxy.seen})
+      expect(await lockExists('egress')).toBe(false)
+      expect(r.status).toBe(130)
+      expect(r.screen).toContain('Error: interrupted: gwlb init stopped part-way')
+    } finally {
+      await proxy.close()
+    }
   })
 })
 

@@ -1,4 +1,5 @@
 import {spawn, spawnSync} from 'node:child_process'
+import {stripVTControlCharacters} from 'node:util'
 
 /** The CLI's environment: the test's, without colour, as in CI; an `env` value of undefined unsets that variable. */
 const cliEnv = (env: Record<string, string | undefined>) =>
@@ -35,4 +36,28 @@ export async function gwlbAsync(
   child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), watch()))
   const status = await new Promise<number | null>((resolve) => child.once('close', resolve))
   return {status, stdout, stderr}
+}
+
+/**
+ * gwlb on a pseudo-terminal (test/fixtures/terminal.py), as a person runs it: Ctrl-C, typed once the screen matches
+ * `ctrlCAfter` (or once `ctrlCWhen` resolves), reaches its whole process group, children included.
+ */
+export async function gwlbInTerminal(
+  args: string[], options: {ctrlCAfter?: RegExp; ctrlCWhen?: Promise<unknown>; env?: Record<string, string | undefined>} = {},
+): Promise<{status: number | null; screen: string}> {
+  const {NO_COLOR: _, CI: __, ...env} = cliEnv({TERM: 'xterm-256color', ...options.env})
+  const child = spawn('python3', ['test/fixtures/terminal.py', './bin/run.js', ...args], {env, stdio: ['pipe', 'pipe', 'inherit']})
+  let screen = ''
+  let typed = false
+  const ctrlC = () => {
+    if (!typed) child.stdin.write('ctrl-c\n')
+    typed = true
+  }
+  void options.ctrlCWhen?.then(ctrlC)
+  child.stdout.on('data', (d: Buffer) => {
+    screen += d.toString()
+    if (options.ctrlCAfter?.test(stripVTControlCharacters(screen))) ctrlC()
+  })
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  return {status, screen: stripVTControlCharacters(screen)}
 }

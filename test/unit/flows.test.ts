@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {FlowTable, MAX_HEADER, type FlowInfo} from '../../src/appliance/datapath/tun/flow-table.js'
+import {FlowTable, type FlowInfo} from '../../src/appliance/datapath/tun/flow-table.js'
+import {MAX_HEADER} from '../../src/generated/abi.js'
 import {vector} from '../helpers/vectors.js'
 
 const inner = (name: string) => Buffer.from(vector(name).inner_hex!, 'hex')

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
-import {decodeGeneve, DROP_REASONS, GenevePacket, hex64, type DropReason} from '../../src/appliance/geneve.js'
+import {decodeGeneve, DECODER_DROP_REASONS, GenevePacket, hex64, type DropReason} from '../../src/appliance/geneve.js'
 import {payload, vectors} from '../helpers/vectors.js'
 
 /** What each scapy vector's stated reason means in this decoder's drop counters. */
@@ -69,7 +69,7 @@ describe('GENEVE decoder on hostile input', () => {
     fc.assert(
       fc.property(fc.uint8Array({maxLength: 200}), (bytes) => {
         const {reason} = decode(bytes)
-        expect(reason === null || DROP_REASONS.includes(reason)).toBe(true)
+        expect(reason === null || DECODER_DROP_REASONS.includes(reason)).toBe(true)
       }),
       {numRuns: 5000},
     )

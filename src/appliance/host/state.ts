@@ -1,4 +1,4 @@
-import {link, mkdir, readFile, readlink, rm, writeFile} from 'node:fs/promises'
+import {link, mkdir, readFile, readlink, rm, rmdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {UserError} from '../../errors.js'
 
@@ -48,12 +48,11 @@ export interface HostLock {
  */
 export async function lockHost(): Promise<HostLock> {
   const dir = await stateDir()
-  await mkdir(dir, {recursive: true, mode: 0o700})
   const lockFile = join(dir, 'lock')
   const stateFile = join(dir, 'state.json')
   const mine: HostState = {pid: process.pid, since: new Date().toISOString(), sysctls: {}}
   const draft = join(dir, `lock.${process.pid}`)
-  await writeFile(draft, JSON.stringify({pid: process.pid}))
+  await writeDraft(dir, draft)
   try {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -89,7 +88,21 @@ export async function lockHost(): Promise<HostLock> {
     async release() {
       await rm(stateFile, {force: true})
       await rm(lockFile, {force: true})
+      // Nothing left on record: the folder goes too (unless another run's draft is in it already).
+      await rmdir(dir).catch(() => undefined)
     },
+  }
+}
+
+/** The draft lock, in a folder that a run stopping at that moment may just have removed: made again then. */
+async function writeDraft(dir: string, draft: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    await mkdir(dir, {recursive: true, mode: 0o700})
+    try {
+      return await writeFile(draft, JSON.stringify({pid: process.pid}))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw error
+    }
   }
 }
 

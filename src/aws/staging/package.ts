@@ -1,3 +1,4 @@
+import {rmSync} from 'node:fs'
 import {mkdtemp, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -53,6 +54,8 @@ async function inspect(file: string, source: string, architecture: Architecture)
  */
 export async function resolvePackage(requested: string | undefined, installation: string, architecture: Architecture): Promise<GwlbPackage> {
   const dir = await mkdtemp(join(tmpdir(), 'gwlb-package-'))
+  // The tarball is uploaded later in the run: the folder goes when the process does.
+  process.once('exit', () => rmSync(dir, {recursive: true, force: true}))
   if (requested === undefined) {
     const file = join(dir, 'gwlb.tgz')
     await packInstallation(installation, file)

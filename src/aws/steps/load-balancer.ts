@@ -13,6 +13,7 @@ import {BOOTSTRAP_LOG} from '../user-data.js'
 import {groupInstances} from './fleet.js'
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {errorCode, waitFor} from '../wait.js'
+import {GENEVE_PORT} from '../../generated/abi.js'
 
 /** Target group attributes that carry the spec's failover, stickiness and draining choices. */
 export function targetGroupAttributes(spec: DeploymentSpec): TargetGroupAttribute[] {
@@ -59,7 +60,7 @@ export const targetGroup: Step = {
     const name = names(ctx.spec, ctx.topology.region).targetGroup
     const {TargetGroups = []} = await ctx.aws.elb.send(new DescribeTargetGroupsCommand({Names: [name]})).catch(ignoreNotFound(['TargetGroupNotFoundException', 'TargetGroupNotFound']))
     const group = TargetGroups[0]
-    if (!group) return {resources: [], missing: [`target group ${name} (GENEVE 6081, ${ctx.spec.healthProtocol} health checks on ${ctx.spec.healthPort})`]}
+    if (!group) return {resources: [], missing: [`target group ${name} (GENEVE ${GENEVE_PORT}, ${ctx.spec.healthProtocol} health checks on ${ctx.spec.healthPort})`]}
     await ownedBy(ctx.aws, group.TargetGroupArn!, ctx.spec, `target group ${name}`)
     const {Attributes = []} = await ctx.aws.elb.send(new DescribeTargetGroupAttributesCommand({TargetGroupArn: group.TargetGroupArn}))
     return {resources: [{type: 'target-group', id: group.TargetGroupArn!, name}], missing: differences(attributePairs(Attributes, ctx.spec))}
@@ -72,7 +73,7 @@ export const targetGroup: Step = {
       const {TargetGroups} = await ctx.aws.elb.send(new CreateTargetGroupCommand({
         Name: name,
         Protocol: 'GENEVE',
-        Port: 6081,
+        Port: GENEVE_PORT,
         VpcId: ctx.spec.vpcId,
         TargetType: 'instance',
         HealthCheckProtocol: ctx.spec.healthProtocol,

@@ -4,6 +4,7 @@ import {
 import {done, names, unlessNotFound, type Step, type StepContext} from '../step.js'
 import {errorCode, retrying} from '../wait.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
+import {GENEVE_PORT} from '../../generated/abi.js'
 
 interface Rule {
   protocol: string
@@ -20,7 +21,7 @@ export const gwlbSourceCidrs = (ctx: StepContext) => ctx.spec.applianceSubnets.m
 
 function wanted(ctx: StepContext): Rule[] {
   return gwlbSourceCidrs(ctx).flatMap((cidr) => [
-    {protocol: 'udp', port: 6081, cidr},
+    {protocol: 'udp', port: GENEVE_PORT, cidr},
     {protocol: 'tcp', port: ctx.spec.healthPort, cidr},
   ])
 }
@@ -42,7 +43,7 @@ function stale(ctx: StepContext, permissions: IpPermission[]): Rule[] {
   const keep = wanted(ctx)
   const mine = `gwlb ${ctx.spec.name}`
   return permissions.flatMap((p) => {
-    const ours = (p.IpProtocol === 'udp' && p.FromPort === 6081) || (p.IpProtocol === 'tcp' && p.FromPort === ctx.spec.healthPort)
+    const ours = (p.IpProtocol === 'udp' && p.FromPort === GENEVE_PORT) || (p.IpProtocol === 'tcp' && p.FromPort === ctx.spec.healthPort)
     if (!ours || p.FromPort !== p.ToPort) return []
     return (p.IpRanges ?? []).filter((r) => r.Description === mine).map((r) => ({protocol: p.IpProtocol!, port: p.FromPort!, cidr: r.CidrIp!}))
   }).filter((r) => !keep.some((k) => k.protocol === r.protocol && k.port === r.port && k.cidr === r.cidr))
@@ -65,7 +66,7 @@ export const securityGroup: Step = {
       Filters: [{Name: 'vpc-id', Values: [ctx.spec.vpcId]}, {Name: 'group-name', Values: [name]}, deploymentFilter(ctx.spec.name)],
     }))
     const group = SecurityGroups.find((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === ctx.spec.name)
-    if (!group) return {resources: [], missing: [`security group ${name} (UDP 6081 and TCP ${ctx.spec.healthPort} from ${gwlbSourceCidrs(ctx).join(', ')})`]}
+    if (!group) return {resources: [], missing: [`security group ${name} (UDP ${GENEVE_PORT} and TCP ${ctx.spec.healthPort} from ${gwlbSourceCidrs(ctx).join(', ')})`]}
     const resources = [{type: 'security-group', id: group.GroupId!, name}]
     const absent = wanted(ctx).filter((rule) => !has(group.IpPermissions ?? [], rule))
     return {resources, missing: [...absent.map(describeRule), ...stale(ctx, group.IpPermissions ?? []).map(revokeRule)]}

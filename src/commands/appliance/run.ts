@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {availableParallelism} from 'node:os'
 import {startAppliance} from '../../appliance/appliance.js'
 import {DATA_PATH_KINDS} from '../../appliance/datapath/datapath.js'
-import {MAX_TUNNELS} from '../../appliance/datapath/tun/shared-counters.js'
+import {GENEVE_PORT, MAX_TUNNELS} from '../../generated/abi.js'
 import {interfaceNameProblem} from '../../appliance/host/names.js'
 import {parseListen, parseSources} from '../../cidr.js'
 import {UserError} from '../../errors.js'
@@ -17,7 +17,7 @@ function checkedInterface(name: string): string {
 
 export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
   static override summary = 'Run the GENEVE data plane on this GWLB appliance (root)'
-  static override description = `Receives GWLB traffic on UDP 6081, creates a gwi-X/gwo-X tunnel pair per GWLB endpoint (gwlbtun's names), forwards in two-arm (NAT egress) or one-arm (inspect and return) mode with its own nftables table, answers GWLB health checks, and undoes everything on SIGINT/SIGTERM.`
+  static override description = `Receives GWLB traffic on UDP ${GENEVE_PORT}, creates a gwi-X/gwo-X tunnel pair per GWLB endpoint (gwlbtun's names), forwards in two-arm (NAT egress) or one-arm (inspect and return) mode with its own nftables table, answers GWLB health checks, and undoes everything on SIGINT/SIGTERM.`
   static override enableJsonFlag = false
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -49,7 +49,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     'egress-interface': Flags.string({description: 'two-arm egress interface (default: the interface of the default route)', parse: async (v) => checkedInterface(v)}),
     'source-dest-check': Flags.string({description: 'auto: in two-arm mode on EC2, turn the instance\'s check off and restore it on exit', options: ['auto', 'skip'], default: 'auto'}),
     batch: Flags.integer({description: 'packets moved per system call batch', default: 64, min: 1, max: 256, hidden: true}),
-    'geneve-port': Flags.integer({description: 'UDP port for GENEVE (GWLB always uses 6081)', default: 6081, hidden: true}),
+    'geneve-port': Flags.integer({description: `UDP port for GENEVE (GWLB always uses ${GENEVE_PORT})`, default: GENEVE_PORT, hidden: true}),
   }
 
   async run(): Promise<void> {

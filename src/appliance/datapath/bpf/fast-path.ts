@@ -5,27 +5,14 @@ import {join} from 'node:path'
 import type {Ipv4Blocks} from '../../../cidr.js'
 import type {AnyDropReason, TrafficCounters} from '../../counters.js'
 import {native, PACKAGE_ROOT, type Native} from '../native.js'
-import {MAX_TUNNELS} from '../tun/shared-counters.js'
+import {COUNTER_LAYOUT, KERNEL_DROP_REASONS, MAX_SOURCES, PER_TUNNEL, SETTINGS_LAYOUT, SOURCE_PREFIX_LAYOUT, STATS_DROPS, STATS_NEW_FLOWS, TUNNEL_LAYOUT} from '../../../generated/abi.js'
 
 /** Built from native/bpf/gwlb.bpf.c by `npm run build`, shipped in the package. */
 export const BPF_OBJECT = join(PACKAGE_ROOT, 'prebuilds', 'bpf', 'gwlb.bpf.o')
 /** gwlb's tc filters have this priority on every interface ('gw'): found, replaced and removed by it alone. */
 export const TC_PRIORITY = 0x6777
 
-// Layouts shared with native/bpf/gwlb.bpf.c (numbers in host order: x64 and arm64 are little-endian);
-// test/unit/bpf-layout.test.ts holds them to the C.
-/**
- * stats: a packet and a byte count in and out per tunnel slot (0: all of them; 1…MAX_TUNNELS: the TUN path's
- * tunnel indexes), then the drops, then the flows added.
- */
-export const TUNNEL_SLOTS = MAX_TUNNELS + 1
-/** sources: the --allowed-sources blocks it takes at most. */
-export const MAX_SOURCES = 1024
-export const PER_TUNNEL = 2
-const DROPS = TUNNEL_SLOTS * PER_TUNNEL
-/** The drops the programs make themselves, in their order (the enum in gwlb.bpf.c). */
-export const DROP_REASONS: AnyDropReason[] = ['source-not-allowed', 'bad-version', 'options-overrun', 'option-overrun', 'unknown-critical-option', 'missing-aws-option', 'unsupported-protocol']
-const NEW_FLOWS = DROPS + DROP_REASONS.length
+// The maps' layouts are native/include/gwlb_abi.h's (numbers in host order: x64 and arm64 are little-endian).
 
 export interface FastPathSettings {
   /** The interface GENEVE arrives on (and leaves by). */
@@ -66,7 +53,7 @@ function possibleCpus(): number {
 export class FastPath {
   private readonly io: Native = native()
   private readonly cpus = possibleCpus()
-  private readonly counter = Buffer.alloc(16 * this.cpus)
+  private readonly counter = Buffer.alloc(COUNTER_LAYOUT.size * this.cpus)
   private readonly indexKey = Buffer.alloc(4)
   private madeClsact = false
   private counted = {at: -Infinity, live: 0, held: 0}
@@ -108,17 +95,17 @@ export class FastPath {
 
   private configure(): void {
     const {port, allowedSources} = this.settings
-    const config = Buffer.alloc(8)
-    config.writeUInt32LE(this.device, 0)
-    config.writeUInt16BE(port, 4)
-    config.writeUInt16LE(allowedSources ? 1 : 0, 6)
+    const config = Buffer.alloc(SETTINGS_LAYOUT.size)
+    config.writeUInt32LE(this.device, SETTINGS_LAYOUT.ifindex.offset)
+    config.writeUInt16BE(port, SETTINGS_LAYOUT.port.offset)
+    config.writeUInt16LE(allowedSources ? 1 : 0, SETTINGS_LAYOUT.checkSources.offset)
     this.io.bpfMap('update', this.maps.config!, Buffer.alloc(4), config)
     const blocks = allowedSources?.blocks ?? new Uint32Array()
     if (blocks.length / 2 > MAX_SOURCES) throw new Error(`--allowed-sources has ${blocks.length / 2} blocks, and the kernel path takes ${MAX_SOURCES} at most`)
     for (let i = 0; i < blocks.length; i += 2) {
-      const prefix = Buffer.alloc(8)
-      prefix.writeUInt32LE(popcount(blocks[i + 1]!), 0)
-      prefix.writeUInt32BE(blocks[i]!, 4)
+      const prefix = Buffer.alloc(SOURCE_PREFIX_LAYOUT.size)
+      prefix.writeUInt32LE(popcount(blocks[i + 1]!), SOURCE_PREFIX_LAYOUT.length.offset)
+      prefix.writeUInt32BE(blocks[i]!, SOURCE_PREFIX_LAYOUT.address.offset)
       this.io.bpfMap('update', this.maps.sources!, prefix, Buffer.from([1]))
     }
   }
@@ -159,7 +146,7 @@ export class FastPath {
   }
 
   drops(): Partial<Record<AnyDropReason, number>> {
-    return Object.fromEntries(DROP_REASONS.map((reason, i) => [reason, this.sum(DROPS + i)[0]]))
+    return Object.fromEntries(KERNEL_DROP_REASONS.map((reason, i) => [reason, this.sum(STATS_DROPS + i)[0]]))
   }
 
   /** Flows the kernel saw within the flow timeout (as of the last count). */
@@ -169,7 +156,7 @@ export class FastPath {
 
   /** Flows the LRU map let go to make room: all it was given, less what it holds (the programs never delete one). */
   evictions(): number {
-    return Math.max(0, this.sum(NEW_FLOWS)[0] - this.countFlows().held)
+    return Math.max(0, this.sum(STATS_NEW_FLOWS)[0] - this.countFlows().held)
   }
 
   /**
@@ -192,8 +179,8 @@ export class FastPath {
     let packets = 0
     let bytes = 0
     for (let cpu = 0; cpu < this.cpus; cpu++) {
-      packets += Number(this.counter.readBigUInt64LE(cpu * 16))
-      bytes += Number(this.counter.readBigUInt64LE(cpu * 16 + 8))
+      packets += Number(this.counter.readBigUInt64LE(cpu * COUNTER_LAYOUT.size + COUNTER_LAYOUT.packets.offset))
+      bytes += Number(this.counter.readBigUInt64LE(cpu * COUNTER_LAYOUT.size + COUNTER_LAYOUT.bytes.offset))
     }
     return [packets, bytes]
   }
@@ -225,8 +212,8 @@ function endpointKey(t: FastTunnel): Buffer {
 }
 
 function tunnelValue(ingressIfindex: number, index: number): Buffer {
-  const value = Buffer.alloc(8)
-  value.writeUInt32LE(ingressIfindex, 0)
-  value.writeUInt32LE(index, 4)
+  const value = Buffer.alloc(TUNNEL_LAYOUT.size)
+  value.writeUInt32LE(ingressIfindex, TUNNEL_LAYOUT.ifindex.offset)
+  value.writeUInt32LE(index, TUNNEL_LAYOUT.index.offset)
   return value
 }

@@ -1,6 +1,7 @@
 import {Ipv4Blocks} from '../../../cidr.js'
 import {FlowTable, type FlowInfo} from './flow-table.js'
-import {decodeGeneve, GENEVE_PORT, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from '../../geneve.js'
+import {decodeGeneve, GenevePacket, OUTER_HEADER_LENGTH, writeOuterHeaders} from '../../geneve.js'
+import {GENEVE_PORT, MAX_BATCH, MAX_SEGMENTS, RECV_FIELD, RECV_FIELD_COUNT} from '../../../generated/abi.js'
 import {errnoOf, native, type Native, type Watch} from '../native.js'
 import {SharedCounters, type CounterWriter} from './shared-counters.js'
 
@@ -87,7 +88,7 @@ export class DataPlane {
   private readonly tx: Buffer
   private readonly txLengths: Uint32Array
   /** Inner packets from the GWLB waiting to be written into their tunnels (offsets into rx), a batch call's worth. */
-  private readonly toTunnels = {fds: new Int32Array(this.io.maxBatch), offsets: new Uint32Array(this.io.maxBatch), lengths: new Uint32Array(this.io.maxBatch), count: 0}
+  private readonly toTunnels = {fds: new Int32Array(MAX_BATCH), offsets: new Uint32Array(MAX_BATCH), lengths: new Uint32Array(MAX_BATCH), count: 0}
   private readonly outOffsets: Uint32Array
   private readonly outLengths: Uint32Array
   private readonly outDestinations: Uint32Array
@@ -112,9 +113,9 @@ export class DataPlane {
     const batch = setup.batch
     // Not zeroed: the kernel fills what is read, and most of each 64 KB slot is never touched (nor resident).
     this.rx = Buffer.allocUnsafeSlow(RX_SLOT * batch)
-    this.rxMeta = new Uint32Array(this.io.recvMeta * batch)
+    this.rxMeta = new Uint32Array(RECV_FIELD_COUNT * batch)
     // A GSO packet read from a tunnel is cut into the slots after its own: room for a last one of them all.
-    const returning = batch + this.io.maxSegments
+    const returning = batch + MAX_SEGMENTS
     this.tx = Buffer.alloc(TX_SLOT * returning)
     this.txLengths = new Uint32Array(returning)
     this.outOffsets = new Uint32Array(returning)
@@ -157,7 +158,7 @@ export class DataPlane {
 
   private receiveFromGwlb(): void {
     const {rx, rxMeta, counters} = this
-    const stride = this.io.recvMeta
+    const stride = RECV_FIELD_COUNT
     const count = this.io.recvUdpBatch(this.udpFd, rx, RX_SLOT, HEADROOM, rxMeta, this.setup.batch)
     if (count === 0) return
     const now = flowClock()
@@ -165,9 +166,9 @@ export class DataPlane {
     for (let i = 0; i < count; i++) {
       const m = i * stride
       const start = i * RX_SLOT + HEADROOM
-      const length = rxMeta[m]!
+      const length = rxMeta[m + RECV_FIELD.length]!
       // Only the GWLB's own addresses may send: anything else is not even decoded.
-      if (allowed && !allowed.has(rxMeta[m + 1]!)) {
+      if (allowed && !allowed.has(rxMeta[m + RECV_FIELD.senderAddress]!)) {
         counters.received(length)
         counters.drop('source-not-allowed')
         continue
@@ -178,7 +179,7 @@ export class DataPlane {
         continue
       }
       // GRO (on the NIC) may have merged datagrams of one GWLB flow: each segment is a GENEVE packet of its own.
-      const segment = rxMeta[m + 4]! || length
+      const segment = rxMeta[m + RECV_FIELD.segment]! || length
       if (segment < length) counters.groMerged(Math.ceil(length / segment))
       const end = start + length
       let at = start
@@ -200,9 +201,9 @@ export class DataPlane {
     if (!flows.keyOf(rx, packet.innerOffset, packet.innerLength)) return counters.drop('not-ip')
     const tunnel = this.tunnelFor(packet.eniHigh, packet.eniLow)
     // Refreshed on every packet: cookies and GWLB nodes can change.
-    info.gwlbAddress = rxMeta[m + 1]!
-    info.gwlbPort = rxMeta[m + 2]!
-    info.localAddress = rxMeta[m + 3]!
+    info.gwlbAddress = rxMeta[m + RECV_FIELD.senderAddress]!
+    info.gwlbPort = rxMeta[m + RECV_FIELD.senderPort]!
+    info.localAddress = rxMeta[m + RECV_FIELD.localAddress]!
     info.tunnel = tunnel ? tunnel.index : 0
     info.worker = this.setup.worker
     if (!flows.remember(now, rx, offset, packet.headerLength, info)) return counters.drop('header-too-long')

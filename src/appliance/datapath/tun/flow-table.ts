@@ -1,4 +1,5 @@
 import {portsOffset} from '../../inner-packet.js'
+import {MAX_HEADER} from '../../../generated/abi.js'
 
 /**
  * Flows seen from the GWLB, keyed by the inner packet's protocol, addresses and ports (ordered so that a
@@ -10,8 +11,6 @@ import {portsOffset} from '../../inner-packet.js'
  * are re-used on sight; when a probe window is full, its least recently seen flow gives way.
  */
 
-/** Longest GENEVE header kept: AWS's is 40 bytes; this leaves room for 24 bytes of further options. */
-export const MAX_HEADER = 64
 const MAX_KEY = 37 // protocol + 2 × (16-byte address + 2-byte port)
 /** Bytes of one flow entry (key, header, times), a power of two so that entries never straddle cache lines. */
 const ENTRY_BYTES = 128

@@ -3,10 +3,10 @@ import pLimit from 'p-limit'
 import type {DataPath, DataPathEvents, TunnelState, TunnelView} from '../datapath.js'
 import {flowClock, type DataPlaneSetup, type FromWorker, type ToWorker} from './data-plane.js'
 import {FlowTable} from './flow-table.js'
-import {GENEVE_PORT} from '../../geneve.js'
+import {GENEVE_PORT, MAX_SEGMENTS, MAX_TUNNELS} from '../../../generated/abi.js'
 import {tunnelNames, type TunnelNames} from '../../host/names.js'
 import {native} from '../native.js'
-import {MAX_TUNNELS, SharedCounters} from './shared-counters.js'
+import {SharedCounters} from './shared-counters.js'
 import {batches} from '../../host/command-batch.js'
 import {run, writeSysctl} from '../../host/system.js'
 
@@ -142,7 +142,7 @@ export class Forwarder implements DataPath {
     await Promise.all(going.map((t) => this.destroyTunnel(t)))
     // Their interfaces go in one batch, then the queues close on devices that are gone already.
     await deleteLinks(going.flatMap((t) => [t.ingress, t.egress]))
-    for (const t of going) this.closeFds(t)
+    await Promise.all(going.map((t) => this.closeFds(t)))
     await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
       w.once('exit', () => resolve())
       w.postMessage({type: 'stop'} satisfies ToWorker)
@@ -239,7 +239,7 @@ export class Forwarder implements DataPath {
         await Promise.all([tunnel.ingress, tunnel.egress].map(async (name) => {
           await quietIpv6(name)
           await withoutQueue(name, this.options.log)
-          if (this.options.gso) await limitSegments(name, io.maxSegments, this.options.log)
+          if (this.options.gso) await limitSegments(name, MAX_SEGMENTS, this.options.log)
           io.linkUp(name, TUNNEL_MTU)
         }))
       }
@@ -250,7 +250,7 @@ export class Forwarder implements DataPath {
     } catch (error) {
       this.options.log(`tunnel ${tunnel.ingress}/${tunnel.egress} (eni-${tunnel.names.eniHex}) failed: ${(error as Error).message}`)
       tunnel.state = 'failed'
-      this.closeFds(tunnel)
+      void this.closeFds(tunnel)
       this.broadcast({type: 'tunnel-failed', eniHigh: tunnel.eniHigh, eniLow: tunnel.eniLow, reason: 'tunnel-failed'})
       // Forget the failure after a while, so that a later packet tries again.
       setTimeout(() => this.forget(tunnel), 5000).unref()
@@ -259,7 +259,7 @@ export class Forwarder implements DataPath {
     if (this.stopping) {
       // Stopped while it was being made: it never carried traffic; undo what its making did here.
       if (hooked) await this.options.onTunnelDown(tunnel).catch((error: Error) => this.options.log(`tunnel ${tunnel.ingress}: tear-down: ${error.message}`))
-      this.closeFds(tunnel)
+      void this.closeFds(tunnel)
       this.forget(tunnel)
       return
     }
@@ -289,18 +289,19 @@ export class Forwarder implements DataPath {
         }
       }
       // On the way out stop() deletes all interfaces at once: closing a queue deletes its interface alone.
-      if (!this.stopping) this.closeFds(tunnel)
+      if (!this.stopping) await this.closeFds(tunnel)
       this.forget(tunnel)
       if (wasUp) this.options.log(`tunnel down: ${tunnel.ingress}/${tunnel.egress}`)
     })()
     return tunnel.closed
   }
 
-  private closeFds(tunnel: Tunnel): void {
-    const io = native()
-    for (const fd of [...tunnel.ingressFds, ...tunnel.egressFds]) io.close(fd)
+  /** Off the event loop: the last queue's close unregisters the interface and waits for the kernel (~40 ms). */
+  private closeFds(tunnel: Tunnel): Promise<void> {
+    const fds = Int32Array.from([...tunnel.ingressFds, ...tunnel.egressFds])
     tunnel.ingressFds = []
     tunnel.egressFds = []
+    return new Promise((done) => native().closeInBackground(fds, done))
   }
 
   private forget(tunnel: Tunnel): void {

@@ -1,10 +1,9 @@
-import {DROP_REASONS} from '../../geneve.js'
+import {DECODER_DROP_REASONS} from '../../geneve.js'
+import {MAX_TUNNELS} from '../../../generated/abi.js'
 import {FORWARD_DROP_REASONS, emptyTraffic, type AnyDropReason, type TrafficCounters} from '../../counters.js'
 
-/** Tunnel indexes run from 1 to this (the index also picks a firewall mark and a routing table). */
-export const MAX_TUNNELS = 255
 
-const REASONS: readonly AnyDropReason[] = [...DROP_REASONS, ...FORWARD_DROP_REASONS]
+const REASONS: readonly AnyDropReason[] = [...DECODER_DROP_REASONS, ...FORWARD_DROP_REASONS]
 const TRAFFIC = 4 // packets in, bytes in, packets out, bytes out
 /** Flows whose reply was read by another worker than the one that received the request. */
 const CROSS = TRAFFIC + REASONS.length

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// The test run (`npm test` after the build, and .ci/run): the suites in two lanes at once, then the closing figures.
+//   provisioning: unit, CLI and AWS-emulator tests (CPU-bound: each test runs the real binary);
+//   data plane:   the network-namespace tests (mostly waiting on packets and timers), then the data-path suite
+//                 again with --datapath bpf on every appliance.
+// Each lane has its own vitest process and so its own moto server; namespaces are named by process, so the
+// lanes never meet. `--node-lines`: what differs by Node.js version (the native module, worker threads, the
+// SDK's HTTP, oclif, the lab's processes), on each line given (e.g. 22,24), two at once.
+// Prints each lane's output as it ends, the 15 slowest tests, and one "tests: N passed, N failed" line.
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const reports = mkdtempSync(join(tmpdir(), 'gwlb-test-reports-'))
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs')
+
+/** The netns files whose appliances take the data path from GWLB_TEST_DATAPATH (and do not pin one). */
+function dataPathSuite() {
+  const dir = join(root, 'test', 'netns')
+  return readdirSync(dir).filter((f) => f.endsWith('.test.ts')).filter((f) => {
+    const text = readFileSync(join(dir, f), 'utf8')
+    return /helpers\/(running-appliance|appliance-bed)\.js/.test(text) && !text.includes("'--datapath', 'bpf'")
+  }).map((f) => `test/netns/${f}`)
+}
+
+/** One vitest process; resolves with its exit status once its output has been printed whole. */
+function run(label, files, {env = {}, node = [process.execPath]} = {}) {
+  const report = join(reports, `${label.replace(/\W+/g, '-')}.json`)
+  const child = spawn(node[0], [...node.slice(1), vitest, 'run', ...files, '--reporter=default', '--reporter=json', `--outputFile=${report}`], {
+    cwd: root, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  const started = Date.now()
+  return new Promise((resolve) => child.once('close', (status) => {
+    process.stdout.write(`\n===== ${label}: exit ${status} after ${Math.round((Date.now() - started) / 1000)} s =====\n${output}`)
+    resolve(status)
+  }))
+}
+
+/** Several lanes at once; each lane's runs one after another. */
+async function lanes(...list) {
+  const statuses = await Promise.all(list.map(async (lane) => {
+    const out = []
+    for (const step of lane) out.push(await run(...step))
+    return out
+  }))
+  return statuses.flat()
+}
+
+function summary() {
+  const tests = []
+  for (const file of readdirSync(reports)) {
+    const lane = file.replace(/\.json$/, '')
+    const data = JSON.parse(readFileSync(join(reports, file), 'utf8'))
+    for (const f of data.testResults)
+      for (const t of f.assertionResults) tests.push({lane, file: f.name.replace(root, ''), title: t.fullName ?? t.title, status: t.status, ms: t.duration ?? 0})
+  }
+  console.log('\n15 slowest tests:')
+  for (const t of [...tests].sort((a, b) => b.ms - a.ms).slice(0, 15)) console.log(`  ${(t.ms / 1000).toFixed(1).padStart(6)} s  ${t.lane}  ${t.file} › ${t.title}`)
+  const failed = tests.filter((t) => t.status === 'failed')
+  for (const t of failed) console.log(`  FAILED ${t.lane}  ${t.file} › ${t.title}`)
+  const passed = tests.filter((t) => t.status === 'passed').length
+  const skipped = tests.filter((t) => t.status !== 'passed' && t.status !== 'failed').length
+  console.log(`tests: ${passed} passed, ${failed.length} failed, ${skipped} skipped`)
+}
+
+const nodeLines = process.argv.find((a) => a.startsWith('--node-lines='))?.split('=')[1]?.split(',').filter(Boolean)
+let statuses
+if (nodeLines) {
+  const perLine = ['test/unit', 'test/cli.test.ts', 'test/aws/init.test.ts', 'test/netns/gwlb-lab.test.ts']
+  statuses = await lanes(...nodeLines.map((line) => [[`node ${line}`, perLine, {node: ['npx', '-y', '-p', `node@${line}`, '--', 'node']}]]))
+} else {
+  statuses = await lanes(
+    [['provisioning', ['test/unit', 'test/aws', 'test/cli.test.ts', 'test/appliance-install.test.ts']]],
+    [['data plane', ['test/netns']], ['data plane, --datapath bpf', dataPathSuite(), {env: {GWLB_TEST_DATAPATH: 'bpf'}}]],
+  )
+}
+summary()
+rmSync(reports, {recursive: true, force: true})
+process.exit(statuses.every((s) => s === 0) ? 0 : 1)
