@@ -521,55 +521,6 @@ static napi_value bpf_count(napi_env env, napi_callback_info info) {
   return counts;
 }
 
-// closeInBackground(fds, done): the closes run on a libuv pool thread. Closing a TUN device's last queue
-// unregisters it, which waits for an RCU grace period (tens of ms each): on the loop, hundreds of them at
-// once would keep the health port from answering.
-typedef struct {
-  napi_async_work work;
-  napi_ref done;
-  int32_t *fds;
-  size_t count;
-} background_close;
-
-static void close_all(napi_env env, void *data) {
-  background_close *c = data;
-  for (size_t i = 0; i < c->count; i++) close(c->fds[i]);
-}
-
-static void closed_all(napi_env env, napi_status status, void *data) {
-  background_close *c = data;
-  napi_value done, global;
-  napi_get_reference_value(env, c->done, &done);
-  napi_get_global(env, &global);
-  napi_call_function(env, global, done, 0, NULL, NULL);
-  napi_delete_reference(env, c->done);
-  napi_delete_async_work(env, c->work);
-  free(c->fds);
-  free(c);
-}
-
-static napi_value close_in_background(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  napi_typedarray_type type;
-  size_t count;
-  void *data;
-  napi_get_typedarray_info(env, argv[0], &type, &count, &data, NULL, NULL);
-  if (type != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "closeInBackground takes an Int32Array of fds");
-    return NULL;
-  }
-  background_close *c = calloc(1, sizeof *c);
-  c->fds = malloc(count * sizeof(int32_t) + 1);
-  memcpy(c->fds, data, count * sizeof(int32_t));
-  c->count = count;
-  napi_create_reference(env, argv[1], 1, &c->done);
-  napi_value name;
-  napi_create_string_utf8(env, "gwlb:close", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, close_all, closed_all, c, &c->work);
-  napi_queue_async_work(env, c->work);
-  return NULL;
-}
-
 #define DECLARE_FUNCTION(js, c, signature, doc) static napi_value c(napi_env env, napi_callback_info info);
 GWLB_NATIVE_FUNCTIONS(DECLARE_FUNCTION)
 #define EXPORT_FUNCTION(js, c, signature, doc) {#js, NULL, c, NULL, NULL, NULL, napi_default, NULL},

@@ -98,8 +98,6 @@
     "(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, destinations: Uint32Array, count: number): number", \
     "Packets sent.")                                                                                               \
   X(close, close_fd, "(fd: number): void", "Closes a file descriptor.")                                            \
-  X(closeInBackground, close_in_background, "(fds: Int32Array, done: () => void): void",                           \
-    "Closes the fds on a libuv pool thread, then calls done on the loop: a TUN queue's close waits for the kernel (an RCU grace period), which would stall the loop.") \
   X(watch, watch, "(fd: number, onReadable: (status: number) => void): Watch",                                     \
     "onReadable(status): status < 0 (a libuv error) once the fd can no longer be polled, e.g. its TUN interface is gone.") \
   X(unwatch, unwatch, "(watch: Watch): void", "Stops watching.")                                                    \

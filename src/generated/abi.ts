@@ -107,8 +107,6 @@ export interface Native {
   sendRawBatch(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, destinations: Uint32Array, count: number): number
   /** Closes a file descriptor. */
   close(fd: number): void
-  /** Closes the fds on a libuv pool thread, then calls done on the loop: a TUN queue's close waits for the kernel (an RCU grace period), which would stall the loop. */
-  closeInBackground(fds: Int32Array, done: () => void): void
   /** onReadable(status): status < 0 (a libuv error) once the fd can no longer be polled, e.g. its TUN interface is gone. */
   watch(fd: number, onReadable: (status: number) => void): Watch
   /** Stops watching. */

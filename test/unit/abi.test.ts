@@ -28,7 +28,7 @@ describe('the C/TypeScript ABI', () => {
     const generated = readFileSync(new URL('src/generated/abi.ts', root), 'utf8')
     const declared = generated.slice(generated.indexOf('export interface Native {'))
     const listed = [...declared.matchAll(/^ {2}(\w+)\(/gm)].map((m) => m[1])
-    expect(listed).toContain('closeInBackground')
+    expect(listed).toContain('bpfCountSince')
     expect(Object.getOwnPropertyNames(native()).sort()).toEqual(listed.sort())
   })
 })

@@ -142,7 +142,7 @@ export class Forwarder implements DataPath {
     await Promise.all(going.map((t) => this.destroyTunnel(t)))
     // Their interfaces go in one batch, then the queues close on devices that are gone already.
     await deleteLinks(going.flatMap((t) => [t.ingress, t.egress]))
-    await Promise.all(going.map((t) => this.closeFds(t)))
+    for (const t of going) this.closeFds(t)
     await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
       w.once('exit', () => resolve())
       w.postMessage({type: 'stop'} satisfies ToWorker)
@@ -250,7 +250,7 @@ export class Forwarder implements DataPath {
     } catch (error) {
       this.options.log(`tunnel ${tunnel.ingress}/${tunnel.egress} (eni-${tunnel.names.eniHex}) failed: ${(error as Error).message}`)
       tunnel.state = 'failed'
-      void this.closeFds(tunnel)
+      this.closeFds(tunnel)
       this.broadcast({type: 'tunnel-failed', eniHigh: tunnel.eniHigh, eniLow: tunnel.eniLow, reason: 'tunnel-failed'})
       // Forget the failure after a while, so that a later packet tries again.
       setTimeout(() => this.forget(tunnel), 5000).unref()
@@ -259,7 +259,7 @@ export class Forwarder implements DataPath {
     if (this.stopping) {
       // Stopped while it was being made: it never carried traffic; undo what its making did here.
       if (hooked) await this.options.onTunnelDown(tunnel).catch((error: Error) => this.options.log(`tunnel ${tunnel.ingress}: tear-down: ${error.message}`))
-      void this.closeFds(tunnel)
+      this.closeFds(tunnel)
       this.forget(tunnel)
       return
     }
@@ -288,20 +288,25 @@ export class Forwarder implements DataPath {
           this.options.log(`tunnel ${tunnel.ingress}: tear-down: ${(error as Error).message}`)
         }
       }
-      // On the way out stop() deletes all interfaces at once: closing a queue deletes its interface alone.
-      if (!this.stopping) await this.closeFds(tunnel)
+      // On the way out stop() deletes all interfaces at once. Here too the interfaces go first, through `ip`
+      // (the kernel's unregistering waits ~40 ms each, there), then the queues close on devices that are gone:
+      // a queue closed first would make that wait here, or in the exec of any child forked meanwhile (which
+      // holds the queue until it execs), blocking the loop that answers health checks.
+      if (!this.stopping) {
+        await Promise.all([tunnel.ingress, tunnel.egress].map((name) => batches.ip4.run(`link del dev ${name}`).catch(() => undefined)))
+        this.closeFds(tunnel)
+      }
       this.forget(tunnel)
       if (wasUp) this.options.log(`tunnel down: ${tunnel.ingress}/${tunnel.egress}`)
     })()
     return tunnel.closed
   }
 
-  /** Off the event loop: the last queue's close unregisters the interface and waits for the kernel (~40 ms). */
-  private closeFds(tunnel: Tunnel): Promise<void> {
-    const fds = Int32Array.from([...tunnel.ingressFds, ...tunnel.egressFds])
+  private closeFds(tunnel: Tunnel): void {
+    const io = native()
+    for (const fd of [...tunnel.ingressFds, ...tunnel.egressFds]) io.close(fd)
     tunnel.ingressFds = []
     tunnel.egressFds = []
-    return new Promise((done) => native().closeInBackground(fds, done))
   }
 
   private forget(tunnel: Tunnel): void {

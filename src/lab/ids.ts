@@ -1,0 +1,95 @@
+import {execFile} from 'node:child_process'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {promisify} from 'node:util'
+import {UserError} from '../errors.js'
+import {MONITOR} from '../appliance/host/inspection.js'
+
+/**
+ * Suricata in the lab: one engine per appliance namespace, on that appliance's inspection hook (`--inspect`):
+ * af-packet on the monitor interface (ids) or NFQUEUE (ips). Its alerts (eve.json) stay in the lab's folder.
+ */
+export type IdsMode = 'ids' | 'ips'
+export const IDS_MODES: readonly IdsMode[] = ['ids', 'ips']
+
+export interface LabIds {
+  mode: IdsMode
+  /** The rules the engines load (the lab's own copy). */
+  rules: string
+  /** NFQUEUE queues (ips): one per engine thread. */
+  queues: number
+}
+
+/** The example rules gwlb ships: an alert on `uid=0(root)` in any packet, a drop of HTTP to Host blocked.example. */
+export const EXAMPLE_RULES = fileURLToPath(new URL('../../assets/lab-ids.rules', import.meta.url))
+const SURICATA_CONFIG = '/etc/suricata/suricata.yaml'
+
+/** The appliance flags that put the hook where this engine looks. */
+export const inspectArgs = (ids: LabIds) => ['--inspect', ids.mode, '--inspect-queues', String(ids.queues)]
+
+/** `suricata …` for an appliance, its logs (eve.json) and control socket in `dir`. */
+export function suricataArgv(ids: LabIds, dir: string): string[] {
+  const capture = ids.mode === 'ips' ? Array.from({length: ids.queues}, (_, q) => ['-q', String(q)]).flat() : [`--af-packet=${MONITOR}`]
+  // -k none: the copies and queued packets may carry partial checksums (offloads), which are not errors here.
+  return ['suricata', '-c', SURICATA_CONFIG, '-S', ids.rules, '-l', dir, '-k', 'none', '--pidfile', join(dir, 'suricata.pid'),
+    '--set', `unix-command.filename=${join(dir, 'suricata.sock')}`, ...capture]
+}
+
+/**
+ * Refuses a rules file Suricata would not load, naming the line, before anything changes (Suricata's own test
+ * mode, which loads the rules and exits).
+ */
+export async function checkRules(file: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'gwlb-rules-'))
+  try {
+    await promisify(execFile)('suricata', ['-T', '-c', SURICATA_CONFIG, '-S', file, '-l', dir, '--set', 'unix-command.enabled=no'])
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & {stderr?: string; stdout?: string}
+    if (e.code === 'ENOENT') throw new UserError('Suricata is not installed', 'install it (Debian 12: apt-get install -t bookworm-backports suricata), or leave --ids out')
+    const said = `${e.stderr ?? ''}${e.stdout ?? ''}`.split('\n').find((l) => /error parsing signature|E: /.test(l)) ?? e.message
+    throw new UserError(`${file}: Suricata refuses these rules: ${said.replace(/^E: [\w-]+: /, '').trim()}`, 'fix the rule, then run this again; nothing was changed')
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+
+export interface LabAlert {
+  time: string
+  appliance: string
+  signatureId: number
+  signature: string
+  action: string
+  protocol: string
+  source: string
+  destination: string
+}
+
+interface EveAlert {
+  timestamp: string
+  event_type: string
+  proto: string
+  src_ip: string
+  src_port?: number
+  dest_ip: string
+  dest_port?: number
+  alert: {action: string; signature_id: number; signature: string}
+}
+
+const endpoint = (ip: string, port?: number) => (port === undefined ? ip : ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`)
+
+/** The alerts in an appliance's eve.json, oldest first. */
+export async function readAlerts(eve: string, appliance: string): Promise<LabAlert[]> {
+  const text = await readFile(eve, 'utf8').catch(() => '')
+  const alerts: LabAlert[] = []
+  for (const line of text.split('\n')) {
+    if (!line.includes('"event_type":"alert"')) continue
+    const e = JSON.parse(line) as EveAlert
+    alerts.push({
+      time: e.timestamp, appliance, signatureId: e.alert.signature_id, signature: e.alert.signature, action: e.alert.action,
+      protocol: e.proto, source: endpoint(e.src_ip, e.src_port), destination: endpoint(e.dest_ip, e.dest_port),
+    })
+  }
+  return alerts
+}
