@@ -8,6 +8,7 @@ import {selectDataPath} from './datapath/select.js'
 import {errnoOf} from './datapath/native.js'
 import {HealthServer, ReportServer, type HealthFormat, type HealthReport, type Readiness} from './health/server.js'
 import {runHook} from './host/hooks.js'
+import {Inspection, type InspectFail, type InspectMode} from './host/inspection.js'
 import {Rules} from './host/rules.js'
 import type {SourceDestCheck} from './host/source-dest-check.js'
 import {instanceSubnet} from './host/imds.js'
@@ -50,6 +51,8 @@ export interface ApplianceOptions {
   sourceDestCheck: 'auto' | 'skip'
   /** UDP port for GENEVE; 6081 everywhere but in tests. */
   genevePort?: number
+  /** Where an inspection engine sees the forwarded traffic (ids: a copy on the monitor interface; ips: NFQUEUE), and what its absence means. */
+  inspect: {mode: InspectMode; queues: number; fail: InspectFail}
   log(message: string): void
 }
 
@@ -73,9 +76,12 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     options.log(`--idle-timeout ${options.idleTimeout} is not longer than --flow-timeout ${options.flowTimeout}: a tunnel may go while a flow through it is alive (its next packet makes it again)`)
   const egressInterface = await egressFor(options)
   // One appliance per network namespace, and what a dead one left is undone before anything else.
+  if (options.inspect.mode !== 'off' && !options.rules)
+    throw new UserError(`--inspect ${options.inspect.mode} needs gwlb's own rules (its hook is one of them)`, 'leave out --no-rules, or hook your engine up in an --on-create hook with --inspect off', 'usage')
+  const inspection = options.inspect.mode === 'off' ? undefined : new Inspection({...options.inspect, log: options.log})
   const host = await lockHost()
   await restoreSysctls(host.left)
-  const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log: options.log, onOriginals: host.record}) : undefined
+  const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log: options.log, onOriginals: host.record, inspection}) : undefined
   const sourceDest = await sourceDestFor(options)
   const sources = await sourcesFor(options)
   const failure = failureSignal()
@@ -84,8 +90,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
   let status: Readiness = 'starting'
   const started = Date.now()
-  const report = () => healthReport(options, dataPath, status, started)
-  const servers = await openHttpPorts(options, () => status, report, sources.blocks).catch(async (error: unknown) => {
+  // --inspect-fail closed: no engine attached, no new flows (the GWLB sends them to another appliance).
+  const readiness = (): Readiness => (status === 'ready' && inspection?.refusesTraffic ? 'uninspected' : status)
+  const report = () => healthReport(options, dataPath, readiness(), started, inspection)
+  const servers = await openHttpPorts(options, readiness, report, sources.blocks).catch(async (error: unknown) => {
     await host.release()
     throw error
   })
@@ -109,7 +117,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   status = 'ready'
   const via = egressInterface && natEgress(options.mode) ? ` via ${egressInterface}` : ''
   const metrics = options.metricsListen ? `, report and metrics on ${listenText(options.metricsListen)}` : ''
-  options.log(`ready: GENEVE on UDP ${options.genevePort ?? GENEVE_PORT} ${sources.text} through ${dataPath.description}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}`)
+  const inspected = inspection ? `, ${inspection.description}` : ''
+  options.log(`ready: GENEVE on UDP ${options.genevePort ?? GENEVE_PORT} ${sources.text} through ${dataPath.description}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}${inspected}`)
   return {report, stop, failed: failure.failed}
 }
 
@@ -209,9 +218,10 @@ function tunnelService(options: ApplianceOptions, rules: Rules | undefined, sour
   }
 }
 
-function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Readiness, started: number): HealthReport {
+function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Readiness, started: number, inspection: Inspection | undefined): HealthReport {
   const {counters} = dataPath
   return {
+    inspection: inspection?.status,
     status,
     mode: options.mode,
     workers: options.workers,

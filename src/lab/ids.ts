@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 import {UserError} from '../errors.js'
-import {MONITOR} from '../appliance/host/inspection.js'
+import {MONITOR, type InspectFail} from '../appliance/host/inspection.js'
 
 /**
  * Suricata in the lab: one engine per appliance namespace, on that appliance's inspection hook (`--inspect`):
@@ -20,6 +20,8 @@ export interface LabIds {
   rules: string
   /** NFQUEUE queues (ips): one per engine thread. */
   queues: number
+  /** What an appliance does while its engine is not attached. */
+  fail: InspectFail
 }
 
 /** The example rules gwlb ships: an alert on `uid=0(root)` in any packet, a drop of HTTP to Host blocked.example. */
@@ -27,7 +29,7 @@ export const EXAMPLE_RULES = fileURLToPath(new URL('../../assets/lab-ids.rules',
 const SURICATA_CONFIG = '/etc/suricata/suricata.yaml'
 
 /** The appliance flags that put the hook where this engine looks. */
-export const inspectArgs = (ids: LabIds) => ['--inspect', ids.mode, '--inspect-queues', String(ids.queues)]
+export const inspectArgs = (ids: LabIds) => ['--inspect', ids.mode, '--inspect-queues', String(ids.queues), '--inspect-fail', ids.fail]
 
 /** `suricata …` for an appliance, its logs (eve.json) and control socket in `dir`. */
 export function suricataArgv(ids: LabIds, dir: string): string[] {
@@ -48,8 +50,10 @@ export async function checkRules(file: string): Promise<void> {
   } catch (error) {
     const e = error as NodeJS.ErrnoException & {stderr?: string; stdout?: string}
     if (e.code === 'ENOENT') throw new UserError('Suricata is not installed', 'install it (Debian 12: apt-get install -t bookworm-backports suricata), or leave --ids out')
-    const said = `${e.stderr ?? ''}${e.stdout ?? ''}`.split('\n').find((l) => /error parsing signature|E: /.test(l)) ?? e.message
-    throw new UserError(`${file}: Suricata refuses these rules: ${said.replace(/^E: [\w-]+: /, '').trim()}`, 'fix the rule, then run this again; nothing was changed')
+    const output = `${e.stderr ?? ''}${e.stdout ?? ''}`
+    const why = /^E: [\w-]+: (.*)$/m.exec(output)?.[1] ?? e.message.split('\n')[0]
+    const line = / at line (\d+)$/m.exec(output)?.[1]
+    throw new UserError(`${file}${line ? `, line ${line}` : ''}: Suricata refuses it: ${why}`, 'fix the rule, then run this again; nothing was changed')
   } finally {
     await rm(dir, {recursive: true, force: true})
   }

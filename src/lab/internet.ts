@@ -34,7 +34,7 @@ function paced(res: ServerResponse, total: number, rate: number): void {
 
 /**
  * The lab's "internet" host: HTTP on port 80 (`/` says which address the request came from — an appliance's
- * egress address in two-arm mode; `/bytes/N` sends N bytes, `?rate=R` at R bytes a second; a POST answers the
+ * egress address in two-arm mode; `/id` answers as `id` run by root does; `/bytes/N` sends N bytes, `?rate=R` at R bytes a second; a POST answers the
  * length and SHA-256 of its body) and a UDP echo on port 7, over IPv4 and IPv6. ICMP echo is the kernel's.
  */
 export async function serveInternet(log: (line: string) => void): Promise<() => void> {
@@ -48,6 +48,8 @@ export async function serveInternet(log: (line: string) => void): Promise<() => 
       return
     }
     const url = new URL(req.url ?? '/', 'http://internet')
+    // What an inspection engine's rules look for: a command's answer as root (the test of testmynids.org).
+    if (url.pathname === '/id') return void res.writeHead(200, {'content-type': 'text/plain'}).end('uid=0(root) gid=0(root) groups=0(root)\n')
     const bytes = /^\/bytes\/(\d{1,10})$/.exec(url.pathname)
     if (!bytes) return void res.writeHead(200, {'content-type': 'text/plain'}).end(`hello from the internet: you came from ${from}\n`)
     const total = Number(bytes[1])

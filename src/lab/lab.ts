@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {closeSync, openSync} from 'node:fs'
-import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {copyFile, mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {get} from 'node:http'
 import {createServer} from 'node:net'
 import {constants} from 'node:os'
@@ -12,6 +12,8 @@ import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePid
 import {ADDRESSES, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theLab, type LabSettings} from './plan.js'
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
+import {checkRules, inspectArgs, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
+import {MONITOR} from '../appliance/host/inspection.js'
 
 const ROOT = process.env.GWLB_LAB_DIR ?? '/run/gwlb-lab'
 const GWLB_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -83,10 +85,14 @@ async function lock(lab: string): Promise<() => Promise<void>> {
 }
 
 /** A lab node's service: started in its namespace, detached from this command, its output in the lab folder. */
-function startService(lab: string, node: string, argv: string[], env: Record<string, string> = {}): number {
-  const log = openSync(logOf(lab, node), 'a')
+function startService(lab: string, node: string, argv: string[], env: Record<string, string> = {}, log = node): number {
+  return startProcess(lab, node, [process.execPath, ...argv], env, log)
+}
+
+function startProcess(lab: string, node: string, command: string[], env: Record<string, string>, logName: string): number {
+  const log = openSync(logOf(lab, logName), 'a')
   try {
-    const child = spawn('ip', ['netns', 'exec', namespaceOf(lab, node), process.execPath, ...argv], {
+    const child = spawn('ip', ['netns', 'exec', namespaceOf(lab, node), ...command], {
       detached: true, stdio: ['ignore', log, log], env: {...process.env, NO_COLOR: '1', ...env},
     })
     child.unref()
@@ -98,7 +104,32 @@ function startService(lab: string, node: string, argv: string[], env: Record<str
 
 function applianceArgv(s: LabSettings): string[] {
   return [GWLB_BIN, 'appliance', 'run', '--mode', s.mode, '--health-port', String(s.health.port), '--allowed-sources', ADDRESSES.applianceSubnet,
-    '--source-dest-check', 'skip', ...(natEgress(s.mode) ? ['--egress-interface', 'eth1'] : []), ...s.applianceArgs]
+    '--source-dest-check', 'skip', ...(natEgress(s.mode) ? ['--egress-interface', 'eth1'] : []), ...(s.ids ? inspectArgs(s.ids) : []), ...s.applianceArgs]
+}
+
+/** Where an appliance's engine keeps its logs (eve.json), pid and control socket. */
+const idsDirOf = (lab: string, node: string) => join(dirOf(lab), 'ids', node)
+/** The lab's own copy of the rules the engines load (a later change of the operator's file changes nothing by itself). */
+const rulesOf = (lab: string) => join(dirOf(lab), 'ids.rules')
+
+/** Starts Suricata in the appliance's namespace, on its inspection hook. */
+async function startEngine(s: LabSettings, ids: LabIds, node: string): Promise<number> {
+  await mkdir(idsDirOf(s.name, node), {recursive: true})
+  return startProcess(s.name, node, suricataArgv(ids, idsDirOf(s.name, node)), {}, `${node}-suricata`)
+}
+
+/** Whether the appliance has made its hook: the monitor interface (ids; NFQUEUE needs nothing made first). */
+async function hookMade(ids: LabIds, appliancePid: number): Promise<boolean> {
+  return ids.mode === 'ips' || new RegExp(`^\\s*${MONITOR}:`, 'm').test(await readFile(`/proc/${appliancePid}/net/dev`, 'utf8'))
+}
+
+/** Whether an appliance's engine has hold of its hook: its packet socket (ids) or every queue (ips), as its namespace's /proc says. */
+async function engineAttached(ids: LabIds, pid: number): Promise<boolean> {
+  if (ids.mode === 'ips') {
+    const queues = (await readFile(`/proc/${pid}/net/netfilter/nfnetlink_queue`, 'utf8')).trim().split('\n').filter(Boolean)
+    return queues.length >= ids.queues
+  }
+  return (await readFile(`/proc/${pid}/net/packet`, 'utf8')).trim().split('\n').length > 1
 }
 
 /** Starts appliance-i's `gwlb appliance run`, its state kept in the lab's folder. */
@@ -178,8 +209,14 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
     if (running?.phase === 'up' && (await isStandIn(running.pids.gwlb)))
       throw new UserError(`${theLab(s.name)} is up (since ${running.since})`, `use it (gwlb lab status${nameArg(s.name)}), or take it down first with \`gwlb lab down${nameArg(s.name)}\``, 'refused')
     if ((await teardown(s.name)).length) progress('removed what an earlier lab left behind')
+    // A rules file Suricata would not load is refused before anything is built.
+    if (s.ids) await checkRules(s.ids.rules)
     const state: LabState = {settings: s, phase: 'building', since: new Date().toISOString(), pids: {}}
     await mkdir(join(dirOf(s.name), 'state'), {recursive: true})
+    if (s.ids) {
+      await copyFile(s.ids.rules, rulesOf(s.name))
+      state.settings = {...s, ids: {...s.ids, rules: rulesOf(s.name)}}
+    }
     await writeState(state)
     try {
       progress(`network: ${nodesOf(s).length} namespaces`)
@@ -191,6 +228,20 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
       progress(`GWLB stand-in, internet host and ${s.appliances} appliance(s) (${s.mode}) starting`)
       await until(s.name, 'gwlb', () => isStandIn(state.pids.gwlb), async () => Boolean(await ask(s.name, '/status')), {...COMING_UP, abort: abort.signal})
       await routeThroughEndpoint(s)
+      // The engines before the health checks: an appliance that fails closed answers 503 until its engine is there.
+      const ids = state.settings.ids
+      if (ids) {
+        progress(`Suricata (${ids.mode}) on ${s.appliances} appliance(s)`)
+        for (const node of applianceNodes(s.appliances)) {
+          await until(s.name, node, () => isAppliance(state.pids[node]), () => hookMade(ids, state.pids[node]!), {...COMING_UP, abort: abort.signal})
+          state.pids[`${node}-suricata`] = await startEngine(s, ids, node)
+        }
+        await writeState(state)
+        for (const node of applianceNodes(s.appliances)) {
+          const pid = state.pids[`${node}-suricata`]!
+          await until(s.name, `${node}-suricata`, () => isProcess(pid, 'suricata'), () => engineAttached(ids, pid), {...COMING_UP, abort: abort.signal})
+        }
+      }
       for (const [i, node] of applianceNodes(s.appliances).entries())
         await until(s.name, node, () => isAppliance(state.pids[node]), answers(s, i + 1), {...COMING_UP, abort: abort.signal})
       state.phase = 'up'
@@ -232,6 +283,7 @@ async function teardown(lab: string): Promise<string[]> {
   await terminate(async () => (await Promise.all(namespaces.map(namespacePids))).flat())
   for (const ns of namespaces) await deleteNamespace(ns)
   await rm(join(dirOf(lab), 'state'), {recursive: true, force: true})
+  await rm(join(dirOf(lab), 'ids'), {recursive: true, force: true})
   await rm(controlOf(lab), {force: true})
   return namespaces
 }
@@ -340,6 +392,15 @@ export const labHeal = (lab: string, node: string, wait: boolean) =>
       {during: 'as it started again', then: `the lab stays up without it; fix what its log says and run \`gwlb lab heal ${node}\` again`})
     return started
   })
+
+/** The engines' alerts, all appliances', oldest first. */
+export async function labAlerts(lab: string): Promise<LabAlert[]> {
+  requireRoot()
+  const state = await upState(lab)
+  if (!state.settings.ids) throw new UserError(`${theLab(lab)} runs no inspection engine`, `bring it up with one: gwlb lab down${nameArg(lab)}, then gwlb lab up${nameArg(lab)} --ids suricata`)
+  const alerts = await Promise.all(applianceNodes(state.settings.appliances).map((node) => readAlerts(join(idsDirOf(lab, node), 'eve.json'), node)))
+  return alerts.flat().sort((a, b) => a.time.localeCompare(b.time))
+}
 
 /** Runs a command in a node's namespace, with this terminal; resolves to its exit code. */
 export async function labExec(lab: string, node: string, command: string[]): Promise<number> {

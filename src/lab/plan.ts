@@ -2,6 +2,7 @@ import type {Mode} from '../mode.js'
 import type {Stickiness} from './flows.js'
 import type {HealthCheckSettings} from './health-checks.js'
 import type {Failover} from './stand-in.js'
+import type {LabIds} from './ids.js'
 
 /** What `gwlb lab up` was asked for; kept in the lab's folder, so that fail/heal/status see the same lab. */
 export interface LabSettings {
@@ -13,6 +14,8 @@ export interface LabSettings {
   health: HealthCheckSettings
   /** Extra `gwlb appliance run` flags, after `--`. */
   applianceArgs: string[]
+  /** Suricata on every appliance (--ids suricata). */
+  ids?: LabIds
 }
 
 export const MAX_APPLIANCES = 50

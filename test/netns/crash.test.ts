@@ -69,6 +69,19 @@ describeAsRoot('gwlb appliance run under stress: kill -9, churn of endpoints, a 
     expect(bed.appliance.run('nft', 'list', 'tables')).not.toMatch(/gwlb/)
   })
 
+  it('an inspecting appliance killed -9: the next start finds its hook and removes it, for ips and for ids', async () => {
+    for (const [inspect, left] of [['ips', /iptables-nft chain gwlb-inspect, ip6tables-nft chain gwlb-inspect/], ['ids', /table ip gwlb, table ip6 gwlb, interface gwlb-mon/]] as const) {
+      await bed.start('--mode', 'one-arm', '--inspect', inspect)
+      await bothEndpoints([[ENI_A, CLIENT_A]], 1)
+      await kill9()
+      await bed.start('--mode', 'one-arm')
+      expect(bed.output).toMatch(left)
+      expect(bed.appliance.run('nft', 'list', 'ruleset')).not.toMatch(/gwlb-inspect|table ip6? gwlb/)
+      expect(bed.links()).not.toContain('gwlb-mon')
+      expect(await bed.stop()).toBe(0)
+    }
+  })
+
   it('SIGTERM while 300 endpoints are getting tunnels: stop waits for those being made, then leaves nothing', async () => {
     const before = sysctls()
     await bed.start('--mode', 'one-arm', '--max-tunnels', '255')

@@ -1,9 +1,11 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AnyDropReason, TrafficCounters} from '../counters.js'
 import {TUNNEL_STATES, type TunnelState} from '../datapath/datapath.js'
+import type {InspectionReport} from '../host/inspection.js'
 
 export type HealthFormat = 'text' | 'json' | 'status'
-export type Readiness = 'starting' | 'ready' | 'stopping'
+/** uninspected: running, but --inspect-fail closed and no engine attached (503, as starting and stopping). */
+export type Readiness = 'starting' | 'ready' | 'uninspected' | 'stopping'
 
 export interface TunnelReport {
   ingress: string
@@ -38,6 +40,8 @@ export interface HealthReport {
   receiveBufferDrops: number
   flows: number
   tunnels: TunnelReport[]
+  /** Absent: --inspect off. */
+  inspection?: InspectionReport
 }
 
 const TEXT = 'text/plain; charset=utf-8'
@@ -128,6 +132,7 @@ function renderText(h: HealthReport): string {
     `gwlb appliance: ${h.status} (${h.mode}, ${h.datapath} data path, ${h.workers} workers), up ${h.uptimeSeconds}s`,
     `GENEVE in ${t.packetsIn} packets / ${t.bytesIn} bytes, out ${t.packetsOut} packets / ${t.bytesOut} bytes`,
     `flows ${h.flows}, tunnels ${h.tunnels.length}, drops ${drops.length ? drops.map(([r, n]) => `${r}=${n}`).join(' ') : 'none'}`,
+    ...(h.inspection ? [`inspection ${h.inspection.mode} on ${h.inspection.where}: ${h.inspection.state} (fail ${h.inspection.fail}), ${h.inspection.packets} packets, ${h.inspection.queueDrops} queue drops`] : []),
     ...h.tunnels.map((x) =>
       `  ${x.ingress}/${x.egress} eni-${x.eni} ${x.state}: in ${x.traffic.packetsIn} pkts, out ${x.traffic.packetsOut} pkts, idle ${x.idleSeconds}s`),
   ]
@@ -174,5 +179,12 @@ export function renderMetrics(h: HealthReport): string {
     [`{${tunnel(x)},direction="in"}`, x.traffic.bytesIn] as [string, number],
     [`{${tunnel(x)},direction="out"}`, x.traffic.bytesOut] as [string, number],
   ]))
+  const i = h.inspection
+  if (i) {
+    metric('inspection', 'gauge', 'Where the inspection engine is: attached, or bypassed (no engine: traffic flows uninspected, or health says 503 with --inspect-fail closed).',
+      (['attached', 'bypassed'] as const).map((state) => [`{mode="${i.mode}",state="${state}"}`, i.state === state ? 1 : 0]))
+    metric('inspection_packets_total', 'counter', 'Packets handed to the engine (ips: its queues) or copied to the monitor interface (ids).', [[`{mode="${i.mode}"}`, i.packets]])
+    metric('inspection_queue_drops_total', 'counter', 'Packets the inspection queues dropped (full) or the engine failed to take (ips).', [[`{mode="${i.mode}"}`, i.queueDrops]])
+  }
   return out.join('\n') + '\n'
 }

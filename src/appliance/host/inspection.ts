@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {UserError} from '../../errors.js'
 import {run, writeSysctl} from './system.js'
@@ -13,8 +14,8 @@ import {run, writeSysctl} from './system.js'
  *   own, `gwlb-inspect` in iptables-nft's mangle table.
  * ids: a copy of every forwarded packet appears on one stable interface, MONITOR (nft `dup` in gwlb's own ip and
  *   ip6 tables), whatever tunnels come and go. It is one end of a veth pair: the copies are sent into the other
- *   end to a neighbour that is nobody (a MAC no interface has), so the kernel drops them on arrival and only
- *   packet sockets on MONITOR see them.
+ *   end, which has ARP off, so they go to its own MAC address: on arrival they are for another host, which the
+ *   kernel drops (never forwards), and only packet sockets on MONITOR see them.
  */
 export type InspectMode = 'off' | 'ids' | 'ips'
 export type InspectFail = 'open' | 'closed'
@@ -25,7 +26,6 @@ export const INSPECT_FAILS: readonly InspectFail[] = ['open', 'closed']
 export const MONITOR = 'gwlb-mon'
 /** The pair's other end, where the copies are sent. */
 const MONITOR_FEED = 'gwlb-mon-feed'
-const NOBODY_MAC = '02:67:77:6c:62:00'
 const NEXT_HOP = {ipv4: '169.254.103.119', ipv6: 'fe80::6777'}
 const CHAIN = 'gwlb-inspect'
 const IPTABLES = {ipv4: 'iptables-nft', ipv6: 'ip6tables-nft'} as const
@@ -73,16 +73,18 @@ export function inspectionRules(mode: InspectMode, queues: number, nftQueue: boo
   return {forward: [], tables: table('ip', NEXT_HOP.ipv4) + table('ip6', NEXT_HOP.ipv6)}
 }
 
-/** Undoes what a run left: the monitor pair and the iptables chain (the nft tables go with gwlb's ruleset). */
-export async function removeInspectionLeftovers(): Promise<string[]> {
+/**
+ * Undoes what a run left (or, at a clean stop, made): the iptables chains, and the monitor pair unless an ids run
+ * keeps it (the nft tables go with gwlb's ruleset). Looked for first: a run that never inspected pays one `nft` call.
+ */
+export async function removeInspectionLeftovers(keepMonitor: boolean): Promise<string[]> {
   const left: string[] = []
-  if (await run('ip', ['link', 'del', MONITOR]).then(() => true, () => false)) left.push(`interface ${MONITOR}`)
+  if (!keepMonitor && existsSync(`/sys/class/net/${MONITOR}`) && (await run('ip', ['link', 'del', MONITOR]).then(() => true, () => false))) left.push(`interface ${MONITOR}`)
+  const chains = await run('nft', ['list', 'chains']).catch(() => '')
+  if (!chains.includes(`chain ${CHAIN} `)) return left
   for (const tool of Object.values(IPTABLES)) {
-    const jump = ['-t', 'mangle', '-D', 'FORWARD', '-j', CHAIN]
-    let jumps = 0
-    while (await run(tool, jump).then(() => true, () => false)) jumps++
-    const chain = await run(tool, ['-t', 'mangle', '-F', CHAIN]).then(() => run(tool, ['-t', 'mangle', '-X', CHAIN])).then(() => true, () => false)
-    if (jumps || chain) left.push(`${tool} chain ${CHAIN}`)
+    while (await run(tool, ['-t', 'mangle', '-D', 'FORWARD', '-j', CHAIN]).then(() => true, () => false));
+    if (await run(tool, ['-t', 'mangle', '-F', CHAIN]).then(() => run(tool, ['-t', 'mangle', '-X', CHAIN])).then(() => true, () => false)) left.push(`${tool} chain ${CHAIN}`)
   }
   return left
 }
@@ -124,6 +126,10 @@ export class Inspection {
     this.report = {mode: options.mode, fail: options.fail, state: options.mode === 'off' ? 'off' : 'bypassed', where, packets: 0, queueDrops: 0}
   }
 
+  get mode(): InspectMode {
+    return this.options.mode
+  }
+
   /** The hook's nft part, for gwlb's ruleset (after start()). */
   rules(): InspectionRules {
     return inspectionRules(this.options.mode, this.options.queues, this.nftQueue)
@@ -143,9 +149,9 @@ export class Inspection {
     }
   }
 
-  async stop(): Promise<void> {
+  /** The hook itself goes with the rest of gwlb's rules (Rules.stop). */
+  stop(): void {
     if (this.timer) clearInterval(this.timer)
-    if (this.options.mode !== 'off') await removeInspectionLeftovers()
   }
 
   /** With --inspect-fail closed, no engine attached means: do not take new flows (health 503). */
@@ -161,21 +167,28 @@ export class Inspection {
     return this.options.mode === 'off' ? 'no inspection' : `${this.options.mode} on ${this.report.where} (fail ${this.options.fail})`
   }
 
+  /** Made once and kept across runs (an engine bound to it stays bound), as it is set up here each start. */
   private async makeMonitor(): Promise<void> {
-    await run('ip', ['link', 'add', MONITOR, 'type', 'veth', 'peer', 'name', MONITOR_FEED]).catch((error: Error) => {
-      throw new UserError(`the monitor interface ${MONITOR} cannot be made (${error.message.split('\n')[0]})`, 'the kernel needs veth (CONFIG_VETH); or run with --inspect off')
-    })
+    if (!existsSync(`/sys/class/net/${MONITOR}`)) {
+      await run('ip', ['link', 'add', MONITOR, 'type', 'veth', 'peer', 'name', MONITOR_FEED]).catch((error: Error) => {
+        throw new UserError(`the monitor interface ${MONITOR} cannot be made (${error.message.split('\n')[0]})`, 'the kernel needs veth (CONFIG_VETH); or run with --inspect off')
+      })
+    }
     for (const name of [MONITOR, MONITOR_FEED]) {
       // Its own IPv6 chatter (router solicitations, MLD) would show up to the engine as traffic.
       await writeSysctl(`net.ipv6.conf.${name}.addr_gen_mode`, 1).catch(() => undefined)
-      await run('ip', ['link', 'set', name, 'up'])
+      // No copy too large (a copy over the MTU with DF set would make the kernel send the client an ICMP
+      // "fragmentation needed"), and GSO copies cut into what crossed the wire (gso_max_segs 1): an engine reads
+      // packets, not 64 KB merges that its snap length would cut.
+      await run('ip', ['link', 'set', name, 'mtu', '65535', 'gso_max_segs', '1', ...(name === MONITOR_FEED ? ['arp', 'off'] : []), 'up'])
     }
-    for (const hop of Object.values(NEXT_HOP)) await run('ip', ['neigh', 'replace', hop, 'lladdr', NOBODY_MAC, 'dev', MONITOR_FEED, 'nud', 'permanent'])
     this.monitorIndex = Number(await readFile(`/sys/class/net/${MONITOR}/ifindex`, 'utf8'))
   }
 
   private async queueWithIptables(): Promise<void> {
-    const target = ['-j', 'NFQUEUE', '--queue-balance', queueRange(this.options.queues), '--queue-bypass', ...(this.options.queues > 1 ? ['--queue-cpu-fanout'] : [])]
+    const {queues} = this.options
+    const spread = queues === 1 ? ['--queue-num', '0'] : ['--queue-balance', `0:${queues - 1}`, '--queue-cpu-fanout']
+    const target = ['-j', 'NFQUEUE', ...spread, '--queue-bypass']
     for (const [family, tool] of Object.entries(IPTABLES)) {
       try {
         await run(tool, ['-t', 'mangle', '-N', CHAIN])

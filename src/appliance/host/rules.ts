@@ -1,6 +1,7 @@
 import {UserError} from '../../errors.js'
 import {natEgress, type Mode} from '../../mode.js'
 import {batches, type CommandBatch} from './command-batch.js'
+import {removeInspectionLeftovers, type Inspection, type InspectionRules} from './inspection.js'
 import {run, SysctlChanges} from './system.js'
 
 /**
@@ -32,8 +33,13 @@ const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`
 export const tunnelMark = (t: TunnelRoute) => MARK_BASE + t.index
 export const routeTable = (t: TunnelRoute) => ROUTE_TABLE_BASE + t.index
 
-/** The whole `table inet gwlb` for this mode and these tunnels, as `nft -f` reads it. */
-export function renderRuleset(mode: Mode, egressInterface: string, tunnels: TunnelRoute[]): string {
+const NO_INSPECTION: InspectionRules = {forward: [], tables: ''}
+
+/** gwlb's own tables of the ip and ip6 families (the inspection hook's copies): replaced with the inet table. */
+const FAMILY_TABLES = ['ip', 'ip6'] as const
+
+/** The whole `table inet gwlb` for this mode and these tunnels (and the inspection hook's tables), as `nft -f` reads it. */
+export function renderRuleset(mode: Mode, egressInterface: string, tunnels: TunnelRoute[], inspection: InspectionRules = NO_INSPECTION): string {
   const ours = `ct mark and ${hex(MARK_MASK)} == ${hex(MARK_BASE)}`
   const lines =
     natEgress(mode)
@@ -46,6 +52,7 @@ export function renderRuleset(mode: Mode, egressInterface: string, tunnels: Tunn
           '}',
           'chain forward {',
           '\ttype filter hook forward priority filter; policy accept;',
+          ...inspection.forward.map((l) => `\t${l}`),
           `\tiifname "gwi-*" oifname "${egressInterface}" accept`,
           `\tct direction reply ${ours} oifname "gwo-*" accept`,
           '}',
@@ -57,12 +64,14 @@ export function renderRuleset(mode: Mode, egressInterface: string, tunnels: Tunn
       : [
           'chain forward {',
           '\ttype filter hook forward priority filter; policy accept;',
+          ...inspection.forward.map((l) => `\t${l}`),
           '\tiifname "gwi-*" oifname "gwo-*" accept',
           '}',
         ]
   const body = lines.map((l) => `\t${l}`).join('\n')
-  // Declaring the table first makes the delete succeed when it does not exist yet; all in one transaction.
-  return `table inet ${TABLE_NAME}\ndelete table inet ${TABLE_NAME}\ntable inet ${TABLE_NAME} {\n${body}\n}\n`
+  // Declaring a table first makes its delete succeed when it does not exist yet; all in one transaction.
+  const replaced = ['inet', ...FAMILY_TABLES].map((family) => `table ${family} ${TABLE_NAME}\ndelete table ${family} ${TABLE_NAME}\n`).join('')
+  return `${replaced}table inet ${TABLE_NAME} {\n${body}\n}\n${inspection.tables}`
 }
 
 export interface RuleOptions {
@@ -71,13 +80,15 @@ export interface RuleOptions {
   log: (message: string) => void
   /** Told every sysctl's original value as it is first changed: kept where a later run finds it after a crash. */
   onOriginals?: (originals: Record<string, string>) => Promise<void>
+  /** Where an inspection engine sees the forwarded traffic: made after what a dead run left is gone, removed with the rest. */
+  inspection?: Inspection
 }
 
 /**
  * Policy rules at this tool's preferences (and the tables they look up), in both families, in one `ip -batch`
  * each (hundreds of tunnels: one process, not one per rule); returns what went.
  */
-async function removeLeftovers(): Promise<string> {
+async function removeLeftovers(keepMonitor: boolean): Promise<string> {
   let rules = 0
   for (const family of ['-4', '-6']) {
     const found: {pref: string; table?: string}[] = []
@@ -90,8 +101,10 @@ async function removeLeftovers(): Promise<string> {
     if (commands.length) await run('ip', [family, '-force', '-batch', '-'], commands.join('\n') + '\n').catch(() => undefined)
     rules += found.length
   }
-  const table = await run('nft', ['delete', 'table', 'inet', TABLE_NAME]).then(() => true, () => false)
-  return [rules ? `${rules} policy rules` : '', table ? `table inet ${TABLE_NAME}` : ''].filter(Boolean).join(', ')
+  const tables = []
+  for (const family of ['inet', ...FAMILY_TABLES]) if (await run('nft', ['delete', 'table', family, TABLE_NAME]).then(() => true, () => false)) tables.push(`table ${family} ${TABLE_NAME}`)
+  const inspection = await removeInspectionLeftovers(keepMonitor)
+  return [rules ? `${rules} policy rules` : '', ...tables, ...inspection].filter(Boolean).join(', ')
 }
 
 /** The same `ip` lines in both families at once: IPv4's failure is thrown, IPv6's returned (IPv4 works without it). */
@@ -120,12 +133,13 @@ export class Rules {
     } catch {
       throw new UserError('nft (nftables) is not installed', 'install it (apt-get install nftables), or run with --no-rules and set up forwarding in an --on-create hook')
     }
-    const left = await removeLeftovers()
+    const left = await removeLeftovers(this.keepsMonitor)
     if (left) this.options.log(`removed what a previous run left: ${left}`)
     await this.sysctls.set('net.ipv4.ip_forward', 1)
     await this.sysctls.set('net.ipv4.conf.all.rp_filter', 0)
     await this.setIpv6Forwarding()
     if (natEgress(this.options.mode)) await this.skipUnmarked()
+    await this.options.inspection?.start()
     await this.apply()
   }
 
@@ -181,7 +195,8 @@ export class Rules {
     // A late check of a tunnel's rp_filter must not set `all` again after it is restored.
     await Promise.all([...this.relaxing].map((p) => p.catch(() => undefined)))
     this.tunnels.clear()
-    await removeLeftovers()
+    this.options.inspection?.stop()
+    await removeLeftovers(this.keepsMonitor)
     this.applied = undefined
     await this.sysctls.restore()
   }
@@ -224,10 +239,15 @@ export class Rules {
 
   private ruleset(): string {
     const tunnels = [...this.tunnels.values()].sort((a, b) => a.index - b.index)
-    return renderRuleset(this.options.mode, this.options.egressInterface, tunnels)
+    return renderRuleset(this.options.mode, this.options.egressInterface, tunnels, this.options.inspection?.rules())
   }
 
   private readonly relaxing = new Set<Promise<void>>()
+
+  /** The ids monitor interface outlives a run: an engine on it keeps listening across restarts. */
+  private get keepsMonitor(): boolean {
+    return this.options.inspection?.mode === 'ids'
+  }
 
   /** The kernel uses the larger of `all` and the interface's value: both must be 0 for asymmetric flows. */
   private relaxReversePath(t: TunnelRoute): Promise<void> {

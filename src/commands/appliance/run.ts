@@ -8,6 +8,7 @@ import {parseListen, parseSources} from '../../cidr.js'
 import {UserError} from '../../errors.js'
 import {BaseCommand} from '../../base-command.js'
 import {DEFAULT_MODE, MODE_NAMES, MODES} from '../../mode.js'
+import {INSPECT_FAILS, INSPECT_MODES, MONITOR} from '../../appliance/host/inspection.js'
 
 function checkedInterface(name: string): string {
   const problem = interfaceNameProblem(name)
@@ -49,6 +50,9 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
     'egress-interface': Flags.string({description: 'two-arm egress interface (default: the interface of the default route)', parse: async (v) => checkedInterface(v)}),
     'source-dest-check': Flags.string({description: 'auto: in two-arm mode on EC2, turn the instance\'s check off and restore it on exit', options: ['auto', 'skip'], default: 'auto'}),
     batch: Flags.integer({description: 'packets moved per system call batch', default: 64, min: 1, max: 256, hidden: true}),
+    inspect: Flags.option({description: `where an inspection engine sees the forwarded traffic: ids (a copy of every packet on the interface ${MONITOR}, for Suricata's af-packet, Zeek or tcpdump), ips (NFQUEUE, with the kernel's bypass while no engine is attached), or off`, options: INSPECT_MODES, default: 'off'})(),
+    'inspect-queues': Flags.integer({description: 'NFQUEUE queues for --inspect ips (0 to N-1, spread by flow): one per engine thread', default: 1, min: 1, max: 64}),
+    'inspect-fail': Flags.option({description: 'with no engine attached: open (traffic flows uninspected, said in the report, /metrics and the log once a minute) or closed (health answers 503: the GWLB moves new flows elsewhere)', options: INSPECT_FAILS, default: 'open'})(),
     'geneve-port': Flags.integer({description: `UDP port for GENEVE (GWLB always uses ${GENEVE_PORT})`, default: GENEVE_PORT, hidden: true}),
   }
 
@@ -83,6 +87,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       egressInterface: f['egress-interface'],
       sourceDestCheck: f['source-dest-check'] as 'auto' | 'skip',
       genevePort: f['geneve-port'],
+      inspect: {mode: f.inspect, queues: f['inspect-queues'], fail: f['inspect-fail']},
       log: (message) => this.logToStderr(message),
     })
     try {

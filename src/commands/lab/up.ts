@@ -7,6 +7,9 @@ import {STICKINESS, type Stickiness} from '../../lab/flows.js'
 import {labUp, type UpResult} from '../../lab/lab.js'
 import {ADDRESSES, MAX_APPLIANCES, nameArg, theLab} from '../../lab/plan.js'
 import {capitalized} from '../../render.js'
+import {EXAMPLE_RULES, IDS_MODES} from '../../lab/ids.js'
+import {INSPECT_FAILS} from '../../appliance/host/inspection.js'
+import {resolve} from 'node:path'
 import {DEFAULT_MODE, MODE_NAMES} from '../../mode.js'
 
 export default class LabUp extends BaseCommand<typeof LabUp> {
@@ -30,6 +33,10 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     'health-interval': Flags.integer({description: 'seconds between health checks (the target group\'s; AWS allows 5 and up, the lab 1 and up)', default: TARGET_GROUP_HEALTH.intervalSeconds, min: 1, max: 300}),
     'healthy-threshold': Flags.integer({description: 'passed checks in a row that make an appliance healthy', default: TARGET_GROUP_HEALTH.healthyThreshold, min: 2, max: 10}),
     'unhealthy-threshold': Flags.integer({description: 'failed checks in a row that make it unhealthy', default: TARGET_GROUP_HEALTH.unhealthyThreshold, min: 2, max: 10}),
+    ids: Flags.option({description: 'an inspection engine on every appliance, on its --inspect hook (Debian: suricata from bookworm-backports)', options: ['suricata'] as const})(),
+    'ids-mode': Flags.option({description: 'ids: the engine reads a copy of the traffic and alerts; ips: the traffic passes through it (NFQUEUE) and its drop rules drop', options: IDS_MODES, default: 'ids', dependsOn: ['ids']})(),
+    'ids-fail': Flags.option({description: 'an appliance whose engine is not attached: open (traffic flows uninspected) or closed (its health check fails: the stand-in moves new flows to the others)', options: INSPECT_FAILS, default: 'open', dependsOn: ['ids']})(),
+    'ids-rules': Flags.string({description: `the engine's rules (default: gwlb's example rules, ${EXAMPLE_RULES}); checked with Suricata's own test mode first`, dependsOn: ['ids']}),
   }
 
   async run(): Promise<UpResult> {
@@ -40,6 +47,7 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     const interval = f['health-interval']
     const result = await labUp({
       name: f.name, appliances: f.appliances, mode: f.mode, failover: f.failover, stickiness: f.stickiness, applianceArgs: applianceArgs ?? [],
+      ids: f.ids ? {mode: f['ids-mode'], rules: resolve(f['ids-rules'] ?? EXAMPLE_RULES), queues: 1, fail: f['ids-fail']} : undefined,
       health: {
         protocol: f['health-protocol'], port: f['health-port'], intervalSeconds: interval, timeoutSeconds: Math.min(TARGET_GROUP_HEALTH.timeoutSeconds, interval),
         healthyThreshold: f['healthy-threshold'], unhealthyThreshold: f['unhealthy-threshold'],
@@ -50,6 +58,7 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     this.log(`  The GWLB stand-in takes an appliance as healthy after ${f['healthy-threshold']} passed checks ${interval} s apart; until one is, new flows go to all (fail open).`)
     this.log(`  Try:  sudo ${this.config.bin} lab exec${lab} client -- curl -s http://${ADDRESSES.internet}/`)
     this.log(`        sudo ${this.config.bin} lab status${lab}`)
+    if (f.ids) this.log(`        sudo ${this.config.bin} lab exec${lab} client -- curl -s http://${ADDRESSES.internet}/id; sudo ${this.config.bin} lab alerts${lab}`)
     this.log(`  Done: sudo ${this.config.bin} lab down${lab}`)
     return result
   }

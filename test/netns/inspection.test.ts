@@ -1,0 +1,115 @@
+import {readFileSync, writeFileSync} from 'node:fs'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {LabAlert} from '../../src/lab/ids.js'
+import {gwlbJson} from '../helpers/cli.js'
+import {FAST_HEALTH, LabUnderTest} from '../helpers/lab-cli.js'
+import {describeAsRoot} from '../helpers/root.js'
+
+const alertsOf = (lab: LabUnderTest) => gwlbJson<{alerts: LabAlert[]}>(['lab', 'alerts', '--name', lab.name]).alerts
+const cameFrom = (answer: string) => /you came from (\S+)/.exec(answer)?.[1]
+
+/** The appliance's own report, from its namespace. */
+const inspectionOf = (lab: LabUnderTest, node: string) => {
+  const r = lab.exec(node, 'curl', '-sS', 'http://127.0.0.1:9641/json')
+  return (JSON.parse(r.stdout) as {inspection: {state: string; packets: number}}).inspection
+}
+
+/** Stops an appliance's engine by its PID (from its pid file in the lab's folder), as a crash would. */
+function killEngine(lab: LabUnderTest, node: string): void {
+  process.kill(Number(readFileSync(`/run/gwlb-lab/${lab.name}/ids/${node}/suricata.pid`, 'utf8')), 'SIGKILL')
+}
+
+describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () => {
+  describe('ids: a copy of the traffic on the monitor interface', () => {
+    const lab = new LabUnderTest('ids')
+    beforeAll(async () => {
+      const up = lab.up('--appliances', '2', ...FAST_HEALTH, '--ids', 'suricata')
+      expect(up.status, up.stderr).toBe(0)
+      await lab.allHealthy()
+    })
+    afterAll(() => {
+      lab.down()
+    })
+
+    it('a page that matches an example rule is an alert within 10 s, naming the server, the client and the appliance that carried it', async () => {
+      const page = lab.exec('client', 'curl', '-sS', '-m', '5', '--local-port', '46001', 'http://198.18.0.10/id')
+      expect(page.stdout).toContain('uid=0(root)')
+      const carrier = lab.status().flows.find((f) => f.srcPort === 46001)!.target
+      await expect.poll(() => alertsOf(lab).find((a) => a.destination === '10.0.1.10:46001'), {timeout: 10_000, interval: 500}).toMatchObject({
+        appliance: carrier, signatureId: 9000001, signature: 'GWLB lab: id check returned root', source: '198.18.0.10:80', protocol: 'TCP', action: 'allowed',
+      })
+      expect(lab.cli('alerts').stdout).toMatch(new RegExp(`${carrier} {2}\\[9000001\\] GWLB lab: id check returned root {2}TCP 198\\.18\\.0\\.10:80 → 10\\.0\\.1\\.10:46001 {2}allowed`))
+    })
+
+    it('only a copy: the traffic itself never waits for the engine, and the appliance says its engine is attached', () => {
+      expect(cameFrom(lab.curl())).toMatch(/^198\.18\.0\.10[12]$/)
+      for (const node of ['appliance-1', 'appliance-2']) expect(inspectionOf(lab, node)).toMatchObject({mode: 'ids', state: 'attached', where: 'gwlb-mon'})
+      expect(lab.exec('appliance-1', 'curl', '-sS', 'http://127.0.0.1:9641/metrics').stdout).toContain('gwlb_inspection{mode="ids",state="attached"} 1')
+    })
+
+    it('a rules file Suricata refuses is refused by lab up with the line, before anything is built', () => {
+      const other = new LabUnderTest('idsbad')
+      const file = `/tmp/gwlb-bad-rules-${process.pid}.rules`
+      writeFileSync(file, 'alert ip any any -> any any (msg:"fine"; content:"a"; sid:1;)\nalert tcp any any -> any any (msg:"typo"; contnt:"b"; sid:2;)\n')
+      const r = other.up('--ids', 'suricata', '--ids-rules', file)
+      expect(r.status).toBe(1)
+      expect(r.stderr.trim()).toBe(`Error: ${file}, line 2: Suricata refuses it: unknown rule keyword 'contnt'. — fix the rule, then run this again; nothing was changed`)
+      expect(other.leftovers().namespaces).toEqual([])
+    })
+  })
+
+  describe('ips, failing closed: the traffic passes through the engine (NFQUEUE)', () => {
+    const lab = new LabUnderTest('ips')
+    beforeAll(async () => {
+      // On the kernel path: its packets cross the same hook.
+      const up = lab.up('--appliances', '2', ...FAST_HEALTH, '--ids', 'suricata', '--ids-mode', 'ips', '--ids-fail', 'closed', '--', '--datapath', 'bpf')
+      expect(up.status, up.stderr).toBe(0)
+      await lab.allHealthy()
+    })
+    afterAll(() => {
+      lab.down()
+    })
+
+    it('a drop rule for one Host makes that request fail, while another host\'s request and a ping pass; the drop is in the alerts', async () => {
+      const blocked = lab.exec('client', 'curl', '-sS', '-m', '3', '--local-port', '46002', '-H', 'Host: blocked.example', 'http://198.18.0.10/')
+      expect(blocked.status).toBe(28) // curl: timed out
+      expect(cameFrom(lab.curl('/', '-H', 'Host: allowed.example'))).toMatch(/^198\.18\.0\.10[12]$/)
+      expect(lab.exec('client', 'ping', '-c', '1', '-W', '2', '198.18.0.10').status).toBe(0)
+      await expect.poll(() => alertsOf(lab).find((a) => a.source === '10.0.1.10:46002'), {timeout: 10_000, interval: 500})
+        .toMatchObject({signatureId: 9000002, signature: 'GWLB lab: blocked host', destination: '198.18.0.10:80', action: 'blocked'})
+    })
+
+    it('its engine killed, an appliance answers 503 and the stand-in moves new flows to the other', async () => {
+      killEngine(lab, 'appliance-1')
+      await expect.poll(() => lab.exec('appliance-1', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://10.77.0.11/').stdout, {timeout: 5000, interval: 200}).toBe('503')
+      expect(lab.exec('appliance-1', 'curl', '-s', 'http://10.77.0.11/').stdout).toBe('gwlb appliance: uninspected\n')
+      // Two failed checks a second apart.
+      await expect.poll(() => lab.status().appliances.find((a) => a.node === 'appliance-1')!.state, {timeout: 5000, interval: 200}).toBe('unhealthy')
+      const from = Array.from({length: 6}, () => cameFrom(lab.curl()))
+      expect(new Set(from)).toEqual(new Set(['198.18.0.102']))
+    })
+  })
+
+  describe('ips, failing open', () => {
+    const lab = new LabUnderTest('ipo')
+    beforeAll(async () => {
+      const up = lab.up('--appliances', '1', ...FAST_HEALTH, '--ids', 'suricata', '--ids-mode', 'ips')
+      expect(up.status, up.stderr).toBe(0)
+      await lab.allHealthy()
+    })
+    afterAll(() => {
+      lab.down()
+    })
+
+    it('its engine killed, traffic flows uninspected, and the appliance says so', async () => {
+      expect(inspectionOf(lab, 'appliance-1').state).toBe('attached')
+      killEngine(lab, 'appliance-1')
+      await expect.poll(() => inspectionOf(lab, 'appliance-1').state, {timeout: 5000, interval: 200}).toBe('bypassed')
+      // What the engine would have dropped now passes: nothing inspects it.
+      expect(cameFrom(lab.curl('/', '-H', 'Host: blocked.example'))).toBe('198.18.0.101')
+      expect(lab.exec('appliance-1', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://10.77.0.11/').stdout).toBe('200')
+      expect(lab.exec('appliance-1', 'curl', '-sS', 'http://127.0.0.1:9641/metrics').stdout).toContain('gwlb_inspection{mode="ips",state="bypassed"} 1')
+      expect(readFileSync(`/run/gwlb-lab/${lab.name}/appliance-1.log`, 'utf8')).toContain('inspection bypassed: no engine attached to NFQUEUE 0; traffic flows uninspected')
+    })
+  })
+})
