@@ -1,7 +1,8 @@
 import {execFile} from 'node:child_process'
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {createConnection} from 'node:net'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 import {UserError} from '../errors.js'
@@ -31,11 +32,16 @@ const SURICATA_CONFIG = '/etc/suricata/suricata.yaml'
 /** The appliance flags that put the hook where this engine looks. */
 export const inspectArgs = (ids: LabIds) => ['--inspect', ids.mode, '--inspect-queues', String(ids.queues), '--inspect-fail', ids.fail]
 
-/** `suricata …` for an appliance, its logs (eve.json) and control socket in `dir`. */
-export function suricataArgv(ids: LabIds, dir: string): string[] {
+/**
+ * `suricata …` for an appliance, its logs (eve.json) and control socket in `dir`. The rules are named in an
+ * included configuration, not with -S: Suricata reloads rules live only when its configuration names them.
+ */
+export async function suricataArgv(ids: LabIds, dir: string): Promise<string[]> {
+  const include = join(dir, 'rules.yaml')
+  await writeFile(include, `%YAML 1.1\n---\ndefault-rule-path: ${dirname(ids.rules)}\nrule-files:\n  - ${basename(ids.rules)}\n`)
   const capture = ids.mode === 'ips' ? Array.from({length: ids.queues}, (_, q) => ['-q', String(q)]).flat() : [`--af-packet=${MONITOR}`]
   // -k none: the copies and queued packets may carry partial checksums (offloads), which are not errors here.
-  return ['suricata', '-c', SURICATA_CONFIG, '-S', ids.rules, '-l', dir, '-k', 'none', '--pidfile', join(dir, 'suricata.pid'),
+  return ['suricata', '-c', SURICATA_CONFIG, '--include', include, '-l', dir, '-k', 'none', '--pidfile', join(dir, 'suricata.pid'),
     '--set', `unix-command.filename=${join(dir, 'suricata.sock')}`, ...capture]
 }
 
@@ -96,4 +102,38 @@ export async function readAlerts(eve: string, appliance: string): Promise<LabAle
     })
   }
   return alerts
+}
+
+/** One command on Suricata's control socket (its JSON protocol: a version hello, then the command); its answer. */
+export async function engineCommand(socketPath: string, command: string, timeoutMs = 60_000): Promise<{return: string; message?: unknown}> {
+  const socket = createConnection(socketPath)
+  socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer to ${command} within ${timeoutMs / 1000} s`)))
+  let buffered = ''
+  const answers: ((answer: {return: string; message?: unknown}) => void)[] = []
+  const failed = new Promise<never>((_, reject) => {
+    socket.once('error', reject)
+    socket.once('close', () => reject(new Error(`the engine closed its control socket (${command})`)))
+  })
+  socket.on('data', (d: Buffer) => {
+    buffered += d.toString()
+    try {
+      const answer = JSON.parse(buffered) as {return: string; message?: unknown}
+      buffered = ''
+      answers.shift()?.(answer)
+    } catch {
+      // not whole yet
+    }
+  })
+  const ask = (message: object) => Promise.race([failed, new Promise<{return: string; message?: unknown}>((resolve) => {
+    answers.push(resolve)
+    // A command ends with a newline (without it the engine drops the connection).
+    socket.write(`${JSON.stringify(message)}\n`)
+  })])
+  try {
+    const hello = await ask({version: '0.2'})
+    if (hello.return !== 'OK') throw new Error(`the engine refused the control protocol: ${JSON.stringify(hello.message)}`)
+    return await ask({command})
+  } finally {
+    socket.destroy()
+  }
 }

@@ -1,4 +1,5 @@
 import {spawn} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {closeSync, openSync} from 'node:fs'
 import {copyFile, mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {get} from 'node:http'
@@ -12,7 +13,7 @@ import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePid
 import {ADDRESSES, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theLab, type LabSettings} from './plan.js'
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
-import {checkRules, inspectArgs, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
+import {checkRules, engineCommand, inspectArgs, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
 import {MONITOR} from '../appliance/host/inspection.js'
 
 const ROOT = process.env.GWLB_LAB_DIR ?? '/run/gwlb-lab'
@@ -115,7 +116,7 @@ const rulesOf = (lab: string) => join(dirOf(lab), 'ids.rules')
 /** Starts Suricata in the appliance's namespace, on its inspection hook. */
 async function startEngine(s: LabSettings, ids: LabIds, node: string): Promise<number> {
   await mkdir(idsDirOf(s.name, node), {recursive: true})
-  return startProcess(s.name, node, suricataArgv(ids, idsDirOf(s.name, node)), {}, `${node}-suricata`)
+  return startProcess(s.name, node, await suricataArgv(ids, idsDirOf(s.name, node)), {}, `${node}-suricata`)
 }
 
 /** Whether the appliance has made its hook: the monitor interface (ids; NFQUEUE needs nothing made first). */
@@ -400,6 +401,40 @@ export async function labAlerts(lab: string): Promise<LabAlert[]> {
   if (!state.settings.ids) throw new UserError(`${theLab(lab)} runs no inspection engine`, `bring it up with one: gwlb lab down${nameArg(lab)}, then gwlb lab up${nameArg(lab)} --ids suricata`)
   const alerts = await Promise.all(applianceNodes(state.settings.appliances).map((node) => readAlerts(join(idsDirOf(lab, node), 'eve.json'), node)))
   return alerts.flat().sort((a, b) => a.time.localeCompare(b.time))
+}
+
+export interface RulesResult {
+  /** SHA-256 of the rules every engine now runs. */
+  sha256: string
+  /** Each appliance's engine: reloaded, with the same process. */
+  engines: {appliance: string; pid: number; seconds: number}[]
+}
+
+/**
+ * A new rules file for every engine, live: checked with Suricata's own test mode first (a file it refuses
+ * changes nothing anywhere), then each engine reloads it (its control socket's reload-rules) without a restart
+ * of the engine or the appliance. An engine that cannot reload keeps the rules it had and is named.
+ */
+export async function labRules(lab: string, file: string): Promise<RulesResult> {
+  requireRoot()
+  const unlock = await lock(lab)
+  try {
+    const state = await upState(lab)
+    const ids = state.settings.ids
+    if (!ids) throw new UserError(`${theLab(lab)} runs no inspection engine`, `bring it up with one: gwlb lab down${nameArg(lab)}, then gwlb lab up${nameArg(lab)} --ids suricata`)
+    await checkRules(file)
+    await copyFile(file, ids.rules)
+    const engines = []
+    for (const node of applianceNodes(state.settings.appliances)) {
+      const started = Date.now()
+      const answer = await engineCommand(join(idsDirOf(lab, node), 'suricata.sock'), 'reload-rules').catch((error: Error) => ({return: 'NOK', message: error.message}))
+      if (answer.return !== 'OK') throw new UserError(`${node}'s engine did not reload the rules: ${JSON.stringify(answer.message)}`, `see ${logOf(lab, `${node}-suricata`)}; the engines before it run the new rules`)
+      engines.push({appliance: node, pid: state.pids[`${node}-suricata`]!, seconds: (Date.now() - started) / 1000})
+    }
+    return {sha256: createHash('sha256').update(await readFile(ids.rules)).digest('hex'), engines}
+  } finally {
+    await unlock()
+  }
 }
 
 /** Runs a command in a node's namespace, with this terminal; resolves to its exit code. */

@@ -1,4 +1,6 @@
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {LabAlert} from '../../src/lab/ids.js'
 import {gwlbJson} from '../helpers/cli.js'
@@ -20,6 +22,8 @@ function killEngine(lab: LabUnderTest, node: string): void {
 }
 
 describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'gwlb-rules-test-'))
+  afterAll(() => rmSync(scratch, {recursive: true, force: true}))
   describe('ids: a copy of the traffic on the monitor interface', () => {
     const lab = new LabUnderTest('ids')
     beforeAll(async () => {
@@ -47,9 +51,30 @@ describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () 
       expect(lab.exec('appliance-1', 'curl', '-sS', 'http://127.0.0.1:9641/metrics').stdout).toContain('gwlb_inspection{mode="ids",state="attached"} 1')
     })
 
+    it('new rules reach the running engines live, with no restart of gwlb or the engine; a broken file changes nothing', async () => {
+      const pids = () => JSON.parse(readFileSync(`/run/gwlb-lab/${lab.name}/lab.json`, 'utf8')).pids as Record<string, number>
+      const before = pids()
+      const rules = join(scratch, 'new.rules')
+      writeFileSync(rules, 'alert http any any -> any any (msg:"GWLB lab: hello page"; content:"hello from the internet"; sid:9000010; rev:1;)\n')
+      const loaded = lab.cli('rules', rules)
+      expect(loaded.status, loaded.stderr).toBe(0)
+      expect(loaded.stdout).toMatch(/^appliance-1: reloaded in \d+\.\d s \(engine pid \d+, not restarted\)$/m)
+      const seen = (port: number) => alertsOf(lab).find((a) => a.signatureId === 9000010 && a.destination === `10.0.1.10:${port}`)
+      lab.exec('client', 'curl', '-sS', '-m', '5', '--local-port', '46003', 'http://198.18.0.10/')
+      await expect.poll(() => seen(46003), {timeout: 10_000, interval: 500}).toBeTruthy()
+
+      writeFileSync(rules, 'alert tcp any any -> any any (msg:"typo"; contnt:"b"; sid:3;)\n')
+      const refused = lab.cli('rules', rules)
+      expect(refused.status).toBe(1)
+      expect(refused.stderr.trim()).toBe(`Error: ${rules}, line 1: Suricata refuses it: unknown rule keyword 'contnt'. — fix the rule, then run this again; nothing was changed`)
+      lab.exec('client', 'curl', '-sS', '-m', '5', '--local-port', '46004', 'http://198.18.0.10/')
+      await expect.poll(() => seen(46004), {timeout: 10_000, interval: 500}).toBeTruthy()
+      expect(pids()).toEqual(before)
+    })
+
     it('a rules file Suricata refuses is refused by lab up with the line, before anything is built', () => {
       const other = new LabUnderTest('idsbad')
-      const file = `/tmp/gwlb-bad-rules-${process.pid}.rules`
+      const file = join(scratch, 'bad.rules')
       writeFileSync(file, 'alert ip any any -> any any (msg:"fine"; content:"a"; sid:1;)\nalert tcp any any -> any any (msg:"typo"; contnt:"b"; sid:2;)\n')
       const r = other.up('--ids', 'suricata', '--ids-rules', file)
       expect(r.status).toBe(1)
