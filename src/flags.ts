@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {DEFAULT_TIMING, type Timing} from './aws/step.js'
 import {UserError} from './errors.js'
+import {isUsableName, NAME_RULE} from './aws/spec.js'
 import {DEFAULT_LAB, LAB_NAME} from './lab/plan.js'
 
 /** How long commands that wait for AWS poll and wait (hidden: tests shorten them). */
@@ -11,7 +12,11 @@ export const timingFlags = {
 
 export const timingFrom = (flags: {'poll-interval': number; 'wait-timeout': number}): Timing => ({pollMs: flags['poll-interval'], timeoutMs: flags['wait-timeout'] * 1000})
 
-export const nameFlag = (description: string) => Flags.string({char: 'n', description})
+/** A deployment's name, checked as it is parsed: status and destroy refuse what init would (bad usage, exit 2). */
+export const nameFlag = (description: string) => Flags.string({char: 'n', description, parse: async (v) => {
+  if (!isUsableName(v)) throw new UserError(`"${v}" is not a usable deployment name`, `use ${NAME_RULE}, e.g. --name egress-prod`, 'usage')
+  return v
+}})
 
 /** For commands that change a deployment: how long to wait for another run's lock. */
 export const lockFlags = {

@@ -69,7 +69,7 @@ export async function acquireLock(
       continue
     }
     if (Date.now() >= deadline)
-      throw new UserError(`deployment ${deployment} is being changed by another gwlb run: ${heldBy(current)}`,
+      throw new UserError(`deployment ${deployment} is locked: another gwlb run is changing it: ${heldBy(current)}`,
         `wait for it to finish (or pass --lock-wait SECONDS); a run that was killed lets go by ${current.expires}`, 'locked')
     options.progress?.(`waiting for ${heldBy(current)}`)
     await new Promise((r) => setTimeout(r, Math.min(options.pollMs ?? 5000, Math.max(deadline - Date.now(), 1))))

@@ -91,8 +91,9 @@ export const principalArn = (principal: string, partition: string) => (ACCOUNT.t
 
 /** Checks what can be checked without AWS; the live checks (IDs exist, AZs, VPC) are in topology.ts. */
 export function validateSpec(spec: DeploymentSpec): void {
+  // All of these are the flags' values: bad usage (exit 2), as the README says.
   const fail = (message: string, hint: string) => {
-    throw new UserError(message, hint)
+    throw new UserError(message, hint, 'usage')
   }
   if (!isUsableName(spec.name)) fail(`deployment name "${spec.name}" is not usable`, `use ${NAME_RULE}, e.g. --name egress-prod`)
   if (!spec.vpcId.startsWith('vpc-')) fail(`"${spec.vpcId}" is not a VPC id`, 'pass --vpc-id vpc-…')
@@ -149,7 +150,7 @@ export function completeFromFlags(given: PartialSpec): DeploymentSpec {
   const required: [keyof PartialSpec, string][] = [['vpcId', '--vpc-id'], ['applianceSubnets', '--appliance-subnets'], ['endpointSubnets', '--endpoint-subnets']]
   if (given.natGateways !== false) required.push(['natSubnets', '--nat-subnets (or --no-nat-gateways)'])
   const absent = required.filter(([key]) => given[key] === undefined).map(([, flag]) => flag)
-  if (absent.length) throw new UserError(`missing ${absent.join(', ')}`, 'pass them as flags, or run gwlb init without --yes for the wizard')
+  if (absent.length) throw new UserError(`missing ${absent.join(', ')}`, 'pass them as flags, or run gwlb init without --yes for the wizard', 'usage')
   return withDefaults(given)
 }
 

@@ -67,6 +67,28 @@ describe('gwlb init refuses bad input with one line and creates nothing', () => 
     expect(Object.values(await inventory(clients(), 'egress')).every((n) => n === 0)).toBe(true)
   })
 
+  it('bad values of flags are bad usage, exit 2: everybody as a principal, values missing under --yes, an unusable name', () => {
+    for (const args of [[...initFlags(net), '--allowed-principal', '*'], ['--yes', '--name', 'x'], withFlag(initFlags(net), '--name', 'Has_Capitals')]) {
+      const r = gwlb(['init', ...args])
+      expect(r.status, r.stderr).toBe(2)
+    }
+  })
+
+  it('an unknown flag after a repeatable one is named as unknown, not taken for its value', () => {
+    const r = gwlb(['init', ...initFlags(net), '--route', 'rtb-1=0.0.0.0/0', '--scale-on', 'cpu:60'])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/--scale-on/)
+    expect(r.stderr).not.toMatch(/ROUTE_TABLE_ID=CIDR/)
+  })
+
+  it('status and destroy refuse a name that init refuses, as bad usage', () => {
+    for (const command of ['status', 'destroy']) {
+      const r = gwlb([command, '-n', 'bad name!'])
+      expect(r.status).toBe(2)
+      expect(r.stderr.trim()).toBe('Error: Parsing --name "bad name!" is not a usable deployment name — use 1-20 lower-case letters, digits and dashes, not starting or ending with a dash, e.g. --name egress-prod')
+    }
+  })
+
   it('no terminal and no --yes: says to pass the flags', () => {
     const r = gwlb(['init', '--vpc-id', net.vpcId])
     expect(r.status).not.toBe(0)

@@ -34,7 +34,7 @@ describe('one apply at a time', () => {
       const runs = await Promise.all([1, 2].map(() => gwlbAsync(['init', ...initFlags(net, name), '--json'])))
       expect(runs.some((r) => r.status === 0)).toBe(true)
       for (const r of runs.filter((x) => x.status !== 0)) {
-        expect(errorOf(r.stdout)).toMatchObject({code: 'locked', message: expect.stringMatching(new RegExp(`^deployment ${name} is being changed by another gwlb run: gwlb init on \\S+ \\(pid \\d+\\) since `))})
+        expect(errorOf(r.stdout)).toMatchObject({code: 'locked', message: expect.stringMatching(new RegExp(`^deployment ${name} is locked: another gwlb run is changing it: gwlb init on \\S+ \\(pid \\d+\\) since `))})
       }
       expect(await inventory(clients(), name)).toEqual(WHOLE_DEPLOYMENT)
       expect(await lockExists(name)).toBe(false)
@@ -150,8 +150,8 @@ describe('deployments that share a VPC', () => {
   it('the same --route twice is refused', () => {
     const flags = initFlags({vpcId: 'vpc-1', applianceSubnets: ['subnet-a'], endpointSubnets: ['subnet-b'], publicSubnets: ['subnet-c'], workloadRouteTables: ['rtb-1', 'rtb-1']} as never)
     const r = gwlb(['init', ...flags, '--json'])
-    expect(r.status).toBe(1)
-    expect(errorOf(r.stdout).message).toBe('--route rtb-1=0.0.0.0/0 is given twice')
+    expect(r.status).toBe(2)
+    expect(errorOf(r.stdout)).toMatchObject({code: 'usage', message: '--route rtb-1=0.0.0.0/0 is given twice'})
   })
 })
 
