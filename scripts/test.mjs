@@ -8,12 +8,12 @@
 // SDK's HTTP, oclif, the lab's processes), on each line given (e.g. 22,24), two at once.
 // Prints each lane's output as it ends, the 15 slowest tests, and one "tests: N passed, N failed" line.
 import {spawn} from 'node:child_process'
-import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
-const reports = mkdtempSync(join(tmpdir(), 'gwlb-test-reports-'))
+const reports = process.env.GWLB_TEST_LOGS ?? mkdtempSync(join(tmpdir(), 'gwlb-test-reports-'))
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs')
 
 /** The netns files whose appliances take the data path from GWLB_TEST_DATAPATH (and do not pin one). */
@@ -31,9 +31,11 @@ function run(label, files, {env = {}, node = [process.execPath]} = {}) {
   const child = spawn(node[0], [...node.slice(1), vitest, 'run', ...files, '--reporter=default', '--reporter=json', `--outputFile=${report}`], {
     cwd: root, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe'],
   })
+  // Also as it comes, in the reports' folder: what a run that is cut off had said (GWLB_TEST_LOGS keeps it).
+  const live = createWriteStream(join(reports, `${label.replace(/\W+/g, '-')}.log`))
   let output = ''
-  child.stdout.on('data', (d) => (output += d))
-  child.stderr.on('data', (d) => (output += d))
+  child.stdout.on('data', (d) => ((output += d), live.write(d)))
+  child.stderr.on('data', (d) => ((output += d), live.write(d)))
   const started = Date.now()
   return new Promise((resolve) => child.once('close', (status) => {
     process.stdout.write(`\n===== ${label}: exit ${status} after ${Math.round((Date.now() - started) / 1000)} s =====\n${output}`)
@@ -53,7 +55,7 @@ async function lanes(...list) {
 
 function summary() {
   const tests = []
-  for (const file of readdirSync(reports)) {
+  for (const file of readdirSync(reports).filter((f) => f.endsWith('.json'))) {
     const lane = file.replace(/\.json$/, '')
     const data = JSON.parse(readFileSync(join(reports, file), 'utf8'))
     for (const f of data.testResults)
@@ -80,5 +82,5 @@ if (nodeLines) {
   )
 }
 summary()
-rmSync(reports, {recursive: true, force: true})
+if (!process.env.GWLB_TEST_LOGS) rmSync(reports, {recursive: true, force: true})
 process.exit(statuses.every((s) => s === 0) ? 0 : 1)

@@ -201,6 +201,8 @@ export interface UpResult {
 export async function labUp(s: LabSettings, progress: (line: string) => void): Promise<UpResult> {
   requireRoot()
   const started = Date.now()
+  // A rules file Suricata would not load is refused before anything is made, the lab's folder included.
+  if (s.ids) await checkRules(s.ids.rules)
   const unlock = await lock(s.name)
   const abort = new AbortController()
   const onSignal = () => abort.abort()
@@ -210,8 +212,6 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
     if (running?.phase === 'up' && (await isStandIn(running.pids.gwlb)))
       throw new UserError(`${theLab(s.name)} is up (since ${running.since})`, `use it (gwlb lab status${nameArg(s.name)}), or take it down first with \`gwlb lab down${nameArg(s.name)}\``, 'refused')
     if ((await teardown(s.name)).length) progress('removed what an earlier lab left behind')
-    // A rules file Suricata would not load is refused before anything is built.
-    if (s.ids) await checkRules(s.ids.rules)
     const state: LabState = {settings: s, phase: 'building', since: new Date().toISOString(), pids: {}}
     await mkdir(join(dirOf(s.name), 'state'), {recursive: true})
     if (s.ids) {

@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {LabStatus} from '../../src/lab/lab.js'
 import {gwlb, gwlbAsync, gwlbJson} from './cli.js'
@@ -63,6 +63,14 @@ export class LabUnderTest {
 
   down() {
     return this.cli('down')
+  }
+
+  /** The PID the lab recorded for a node's process (e.g. appliance-1, appliance-1-suricata). */
+  pidOf(node: string): number {
+    const pid = (JSON.parse(readFileSync(`/run/gwlb-lab/${this.name}/lab.json`, 'utf8')) as {pids: Record<string, number>}).pids[node]
+    // Never 0 or nothing: process.kill(0) would end this test run's whole process group.
+    if (!pid || pid <= 0) throw new Error(`the lab records no process for ${node}`)
+    return pid
   }
 
   /** What of the lab is on this host: its namespaces, their processes, its folder. */

@@ -235,7 +235,7 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
 
     it('what a crash left (kill -9 of every lab process) is cleaned by the next up', () => {
       expect(lab.up(...FAST_HEALTH).status).toBe(0)
-      for (const pid of lab.leftovers().pids) process.kill(Number(pid), 'SIGKILL')
+      for (const pid of lab.leftovers().pids.map(Number).filter((p) => p > 0)) process.kill(pid, 'SIGKILL')
       expect(lab.cli('status').stderr).toMatch(/the lab \w+ is not up/)
       const again = lab.up(...FAST_HEALTH)
       expect(again.status, again.stderr).toBe(0)
@@ -244,8 +244,7 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
     }, 40_000)
 
     it('an appliance killed with -9 shows as stopped and unhealthy; heal brings it back', async () => {
-      const pid = lab.exec('appliance-1', 'bash', '-c', 'pgrep -f "appliance run" | head -1').stdout.trim()
-      process.kill(Number(pid), 'SIGKILL')
+      process.kill(lab.pidOf('appliance-1'), 'SIGKILL')
       await expect.poll(() => lab.status().appliances[0]!.state, {timeout: 10_000, interval: 200}).toBe('unhealthy')
       expect(lab.status().appliances[0]!.dataPlane).toBe('stopped')
       expect(lab.cli('heal', 'appliance-1', '--wait').status).toBe(0)

@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -16,9 +16,9 @@ const inspectionOf = (lab: LabUnderTest, node: string) => {
   return (JSON.parse(r.stdout) as {inspection: {state: string; packets: number}}).inspection
 }
 
-/** Stops an appliance's engine by its PID (from its pid file in the lab's folder), as a crash would. */
+/** Stops an appliance's engine by the PID the lab recorded, as a crash would. */
 function killEngine(lab: LabUnderTest, node: string): void {
-  process.kill(Number(readFileSync(`/run/gwlb-lab/${lab.name}/ids/${node}/suricata.pid`, 'utf8')), 'SIGKILL')
+  process.kill(lab.pidOf(`${node}-suricata`), 'SIGKILL')
 }
 
 describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () => {
@@ -52,7 +52,8 @@ describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () 
     })
 
     it('new rules reach the running engines live, with no restart of gwlb or the engine; a broken file changes nothing', async () => {
-      const pids = () => JSON.parse(readFileSync(`/run/gwlb-lab/${lab.name}/lab.json`, 'utf8')).pids as Record<string, number>
+      // The same processes, still running: neither gwlb nor the engine restarted.
+      const pids = () => ['appliance-1', 'appliance-1-suricata', 'appliance-2', 'appliance-2-suricata'].map((node) => `${lab.pidOf(node)} ${existsSync(`/proc/${lab.pidOf(node)}`)}`)
       const before = pids()
       const rules = join(scratch, 'new.rules')
       writeFileSync(rules, 'alert http any any -> any any (msg:"GWLB lab: hello page"; content:"hello from the internet"; sid:9000010; rev:1;)\n')
@@ -70,6 +71,7 @@ describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () 
       lab.exec('client', 'curl', '-sS', '-m', '5', '--local-port', '46004', 'http://198.18.0.10/')
       await expect.poll(() => seen(46004), {timeout: 10_000, interval: 500}).toBeTruthy()
       expect(pids()).toEqual(before)
+      expect(before.every((p) => p.endsWith(' true'))).toBe(true)
     })
 
     it('a rules file Suricata refuses is refused by lab up with the line, before anything is built', () => {
@@ -79,7 +81,7 @@ describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () 
       const r = other.up('--ids', 'suricata', '--ids-rules', file)
       expect(r.status).toBe(1)
       expect(r.stderr.trim()).toBe(`Error: ${file}, line 2: Suricata refuses it: unknown rule keyword 'contnt'. — fix the rule, then run this again; nothing was changed`)
-      expect(other.leftovers().namespaces).toEqual([])
+      expect(other.leftovers()).toEqual({namespaces: [], pids: [], folder: false})
     })
   })
 

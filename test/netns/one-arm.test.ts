@@ -54,6 +54,13 @@ describeAsRoot('gwlb appliance run, one-arm (inspect and return)', () => {
     expect(report.drops['unknown-flow']).toBe(1)
   })
 
+  it('new tunnel interfaces send nothing of their own into the tunnel (their MLD reports would count as link-local drops)', async () => {
+    // The kernel reports joining ff02::2 twice, a second apart, after each interface comes up.
+    await new Promise((r) => setTimeout(r, 2500))
+    const report = await bed().report<{drops: Record<string, number>}>()
+    expect(report.drops['link-local'] ?? 0).toBe(0)
+  })
+
   it('applies no NAT', () => {
     expect(bed().appliance.run('nft', 'list', 'table', 'inet', 'gwlb')).not.toMatch(/masquerade/)
   })

@@ -68,7 +68,11 @@ export function renderRuleset(mode: Mode, egressInterface: string, tunnels: Tunn
           '\tiifname "gwi-*" oifname "gwo-*" accept',
           '}',
         ]
-  const body = lines.map((l) => `\t${l}`).join('\n')
+  // The tunnel interfaces' own link-scope chatter (the MLD reports of ff02::2, all-routers, as forwarding makes
+  // every interface join it) never goes into a tunnel: it is no traffic of the GWLB's (it was 4 link-local drops
+  // per new tunnel pair).
+  const quiet = ['chain output {', '\ttype filter hook output priority filter; policy accept;', ...['gwi-*', 'gwo-*'].map((name) => `\toifname "${name}" ip6 daddr ff02::/16 drop`), '}']
+  const body = [...lines, ...quiet].map((l) => `\t${l}`).join('\n')
   // Declaring a table first makes its delete succeed when it does not exist yet; all in one transaction.
   const replaced = ['inet', ...FAMILY_TABLES].map((family) => `table ${family} ${TABLE_NAME}\ndelete table ${family} ${TABLE_NAME}\n`).join('')
   return `${replaced}table inet ${TABLE_NAME} {\n${body}\n}\n${inspection.tables}`
