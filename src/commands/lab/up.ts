@@ -34,8 +34,8 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     'healthy-threshold': Flags.integer({description: 'passed checks in a row that make an appliance healthy', default: TARGET_GROUP_HEALTH.healthyThreshold, min: 2, max: 10}),
     'unhealthy-threshold': Flags.integer({description: 'failed checks in a row that make it unhealthy', default: TARGET_GROUP_HEALTH.unhealthyThreshold, min: 2, max: 10}),
     ids: Flags.option({description: 'an inspection engine on every appliance, on its --inspect hook (Debian: suricata from bookworm-backports)', options: ['suricata'] as const})(),
-    'ids-mode': Flags.option({description: 'ids: the engine reads a copy of the traffic and alerts; ips: the traffic passes through it (NFQUEUE) and its drop rules drop', options: IDS_MODES, default: 'ids', dependsOn: ['ids']})(),
-    'ids-fail': Flags.option({description: 'an appliance whose engine is not attached: open (traffic flows uninspected) or closed (its health check fails: the stand-in moves new flows to the others)', options: INSPECT_FAILS, default: 'open', dependsOn: ['ids']})(),
+    'ids-mode': Flags.option({description: 'ids (the default): the engine reads a copy of the traffic and alerts; ips: the traffic passes through it (NFQUEUE) and its drop rules drop', options: IDS_MODES, dependsOn: ['ids']})(),
+    'ids-fail': Flags.option({description: 'an appliance whose engine is not attached: open (the default: traffic flows uninspected) or closed (its health check fails: the stand-in moves new flows to the others)', options: INSPECT_FAILS, dependsOn: ['ids']})(),
     'ids-rules': Flags.string({description: `the engine's rules (default: gwlb's example rules, ${EXAMPLE_RULES}); checked with Suricata's own test mode first`, dependsOn: ['ids']}),
   }
 
@@ -47,7 +47,7 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     const interval = f['health-interval']
     const result = await labUp({
       name: f.name, appliances: f.appliances, mode: f.mode, failover: f.failover, stickiness: f.stickiness, applianceArgs: applianceArgs ?? [],
-      ids: f.ids ? {mode: f['ids-mode'], rules: resolve(f['ids-rules'] ?? EXAMPLE_RULES), queues: 1, fail: f['ids-fail']} : undefined,
+      ids: f.ids ? {mode: f['ids-mode'] ?? 'ids', rules: resolve(f['ids-rules'] ?? EXAMPLE_RULES), queues: 1, fail: f['ids-fail'] ?? 'open'} : undefined,
       health: {
         protocol: f['health-protocol'], port: f['health-port'], intervalSeconds: interval, timeoutSeconds: Math.min(TARGET_GROUP_HEALTH.timeoutSeconds, interval),
         healthyThreshold: f['healthy-threshold'], unhealthyThreshold: f['unhealthy-threshold'],
