@@ -23,6 +23,11 @@ export class LabUnderTest {
     return this.cli('up', ...args)
   }
 
+  /** The same without blocking the test's worker (an up that starts engines takes long enough to stall its reports). */
+  upAsync(...args: string[]) {
+    return gwlbAsync(['lab', 'up', '--name', this.name, ...args])
+  }
+
   /** `gwlb lab exec NODE -- …` to its end. */
   exec(node: string, ...command: string[]) {
     return this.cli('exec', node, '--', ...command)

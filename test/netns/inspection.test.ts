@@ -27,7 +27,7 @@ describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () 
   describe('ids: a copy of the traffic on the monitor interface', () => {
     const lab = new LabUnderTest('ids')
     beforeAll(async () => {
-      const up = lab.up('--appliances', '2', ...FAST_HEALTH, '--ids', 'suricata')
+      const up = await lab.upAsync('--appliances', '2', ...FAST_HEALTH, '--ids', 'suricata')
       expect(up.status, up.stderr).toBe(0)
       await lab.allHealthy()
     })
@@ -89,7 +89,7 @@ describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () 
     const lab = new LabUnderTest('ips')
     beforeAll(async () => {
       // On the kernel path: its packets cross the same hook.
-      const up = lab.up('--appliances', '2', ...FAST_HEALTH, '--ids', 'suricata', '--ids-mode', 'ips', '--ids-fail', 'closed', '--', '--datapath', 'bpf')
+      const up = await lab.upAsync('--appliances', '2', ...FAST_HEALTH, '--ids', 'suricata', '--ids-mode', 'ips', '--ids-fail', 'closed', '--', '--datapath', 'bpf')
       expect(up.status, up.stderr).toBe(0)
       await lab.allHealthy()
     })
@@ -120,7 +120,7 @@ describeAsRoot('inspection: Suricata on the appliances\' hook, in gwlb lab', () 
   describe('ips, failing open', () => {
     const lab = new LabUnderTest('ipo')
     beforeAll(async () => {
-      const up = lab.up('--appliances', '1', ...FAST_HEALTH, '--ids', 'suricata', '--ids-mode', 'ips')
+      const up = await lab.upAsync('--appliances', '1', ...FAST_HEALTH, '--ids', 'suricata', '--ids-mode', 'ips')
       expect(up.status, up.stderr).toBe(0)
       await lab.allHealthy()
     })
