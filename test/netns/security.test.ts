@@ -2,6 +2,7 @@ import {afterEach, beforeEach, expect, it, vi} from 'vitest'
 import {ApplianceBed, APPLIANCE_EGRESS_IP, APPLIANCE_IP, GWLB_IP, INTERNET_IP} from '../helpers/appliance-bed.js'
 import {encapsulate, echoReply, icmpEcho} from '../helpers/packets.js'
 import {describeAsRoot} from '../helpers/root.js'
+import {tunnelNames} from '../../src/appliance/host/names.js'
 
 const ENI = {eni: '00000000000000a1', cookie: 'aaaa0001'}
 const CLIENT = '10.200.0.5'
@@ -55,12 +56,48 @@ describeAsRoot('gwlb appliance run takes GENEVE only from the GWLB, within bound
     const report = await bed.reportWhen<Report>((r) => r.traffic.packetsIn >= 1001)
     expect(statuses).toEqual(new Set([200]))
     expect(report.tunnels.length).toBe(16)
-    expect(report.drops['tunnel-limit']).toBeGreaterThanOrEqual(1000 - 15)
+    // Exactly the packets of the 985 endpoints that found the 16 slots taken (the first 15 waited for theirs).
+    expect(report.drops['tunnel-limit']).toBe(1000 - 15)
     await vi.waitFor(() => expect(bed.output).toMatch(/no room for tunnels: 16 exist \(--max-tunnels\); \d+ packets of other endpoints dropped/), {timeout: 3000})
     ping(2)
     await bed.reply(echoReply(9, 2))
     expect((await bed.health()).status).toBe(200)
   }, 60_000)
+
+  it('tunnel-limit counts only packets of endpoints beyond --max-tunnels: a set-up that failed holds no slot and is retried after 5 s, not per packet', async () => {
+    // Its ingress name is taken by another kind of interface: its tunnel cannot be made.
+    const broken = {eni: '00000000000000b7'}
+    bed.appliance.run('ip', 'link', 'add', tunnelNames(0, 0xb7).ingress, 'type', 'veth', 'peer', 'name', 'taken-peer')
+    await bed.start('--mode', 'two-arm', '--max-tunnels', '2')
+    for (let i = 0; i < 5; i++) {
+      bed.send(broken, icmpEcho({src: '10.230.9.9', dst: INTERNET_IP}, 9, i))
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    ping(1)
+    await bed.reply(echoReply(9, 1))
+    const other = {eni: '00000000000000a2'}
+    bed.send(other, icmpEcho({src: '10.200.0.6', dst: INTERNET_IP}, 10, 1))
+    await bed.reply(echoReply(10, 1))
+    const report = await bed.report<Report>()
+    expect(report.drops['tunnel-failed']).toBe(5)
+    expect(report.drops['tunnel-limit']).toBe(0)
+    expect(bed.output.match(/\(eni-000000000000000b7\) failed/g)).toHaveLength(1)
+  })
+
+  it('an endpoint back while its tunnel is being taken down takes its own slot over, even with the table full', async () => {
+    await bed.start('--mode', 'two-arm', '--max-tunnels', '1')
+    ping(1)
+    await bed.reply(echoReply(9, 1))
+    bed.appliance.run('ip', 'link', 'del', tunnelNames(0, 0xa1).egress)
+    // Asked every 20 ms from the moment the pair starts going: none of it is refused for want of room.
+    let answered = false
+    for (let seq = 2; !answered && seq < 100; seq++) {
+      ping(seq)
+      answered = await bed.reply(echoReply(9, seq), 20).then(() => true, () => false)
+    }
+    expect(answered).toBe(true)
+    expect((await bed.report<Report>()).drops['tunnel-limit']).toBe(0)
+  })
 
   it('serves the report off loopback only to the allowed sources when told to listen there', async () => {
     await bed.start('--metrics-listen', `0.0.0.0:9641`, '--allowed-sources', `${GWLB_IP}/32`)

@@ -99,6 +99,8 @@ export class DataPlane {
   private pendingBytes = 0
   private readonly allowedSources?: Ipv4Blocks
   private full = false
+  /** Endpoints whose tunnel went down while the table was full: their own slot is being freed, so they still ask. */
+  private readonly returning = new Set<string>()
   private udpFd = -1
   private rawFd = -1
   private udpWatch?: Watch
@@ -145,6 +147,7 @@ export class DataPlane {
         return this.dropPending(message.eniHigh, message.eniLow, message.reason)
       case 'capacity':
         this.full = message.full
+        if (!this.full) this.returning.clear()
         return
       case 'tunnel-down':
         return this.tunnelDown(message.index)
@@ -287,7 +290,7 @@ export class DataPlane {
   private queue(eniHigh: number, eniLow: number, inner: Uint8Array): void {
     let p = this.pending.find((x) => x.eniLow === eniLow && x.eniHigh === eniHigh)
     if (!p) {
-      if (this.full) return this.counters.drop('tunnel-limit')
+      if (this.full && !this.returning.delete(eniKey(eniHigh, eniLow))) return this.counters.drop('tunnel-limit')
       p = {eniHigh, eniLow, packets: []}
       this.pending.push(p)
       this.send({type: 'need-tunnel', eniHigh, eniLow})
@@ -330,7 +333,11 @@ export class DataPlane {
   /** Stops using a tunnel's queues (the main thread closes them once every worker has let go). */
   private tunnelDown(index: number): void {
     const i = this.tunnels.findIndex((t) => t.index === index)
-    if (i >= 0) for (const w of this.tunnels.splice(i, 1)[0]!.watches) this.io.unwatch(w)
+    if (i >= 0) {
+      const [tunnel] = this.tunnels.splice(i, 1)
+      for (const w of tunnel!.watches) this.io.unwatch(w)
+      if (this.full) this.returning.add(eniKey(tunnel!.eniHigh, tunnel!.eniLow))
+    }
     this.send({type: 'tunnel-released', worker: this.setup.worker, index})
   }
 
@@ -339,6 +346,8 @@ export class DataPlane {
     this.udpFd = this.rawFd = -1
   }
 }
+
+const eniKey = (eniHigh: number, eniLow: number): string => `${eniHigh}:${eniLow}`
 
 /** IPv6 to ff02::/16: never part of a flow, never meant for the GWLB. */
 function isLinkLocalMulticast(buf: Uint8Array, p: number): boolean {

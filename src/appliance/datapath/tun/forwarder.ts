@@ -198,20 +198,30 @@ export class Forwarder implements DataPath {
     if (this.stopping) return
     const same = this.tunnels.filter((t) => t.eniLow === eniLow && t.eniHigh === eniHigh)
     if (same.some((t) => t.state === 'creating' || t.state === 'up')) return
-    if (this.tunnels.length >= this.maxTunnels) return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow, reason: 'tunnel-limit'})
-    const tunnel = new Tunnel(this.freeIndex(), ++this.generations, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
+    // A failed set-up is tried again once it is forgotten, not at every packet meanwhile.
+    if (same.some((t) => t.state === 'failed')) return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow, reason: 'tunnel-failed'})
+    // An endpoint back while its idle tunnel is still being taken down takes that tunnel's slot over.
+    const closing = same.find((t) => t.state === 'closing')
+    const index = closing?.index ?? this.freeIndex()
+    if (!closing && (this.inUse() >= this.maxTunnels || index > MAX_TUNNELS)) return this.broadcast({type: 'tunnel-failed', eniHigh, eniLow, reason: 'tunnel-limit'})
+    const tunnel = new Tunnel(index, ++this.generations, eniHigh, eniLow, tunnelNames(eniHigh, eniLow))
     this.tunnels.push(tunnel)
     this.tellCapacity()
-    tunnel.made = this.setUps(() => this.createTunnel(tunnel, same.find((t) => t.closed)?.closed))
+    tunnel.made = this.setUps(() => this.createTunnel(tunnel, closing?.closed))
   }
 
   private get maxTunnels(): number {
     return Math.min(this.options.maxTunnels, MAX_TUNNELS)
   }
 
+  /** Slots taken: a failed set-up holds none, a tunnel and the one taking its slot over hold one. */
+  private inUse(): number {
+    return new Set(this.tunnels.filter((t) => t.state !== 'failed').map((t) => t.index)).size
+  }
+
   /** Workers drop packets of new endpoints themselves while the table is full, instead of asking per packet. */
   private tellCapacity(): void {
-    const full = this.tunnels.length >= this.maxTunnels
+    const full = this.inUse() >= this.maxTunnels
     if (full === this.full) return
     this.full = full
     this.broadcast({type: 'capacity', full})
