@@ -29,8 +29,11 @@ export function renderPlan(plan: Plan): string {
 }
 
 export function renderInitSummary(result: InitResult): string {
-  const lines = [chalk.bold(`\nDeployment ${result.deployment} (${result.region}): ${result.created.length} resources created, ${result.found.length} found.`)]
+  const lines: string[] = []
+  const changed = result.steps.filter((x) => x.outcome === 'changed')
+  lines.push(chalk.bold(`\nDeployment ${result.deployment} (${result.region}): ${result.created.length} resources created, ${changed.length} parts changed in place, ${result.found.length} resources found as they were.`))
   for (const s of result.steps.filter((x) => x.outcome === 'created')) lines.push(`  ${chalk.cyan('+')} ${s.title}: ${s.resources.map(resource).join(', ')}`)
+  for (const s of changed) lines.push(`  ${chalk.yellow('~')} ${s.title}: ${s.done.join('; ')}`)
   if (result.elasticIps.length) lines.push(`  Fixed egress addresses (Elastic IPs): ${chalk.bold(result.elasticIps.join(', '))}`)
   for (const w of result.warnings) lines.push(chalk.yellow(`  ! ${w}`))
   lines.push(`  Next: ${chalk.bold(result.next)}`)

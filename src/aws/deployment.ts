@@ -25,6 +25,8 @@ export interface Plan {
   warnings: string[]
 }
 
+export type Outcome = 'found' | 'created' | 'changed'
+
 /** What `init` answers, applied or not (--dry-run): the plan it found, then what it made of it. */
 export interface InitResult {
   deployment: string
@@ -32,8 +34,8 @@ export interface InitResult {
   dryRun: boolean
   /** What existed and what was missing when init looked. */
   plan: PlanEntry[]
-  /** Each step's outcome (empty on a dry run). */
-  steps: (PlanEntry & {outcome: 'found' | 'created'})[]
+  /** Each step's outcome (empty on a dry run): all found, made anew, or changed in place; `done` says what it did. */
+  steps: (PlanEntry & {outcome: Outcome; done: string[]})[]
   created: Resource[]
   found: Resource[]
   elasticIps: string[]
@@ -83,7 +85,8 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
   const steps = enabledSteps(ctx.spec)
   const enabled = new Set(steps.map((s) => s.id))
   const finished = new Map(steps.map((s) => [s.id, deferred()]))
-  const outcomes = new Map<string, 'found' | 'created'>()
+  const outcomes = new Map<string, Outcome>()
+  const done = new Map<string, string[]>()
 
   const failures: unknown[] = []
   const run = async (step: Step, output: (message: string) => void, skip: (why: string) => void) => {
@@ -101,9 +104,12 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
       const before = await step.find(stepCtx)
       const complete = before.missing.length === 0
       ctx.states.set(step.id, complete ? before : await step.create(stepCtx, before))
-      outcomes.set(step.id, complete ? 'found' : 'created')
+      // What already had resources was changed (or completed) in place; the rest was made anew.
+      const outcome = complete ? 'found' : before.resources.length ? 'changed' : 'created'
+      outcomes.set(step.id, outcome)
+      done.set(step.id, before.missing)
       gate.resolve()
-      return complete ? 'found' : `created ${before.missing.length === 1 ? before.missing[0] : `${before.missing.length} items`}`
+      return complete ? 'found' : `${outcome} ${before.missing.length === 1 ? before.missing[0] : `${before.missing.length} items`}`
     } catch (error) {
       failures.push(error)
       gate.reject(error)
@@ -127,8 +133,8 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
   ).run()
   if (failures.length > 0) throw failures[0]
 
-  const stepsOut = steps.map((s) => ({id: s.id, title: s.title, outcome: outcomes.get(s.id)!, ...ctx.states.get(s.id)!}))
-  const all = (outcome: 'found' | 'created') => stepsOut.filter((s) => s.outcome === outcome).flatMap((s) => s.resources)
+  const stepsOut = steps.map((s) => ({id: s.id, title: s.title, outcome: outcomes.get(s.id)!, done: done.get(s.id)!, ...ctx.states.get(s.id)!}))
+  const all = (outcome: Outcome) => stepsOut.filter((s) => s.outcome === outcome).flatMap((s) => s.resources)
   return {
     deployment: ctx.spec.name,
     region: ctx.topology.region,

@@ -1,7 +1,6 @@
 import {parse as parseArn, validate as validateArn} from '@aws-sdk/util-arn-parser'
-import {parseCidr} from '../cidr.js'
 import {UserError} from '../errors.js'
-import {DEFAULT_MODE, type Mode} from '../mode.js'
+import type {Mode} from '../mode.js'
 import {GENEVE_PORT} from '../generated/abi.js'
 
 /** Everything `gwlb init` needs to know; the wizard and the flags both fill it in, validate() checks it. */
@@ -42,20 +41,6 @@ export interface RouteSpec {
   cidr: string
 }
 
-export const DEFAULTS = {
-  name: 'gwlb',
-  mode: DEFAULT_MODE,
-  instanceType: 'c6i.large',
-  minSize: 2,
-  maxSize: 4,
-  desiredCapacity: 2,
-  healthPort: 80,
-  healthProtocol: 'HTTP',
-  stickiness: '5-tuple',
-  failover: 'no-rebalance',
-  deregistrationDelay: 300,
-  crossZone: false,
-} as const
 
 /** The target group's health-check timing (gwlb lab's stand-in checks the same way by default). */
 export const TARGET_GROUP_HEALTH = {intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 3, unhealthyThreshold: 3} as const
@@ -64,15 +49,6 @@ export const TARGET_GROUP_HEALTH = {intervalSeconds: 10, timeoutSeconds: 5, heal
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$/
 export const NAME_RULE = '1-20 lower-case letters, digits and dashes, not starting or ending with a dash'
 export const isUsableName = (name: string) => NAME.test(name)
-
-export function parseRoute(value: string): RouteSpec {
-  const [routeTableId, cidr, ...rest] = value.split('=')
-  if (!routeTableId?.startsWith('rtb-') || !cidr || rest.length > 0)
-    throw new UserError(`--route ${value} is not ROUTE_TABLE_ID=CIDR`, 'write it like --route rtb-0123abcd=0.0.0.0/0', 'usage')
-  const parsed = parseCidr(cidr)
-  if (typeof parsed === 'string') throw new UserError(`--route ${value}: ${parsed}`, 'write it like --route rtb-0123abcd=0.0.0.0/0', 'usage')
-  return {routeTableId, cidr}
-}
 
 const ACCOUNT = /^\d{12}$/
 
@@ -116,68 +92,4 @@ export function validateSpec(spec: DeploymentSpec): void {
     if (problem) fail(`--allowed-principal ${principal}: ${problem}`, 'give a 12-digit account id or an IAM ARN, e.g. arn:aws:iam::123456789012:root')
   }
   for (const id of spec.tgwAttachments) if (!id.startsWith('tgw-attach-')) fail(`"${id}" is not a Transit Gateway attachment id`, 'pass --tgw-attachment tgw-attach-…')
-}
-
-/** The command line that makes this deployment without prompts (printed at the end of the wizard). */
-export function commandLine(spec: DeploymentSpec, region: string): string {
-  const parts = ['gwlb init --yes', `--name ${spec.name}`, `--region ${region}`, `--vpc-id ${spec.vpcId}`,
-    `--appliance-subnets ${spec.applianceSubnets.join(',')}`, `--endpoint-subnets ${spec.endpointSubnets.join(',')}`]
-  parts.push(spec.natGateways ? `--nat-subnets ${spec.natSubnets.join(',')}` : '--no-nat-gateways')
-  for (const r of spec.routes) parts.push(`--route ${r.routeTableId}=${r.cidr}`)
-  const optional: [string, unknown, unknown][] = [
-    ['--mode', spec.mode, DEFAULTS.mode], ['--instance-type', spec.instanceType, DEFAULTS.instanceType],
-    ['--min-size', spec.minSize, DEFAULTS.minSize], ['--max-size', spec.maxSize, DEFAULTS.maxSize],
-    ['--desired-capacity', spec.desiredCapacity, DEFAULTS.desiredCapacity], ['--health-port', spec.healthPort, DEFAULTS.healthPort],
-    ['--health-protocol', spec.healthProtocol, DEFAULTS.healthProtocol], ['--stickiness', spec.stickiness, DEFAULTS.stickiness],
-    ['--failover', spec.failover, DEFAULTS.failover], ['--deregistration-delay', spec.deregistrationDelay, DEFAULTS.deregistrationDelay],
-    ['--ami-id', spec.amiId, undefined], ['--key-name', spec.keyName, undefined], ['--package', spec.package, undefined],
-  ]
-  for (const [flag, value, fallback] of optional) if (value !== undefined && value !== fallback) parts.push(`${flag} ${value}`)
-  if (spec.crossZone) parts.push('--cross-zone')
-  for (const p of spec.allowedPrincipals) parts.push(`--allowed-principal ${p}`)
-  for (const t of spec.tgwAttachments) parts.push(`--tgw-attachment ${t}`)
-  return parts.join(' \\\n  ')
-}
-
-/** What was given, and for the rest what the deployment was made with (its stored settings), if it exists. */
-export function withStored(given: PartialSpec, stored: DeploymentSpec | undefined): PartialSpec {
-  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as PartialSpec
-  return {...stored, ...defined}
-}
-
-/** --yes: every required value must be a flag; the rest take their defaults. */
-export function completeFromFlags(given: PartialSpec): DeploymentSpec {
-  const required: [keyof PartialSpec, string][] = [['vpcId', '--vpc-id'], ['applianceSubnets', '--appliance-subnets'], ['endpointSubnets', '--endpoint-subnets']]
-  if (given.natGateways !== false) required.push(['natSubnets', '--nat-subnets (or --no-nat-gateways)'])
-  const absent = required.filter(([key]) => given[key] === undefined).map(([, flag]) => flag)
-  if (absent.length) throw new UserError(`missing ${absent.join(', ')}`, 'pass them as flags, or run gwlb init without --yes for the wizard', 'usage')
-  return withDefaults(given)
-}
-
-export function withDefaults(given: PartialSpec): DeploymentSpec {
-  return {
-    name: given.name ?? DEFAULTS.name,
-    vpcId: given.vpcId!,
-    applianceSubnets: given.applianceSubnets ?? [],
-    endpointSubnets: given.endpointSubnets ?? [],
-    natGateways: given.natGateways ?? true,
-    natSubnets: given.natGateways === false ? [] : (given.natSubnets ?? []),
-    routes: given.routes ?? [],
-    mode: given.mode ?? DEFAULTS.mode,
-    instanceType: given.instanceType ?? DEFAULTS.instanceType,
-    minSize: given.minSize ?? DEFAULTS.minSize,
-    maxSize: given.maxSize ?? DEFAULTS.maxSize,
-    desiredCapacity: given.desiredCapacity ?? DEFAULTS.desiredCapacity,
-    amiId: given.amiId,
-    keyName: given.keyName,
-    healthPort: given.healthPort ?? DEFAULTS.healthPort,
-    healthProtocol: given.healthProtocol ?? DEFAULTS.healthProtocol,
-    stickiness: given.stickiness ?? DEFAULTS.stickiness,
-    failover: given.failover ?? DEFAULTS.failover,
-    deregistrationDelay: given.deregistrationDelay ?? DEFAULTS.deregistrationDelay,
-    crossZone: given.crossZone ?? DEFAULTS.crossZone,
-    allowedPrincipals: given.allowedPrincipals ?? [],
-    tgwAttachments: given.tgwAttachments ?? [],
-    package: given.package,
-  }
 }

@@ -46,7 +46,7 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
     const resources = await step.owned(run)
     const expected = settings && step.enabled(settings) ? (step.expected?.(settings) ?? 1) : 0
     // A step reports on what it found; what it did not find is `missing`, from what it expects.
-    const report = resources.length ? await (step.report?.({...run, settings}, resources) ?? plainReport(step.title, resources)) : {problems: [], hints: []}
+    const report = resources.length || (step.reportsWhenNone && settings && step.enabled(settings)) ? await (step.report?.({...run, settings}, resources) ?? plainReport(step.title, resources)) : {problems: [], hints: []}
     // More than the settings ask for (a twin from an interrupted or concurrent run, a route made by hand):
     // traffic may take a way nobody planned. destroy removes them with the rest.
     const surplus = expected > 0 && resources.length > expected && !step.keepsHistory
@@ -58,7 +58,8 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
     problems: steps.flatMap((s) => s.problems),
     hints: steps.flatMap((s) => s.hints),
     missing: settings
-      ? steps.filter((s) => s.resources.length < s.expected).map((s) => (s.resources.length ? `${s.title}: ${s.resources.length} of ${s.expected}` : s.title))
+      ? [...steps.filter((s) => s.resources.length < s.expected).map((s) => (s.resources.length ? `${s.title}: ${s.resources.length} of ${s.expected}` : s.title)),
+        ...steps.flatMap((s) => (s.missing ?? []).map((m) => `${s.title}: ${m}`))]
       : [LOST_SETTINGS],
   }
   if (steps.every((s) => s.resources.length === 0)) return {...status, verdict: 'absent', missing: [], problems: [], hints: []}

@@ -1,7 +1,7 @@
 import type {AwsClients} from './clients.js'
 import type {CutoverGate} from './cutover.js'
 import type {DeploymentSpec} from './spec.js'
-import type {Topology} from './topology.js'
+import {subnetsOf, type Topology} from './topology.js'
 
 /** One AWS resource a step found or made. */
 export interface Resource {
@@ -85,6 +85,8 @@ export interface StepReport {
   problems: string[]
   /** Where to look for the likely causes of those problems. */
   hints: string[]
+  /** What is missing that counting its resources does not show (a way to S3 through anybody's endpoint). */
+  missing?: string[]
   /** What --json shows of it (states, health, addresses). */
   detail?: unknown
   /** One line for people (what it is and how it is). */
@@ -99,6 +101,9 @@ export function remember<T>(scope: {cache?: Map<string, Promise<unknown>>}, key:
   if (!scope.cache.has(key)) scope.cache.set(key, read())
   return scope.cache.get(key) as Promise<T>
 }
+
+/** A VPC's subnets and route tables within a status run, read once for every step that checks routes or address blocks. */
+export const subnetsRemembered = (scope: Scope, vpcId: string) => remember(scope, `subnets ${vpcId}`, () => subnetsOf(scope.aws, vpcId))
 
 /** The status of a step with nothing to check beyond its resources: one line naming them. */
 export function plainReport(title: string, found: Resource[]): StepReport {
@@ -128,6 +133,8 @@ export interface Step {
   keepsHistory?: boolean
   /** This step's part of `status`, given what owned() found (default: plainReport). */
   report?(scope: StatusScope, found: Resource[]): Promise<StepReport>
+  /** Its report runs even when it owns nothing: what it checks may be anybody's (the appliance tables' way to S3). */
+  reportsWhenNone?: boolean
 }
 
 /** For calls whose "not found" answer means there is nothing to do. */

@@ -49,24 +49,7 @@ export async function discoverTopology(aws: AwsClients, spec: DeploymentSpec): P
   })
   const vpc = vpcs.Vpcs?.[0]
   if (!vpc) throw new UserError(`VPC ${spec.vpcId} does not exist in ${region}`, 'check --vpc-id and --region')
-  const vpcFilter = [{Name: 'vpc-id', Values: [spec.vpcId]}]
-  const [{Subnets = []}, {RouteTables = []}] = await Promise.all([
-    aws.ec2.send(new DescribeSubnetsCommand({Filters: vpcFilter})),
-    aws.ec2.send(new DescribeRouteTablesCommand({Filters: vpcFilter})),
-  ])
-  const subnets = new Map<string, SubnetInfo>()
-  for (const s of Subnets) {
-    const table = routeTableOf(RouteTables, s.SubnetId!)
-    subnets.set(s.SubnetId!, {
-      id: s.SubnetId!,
-      az: s.AvailabilityZone!,
-      cidr: s.CidrBlock!,
-      name: nameOf(s.Tags),
-      public: isPublic(table),
-      routeTableId: table?.RouteTableId,
-    })
-  }
-
+  const {subnets, routeTables: RouteTables} = await subnetsOf(aws, spec.vpcId)
   const topology: Topology = {
     region,
     account: identity.Account!,
@@ -83,6 +66,21 @@ export async function discoverTopology(aws: AwsClients, spec: DeploymentSpec): P
   await checkInstanceType(aws, topology, spec)
   await Promise.all([checkImage(aws, topology, spec), checkKeyPair(aws, topology, spec)])
   return topology
+}
+
+/** A VPC's subnets, each with the route table it uses (its own or the main one), and the VPC's route tables. */
+export async function subnetsOf(aws: AwsClients, vpcId: string): Promise<{subnets: Map<string, SubnetInfo>; routeTables: RouteTable[]}> {
+  const vpcFilter = [{Name: 'vpc-id', Values: [vpcId]}]
+  const [{Subnets = []}, {RouteTables = []}] = await Promise.all([
+    aws.ec2.send(new DescribeSubnetsCommand({Filters: vpcFilter})),
+    aws.ec2.send(new DescribeRouteTablesCommand({Filters: vpcFilter})),
+  ])
+  const subnets = new Map<string, SubnetInfo>()
+  for (const s of Subnets) {
+    const table = routeTableOf(RouteTables, s.SubnetId!)
+    subnets.set(s.SubnetId!, {id: s.SubnetId!, az: s.AvailabilityZone!, cidr: s.CidrBlock!, name: nameOf(s.Tags), public: isPublic(table), routeTableId: table?.RouteTableId})
+  }
+  return {subnets, routeTables: RouteTables}
 }
 
 /** The instance type's CPU as EC2 names an image's architecture. */

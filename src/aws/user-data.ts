@@ -1,4 +1,5 @@
 import {readFileSync} from 'node:fs'
+import {applianceArgs} from './settings-table.js'
 import type {DeploymentSpec} from './spec.js'
 import type {Artifacts} from './steps/software.js'
 import type {Architecture} from './staging/runtime.js'
@@ -82,7 +83,7 @@ if ! command -v nft >/dev/null; then
   done
 fi
 
-gwlb appliance install --enable --now --mode ${spec.mode} --health-port ${spec.healthPort}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')}
+gwlb appliance install --enable --now ${applianceArgs(spec).join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')}
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }

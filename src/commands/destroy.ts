@@ -15,6 +15,7 @@ export default class Destroy extends AwsCommand<typeof Destroy> {
     name: nameFlag('the deployment to remove'),
     yes: Flags.boolean({char: 'y', description: 'do not ask to type the deployment\'s name'}),
     'dry-run': Flags.boolean({description: 'list what would be removed, remove nothing'}),
+    'ignore-not-found': Flags.boolean({description: 'a deployment that owns nothing (already destroyed) is success, not an error'}),
     ...lockFlags,
     ...timingFlags,
   }
@@ -38,6 +39,13 @@ export default class Destroy extends AwsCommand<typeof Destroy> {
     if (!f.yes && !process.stdin.isTTY) throw new UserError('destroy asks you to type the deployment\'s name', 'run it in a terminal, or pass --yes')
     const result = await this.changing(name, f['lock-wait'], async () => {
       const owned = await listOwned(scope)
+      // A mistyped name removes nothing: said as a failure, unless the caller says that is fine.
+      if (!owned.some((o) => o.resources.length) && !f['ignore-not-found']) {
+        // Terminated instances keep its tags a while: the name itself is not one to suggest.
+        const known = (await findDeployments(this.aws)).filter((n) => n !== name)
+        throw new UserError(`deployment ${name} owns nothing in ${region}: nothing to remove`,
+          `${known.length ? `deployments here: ${known.join(', ')}` : 'there is no gwlb deployment in this region'}; --ignore-not-found makes this a success (a destroy run again)`, 'not-found')
+      }
       if (!this.jsonEnabled()) this.log(renderOwned(name, owned))
       if (!f.yes) {
         const typed = await input({message: `Type ${name} to remove it`})

@@ -3,26 +3,14 @@ import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {CUTOVER_GATES} from '../aws/cutover.js'
 import {applyDeployment, DEFAULT_APPLY_OPTIONS, dryRunResult, planDeployment, prepare, type InitResult} from '../aws/deployment.js'
-import {commandLine, completeFromFlags, DEFAULTS, parseRoute, withStored, type DeploymentSpec, type PartialSpec, type RouteSpec} from '../aws/spec.js'
+import {commandLine, completeFromFlags, DEFAULTS, givenByFlags, settingFlags, withStored} from '../aws/settings-table.js'
+import type {PartialSpec} from '../aws/spec.js'
 import {readSettings} from '../aws/steps/settings.js'
 import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
-import {MODE_NAMES} from '../mode.js'
 import {lockFlags, nameFlag, timingFlags, timingFrom} from '../flags.js'
 import {renderPlan, renderInitSummary, rendererFor} from '../render.js'
 import {askForSpec} from '../wizard/init-wizard.js'
-
-/** Subnet lists: comma-separated, or the flag repeated. */
-const subnets = (description: string) => Flags.string({description, multiple: true, delimiter: ','})
-
-/** RTB_ID=CIDR, checked as the flags are parsed; `none` for no route at all. */
-const routeFlag = Flags.custom<RouteSpec | 'none'>({parse: async (value) => (value === 'none' ? 'none' : parseRoute(value))})
-
-/**
- * A list flag as given: absent (the stored settings' list on a re-run), `none` (an empty list: what was
- * there is given back), or the values.
- */
-const list = <T>(values: (T | 'none')[] | undefined): T[] | undefined => (values?.includes('none') ? [] : (values as T[] | undefined))
 
 export default class Init extends AwsCommand<typeof Init> {
   static override summary = 'Create a Gateway Load Balancer appliance fleet (wizard, or flags with --yes)'
@@ -35,28 +23,7 @@ export default class Init extends AwsCommand<typeof Init> {
 
   static override flags = {
     name: nameFlag(`deployment name, in every resource's gwlb:deployment tag (default ${DEFAULTS.name})`),
-    'vpc-id': Flags.string({description: 'VPC of the appliances and endpoints'}),
-    'appliance-subnets': subnets('subnets for the GWLB and the appliances, one per AZ (comma-separated)'),
-    'endpoint-subnets': subnets('subnets for the GWLB endpoints, one per AZ (comma-separated)'),
-    'nat-subnets': subnets('public subnets for the NAT gateways, one per appliance AZ (comma-separated)'),
-    'nat-gateways': Flags.boolean({description: 'NAT gateways with Elastic IPs for a fixed egress address (--no-nat-gateways: none)', allowNo: true}),
-    route: routeFlag({description: 'send CIDR in route table RTB through the GWLB endpoint of its AZ: RTB_ID=CIDR (repeatable; none: no route)', multiple: true, multipleNonGreedy: true}),
-    mode: Flags.option({description: 'appliance mode', options: MODE_NAMES})(),
-    'instance-type': Flags.string({description: `appliance instance type (default ${DEFAULTS.instanceType})`}),
-    'min-size': Flags.integer({description: `Auto Scaling minimum (default ${DEFAULTS.minSize})`, min: 0}),
-    'max-size': Flags.integer({description: `Auto Scaling maximum (default ${DEFAULTS.maxSize})`, min: 1}),
-    'desired-capacity': Flags.integer({description: `appliances to run (default ${DEFAULTS.desiredCapacity})`, min: 0}),
-    'ami-id': Flags.string({description: 'AMI (default: Canonical\'s current Ubuntu 22.04 for the instance type\'s CPU)'}),
-    'key-name': Flags.string({description: 'EC2 key pair for SSH to the appliances'}),
-    'health-port': Flags.integer({description: `appliance health-check port (default ${DEFAULTS.healthPort})`, min: 1, max: 65535}),
-    'health-protocol': Flags.string({description: 'health check protocol', options: ['HTTP', 'TCP']}),
-    stickiness: Flags.string({description: 'flow stickiness', options: ['5-tuple', '3-tuple', '2-tuple']}),
-    failover: Flags.string({description: 'target failover on deregistration and when unhealthy', options: ['rebalance', 'no-rebalance']}),
-    'deregistration-delay': Flags.integer({description: `seconds to drain a deregistered appliance (default ${DEFAULTS.deregistrationDelay})`, min: 0, max: 3600}),
-    'cross-zone': Flags.boolean({description: 'cross-zone load balancing', allowNo: true}),
-    'allowed-principal': Flags.string({description: 'account id or IAM ARN (account root, role, user) allowed to connect endpoints (repeatable; default this account; none: back to the default)', multiple: true, multipleNonGreedy: true}),
-    'tgw-attachment': Flags.string({description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable; none: no attachment)', multiple: true, multipleNonGreedy: true}),
-    package: Flags.string({env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'}),
+    ...settingFlags(),
     yes: Flags.boolean({char: 'y', description: 'never prompt; a missing value is an error'}),
     'cutover-gate': Flags.option({description: `when the --route routes go to the endpoints: once appliances are healthy in each routed AZ, once one is, or at once (default ${DEFAULT_APPLY_OPTIONS.cutoverGate})`, options: CUTOVER_GATES})(),
     'min-healthy-percentage': Flags.integer({description: `share of the fleet an instance refresh keeps healthy while it replaces appliances (default ${DEFAULT_APPLY_OPTIONS.minHealthyPercentage}: a new one in service before an old one goes)`, min: 0, max: 100}),
@@ -67,15 +34,7 @@ export default class Init extends AwsCommand<typeof Init> {
 
   async run(): Promise<InitResult> {
     const f = this.flags
-    const given: PartialSpec = {
-      name: f.name, vpcId: f['vpc-id'], applianceSubnets: f['appliance-subnets'], endpointSubnets: f['endpoint-subnets'],
-      natSubnets: f['nat-subnets'], natGateways: f['nat-gateways'], routes: list(f.route),
-      mode: f.mode, instanceType: f['instance-type'], minSize: f['min-size'], maxSize: f['max-size'],
-      desiredCapacity: f['desired-capacity'], amiId: f['ami-id'], keyName: f['key-name'], healthPort: f['health-port'],
-      healthProtocol: f['health-protocol'] as DeploymentSpec['healthProtocol'] | undefined, stickiness: f.stickiness as DeploymentSpec['stickiness'] | undefined,
-      failover: f.failover as DeploymentSpec['failover'] | undefined, deregistrationDelay: f['deregistration-delay'], crossZone: f['cross-zone'],
-      allowedPrincipals: list(f['allowed-principal']), tgwAttachments: list(f['tgw-attachment']), package: f.package,
-    }
+    const given: PartialSpec = {name: f.name, ...givenByFlags(f)}
     const interactive = !f.yes && !this.jsonEnabled()
     if (interactive && !process.stdin.isTTY) throw new UserError('gwlb init needs a terminal for its questions', 'pass --yes with every value as a flag (see gwlb init --help)')
     // A re-run of an existing deployment: what is not given is what it was made with (resume, or change one thing).

@@ -4,7 +4,7 @@ import {
   DescribeVpcEndpointServicePermissionsCommand, ModifyLaunchTemplateCommand, RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2'
 import {
-  DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, ModifyTargetGroupCommand,
+  CreateLoadBalancerCommand, DeleteLoadBalancerCommand, DescribeLoadBalancerAttributesCommand, DescribeLoadBalancersCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, ModifyTargetGroupCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import {beforeEach, describe, expect, it} from 'vitest'
 import type {InitResult} from '../../src/aws/deployment.js'
@@ -206,5 +206,30 @@ describe('a re-run of init with changed settings changes the running deployment'
     expect(status.problems).toEqual(['drift from the settings: health check port 9090 → 80 (gwlb init --yes --name egress applies them)'])
     gwlbJson(['init', '--yes', '--name', 'egress', '--poll-interval', '20'])
     expect(statusOf().verdict).toBe('healthy')
+  })
+
+  it('status sees what breaks the data path behind the tool\'s back, each once: a revoked GENEVE rule, an endpoint service whose load balancer was replaced; init mends both', async () => {
+    const aws = clients()
+    const {SecurityGroups = []} = await aws.ec2.send(new DescribeSecurityGroupsCommand({Filters: [{Name: 'group-name', Values: ['gwlb-egress-appliances']}]}))
+    const group = SecurityGroups[0]!
+    const geneve = group.IpPermissions!.find((p) => p.IpProtocol === 'udp')!
+    const cidr = geneve.IpRanges![0]!.CidrIp!
+    await aws.ec2.send(new RevokeSecurityGroupIngressCommand({GroupId: group.GroupId, IpPermissions: [{IpProtocol: 'udp', FromPort: 6081, ToPort: 6081, IpRanges: [{CidrIp: cidr}]}]}))
+    // The load balancer goes, and a run of init makes a new one: the service still names the old one.
+    const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: ['gwlb-egress']}))
+    const old = LoadBalancers[0]!.LoadBalancerArn!
+    await aws.elb.send(new DeleteLoadBalancerCommand({LoadBalancerArn: old}))
+    await aws.elb.send(new CreateLoadBalancerCommand({Name: 'gwlb-egress', Type: 'gateway', Subnets: net.applianceSubnets, Tags: [{Key: 'gwlb:deployment', Value: 'egress'}]}))
+    const status = statusOf()
+    expect(status).toMatchObject({verdict: 'incomplete', missing: ['Listener']})
+    expect(status.problems).toEqual([
+      `${group.GroupId} has no ingress udp/6081 from ${cidr}: GENEVE from the GWLB in that subnet cannot reach the appliances (gwlb init --yes --name egress puts it back)`,
+      expect.stringMatching(new RegExp(`^endpoint service vpce-svc-\\w+ sends to ${old.replace(/[/.]/g, '\\$&')}, not to load balancer gwlb-egress: the endpoints' traffic reaches no appliance`)),
+    ])
+    const dry = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--dry-run'])
+    expect(planOf(dry, 'security-group')).toEqual([`ingress udp/6081 from ${cidr}`])
+    expect(planOf(dry, 'endpoint-service')).toEqual([`load balancer gwlb-egress in place of ${old}`])
+    gwlbJson(['init', '--yes', '--name', 'egress', '--poll-interval', '20'])
+    expect(statusOf()).toMatchObject({verdict: 'healthy', problems: []})
   })
 })

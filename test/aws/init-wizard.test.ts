@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {applyDeployment, planDeployment, prepare} from '../../src/aws/deployment.js'
-import {commandLine} from '../../src/aws/spec.js'
+import {commandLine} from '../../src/aws/settings-table.js'
 import {askForSpec} from '../../src/wizard/init-wizard.js'
 import {fakePackage} from '../helpers/fake-package.js'
 import {gwlbJson} from '../helpers/cli.js'

@@ -6,13 +6,12 @@ import {acquireLock, lockParameter} from '../../src/aws/lock.js'
 import type {DeploymentStatus} from '../../src/aws/status.js'
 import {gwlb, gwlbAsync, gwlbInTerminal, gwlbJson} from '../helpers/cli.js'
 import {slowProxy} from '../helpers/slow-proxy.js'
-import {inventory, WHOLE_DEPLOYMENT} from '../helpers/inventory.js'
+import {inventory, nothing, WHOLE_DEPLOYMENT} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
 import {initFlags, makeNetwork} from '../helpers/network-fixture.js'
 
 const {clients, endpoint} = useMoto({resetEach: true})
 
-const nothing = (counts: Record<string, number>) => Object.values(counts).every((n) => n === 0)
 const errorOf = (stdout: string) => (JSON.parse(stdout) as {error: {code: string; message: string; hint: string}}).error
 const lockExists = async (deployment: string) =>
   clients().ssm.send(new GetParameterCommand({Name: lockParameter(deployment)})).then(() => true, () => false)

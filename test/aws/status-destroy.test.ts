@@ -11,7 +11,7 @@ import type {NatStatus} from '../../src/aws/steps/nat.js'
 import type {StagedFile} from '../../src/aws/steps/software.js'
 import {gwlb, gwlbJson} from '../helpers/cli.js'
 import {detail, step} from '../helpers/status.js'
-import {inventory} from '../helpers/inventory.js'
+import {inventory, nothing} from '../helpers/inventory.js'
 import {useMoto} from '../helpers/moto.js'
 import {attachTransitGateway, dropFlag, initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
 
@@ -19,7 +19,6 @@ const {clients} = useMoto({resetEach: true})
 
 /** `gwlb status --name NAME --json`: one deployment in the command's one shape. */
 const statusOf = (name: string) => gwlbJson<StatusResult>(['status', '--name', name]).deployments[0]!
-const nothing = (counts: Record<string, number>) => Object.values(counts).every((n) => n === 0)
 const destroy = (name: string) => gwlbJson<DestroyResult>(['destroy', '--name', name, '--yes', '--poll-interval', '20'])
 
 describe('gwlb status and gwlb destroy', () => {
@@ -95,11 +94,14 @@ describe('gwlb status and gwlb destroy', () => {
     expect(calls.filter((c) => !/^(Describe|List|Get)\w+Command$/.test(c))).toEqual([])
   })
 
-  it('runs twice: the second destroy finds nothing and succeeds', async () => {
+  it('runs twice: the second destroy finds nothing, a failure that names the deployments there, or success with --ignore-not-found', async () => {
     gwlbJson(['init', ...initFlags(net)])
     destroy('egress')
-    const again = destroy('egress')
-    expect(again.removed).toEqual([])
+    const again = gwlb(['destroy', '--name', 'egress', '--yes', '--json'])
+    expect(again.status).toBe(1)
+    expect(JSON.parse(again.stdout).error).toEqual({code: 'not-found', message: 'deployment egress owns nothing in us-east-1: nothing to remove',
+      hint: 'there is no gwlb deployment in this region; --ignore-not-found makes this a success (a destroy run again)'})
+    expect(gwlbJson<DestroyResult>(['destroy', '--name', 'egress', '--yes', '--ignore-not-found', '--poll-interval', '20']).removed).toEqual([])
   })
 
   it('finishes after part of the deployment was deleted by hand', async () => {

@@ -15,6 +15,9 @@ const tagged = (tags: {Key?: string; Value?: string}[] | undefined, name: string
  * How many resources of each type a deployment has, read with plain describe calls written apart from the
  * code under test; load balancers and target groups are counted by name, so a duplicate shows.
  */
+/** Whether an inventory counts nothing at all. */
+export const nothing = (counts: Record<string, number>): boolean => Object.values(counts).every((n) => n === 0)
+
 export async function inventory(aws: AwsClients, name: string): Promise<Record<string, number>> {
   const ec2 = aws.ec2
   const [sgs, endpoints, services, nats, eips, lts, lbs, tgs, asgs, roles, profiles, tables, buckets] = await Promise.all([

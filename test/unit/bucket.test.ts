@@ -6,7 +6,7 @@ import {
 import {mockClient} from 'aws-sdk-client-mock'
 import {beforeEach, describe, expect, it} from 'vitest'
 import {AwsClients} from '../../src/aws/clients.js'
-import {withDefaults} from '../../src/aws/spec.js'
+import {withDefaults} from '../../src/aws/settings-table.js'
 import type {StepContext} from '../../src/aws/step.js'
 import {bucket} from '../../src/aws/steps/bucket.js'
 import type {Topology} from '../../src/aws/topology.js'

@@ -4,7 +4,7 @@ import {DescribeLoadBalancersCommand, ModifyLoadBalancerAttributesCommand} from 
 import {mockClient} from 'aws-sdk-client-mock'
 import {describe, expect, it} from 'vitest'
 import {AwsClients} from '../../src/aws/clients.js'
-import {withDefaults} from '../../src/aws/spec.js'
+import {withDefaults} from '../../src/aws/settings-table.js'
 import type {StepContext} from '../../src/aws/step.js'
 import {endpointConnections} from '../../src/aws/steps/endpoints.js'
 import {loadBalancer} from '../../src/aws/steps/load-balancer.js'

@@ -3,7 +3,7 @@ import {DescribeTransitGatewayVpcAttachmentsCommand, EC2Client, EC2ServiceExcept
 import {mockClient} from 'aws-sdk-client-mock'
 import {afterEach, describe, expect, it} from 'vitest'
 import {AwsClients} from '../../src/aws/clients.js'
-import {withDefaults} from '../../src/aws/spec.js'
+import {withDefaults} from '../../src/aws/settings-table.js'
 import type {StepContext} from '../../src/aws/step.js'
 import {transitGatewayApplianceMode} from '../../src/aws/steps/transit-gateway.js'
 import type {Topology} from '../../src/aws/topology.js'

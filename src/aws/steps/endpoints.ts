@@ -2,11 +2,12 @@ import {
   AcceptVpcEndpointConnectionsCommand, CreateVpcEndpointCommand, CreateVpcEndpointServiceConfigurationCommand, DeleteVpcEndpointServiceConfigurationsCommand,
   DeleteVpcEndpointsCommand, DescribeVpcEndpointConnectionsCommand,
   DescribeVpcEndpointServiceConfigurationsCommand, DescribeVpcEndpointServicePermissionsCommand, DescribeVpcEndpointsCommand,
-  ModifyVpcEndpointServicePermissionsCommand, type VpcEndpoint,
+  ModifyVpcEndpointServiceConfigurationCommand, ModifyVpcEndpointServicePermissionsCommand, type VpcEndpoint,
 } from '@aws-sdk/client-ec2'
 import type {AwsClients} from '../clients.js'
 import {principalArn} from '../spec.js'
-import {done, names, remember, required, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
+import {done, names, plainReport, remember, required, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
+import {loadBalancer} from './load-balancer.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
 
@@ -38,6 +39,21 @@ async function principalChanges(ctx: StepContext, serviceId: string): Promise<{a
   return {absent: principals(ctx).filter((p) => !allowed.includes(p)), extra: allowed.filter((p) => !principals(ctx).includes(p))}
 }
 
+/**
+ * A service left with the ARN of a load balancer that was deleted (and made again by a later run) sends the
+ * endpoints' traffic nowhere: it gets the deployment's load balancer, and loses the ones it no longer has.
+ */
+async function repoint(ctx: StepContext, serviceId: string): Promise<void> {
+  const lb = required(ctx, 'load-balancer').id
+  const {ServiceConfigurations = []} = await ctx.aws.ec2.send(new DescribeVpcEndpointServiceConfigurationsCommand({ServiceIds: [serviceId]}))
+  const present = ServiceConfigurations[0]?.GatewayLoadBalancerArns ?? []
+  const stale = present.filter((arn) => arn !== lb)
+  if (present.includes(lb) && !stale.length) return
+  await ctx.aws.ec2.send(new ModifyVpcEndpointServiceConfigurationCommand({
+    ServiceId: serviceId, ...(present.includes(lb) ? {} : {AddGatewayLoadBalancerArns: [lb]}), ...(stale.length ? {RemoveGatewayLoadBalancerArns: stale} : {}),
+  }))
+}
+
 export const endpointService: Step = {
   id: 'endpoint-service',
   title: 'VPC endpoint service',
@@ -48,9 +64,12 @@ export const endpointService: Step = {
     const service = await ourService(ctx.aws, ctx.spec.name)
     if (!service) return {resources: [], missing: [`endpoint service for the GWLB (acceptance required; principals ${principals(ctx).join(', ')})`]}
     const {absent, extra} = await principalChanges(ctx, service.ServiceId!)
+    const lb = ctx.states.get('load-balancer')?.resources[0]
+    const stale = (service.GatewayLoadBalancerArns ?? []).filter((arn) => arn !== lb?.id)
+    const repoint = !lb || stale.length ? [`load balancer ${names(ctx.spec, ctx.topology.region).loadBalancer} in place of ${stale.join(', ') || 'none'}`] : []
     return {
       resources: [{type: 'endpoint-service', id: service.ServiceId!, name: service.ServiceName}],
-      missing: [...absent.map((p) => `allow principal ${p}`), ...extra.map((p) => `no longer allow principal ${p}`)],
+      missing: [...repoint, ...absent.map((p) => `allow principal ${p}`), ...extra.map((p) => `no longer allow principal ${p}`)],
     }
   },
 
@@ -63,7 +82,7 @@ export const endpointService: Step = {
         TagSpecifications: tagSpecifications('vpc-endpoint-service', ctx.spec.name, `gwlb-${ctx.spec.name}`),
       }))
       resource = {type: 'endpoint-service', id: ServiceConfiguration!.ServiceId!, name: ServiceConfiguration!.ServiceName}
-    }
+    } else await repoint(ctx, resource.id)
     const {extra} = await principalChanges(ctx, resource.id)
     await ctx.aws.ec2.send(new ModifyVpcEndpointServicePermissionsCommand({
       ServiceId: resource.id, AddAllowedPrincipals: principals(ctx), ...(extra.length ? {RemoveAllowedPrincipals: extra} : {}),
@@ -74,6 +93,16 @@ export const endpointService: Step = {
   async owned(scope) {
     const service = await serviceOf(scope)
     return service ? [{type: 'endpoint-service', id: service.ServiceId!, name: service.ServiceName}] : []
+  },
+
+  /** A service that does not send to the deployment's load balancer (it was replaced): the endpoints lead nowhere. */
+  async report(scope, found) {
+    const [service, [lb]] = await Promise.all([serviceOf(scope), loadBalancer.owned(scope)])
+    const arns = service?.GatewayLoadBalancerArns ?? []
+    const problems = lb && !(arns.length === 1 && arns[0] === lb.id)
+      ? [`endpoint service ${found[0]!.id} sends to ${arns.join(', ') || 'no load balancer'}, not to load balancer ${lb.name}: the endpoints' traffic reaches no appliance (gwlb init --yes --name ${scope.deployment} puts ${lb.name} in its place)`]
+      : []
+    return {...plainReport(endpointService.title, found), problems}
   },
 
   async remove(scope, owned) {

@@ -1,9 +1,10 @@
 import {CreateVpcEndpointCommand, DeleteVpcEndpointsCommand, DescribeVpcEndpointsCommand, ModifyVpcEndpointCommand, type VpcEndpoint} from '@aws-sdk/client-ec2'
 import type {AwsClients} from '../clients.js'
-import {done, names, type Step, type StepContext} from '../step.js'
+import {done, names, plainReport, subnetsRemembered, type Step, type StepContext} from '../step.js'
 import {DEPLOYMENT_TAG, tagSpecifications, tagValue} from '../tags.js'
 import {vpcEndpointsOf} from './endpoints.js'
 import {waitFor} from '../wait.js'
+import {UserError} from '../../errors.js'
 
 const s3Service = (region: string) => `com.amazonaws.${region}.s3`
 const live = (e: VpcEndpoint) => !['deleting', 'deleted', 'failed', 'rejected'].includes((e.State ?? '').toLowerCase())
@@ -19,13 +20,26 @@ async function s3GatewayEndpoints(aws: AwsClients, vpcId: string, region: string
   return VpcEndpoints.filter(live)
 }
 
+const routeToS3 = (table: string) => `route from ${table} to S3 through a gateway endpoint`
+
 const ours = (e: VpcEndpoint, deployment: string) => tagValue(e.Tags, DEPLOYMENT_TAG) === deployment
 
-/** This deployment's S3 gateway endpoint, and the appliance route tables that no S3 gateway endpoint serves yet. */
+/**
+ * This deployment's S3 gateway endpoint, and the appliance route tables that no S3 gateway endpoint serves yet.
+ * A table served by another deployment's endpoint is refused: its destroy would take this fleet's way to S3.
+ */
 async function coverage(ctx: StepContext): Promise<{mine?: VpcEndpoint; uncovered: string[]}> {
   const endpoints = await s3GatewayEndpoints(ctx.aws, ctx.spec.vpcId, ctx.topology.region)
+  const tables = applianceTables(ctx)
+  for (const e of endpoints) {
+    const owner = tagValue(e.Tags, DEPLOYMENT_TAG)
+    const shared = owner && owner !== ctx.spec.name && tables.find((t) => e.RouteTableIds?.includes(t))
+    if (shared)
+      throw new UserError(`${shared} reaches S3 through ${e.VpcEndpointId} of gwlb deployment ${owner}`,
+        `two deployments cannot share appliance subnets' route tables: give --appliance-subnets with route tables of their own, or gwlb destroy --name ${owner} first`, 'refused')
+  }
   const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
-  return {mine: endpoints.find((e) => ours(e, ctx.spec.name)), uncovered: applianceTables(ctx).filter((t) => !covered.has(t))}
+  return {mine: endpoints.find((e) => ours(e, ctx.spec.name)), uncovered: tables.filter((t) => !covered.has(t))}
 }
 
 const resource = (ctx: StepContext, e: VpcEndpoint, added: string[]) =>
@@ -43,7 +57,7 @@ export const s3Endpoint: Step = {
 
   async find(ctx) {
     const {mine, uncovered} = await coverage(ctx)
-    return {resources: mine ? [resource(ctx, mine, [])] : [], missing: uncovered.map((t) => `route from ${t} to S3 through a gateway endpoint`)}
+    return {resources: mine ? [resource(ctx, mine, [])] : [], missing: uncovered.map(routeToS3)}
   },
 
   async create(ctx) {
@@ -61,6 +75,17 @@ export const s3Endpoint: Step = {
 
   // Not owned whenever it was there before (anybody's endpoint, appliance mode already on): nothing to miss.
   expected: () => 0,
+  reportsWhenNone: true,
+
+  /** An appliance route table without a way to S3 (its endpoint deleted by hand): appliances launched now could not fetch their software. */
+  async report(scope, found) {
+    const plain = plainReport(s3Endpoint.title, found)
+    if (!scope.settings || scope.settings.natGateways) return plain
+    const [{subnets}, endpoints] = await Promise.all([subnetsRemembered(scope, scope.settings.vpcId), s3GatewayEndpoints(scope.aws, scope.settings.vpcId, scope.region)])
+    const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
+    const tables = new Set(scope.settings.applianceSubnets.flatMap((id) => subnets.get(id)?.routeTableId ?? []))
+    return {...plain, missing: [...tables].filter((t) => !covered.has(t)).map(routeToS3)}
+  },
 
   async owned(scope) {
     return (await vpcEndpointsOf(scope)).filter((e) => e.VpcEndpointType === 'Gateway').map((e) => ({type: 'vpc-endpoint', id: e.VpcEndpointId!, detail: 'S3 gateway'}))

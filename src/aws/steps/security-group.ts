@@ -1,7 +1,7 @@
 import {
   AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand, type IpPermission,
 } from '@aws-sdk/client-ec2'
-import {done, names, unlessNotFound, type Step, type StepContext} from '../step.js'
+import {done, names, plainReport, remember, subnetsRemembered, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
 import {errorCode, retrying} from '../wait.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {GENEVE_PORT} from '../../generated/abi.js'
@@ -19,12 +19,10 @@ interface Rule {
  */
 export const gwlbSourceCidrs = (ctx: StepContext) => ctx.spec.applianceSubnets.map((id) => ctx.topology.subnets.get(id)!.cidr)
 
-function wanted(ctx: StepContext): Rule[] {
-  return gwlbSourceCidrs(ctx).flatMap((cidr) => [
-    {protocol: 'udp', port: GENEVE_PORT, cidr},
-    {protocol: 'tcp', port: ctx.spec.healthPort, cidr},
-  ])
-}
+const rulesFor = (cidrs: string[], healthPort: number): Rule[] =>
+  cidrs.flatMap((cidr) => [{protocol: 'udp', port: GENEVE_PORT, cidr}, {protocol: 'tcp', port: healthPort, cidr}])
+
+const wanted = (ctx: StepContext): Rule[] => rulesFor(gwlbSourceCidrs(ctx), ctx.spec.healthPort)
 
 const describeRule = (r: Rule) => `ingress ${r.protocol}/${r.port} from ${r.cidr}`
 const revokeRule = (r: Rule) => `revoke ${describeRule(r)}`
@@ -53,6 +51,11 @@ async function currentStale(ctx: StepContext, id: string): Promise<Rule[]> {
   const {SecurityGroups = []} = await ctx.aws.ec2.send(new DescribeSecurityGroupsCommand({GroupIds: [id]}))
   return stale(ctx, SecurityGroups[0]?.IpPermissions ?? [])
 }
+
+const groupsOf = (scope: Scope) => remember(scope, 'security-groups', async () => {
+  const {SecurityGroups = []} = await scope.aws.ec2.send(new DescribeSecurityGroupsCommand({Filters: [deploymentFilter(scope.deployment)]}))
+  return SecurityGroups.filter((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === scope.deployment)
+})
 
 export const securityGroup: Step = {
   id: 'security-group',
@@ -95,8 +98,18 @@ export const securityGroup: Step = {
   },
 
   async owned(scope) {
-    const {SecurityGroups = []} = await scope.aws.ec2.send(new DescribeSecurityGroupsCommand({Filters: [deploymentFilter(scope.deployment)]}))
-    return SecurityGroups.filter((g) => tagValue(g.Tags, DEPLOYMENT_TAG) === scope.deployment).map((g) => ({type: 'security-group', id: g.GroupId!, name: g.GroupName}))
+    return (await groupsOf(scope)).map((g) => ({type: 'security-group', id: g.GroupId!, name: g.GroupName}))
+  },
+
+  /** A rule the settings ask for and the group lacks (revoked by hand): the GWLB's GENEVE or health checks no longer reach the appliances. */
+  async report(scope, found) {
+    const plain = plainReport(securityGroup.title, found)
+    if (!scope.settings) return plain
+    const [groups, {subnets}] = await Promise.all([groupsOf(scope), subnetsRemembered(scope, scope.settings.vpcId)])
+    const cidrs = scope.settings.applianceSubnets.flatMap((id) => subnets.get(id)?.cidr ?? [])
+    const problems = groups.flatMap((g) => rulesFor(cidrs, scope.settings!.healthPort).filter((r) => !has(g.IpPermissions ?? [], r))
+      .map((r) => `${g.GroupId} has no ${describeRule(r)}: ${r.protocol === 'udp' ? 'GENEVE' : 'the health checks'} from the GWLB in that subnet cannot reach the appliances (gwlb init --yes --name ${scope.deployment} puts it back)`))
+    return {...plain, problems}
   },
 
   async remove(scope, owned) {

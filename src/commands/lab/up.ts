@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {DEFAULTS, TARGET_GROUP_HEALTH} from '../../aws/spec.js'
+import {DEFAULTS} from '../../aws/settings-table.js'
+import {TARGET_GROUP_HEALTH} from '../../aws/spec.js'
 import {UserError} from '../../errors.js'
 import {afterDashes, labFlag} from '../../flags.js'
 import {STICKINESS, type Stickiness} from '../../lab/flows.js'

@@ -1,0 +1,187 @@
+import {Flags} from '@oclif/core'
+import {parseCidr} from '../cidr.js'
+import {UserError} from '../errors.js'
+import {DEFAULT_MODE, MODE_NAMES} from '../mode.js'
+import type {DeploymentSpec, PartialSpec, RouteSpec} from './spec.js'
+
+export const DEFAULTS = {
+  name: 'gwlb',
+  mode: DEFAULT_MODE,
+  instanceType: 'c6i.large',
+  minSize: 2,
+  maxSize: 4,
+  desiredCapacity: 2,
+  healthPort: 80,
+  healthProtocol: 'HTTP',
+  stickiness: '5-tuple',
+  failover: 'no-rebalance',
+  deregistrationDelay: 300,
+  crossZone: false,
+} as const
+
+export function parseRoute(value: string): RouteSpec {
+  const [routeTableId, cidr, ...rest] = value.split('=')
+  if (!routeTableId?.startsWith('rtb-') || !cidr || rest.length > 0)
+    throw new UserError(`--route ${value} is not ROUTE_TABLE_ID=CIDR`, 'write it like --route rtb-0123abcd=0.0.0.0/0', 'usage')
+  const parsed = parseCidr(cidr)
+  if (typeof parsed === 'string') throw new UserError(`--route ${value}: ${parsed}`, 'write it like --route rtb-0123abcd=0.0.0.0/0', 'usage')
+  return {routeTableId, cidr}
+}
+
+/**
+ * How a setting reaches a running deployment when a re-run of init changes it: `in-place` (AWS changes the
+ * resource: attributes, health checks, rules, sizes), `rolling` (what the instances carry: a new
+ * launch-template version, rolled out by an instance refresh), or `fixed` (the resource would have to be
+ * made anew: refused before anything changes).
+ */
+export type ChangeKind = 'in-place' | 'rolling' | 'fixed'
+
+/**
+ * How a setting is written on the command line: `text`, `integer`, `choice` (one of `choices`), `switch`
+ * (--x / --no-x), `subnets` (comma-separated, or the flag repeated), `list` (the flag repeated; `none`: an
+ * empty list), `routes` (RTB_ID=CIDR, repeated; `none`: no route).
+ */
+export type SettingType = 'text' | 'integer' | 'choice' | 'switch' | 'subnets' | 'list' | 'routes'
+
+/** One setting of a deployment: everything the flags, the plan, the change rules and the appliances know of it. */
+export interface Setting {
+  key: Exclude<keyof DeploymentSpec, 'name'>
+  /** Its flag, without the dashes. */
+  flag: string
+  type: SettingType
+  /** What the plan and the change refusals call it: "health port 80 → 8080". */
+  label: string
+  change: ChangeKind
+  description: string
+  /** Taken when neither the flags nor the stored settings give it (lists: empty; absent: none). */
+  default?: string | number | boolean
+  choices?: readonly string[]
+  min?: number
+  max?: number
+  /** An environment variable that gives it too. */
+  env?: string
+  /** The `appliance run` flag the appliances get it as (through the user data). */
+  appliance?: string
+}
+
+/**
+ * Every deployment setting but the name (the deployment's identity, given to every command), in the order
+ * the command line writes them. Adding a setting is one entry here (and its field in DeploymentSpec).
+ */
+export const SETTINGS: Setting[] = [
+  {key: 'vpcId', flag: 'vpc-id', type: 'text', label: 'VPC', change: 'fixed', description: 'VPC of the appliances and endpoints'},
+  {key: 'applianceSubnets', flag: 'appliance-subnets', type: 'subnets', label: 'appliance subnets', change: 'fixed', description: 'subnets for the GWLB and the appliances, one per AZ (comma-separated)'},
+  {key: 'endpointSubnets', flag: 'endpoint-subnets', type: 'subnets', label: 'endpoint subnets', change: 'fixed', description: 'subnets for the GWLB endpoints, one per AZ (comma-separated)'},
+  {key: 'natSubnets', flag: 'nat-subnets', type: 'subnets', label: 'NAT subnets', change: 'fixed', description: 'public subnets for the NAT gateways, one per appliance AZ (comma-separated)'},
+  {key: 'natGateways', flag: 'nat-gateways', type: 'switch', label: 'NAT gateways', change: 'fixed', default: true, description: 'NAT gateways with Elastic IPs for a fixed egress address (--no-nat-gateways: none)'},
+  {key: 'routes', flag: 'route', type: 'routes', label: 'routes', change: 'in-place', description: 'send CIDR in route table RTB through the GWLB endpoint of its AZ: RTB_ID=CIDR (repeatable; none: no route)'},
+  {key: 'mode', flag: 'mode', type: 'choice', label: 'mode', change: 'rolling', default: DEFAULTS.mode, choices: MODE_NAMES, appliance: 'mode', description: 'appliance mode'},
+  {key: 'instanceType', flag: 'instance-type', type: 'text', label: 'instance type', change: 'rolling', default: DEFAULTS.instanceType, description: 'appliance instance type'},
+  {key: 'minSize', flag: 'min-size', type: 'integer', label: 'min size', change: 'in-place', default: DEFAULTS.minSize, min: 0, description: 'Auto Scaling minimum'},
+  {key: 'maxSize', flag: 'max-size', type: 'integer', label: 'max size', change: 'in-place', default: DEFAULTS.maxSize, min: 1, description: 'Auto Scaling maximum'},
+  {key: 'desiredCapacity', flag: 'desired-capacity', type: 'integer', label: 'desired capacity', change: 'in-place', default: DEFAULTS.desiredCapacity, min: 0, description: 'appliances to run'},
+  {key: 'healthPort', flag: 'health-port', type: 'integer', label: 'health port', change: 'rolling', default: DEFAULTS.healthPort, min: 1, max: 65535, appliance: 'health-port', description: 'appliance health-check port'},
+  {key: 'healthProtocol', flag: 'health-protocol', type: 'choice', label: 'health check protocol', change: 'in-place', default: DEFAULTS.healthProtocol, choices: ['HTTP', 'TCP'], description: 'health check protocol'},
+  {key: 'stickiness', flag: 'stickiness', type: 'choice', label: 'stickiness', change: 'in-place', default: DEFAULTS.stickiness, choices: ['5-tuple', '3-tuple', '2-tuple'], description: 'flow stickiness'},
+  {key: 'failover', flag: 'failover', type: 'choice', label: 'failover', change: 'in-place', default: DEFAULTS.failover, choices: ['rebalance', 'no-rebalance'], description: 'target failover on deregistration and when unhealthy'},
+  {key: 'deregistrationDelay', flag: 'deregistration-delay', type: 'integer', label: 'deregistration delay', change: 'in-place', default: DEFAULTS.deregistrationDelay, min: 0, max: 3600, description: 'seconds to drain a deregistered appliance'},
+  {key: 'amiId', flag: 'ami-id', type: 'text', label: 'AMI', change: 'rolling', description: 'AMI (default: Canonical\'s current Ubuntu 22.04 for the instance type\'s CPU)'},
+  {key: 'keyName', flag: 'key-name', type: 'text', label: 'key pair', change: 'rolling', description: 'EC2 key pair for SSH to the appliances'},
+  {key: 'package', flag: 'package', type: 'text', label: 'package', change: 'rolling', env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'},
+  {key: 'crossZone', flag: 'cross-zone', type: 'switch', label: 'cross-zone', change: 'in-place', default: DEFAULTS.crossZone, description: 'cross-zone load balancing'},
+  {key: 'allowedPrincipals', flag: 'allowed-principal', type: 'list', label: 'allowed principals', change: 'in-place', description: 'account id or IAM ARN (account root, role, user) allowed to connect endpoints (repeatable; default this account; none: back to the default)'},
+  {key: 'tgwAttachments', flag: 'tgw-attachment', type: 'list', label: 'Transit Gateway attachments', change: 'in-place', description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable; none: no attachment)'},
+]
+
+/** RTB_ID=CIDR, checked as the flags are parsed; `none` for no route at all. */
+const routeFlag = Flags.custom<RouteSpec | 'none'>({parse: async (value) => (value === 'none' ? 'none' : parseRoute(value))})
+
+const isList = (s: Setting) => s.type === 'subnets' || s.type === 'list' || s.type === 'routes'
+
+function flagOf(s: Setting) {
+  const shownDefault = s.default !== undefined && s.type !== 'switch' ? ` (default ${s.default})` : ''
+  const description = s.description + shownDefault
+  switch (s.type) {
+    case 'text': return Flags.string({description, env: s.env})
+    case 'integer': return Flags.integer({description, min: s.min, max: s.max})
+    case 'choice': return Flags.string({description, options: [...s.choices!]})
+    case 'switch': return Flags.boolean({description, allowNo: true})
+    case 'subnets': return Flags.string({description, multiple: true, delimiter: ','})
+    case 'list': return Flags.string({description, multiple: true, multipleNonGreedy: true})
+    case 'routes': return routeFlag({description, multiple: true, multipleNonGreedy: true})
+  }
+}
+
+/** init's flags for the settings, by flag name. */
+export const settingFlags = () => Object.fromEntries(SETTINGS.map((s) => [s.flag, flagOf(s)]))
+
+/**
+ * What the flags gave, by setting: absent (the stored settings' value on a re-run), or the value; a list
+ * given as `none` is an empty list (what was there is given back).
+ */
+export function givenByFlags(flags: Record<string, unknown>): PartialSpec {
+  const given: Record<string, unknown> = {}
+  for (const s of SETTINGS) {
+    const value = flags[s.flag]
+    if (value !== undefined) given[s.key] = isList(s) && Array.isArray(value) && value.includes('none') ? [] : value
+  }
+  // The flags' parsers have checked each value against its setting's type and choices.
+  return given as PartialSpec
+}
+
+/** Each setting not given takes its default; without NAT gateways there are no NAT subnets. */
+export function defaultsFor(given: PartialSpec): Omit<DeploymentSpec, 'name'> {
+  const spec: Record<string, unknown> = {}
+  for (const s of SETTINGS) spec[s.key] = given[s.key] ?? (isList(s) ? [] : s.default)
+  if (spec.natGateways === false) spec.natSubnets = []
+  return spec as Omit<DeploymentSpec, 'name'>
+}
+
+/** A setting as words on a command line (nothing where it is at its default). */
+export function flagWords(s: Setting, value: unknown): string[] {
+  if (value === undefined || value === s.default) return []
+  const flag = `--${s.flag}`
+  switch (s.type) {
+    case 'switch': return [value ? flag : `--no-${s.flag}`]
+    case 'subnets': return (value as string[]).length ? [`${flag} ${(value as string[]).join(',')}`] : []
+    case 'list': return (value as string[]).map((v) => `${flag} ${v}`)
+    case 'routes': return (value as RouteSpec[]).map((r) => `${flag} ${r.routeTableId}=${r.cidr}`)
+    default: return [`${flag} ${String(value)}`]
+  }
+}
+
+/** How a value reads in the plan: lists joined, none for empty, on/off. */
+export function shown(value: unknown): string {
+  if (Array.isArray(value)) return value.length ? value.map((v) => (typeof v === 'object' ? `${v.routeTableId}=${v.cidr}` : String(v))).join(',') : 'none'
+  if (value === undefined || value === '') return 'default'
+  if (typeof value === 'boolean') return value ? 'on' : 'off'
+  return String(value)
+}
+
+/** The `appliance run` flags the settings give the appliances (the rest of their command line is init's to find). */
+export const applianceArgs = (spec: DeploymentSpec): string[] =>
+  SETTINGS.filter((s) => s.appliance).map((s) => `--${s.appliance} ${String(spec[s.key])}`)
+
+/** The command line that makes this deployment without prompts (printed at the end of the wizard). */
+export function commandLine(spec: DeploymentSpec, region: string): string {
+  return ['gwlb init --yes', `--name ${spec.name}`, `--region ${region}`, ...SETTINGS.flatMap((s) => flagWords(s, spec[s.key]))].join(' \\\n  ')
+}
+
+/** What was given, and for the rest what the deployment was made with (its stored settings), if it exists. */
+export function withStored(given: PartialSpec, stored: DeploymentSpec | undefined): PartialSpec {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as PartialSpec
+  return {...stored, ...defined}
+}
+
+/** --yes: every required value must be a flag; the rest take their defaults. */
+export function completeFromFlags(given: PartialSpec): DeploymentSpec {
+  const required: [keyof PartialSpec, string][] = [['vpcId', '--vpc-id'], ['applianceSubnets', '--appliance-subnets'], ['endpointSubnets', '--endpoint-subnets']]
+  if (given.natGateways !== false) required.push(['natSubnets', '--nat-subnets (or --no-nat-gateways)'])
+  const absent = required.filter(([key]) => given[key] === undefined).map(([, flag]) => flag)
+  if (absent.length) throw new UserError(`missing ${absent.join(', ')}`, 'pass them as flags, or run gwlb init without --yes for the wizard', 'usage')
+  return withDefaults(given)
+}
+
+export function withDefaults(given: PartialSpec): DeploymentSpec {
+  return {name: given.name ?? DEFAULTS.name, ...defaultsFor(given)}
+}
