@@ -8,12 +8,13 @@
 // SDK's HTTP, oclif, the lab's processes), on each line given (e.g. 22,24), two at once.
 // Prints each lane's output as it ends, the 15 slowest tests, and one "tests: N passed, N failed" line.
 import {spawn} from 'node:child_process'
-import {createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const reports = process.env.GWLB_TEST_LOGS ?? mkdtempSync(join(tmpdir(), 'gwlb-test-reports-'))
+mkdirSync(reports, {recursive: true})
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs')
 
 /** The netns files whose appliances take the data path from GWLB_TEST_DATAPATH (and do not pin one). */

@@ -2,7 +2,7 @@ import {afterEach, beforeEach, expect, it} from 'vitest'
 import {ApplianceBed, GWLB_SOURCE_PORT, GWLB_SUBNET, INTERNET_IP} from '../helpers/appliance-bed.js'
 import {describeAsRoot} from '../helpers/root.js'
 import {geneveHeader, icmpEcho, icmpv6Echo, parseInner, udp} from '../helpers/packets.js'
-import type {HealthReport} from '../../src/appliance/health/server.js'
+import type {HealthReport} from '../../src/appliance/health/report.js'
 import {tunnelNames} from '../../src/appliance/host/names.js'
 
 const ENI = {eni: '00000000000000d1', cookie: 'dddd0001'}
