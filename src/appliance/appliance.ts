@@ -15,7 +15,6 @@ import type {SourceDestCheck} from './host/source-dest-check.js'
 import {instanceSubnet} from './host/imds.js'
 import {lockHost} from './host/state.js'
 import {defaultRouteInterface, ipv4Addresses, udpReceiveDrops, writeSysctl} from './host/system.js'
-import {GENEVE_PORT} from '../generated/abi.js'
 
 export interface ApplianceOptions {
   mode: Mode
@@ -51,7 +50,7 @@ export interface ApplianceOptions {
   egressInterface?: string
   sourceDestCheck: 'auto' | 'skip'
   /** UDP port for GENEVE; 6081 everywhere but in tests. */
-  genevePort?: number
+  genevePort: number
   /** Where an inspection engine sees the forwarded traffic (ids: a copy on the monitor interface; ips: NFQUEUE), and what its absence means. */
   inspect: {mode: InspectMode; queues: number; fail: InspectFail}
   log(message: string): void
@@ -86,7 +85,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const sourceDest = await sourceDestFor(options)
   const sources = await sourcesFor(options)
   const failure = failureSignal()
-  const choice = {kind: options.datapath, device: options.geneveInterface, allowedSources: sources.blocks, port: options.genevePort ?? GENEVE_PORT, maxFlows: options.maxFlows, leftClsact: host.leftClsact, recordClsact: host.recordClsact}
+  const choice = {kind: options.datapath, device: options.geneveInterface, allowedSources: sources.blocks, port: options.genevePort, maxFlows: options.maxFlows, leftClsact: host.leftClsact, recordClsact: host.recordClsact}
   const dataPath = await selectDataPath(choice, {...dataPathSettings(options), allowedSources: sources.blocks?.blocks, ...tunnelService(options, rules, sourceDest), onFailure: failure.fail})
 
   let status: Readiness = 'starting'
@@ -119,7 +118,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const via = egressInterface && natEgress(options.mode) ? ` via ${egressInterface}` : ''
   const metrics = options.metricsListen ? `, report and metrics on ${listenText(options.metricsListen)}` : ''
   const inspected = inspection ? `, ${inspection.description}` : ''
-  options.log(`ready: GENEVE on UDP ${options.genevePort ?? GENEVE_PORT} ${sources.text} through ${dataPath.description}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}${inspected}`)
+  options.log(`ready: GENEVE on UDP ${options.genevePort} ${sources.text} through ${dataPath.description}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}${inspected}`)
   return {report, stop, failed: failure.failed}
 }
 
@@ -235,7 +234,7 @@ function healthReport(options: ApplianceOptions, dataPath: DataPath, status: Rea
     coalesced: counters.coalesced(),
     groMerged: counters.groMerged(),
     flowEvictions: counters.evictions(),
-    receiveBufferDrops: udpReceiveDrops(options.genevePort ?? GENEVE_PORT),
+    receiveBufferDrops: udpReceiveDrops(options.genevePort),
     flows: dataPath.liveFlows,
     tunnels: dataPath.tunnels.map((t) => ({
       ingress: t.ingress,
@@ -269,7 +268,7 @@ async function openHttpPorts(options: ApplianceOptions, status: () => Readiness,
 
 function explainStartFailure(error: unknown, options: ApplianceOptions): unknown {
   const errno = errnoOf(error)
-  if (errno === EADDRINUSE) return new UserError(`UDP port ${options.genevePort ?? GENEVE_PORT} is already in use`, 'stop the other GENEVE listener (gwlbtun?) first')
+  if (errno === EADDRINUSE) return new UserError(`UDP port ${options.genevePort} is already in use`, 'stop the other GENEVE listener (gwlbtun?) first')
   if (errno === EACCES || errno === EPERM)
     return new UserError(`not allowed to open sockets or TUN devices (${(error as Error).message})`, 'run as root or with CAP_NET_ADMIN and CAP_NET_RAW')
   return error

@@ -14,7 +14,7 @@ import {ADDRESSES, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theL
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
 import {checkRules, engineCommand, inspectArgs, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
-import {MONITOR} from '../appliance/host/inspection.js'
+import {boundQueues, MONITOR, packetSocketInterfaces} from '../appliance/host/inspection.js'
 
 const ROOT = process.env.GWLB_LAB_DIR ?? '/run/gwlb-lab'
 const GWLB_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -126,11 +126,8 @@ async function hookMade(ids: LabIds, appliancePid: number): Promise<boolean> {
 
 /** Whether an appliance's engine has hold of its hook: its packet socket (ids) or every queue (ips), as its namespace's /proc says. */
 async function engineAttached(ids: LabIds, pid: number): Promise<boolean> {
-  if (ids.mode === 'ips') {
-    const queues = (await readFile(`/proc/${pid}/net/netfilter/nfnetlink_queue`, 'utf8')).trim().split('\n').filter(Boolean)
-    return queues.length >= ids.queues
-  }
-  return (await readFile(`/proc/${pid}/net/packet`, 'utf8')).trim().split('\n').length > 1
+  const net = `/proc/${pid}/net`
+  return ids.mode === 'ips' ? (await boundQueues(net)).size >= ids.queues : (await packetSocketInterfaces(net)).length > 0
 }
 
 /** Starts appliance-i's `gwlb appliance run`, its state kept in the lab's folder. */

@@ -138,8 +138,9 @@ describe('a re-run of init with changed settings changes the running deployment'
     const extra = 'arn:aws:iam::210987654321:root'
     const result = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--desired-capacity', '3', '--max-size', '6', '--cross-zone', '--stickiness', '2-tuple',
       '--deregistration-delay', '60', '--health-protocol', 'TCP', '--allowed-principal', extra, '--poll-interval', '20'])
+    // In the settings table's order (the command line's).
     expect(planOf(result, 'settings')).toEqual([
-      'health check protocol HTTP → TCP', 'max size 4 → 6', 'desired capacity 2 → 3', 'stickiness 5-tuple → 2-tuple', 'deregistration delay 300 → 60', 'cross-zone off → on',
+      'max size 4 → 6', 'desired capacity 2 → 3', 'health check protocol HTTP → TCP', 'stickiness 5-tuple → 2-tuple', 'deregistration delay 300 → 60', 'cross-zone off → on',
       `allowed principals none → ${extra}`,
     ])
     expect(planOf(result, 'auto-scaling-group')).toEqual(['max size 4 → 6', 'desired capacity 2 → 3'])

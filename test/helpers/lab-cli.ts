@@ -25,7 +25,7 @@ export class LabUnderTest {
 
   /** The same without blocking the test's worker (an up that starts engines takes long enough to stall its reports). */
   upAsync(...args: string[]) {
-    return gwlbAsync(['lab', 'up', '--name', this.name, ...args])
+    return this.cliAsync('up', ...args)
   }
 
   /** `gwlb lab exec NODE -- …` to its end. */
@@ -64,6 +64,11 @@ export class LabUnderTest {
   /** `gwlb lab COMMAND --name <this lab> ARGS…`. */
   cli(command: string, ...args: string[]) {
     return gwlb(['lab', command, '--name', this.name, ...args])
+  }
+
+  /** The same without blocking the test's worker (a loaded machine makes a stop of an appliance take seconds). */
+  cliAsync(command: string, ...args: string[]) {
+    return gwlbAsync(['lab', command, '--name', this.name, ...args])
   }
 
   down() {

@@ -96,9 +96,12 @@ async function kernelHasNftQueue(): Promise<boolean> {
   return run('nft', ['-f', '-'], ruleset).then(() => true, () => false)
 }
 
-/** One /proc/net/netfilter/nfnetlink_queue line: queue, peer port id, waiting, copy mode, copy range, dropped, user dropped, last id. */
-async function boundQueues(): Promise<Map<number, {dropped: number; packets: number}>> {
-  const text = await readFile('/proc/net/netfilter/nfnetlink_queue', 'utf8').catch(() => '')
+/**
+ * The NFQUEUE queues an engine has bound, in the namespace of `net` (this one's /proc/net, or /proc/<pid>/net).
+ * One nfnetlink_queue line: queue, peer port id, waiting, copy mode, copy range, dropped, user dropped, last id.
+ */
+export async function boundQueues(net = '/proc/net'): Promise<Map<number, {dropped: number; packets: number}>> {
+  const text = await readFile(`${net}/netfilter/nfnetlink_queue`, 'utf8').catch(() => '')
   const queues = new Map<number, {dropped: number; packets: number}>()
   for (const line of text.trim().split('\n').filter(Boolean)) {
     const n = line.trim().split(/\s+/).map(Number)
@@ -107,10 +110,10 @@ async function boundQueues(): Promise<Map<number, {dropped: number; packets: num
   return queues
 }
 
-/** Whether a packet socket listens on the interface (/proc/net/packet names it by index). */
-async function packetSocketOn(ifindex: number): Promise<boolean> {
-  const text = await readFile('/proc/net/packet', 'utf8').catch(() => '')
-  return text.trim().split('\n').slice(1).some((line) => Number(line.trim().split(/\s+/)[4]) === ifindex)
+/** The interfaces (by index) that packet sockets listen on, in the namespace of `net` (/proc/net/packet names them). */
+export async function packetSocketInterfaces(net = '/proc/net'): Promise<number[]> {
+  const text = await readFile(`${net}/packet`, 'utf8').catch(() => '')
+  return text.trim().split('\n').slice(1).map((line) => Number(line.trim().split(/\s+/)[4]))
 }
 
 export class Inspection {
@@ -121,7 +124,6 @@ export class Inspection {
   private lastSaid = 0
 
   constructor(private readonly options: InspectionOptions) {
-    if (options.queues < 1 || options.queues > 64) throw new UserError(`--inspect-queues ${options.queues} is out of range`, 'give 1 to 64 queues (one per engine thread)')
     const where = options.mode === 'ips' ? `NFQUEUE ${queueRange(options.queues)}` : options.mode === 'ids' ? MONITOR : ''
     this.report = {mode: options.mode, fail: options.fail, state: options.mode === 'off' ? 'off' : 'bypassed', where, packets: 0, queueDrops: 0}
   }
@@ -214,7 +216,7 @@ export class Inspection {
       this.report.packets = ours.reduce((sum, q) => sum + (q?.packets ?? 0), 0)
       this.report.queueDrops = ours.reduce((sum, q) => sum + (q?.dropped ?? 0), 0)
     } else {
-      this.report.state = (await packetSocketOn(this.monitorIndex)) ? 'attached' : 'bypassed'
+      this.report.state = (await packetSocketInterfaces()).includes(this.monitorIndex) ? 'attached' : 'bypassed'
       const sent = await readFile(`/sys/class/net/${MONITOR}/statistics/rx_packets`, 'utf8').catch(() => '0')
       this.report.packets = Number(sent)
     }
