@@ -89,6 +89,7 @@ export function renderLabStatus(s: LabStatus): string {
   const drops = Object.entries(s.standIn.drops).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'
   return [
     chalk.bold(`${capitalized(theLab(s.name))} (${s.mode}), up since ${s.since}${s.upSeconds ? `, built in ${s.upSeconds.toFixed(1)} s` : ''}`),
+    `  client ${s.hosts.client.ipv4} (${s.hosts.client.ipv6}) → internet host ${s.hosts.internet.ipv4} (${s.hosts.internet.ipv6})`,
     ...table([
       ['appliance', 'address', 'egress', 'data plane', 'health', 'flows', 'packets to', 'from', 'last check'],
       ...s.appliances.map((a) => [a.node, a.address, a.egress, a.dataPlane, HEALTH_COLOUR[a.state](a.state), String(a.flows), String(a.sent), String(a.received), a.last?.detail ?? '-']),

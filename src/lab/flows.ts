@@ -66,7 +66,7 @@ export interface Flow {
  * The stand-in's flows: each sticks to the target it was first given; `route` gives a packet's target by the
  * rules GWLB documents for new flows, flows of unhealthy targets, and no healthy target at all.
  */
-export class FlowTable {
+export class StickyFlows {
   readonly flows = new Map<string, Flow>()
   /** Flows given a target while none was healthy (GWLB fails open: all targets take new flows). */
   failOpen = 0

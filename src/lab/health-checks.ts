@@ -13,7 +13,7 @@ export interface HealthCheckSettings {
 
 export type TargetState = 'initial' | 'healthy' | 'unhealthy'
 
-export interface TargetHealth {
+export interface CheckedTarget {
   state: TargetState
   /** When the state last changed (ISO). */
   since: string
@@ -50,13 +50,13 @@ export function probe(address: string, s: Pick<HealthCheckSettings, 'protocol' |
  * unhealthyThreshold failures in a row; a failure while `initial` needs as many to count as unhealthy.
  */
 export class HealthChecker {
-  readonly health: TargetHealth[]
+  readonly health: CheckedTarget[]
   private timer?: NodeJS.Timeout
 
   constructor(
     private readonly addresses: string[],
     readonly settings: HealthCheckSettings,
-    private readonly onChange: (target: number, health: TargetHealth) => void = () => undefined,
+    private readonly onChange: (target: number, health: CheckedTarget) => void = () => undefined,
   ) {
     const since = new Date().toISOString()
     this.health = addresses.map(() => ({state: 'initial', since, streak: 0}))

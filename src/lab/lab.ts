@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {UserError} from '../errors.js'
 import {natEgress} from '../mode.js'
 import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePids, routeThroughEndpoint} from './network.js'
-import {ADDRESSES, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theLab, type LabSettings} from './plan.js'
+import {ADDRESSES, ADDRESSES6, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theLab, type LabSettings} from './plan.js'
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
 import {checkRules, engineCommand, inspectArgs, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
@@ -311,6 +311,8 @@ export interface LabStatus {
   mode: LabSettings['mode']
   since: string
   upSeconds?: number
+  /** Where to send test traffic from and to (gwlb lab exec client …). */
+  hosts: {client: {ipv4: string; ipv6: string}; internet: {ipv4: string; ipv6: string}}
   appliances: (StandInStatus['targets'][number] & {node: string; egress: string; dataPlane: 'running' | 'stopped'})[]
   standIn: Omit<StandInStatus, 'targets' | 'flows'>
   flows: StandInStatus['flows']
@@ -324,7 +326,8 @@ export async function labStatus(lab: string): Promise<LabStatus> {
     node: t.name, ...t, egress: ADDRESSES.applianceEgress(i + 1),
     dataPlane: (await isAppliance(state.pids[t.name])) ? 'running' as const : 'stopped' as const,
   })))
-  return {name: lab, mode: state.settings.mode, since: state.since, upSeconds: state.upSeconds, appliances, standIn, flows}
+  const hosts = {client: {ipv4: ADDRESSES.client, ipv6: ADDRESSES6.client}, internet: {ipv4: ADDRESSES.internet, ipv6: ADDRESSES6.internet}}
+  return {name: lab, mode: state.settings.mode, since: state.since, upSeconds: state.upSeconds, hosts, appliances, standIn, flows}
 }
 
 function checkAppliance(state: LabState, node: string): void {

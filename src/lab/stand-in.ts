@@ -4,8 +4,8 @@ import {native, type Watch} from '../appliance/datapath/native.js'
 import {GENEVE_PORT, MAX_SEGMENTS, RECV_FIELD, RECV_FIELD_COUNT} from '../generated/abi.js'
 import {AWS_HEADER_LENGTH, decodeGeneve, ETHERTYPE_IPV4, ETHERTYPE_IPV6, GenevePacket, OUTER_HEADER_LENGTH, writeGwlbHeader, writeOuterHeaders} from '../appliance/geneve.js'
 import {ipv4Number} from '../cidr.js'
-import {FlowTable, innerTuple, isLinkLocal, type Stickiness} from './flows.js'
-import {HealthChecker, probe, type HealthCheckSettings, type TargetHealth} from './health-checks.js'
+import {StickyFlows, innerTuple, isLinkLocal, type Stickiness} from './flows.js'
+import {HealthChecker, probe, type HealthCheckSettings, type CheckedTarget} from './health-checks.js'
 
 export type Failover = 'rebalance' | 'no-rebalance'
 
@@ -27,7 +27,7 @@ export interface StandInConfig {
 
 /** What the stand-in tells `gwlb lab status`. */
 export interface StandInStatus {
-  targets: (TargetHealth & {name: string; address: string; flows: number; sent: number; received: number})[]
+  targets: (CheckedTarget & {name: string; address: string; flows: number; sent: number; received: number})[]
   failover: Failover
   stickiness: Stickiness
   health: HealthCheckSettings
@@ -54,7 +54,7 @@ const EXPIRY_MS = 10_000
  */
 export class StandIn {
   private readonly io = native()
-  private readonly flows: FlowTable
+  private readonly flows: StickyFlows
   private readonly checker: HealthChecker
   private readonly control: Server
   private readonly sent: number[]
@@ -83,7 +83,7 @@ export class StandIn {
     private readonly config: StandInConfig,
     log: (line: string) => void,
   ) {
-    this.flows = new FlowTable(config.stickiness, config.failover === 'rebalance')
+    this.flows = new StickyFlows(config.stickiness, config.failover === 'rebalance')
     this.checker = new HealthChecker(config.targets.map((t) => t.address), config.health, (i, h) =>
       log(`${config.targets[i]!.name}: ${h.state} (${h.last?.detail})`))
     this.node = ipv4Number(config.node)

@@ -63,6 +63,13 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
       expect(Object.values(EGRESS)).toContain(cameFrom(lab.curl()))
     })
 
+    it('status names the addresses to send from and to, and they are the ones that carry the traffic', () => {
+      const {hosts} = lab.status()
+      expect(hosts).toEqual({client: {ipv4: '10.0.1.10', ipv6: 'fd00:a::10'}, internet: {ipv4: '198.18.0.10', ipv6: 'fd00:18::10'}})
+      expect(lab.exec('client', 'ip', '-br', 'addr').stdout).toMatch(new RegExp(`${hosts.client.ipv4}/.*${hosts.client.ipv6}/`))
+      expect(lab.cli('status').stdout).toMatch(/client 10\.0\.1\.10 \(fd00:a::10\) → internet host 198\.18\.0\.10 \(fd00:18::10\)/)
+    })
+
     it('carries IPv6 too: the appliance NATs it to its own IPv6 egress address', () => {
       // 20 flows: all of them on one appliance by chance is 2 in a million.
       const seen = lab.exec('client', 'bash', '-c', 'for i in $(seq 20); do curl -sS -m 5 "http://[fd00:18::10]/" || exit 1; done')

@@ -2,7 +2,7 @@ import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {AWS_HEADER_LENGTH, decodeGeneve, GenevePacket, writeGwlbHeader} from '../../src/appliance/geneve.js'
-import {flowKey, FlowTable, innerTuple, type Tuple} from '../../src/lab/flows.js'
+import {flowKey, StickyFlows, innerTuple, type Tuple} from '../../src/lab/flows.js'
 import {HealthChecker, probe, type HealthCheckSettings} from '../../src/lab/health-checks.js'
 import {payload, vectors} from '../helpers/vectors.js'
 
@@ -52,7 +52,7 @@ describe('flows as GWLB keys them', () => {
   })
 
   it('sends new flows to healthy targets only, and spreads them', () => {
-    const table = new FlowTable('5-tuple', false)
+    const table = new StickyFlows('5-tuple', false)
     const targets = Array.from({length: 200}, (_, i) => table.route({...request, srcPort: 30000 + i}, 60, [true, false, true])!.target)
     expect(new Set(targets)).toEqual(new Set([0, 2]))
     expect(targets.filter((t) => t === 0).length).toBeGreaterThan(60)
@@ -61,7 +61,7 @@ describe('flows as GWLB keys them', () => {
   })
 
   it('keeps a flow on its target, both ways, with one cookie', () => {
-    const table = new FlowTable('5-tuple', false)
+    const table = new StickyFlows('5-tuple', false)
     const first = table.route(request, 60, [true, true])!
     const back = table.route(reply, 60, [true, true])
     expect(back).toBe(first)
@@ -69,7 +69,7 @@ describe('flows as GWLB keys them', () => {
   })
 
   it('fails open when no target is healthy: every target takes new flows', () => {
-    const table = new FlowTable('5-tuple', false)
+    const table = new StickyFlows('5-tuple', false)
     const targets = Array.from({length: 50}, (_, i) => table.route({...request, srcPort: 30000 + i}, 60, [false, false])!.target)
     expect(new Set(targets)).toEqual(new Set([0, 1]))
     expect(table.failOpen).toBe(50)
@@ -77,7 +77,7 @@ describe('flows as GWLB keys them', () => {
 
   it('no-rebalance: a flow stays on its unhealthy target; rebalance: it moves to a healthy one', () => {
     for (const [rebalance, stays] of [[false, true], [true, false]] as const) {
-      const table = new FlowTable('5-tuple', rebalance)
+      const table = new StickyFlows('5-tuple', rebalance)
       const flow = table.route(request, 60, [true, true])!
       const before = flow.target
       const healthy = [true, true]
@@ -88,7 +88,7 @@ describe('flows as GWLB keys them', () => {
   })
 
   it('holds at most maxFlows: a new flow beyond has no target until others expire', () => {
-    const table = new FlowTable('5-tuple', false, 3)
+    const table = new StickyFlows('5-tuple', false, 3)
     const routed = Array.from({length: 5}, (_, i) => table.route({...request, srcPort: 30000 + i}, 60, [true], 0))
     expect(routed.map(Boolean)).toEqual([true, true, true, false, false])
     expect(table.route({...request, srcPort: 30000}, 60, [true], 0)).toBeDefined()
@@ -97,7 +97,7 @@ describe('flows as GWLB keys them', () => {
   })
 
   it('forgets idle flows after GWLB\'s timeouts: 350 s for TCP, 120 s for the rest', () => {
-    const table = new FlowTable('5-tuple', false)
+    const table = new StickyFlows('5-tuple', false)
     table.route(request, 60, [true], 0)
     table.route(udp, 60, [true], 0)
     expect(table.expire(121_000)).toBe(1)
