@@ -30,7 +30,7 @@ export const EXAMPLE_RULES = fileURLToPath(new URL('../../assets/lab-ids.rules',
 const SURICATA_CONFIG = '/etc/suricata/suricata.yaml'
 
 /** The appliance flags that put the hook where this engine looks. */
-export const inspectArgs = (ids: LabIds) => ['--inspect', ids.mode, '--inspect-queues', String(ids.queues), '--inspect-fail', ids.fail]
+export const inspectFlags = (ids: LabIds) => ({inspect: ids.mode, 'inspect-queues': ids.queues, 'inspect-fail': ids.fail})
 
 /**
  * `suricata …` for an appliance, its logs (eve.json) and control socket in `dir`. The rules are named in an

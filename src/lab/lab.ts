@@ -13,8 +13,9 @@ import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePid
 import {ADDRESSES, ADDRESSES6, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theLab, type LabSettings} from './plan.js'
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
-import {checkRules, engineCommand, inspectArgs, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
+import {checkRules, engineCommand, inspectFlags, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
 import {boundQueues, MONITOR, packetSocketInterfaces} from '../appliance/host/inspection.js'
+import {applianceRunArgs} from '../appliance/run-flags.js'
 
 const ROOT = process.env.GWLB_LAB_DIR ?? '/run/gwlb-lab'
 const GWLB_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -104,8 +105,10 @@ function startProcess(lab: string, node: string, command: string[], env: Record<
 }
 
 function applianceArgv(s: LabSettings): string[] {
-  return [GWLB_BIN, 'appliance', 'run', '--mode', s.mode, '--health-port', String(s.health.port), '--allowed-sources', ADDRESSES.applianceSubnet,
-    '--source-dest-check', 'skip', ...(natEgress(s.mode) ? ['--egress-interface', 'eth1'] : []), ...(s.ids ? inspectArgs(s.ids) : []), ...s.applianceArgs]
+  return [GWLB_BIN, 'appliance', 'run', ...applianceRunArgs({
+    mode: s.mode, 'health-port': s.health.port, 'allowed-sources': ADDRESSES.applianceSubnet, 'source-dest-check': 'skip',
+    'egress-interface': natEgress(s.mode) ? 'eth1' : undefined, ...(s.ids ? inspectFlags(s.ids) : {}),
+  }), ...s.applianceArgs]
 }
 
 /** Where an appliance's engine keeps its logs (eve.json), pid and control socket. */

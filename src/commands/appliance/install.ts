@@ -2,19 +2,7 @@ import {Flags} from '@oclif/core'
 import {join} from 'node:path'
 import {installUnit, renderUnit, UNIT_PATH, type InstallResult} from '../../appliance/host/systemd.js'
 import {BaseCommand} from '../../base-command.js'
-import ApplianceRun from './run.js'
-
-/** The command line that reproduces the `appliance run` flags the user gave (defaults left out). */
-function runArguments(flags: Record<string, unknown>): string[] {
-  const args: string[] = []
-  for (const [name, definition] of Object.entries(ApplianceRun.flags)) {
-    const value = flags[name]
-    if (value === undefined || value === definition.default) continue
-    if (definition.type === 'boolean') args.push(value ? `--${name}` : `--no-${name}`)
-    else for (const one of Array.isArray(value) ? value : [value]) args.push(`--${name}`, String(one))
-  }
-  return args
-}
+import {APPLIANCE_FLAGS, applianceRunArgs} from '../../appliance/run-flags.js'
 
 export default class ApplianceInstall extends BaseCommand<typeof ApplianceInstall> {
   static override summary = 'Write the systemd unit that runs `gwlb appliance run` with these flags'
@@ -25,7 +13,7 @@ export default class ApplianceInstall extends BaseCommand<typeof ApplianceInstal
   ]
 
   static override flags = {
-    ...ApplianceRun.flags,
+    ...APPLIANCE_FLAGS,
     print: Flags.boolean({description: 'print the unit instead of writing it'}),
     enable: Flags.boolean({description: 'systemctl enable the unit'}),
     now: Flags.boolean({description: 'systemctl enable --now: also start it'}),
@@ -34,7 +22,7 @@ export default class ApplianceInstall extends BaseCommand<typeof ApplianceInstal
   }
 
   async run(): Promise<InstallResult | {unit: string}> {
-    const command = [process.execPath, join(this.config.root, 'bin', 'run.js'), 'appliance', 'run', ...runArguments(this.flags)]
+    const command = [process.execPath, join(this.config.root, 'bin', 'run.js'), 'appliance', 'run', ...applianceRunArgs(this.flags)]
     const unit = renderUnit(command, {writable: this.flags.writable})
     if (this.flags.print) {
       this.log(unit)
