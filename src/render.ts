@@ -60,7 +60,7 @@ function table(rows: string[][]): string[] {
 export function renderStatus(s: DeploymentStatus): string {
   const out = [chalk.bold(`Deployment ${s.deployment} (${s.region}): `) + VERDICT_COLOUR[s.verdict](s.verdict)]
   for (const m of s.missing) out.push(chalk.red(`  missing: ${m}`))
-  if (s.resume) out.push(`  to finish it: ${chalk.bold(s.resume)} (with the original flags)`)
+  if (s.resume) out.push(`  to finish it: ${chalk.bold(s.resume)} (its settings are stored)`)
   for (const p of s.problems) out.push(chalk.yellow(`  ! ${p}`))
   for (const h of s.hints) out.push(`  ? ${h}`)
   for (const step of s.steps) {
@@ -77,6 +77,11 @@ export function renderOwned(deployment: string, owned: OwnedStep[]): string {
     for (const r of o.resources) lines.push(`      ${chalk.red('-')} ${resource(r)}`)
   }
   if (lines.length === 1) lines.push('  nothing')
+  // What the workloads lose: a route init made goes with nothing in its place.
+  for (const r of owned.flatMap((o) => o.resources).filter((x) => x.type === 'route' && x.before !== undefined)) {
+    const [table, cidr] = [r.id.slice(0, r.id.indexOf(':')), r.id.slice(r.id.indexOf(':') + 1)]
+    lines.push(r.before ? `  ${table}: ${cidr} goes back to ${r.before}` : chalk.yellow(`  ! ${table}: ${cidr} is deleted, with nothing in its place: that table's subnets lose their way to ${cidr}`))
+  }
   return lines.join('\n')
 }
 
@@ -101,4 +106,4 @@ export function renderLabStatus(s: LabStatus): string {
 
 /** What lab fail or heal did, and the stand-in's verdict (with the time it took, when waited for). */
 export const renderFailover = (r: FailoverResult, done: string, verdict: string) =>
-  `${r.node}: ${done}; ${r.seconds === undefined ? `the GWLB stand-in has it ${r.health}` : `${verdict} after ${r.seconds.toFixed(1)} s`}.`
+  `${r.node}: ${done}; ${r.seconds === undefined ? `the GWLB stand-in has it ${r.health}` : `${verdict} after ${r.seconds.toFixed(1)} s`}.${r.outlook ? ` ${capitalized(r.outlook)}.` : ''}`

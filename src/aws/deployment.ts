@@ -109,7 +109,8 @@ export async function applyDeployment(ctx: StepContext, renderer: ListrRendererV
       outcomes.set(step.id, outcome)
       done.set(step.id, before.missing)
       gate.resolve()
-      return complete ? 'found' : `${outcome} ${before.missing.length === 1 ? before.missing[0] : `${before.missing.length} items`}`
+      if (complete) return before.resources.length ? 'found' : 'nothing asked for'
+      return `${outcome} ${before.missing.length === 1 ? before.missing[0] : `${before.missing.length} items`}`
     } catch (error) {
       failures.push(error)
       gate.reject(error)

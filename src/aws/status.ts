@@ -1,5 +1,5 @@
 import type {DeploymentSpec} from './spec.js'
-import {plainReport, type Resource, type Scope, type StepReport} from './step.js'
+import {initCommand, plainReport, type Resource, type Scope, type StepReport} from './step.js'
 import {STEPS} from './steps/index.js'
 import {settingsOf} from './steps/settings.js'
 
@@ -64,6 +64,6 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
   }
   if (steps.every((s) => s.resources.length === 0)) return {...status, verdict: 'absent', missing: [], problems: [], hints: []}
   status.verdict = status.missing.length ? 'incomplete' : status.problems.length ? 'degraded' : 'healthy'
-  if (status.verdict === 'incomplete') status.resume = `gwlb init --yes --name ${run.deployment} --region ${run.region}`
+  if (status.verdict === 'incomplete') status.resume = initCommand(run)
   return status
 }

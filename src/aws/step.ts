@@ -12,6 +12,8 @@ export interface Resource {
   detail?: string
   /** Availability Zone, for resources there is one of per AZ. */
   az?: string
+  /** A route: the target destroy gives it back to, or '' where init made it (destroy deletes it). */
+  before?: string
 }
 
 /** What exists of a step's resources, and what is still to be made (in words, for the plan). */
@@ -27,9 +29,12 @@ export function differences(pairs: [label: string, actual: unknown, wanted: unkn
   return pairs.filter(([, actual, wanted]) => String(actual ?? '') !== String(wanted ?? '')).map(([label, actual, wanted]) => `${label} ${actual ?? 'none'} → ${wanted ?? 'none'}`)
 }
 
+/** The command that applies a deployment's stored settings again (nothing else needed: they are stored). */
+export const initCommand = (scope: {deployment: string; region: string}) => `gwlb init --yes --name ${scope.deployment} --region ${scope.region}`
+
 /** The same, for `status`: how what exists departs from the settings stored for the deployment. */
-export const drift = (deployment: string, pairs: [label: string, actual: unknown, wanted: unknown][]) =>
-  differences(pairs).map((d) => `drift from the settings: ${d} (gwlb init --yes --name ${deployment} applies them)`)
+export const drift = (scope: {deployment: string; region: string}, pairs: [label: string, actual: unknown, wanted: unknown][]) =>
+  differences(pairs).map((d) => `drift from the settings: ${d} (${initCommand(scope)} applies them)`)
 
 export interface Timing {
   /** How often to poll while waiting for AWS. */

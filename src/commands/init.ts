@@ -35,7 +35,8 @@ export default class Init extends AwsCommand<typeof Init> {
   async run(): Promise<InitResult> {
     const f = this.flags
     const given: PartialSpec = {name: f.name, ...givenByFlags(f)}
-    const interactive = !f.yes && !this.jsonEnabled()
+    // A dry run changes nothing: without a terminal it takes what the flags and the stored settings give, asking nothing.
+    const interactive = !f.yes && !this.jsonEnabled() && !(f['dry-run'] && !process.stdin.isTTY)
     if (interactive && !process.stdin.isTTY) throw new UserError('gwlb init needs a terminal for its questions', 'pass --yes with every value as a flag (see gwlb init --help)')
     // A re-run of an existing deployment: what is not given is what it was made with (resume, or change one thing).
     const stored = await readSettings(this.aws, given.name ?? DEFAULTS.name)
@@ -61,7 +62,7 @@ export default class Init extends AwsCommand<typeof Init> {
         if (!interactive) throw new UserError(`this change replaces running appliances (${replaces.join('; ')})`, 'pass --yes to roll it out, or --dry-run to see the plan', 'usage')
         if (!(await confirm({message: `Replace running appliances (${replaces.join('; ')})?`, default: false})))
           throw new UserError('nothing was changed', 'run gwlb init again when ready')
-      } else if (interactive && !(await confirm({message: 'Make what is missing or changed?', default: true}))) {
+      } else if (interactive && !(await confirm({message: 'Make what is missing or changed?', default: false}))) {
         throw new UserError('nothing was changed', 'run gwlb init again when ready')
       }
       const result = await applyDeployment(ctx, rendererFor(this.jsonEnabled()), planned.entries)

@@ -8,6 +8,7 @@ import {constants} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {UserError} from '../errors.js'
+import {invokedAs} from '../invocation.js'
 import {natEgress} from '../mode.js'
 import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePids, routeThroughEndpoint} from './network.js'
 import {ADDRESSES, ADDRESSES6, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theLab, type LabSettings} from './plan.js'
@@ -305,7 +306,7 @@ export async function labDown(lab: string): Promise<{namespaces: string[]}> {
 async function upState(lab: string): Promise<LabState> {
   const state = await readState(lab)
   if (state?.phase !== 'up' || !(await isStandIn(state.pids.gwlb)))
-    throw new UserError(`${theLab(lab)} is not up`, `start it with \`sudo gwlb lab up${nameArg(lab)}\``)
+    throw new UserError(`${theLab(lab)} is not up`, `start it with \`sudo ${invokedAs()} lab up${nameArg(lab)}\``)
   return state
 }
 
@@ -345,6 +346,15 @@ export interface FailoverResult {
   health: string
   /** Seconds from the data plane's stop (or start) to the stand-in's verdict, when waited for. */
   seconds?: number
+  /** What happens next while the stand-in has not yet judged it, and to the flows it holds. */
+  outlook?: string
+}
+
+/** What a failed appliance's traffic meets until the stand-in's checks catch up with it, by the lab's settings. */
+function failOutlook(s: LabSettings): string {
+  const {unhealthyThreshold: n, intervalSeconds: every} = s.health
+  const flows = s.failover === 'rebalance' ? 'then its flows move to a healthy appliance (a NATed flow still breaks)' : 'its flows stay on it and break (failover no-rebalance)'
+  return `until ${n} checks in a row fail (every ${every} s: up to ~${n * every} s) new flows still go to it and are lost; ${flows}`
 }
 
 /** The stand-in's verdict on an appliance. */
@@ -368,7 +378,8 @@ async function changeAppliance(lab: string, node: string, want: TargetState, wai
     checkAppliance(state, node)
     const from = await change(state)
     const seconds = wait ? await untilHealth(lab, node, want, from) : undefined
-    return {node, seconds, health: await verdict(lab, node)}
+    const health = await verdict(lab, node)
+    return {node, seconds, health, ...(want === 'unhealthy' && health !== 'unhealthy' ? {outlook: failOutlook(state.settings)} : {})}
   } finally {
     await unlock()
   }

@@ -9,7 +9,7 @@ import {
 import {beforeEach, describe, expect, it} from 'vitest'
 import type {InitResult} from '../../src/aws/deployment.js'
 import type {DeploymentStatus} from '../../src/aws/status.js'
-import {gwlb, gwlbJson} from '../helpers/cli.js'
+import {gwlb, gwlbInTerminal, gwlbJson} from '../helpers/cli.js'
 import {apply, recordCalls} from '../helpers/deploy.js'
 import {makePackage} from '../helpers/fake-package.js'
 import {useMoto} from '../helpers/moto.js'
@@ -204,7 +204,7 @@ describe('a re-run of init with changed settings changes the running deployment'
     await clients().elb.send(new ModifyTargetGroupCommand({TargetGroupArn: tg.TargetGroupArn, HealthCheckPort: '9090'}))
     const status = statusOf()
     expect(status.verdict).toBe('degraded')
-    expect(status.problems).toEqual(['drift from the settings: health check port 9090 → 80 (gwlb init --yes --name egress applies them)'])
+    expect(status.problems).toEqual(['drift from the settings: health check port 9090 → 80 (gwlb init --yes --name egress --region us-east-1 applies them)'])
     gwlbJson(['init', '--yes', '--name', 'egress', '--poll-interval', '20'])
     expect(statusOf().verdict).toBe('healthy')
   })
@@ -224,7 +224,7 @@ describe('a re-run of init with changed settings changes the running deployment'
     const status = statusOf()
     expect(status).toMatchObject({verdict: 'incomplete', missing: ['Listener']})
     expect(status.problems).toEqual([
-      `${group.GroupId} has no ingress udp/6081 from ${cidr}: GENEVE from the GWLB in that subnet cannot reach the appliances (gwlb init --yes --name egress puts it back)`,
+      `${group.GroupId} has no ingress udp/6081 from ${cidr}: GENEVE from the GWLB in that subnet cannot reach the appliances (gwlb init --yes --name egress --region us-east-1 puts it back)`,
       expect.stringMatching(new RegExp(`^endpoint service vpce-svc-\\w+ sends to ${old.replace(/[/.]/g, '\\$&')}, not to load balancer gwlb-egress: the endpoints' traffic reaches no appliance`)),
     ])
     const dry = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--dry-run'])
@@ -232,5 +232,18 @@ describe('a re-run of init with changed settings changes the running deployment'
     expect(planOf(dry, 'endpoint-service')).toEqual([`load balancer gwlb-egress in place of ${old}`])
     gwlbJson(['init', '--yes', '--name', 'egress', '--poll-interval', '20'])
     expect(statusOf()).toMatchObject({verdict: 'healthy', problems: []})
+  })
+
+  it('in a terminal, the plan\'s question defaults to No: a stray Enter changes nothing', async () => {
+    const r = await gwlbInTerminal(['init', '--name', 'egress', '--desired-capacity', '3'], {enterAfter: /Make what is missing or changed\? \(y\/N\)/})
+    expect(r.status).toBe(1)
+    expect(r.screen).toMatch(/Error: nothing was changed — run gwlb init again when ready/)
+    expect((await fleet()).group.DesiredCapacity).toBe(2)
+  })
+
+  it('a dry run without a terminal asks nothing: the stored settings and the flags make the plan', () => {
+    const r = gwlb(['init', '--name', 'egress', '--desired-capacity', '3', '--dry-run'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/desired capacity 2 → 3/)
   })
 })

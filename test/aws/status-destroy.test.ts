@@ -150,6 +150,10 @@ describe('gwlb status and gwlb destroy', () => {
     gwlbJson(['init', ...initFlags(net)])
     const during = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [net.workloadRouteTables[0]!]}))
     expect(during.RouteTables?.[0]?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.GatewayId).toMatch(/^vpce-/)
+    // The dry run says what each workload table is left with: the route given back, or none at all (an outage).
+    const dry = gwlb(['destroy', '--name', 'egress', '--dry-run'])
+    expect(dry.stdout).toContain(`  ${net.workloadRouteTables[0]}: 0.0.0.0/0 goes back to ${net.igwId}`)
+    expect(dry.stdout).toContain(`  ! ${net.workloadRouteTables[1]}: 0.0.0.0/0 is deleted, with nothing in its place: that table's subnets lose their way to 0.0.0.0/0`)
     destroy('egress')
     const after = await aws.ec2.send(new DescribeRouteTablesCommand({RouteTableIds: [net.workloadRouteTables[0]!]}))
     expect(after.RouteTables?.[0]?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.GatewayId).toBe(net.igwId)

@@ -63,7 +63,7 @@ describe('gwlb status on the way to healthy and back', () => {
     })
     const first = await status(aws)
     expect(first.verdict).toBe('degraded')
-    expect(first.problems).toEqual([expect.stringMatching(/^endpoint vpce-\w+ waits for acceptance: run gwlb init --yes --name egress, or aws ec2 accept-vpc-endpoint-connections --service-id vpce-svc-\w+ --vpc-endpoint-ids vpce-\w+$/)])
+    expect(first.problems).toEqual([expect.stringMatching(/^endpoint vpce-\w+ waits for acceptance: run gwlb init --yes --name egress --region us-east-1, or aws ec2 accept-vpc-endpoint-connections --service-id vpce-svc-\w+ --vpc-endpoint-ids vpce-\w+$/)])
     state = 'pending'
     const second = await status(aws)
     expect(second.problems).toEqual([expect.stringMatching(/^endpoint vpce-\w+ is pending$/)])

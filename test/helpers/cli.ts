@@ -40,10 +40,11 @@ export async function gwlbAsync(
 
 /**
  * gwlb on a pseudo-terminal (test/fixtures/terminal.py), as a person runs it: Ctrl-C, typed once the screen matches
- * `ctrlCAfter` (or once `ctrlCWhen` resolves), reaches its whole process group, children included.
+ * `ctrlCAfter` (or once `ctrlCWhen` resolves), reaches its whole process group, children included; Enter is
+ * typed once the screen matches `enterAfter`.
  */
 export async function gwlbInTerminal(
-  args: string[], options: {ctrlCAfter?: RegExp; ctrlCWhen?: Promise<unknown>; env?: Record<string, string | undefined>} = {},
+  args: string[], options: {ctrlCAfter?: RegExp; ctrlCWhen?: Promise<unknown>; enterAfter?: RegExp; env?: Record<string, string | undefined>} = {},
 ): Promise<{status: number | null; screen: string}> {
   const {NO_COLOR: _, CI: __, ...env} = cliEnv({TERM: 'xterm-256color', ...options.env})
   const child = spawn('python3', ['test/fixtures/terminal.py', './bin/run.js', ...args], {env, stdio: ['pipe', 'pipe', 'inherit']})
@@ -54,9 +55,14 @@ export async function gwlbInTerminal(
     typed = true
   }
   void options.ctrlCWhen?.then(ctrlC)
+  let entered = false
   child.stdout.on('data', (d: Buffer) => {
     screen += d.toString()
     if (options.ctrlCAfter?.test(stripVTControlCharacters(screen))) ctrlC()
+    if (!entered && options.enterAfter?.test(stripVTControlCharacters(screen))) {
+      entered = true
+      child.stdin.write('enter\n')
+    }
   })
   const status = await new Promise<number | null>((resolve) => child.once('close', resolve))
   return {status, screen: stripVTControlCharacters(screen)}

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-ec2'
 import type {AwsClients} from '../clients.js'
 import {principalArn} from '../spec.js'
-import {done, names, plainReport, remember, required, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
+import {done, initCommand, names, plainReport, remember, required, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
 import {loadBalancer} from './load-balancer.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
@@ -100,7 +100,7 @@ export const endpointService: Step = {
     const [service, [lb]] = await Promise.all([serviceOf(scope), loadBalancer.owned(scope)])
     const arns = service?.GatewayLoadBalancerArns ?? []
     const problems = lb && !(arns.length === 1 && arns[0] === lb.id)
-      ? [`endpoint service ${found[0]!.id} sends to ${arns.join(', ') || 'no load balancer'}, not to load balancer ${lb.name}: the endpoints' traffic reaches no appliance (gwlb init --yes --name ${scope.deployment} puts ${lb.name} in its place)`]
+      ? [`endpoint service ${found[0]!.id} sends to ${arns.join(', ') || 'no load balancer'}, not to load balancer ${lb.name}: the endpoints' traffic reaches no appliance (${initCommand(scope)} puts ${lb.name} in its place)`]
       : []
     return {...plainReport(endpointService.title, found), problems}
   },
@@ -181,7 +181,7 @@ export const endpoints: Step = {
     }))
     const problems = endpoints.flatMap((e) =>
       stateOf(e) === 'pendingacceptance'
-        ? [`endpoint ${e.VpcEndpointId} waits for acceptance: run gwlb init --yes --name ${scope.deployment}, or aws ec2 accept-vpc-endpoint-connections --service-id ${service?.ServiceId} --vpc-endpoint-ids ${e.VpcEndpointId}`]
+        ? [`endpoint ${e.VpcEndpointId} waits for acceptance: run ${initCommand(scope)}, or aws ec2 accept-vpc-endpoint-connections --service-id ${service?.ServiceId} --vpc-endpoint-ids ${e.VpcEndpointId}`]
         : stateOf(e) === 'available' ? [] : [`endpoint ${e.VpcEndpointId} is ${e.State}`])
     return {problems, hints: [], detail, summary: 'Endpoints:', table: [['endpoint', 'subnet', 'state', 'connection'], ...detail.map((e) => [e.id, e.subnet ?? '', e.state, e.connection ?? ''])]}
   },

@@ -123,7 +123,7 @@ export const autoScalingGroup: Step = {
     return {
       problems: [
         ...(inService < g.DesiredCapacity! ? [`${inService} of ${g.DesiredCapacity} appliances in service`] : []),
-        ...(scope.settings ? drift(scope.deployment, sizes(g, scope.settings)) : []),
+        ...(scope.settings ? drift(scope, sizes(g, scope.settings)) : []),
       ],
       hints: [],
       detail: {name: g.AutoScalingGroupName!, desired: g.DesiredCapacity!, min: g.MinSize!, max: g.MaxSize!, inService, instances} satisfies FleetDetail,

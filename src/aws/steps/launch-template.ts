@@ -161,7 +161,7 @@ export const launchTemplate: Step = {
   async report(scope, found): Promise<StepReport> {
     const latest = carried(await latestVersion(scope.aws, found[0]!.id))
     return {
-      problems: scope.settings ? drift(scope.deployment, comparison(latest, scope.settings)) : [], hints: [],
+      problems: scope.settings ? drift(scope, comparison(latest, scope.settings)) : [], hints: [],
       summary: `Launch template ${found[0]!.name}: ${found[0]!.detail}, ${latest.instanceType}, ${latest.mode}, health port ${latest.healthPort}`,
     }
   },

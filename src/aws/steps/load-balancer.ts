@@ -108,7 +108,7 @@ export const targetGroup: Step = {
     const unhealthy = targets.filter((x) => x.state !== 'healthy')
     return {
       problems: [
-        ...(scope.settings ? drift(scope.deployment, [...healthCheckPairs(TargetGroups[0]!, scope.settings), ...attributePairs(Attributes, scope.settings)]) : []),
+        ...(scope.settings ? drift(scope, [...healthCheckPairs(TargetGroups[0]!, scope.settings), ...attributePairs(Attributes, scope.settings)]) : []),
         ...(targets.length ? [] : ['no appliance is registered in the target group yet']),
         ...unhealthy.map((t) => `appliance ${t.instance} is ${t.state}${t.reason ? ` (${t.reason})` : ''}`),
       ],
@@ -235,7 +235,7 @@ export const loadBalancer: Step = {
       crossZone: Attributes.find((a) => a.Key === CROSS_ZONE)?.Value === 'true',
     }
     return {
-      problems: [...(detail.state === 'active' ? [] : [`load balancer ${name} is ${detail.state}`]), ...(scope.settings ? drift(scope.deployment, crossZonePairs(Attributes, scope.settings)) : [])],
+      problems: [...(detail.state === 'active' ? [] : [`load balancer ${name} is ${detail.state}`]), ...(scope.settings ? drift(scope, crossZonePairs(Attributes, scope.settings)) : [])],
       hints: [], detail,
       summary: `Gateway Load Balancer ${name}: ${detail.state}, ${detail.azs.join(', ')}, cross-zone ${detail.crossZone ? 'on' : 'off'}`,
     }

@@ -94,7 +94,10 @@ async function routesTo(scope: Scope, targets: Set<string>, type: string): Promi
   return RouteTables.flatMap((t) =>
     (t.Routes ?? [])
       .filter((r) => targets.has(routeTarget(r) ?? ''))
-      .map((r) => ({type, id: `${t.RouteTableId}:${r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock}`, detail: `→ ${routeTarget(r)}`})))
+      .map((r) => {
+        const cidr = (r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock)!
+        return {type, id: `${t.RouteTableId}:${cidr}`, detail: `→ ${routeTarget(r)}`, before: tagValue(t.Tags, replacedTagKey(scope.deployment, cidr)) ?? ''}
+      }))
 }
 
 function routeReport(title: string, found: Resource[]): StepReport {

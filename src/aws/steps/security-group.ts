@@ -1,7 +1,7 @@
 import {
   AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand, type IpPermission,
 } from '@aws-sdk/client-ec2'
-import {done, names, plainReport, remember, subnetsRemembered, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
+import {done, initCommand, names, plainReport, remember, subnetsRemembered, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
 import {errorCode, retrying} from '../wait.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'
 import {GENEVE_PORT} from '../../generated/abi.js'
@@ -108,7 +108,7 @@ export const securityGroup: Step = {
     const [groups, {subnets}] = await Promise.all([groupsOf(scope), subnetsRemembered(scope, scope.settings.vpcId)])
     const cidrs = scope.settings.applianceSubnets.flatMap((id) => subnets.get(id)?.cidr ?? [])
     const problems = groups.flatMap((g) => rulesFor(cidrs, scope.settings!.healthPort).filter((r) => !has(g.IpPermissions ?? [], r))
-      .map((r) => `${g.GroupId} has no ${describeRule(r)}: ${r.protocol === 'udp' ? 'GENEVE' : 'the health checks'} from the GWLB in that subnet cannot reach the appliances (gwlb init --yes --name ${scope.deployment} puts it back)`))
+      .map((r) => `${g.GroupId} has no ${describeRule(r)}: ${r.protocol === 'udp' ? 'GENEVE' : 'the health checks'} from the GWLB in that subnet cannot reach the appliances (${initCommand(scope)} puts it back)`))
     return {...plain, problems}
   },
 

@@ -3,6 +3,7 @@ import {BaseCommand} from '../../base-command.js'
 import {DEFAULTS} from '../../aws/settings-table.js'
 import {TARGET_GROUP_HEALTH} from '../../aws/spec.js'
 import {UserError} from '../../errors.js'
+import {invokedAs} from '../../invocation.js'
 import {afterDashes, labFlag} from '../../flags.js'
 import {STICKINESS, type Stickiness} from '../../lab/flows.js'
 import {labUp, type UpResult} from '../../lab/lab.js'
@@ -57,10 +58,11 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     const lab = nameArg(f.name)
     this.log(`${capitalized(theLab(f.name))} is up in ${result.seconds.toFixed(1)} s: ${result.nodes.join(', ')}.`)
     this.log(`  The GWLB stand-in takes an appliance as healthy after ${f['healthy-threshold']} passed checks ${interval} s apart; until one is, new flows go to all (fail open).`)
-    this.log(`  Try:  sudo ${this.config.bin} lab exec${lab} client -- curl -s http://${ADDRESSES.internet}/`)
-    this.log(`        sudo ${this.config.bin} lab status${lab}`)
-    if (f.ids) this.log(`        sudo ${this.config.bin} lab exec${lab} client -- curl -s http://${ADDRESSES.internet}/id; sudo ${this.config.bin} lab alerts${lab}`)
-    this.log(`  Done: sudo ${this.config.bin} lab down${lab}`)
+    const gwlb = invokedAs()
+    this.log(`  Try:  sudo ${gwlb} lab exec${lab} client -- curl -s http://${ADDRESSES.internet}/`)
+    this.log(`        sudo ${gwlb} lab status${lab}`)
+    if (f.ids) this.log(`        sudo ${gwlb} lab exec${lab} client -- curl -s http://${ADDRESSES.internet}/id; sudo ${gwlb} lab alerts${lab}`)
+    this.log(`  Done: sudo ${gwlb} lab down${lab}`)
     return result
   }
 }
