@@ -31,7 +31,7 @@ export function renderPlan(plan: Plan): string {
 export function renderInitSummary(result: InitResult): string {
   const lines: string[] = []
   const changed = result.steps.filter((x) => x.outcome === 'changed')
-  lines.push(chalk.bold(`\nDeployment ${result.deployment} (${result.region}): ${result.created.length} resources created, ${changed.length} parts changed in place, ${result.found.length} resources found as they were.`))
+  lines.push(chalk.bold(`\nDeployment ${result.deployment} (${result.region}): resources: ${result.created.length} created, ${result.found.length} found as they were; ${changed.length} ${changed.length === 1 ? 'part' : 'parts'} changed in place.`))
   for (const s of result.steps.filter((x) => x.outcome === 'created')) lines.push(`  ${chalk.cyan('+')} ${s.title}: ${s.resources.map(resource).join(', ')}`)
   for (const s of changed) lines.push(`  ${chalk.yellow('~')} ${s.title}: ${s.done.join('; ')}`)
   if (result.elasticIps.length) lines.push(`  Fixed egress addresses (Elastic IPs): ${chalk.bold(result.elasticIps.join(', '))}`)

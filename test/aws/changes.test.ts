@@ -165,6 +165,9 @@ describe('a re-run of init with changed settings changes the running deployment'
   it('a route no longer asked for is given back; the others stay', async () => {
     const result = gwlbJson<InitResult>(['init', ...dropFlag(initFlags(net), '--route'), '--route', `${net.workloadRouteTables[0]}=0.0.0.0/0`])
     expect(planOf(result, 'routes')).toEqual([`give back ${net.workloadRouteTables[1]}: 0.0.0.0/0 (no longer asked for)`])
+    // A change of what exists, not a creation: the summary counts nothing as created.
+    expect(result.steps.find((s) => s.id === 'routes')).toMatchObject({outcome: 'changed', done: [`give back ${net.workloadRouteTables[1]}: 0.0.0.0/0 (no longer asked for)`]})
+    expect(result.created).toEqual([])
     const status = statusOf()
     expect(status.steps.find((s) => s.id === 'routes')?.resources.map((r) => r.id)).toEqual([`${net.workloadRouteTables[0]}:0.0.0.0/0`])
     expect(status.verdict).toBe('healthy')
@@ -245,5 +248,13 @@ describe('a re-run of init with changed settings changes the running deployment'
     const r = gwlb(['init', '--name', 'egress', '--desired-capacity', '3', '--dry-run'])
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/desired capacity 2 → 3/)
+  })
+
+  it('the summary for people tells a change in place from a creation', () => {
+    const r = gwlb(['init', '--yes', '--name', 'egress', '--desired-capacity', '3', '--poll-interval', '20'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^Deployment egress \(us-east-1\): resources: 0 created, \d+ found as they were; 2 parts changed in place\.$/m)
+    expect(r.stdout).toMatch(/^ {2}~ Auto Scaling group.*: desired capacity 2 → 3$/m)
+    expect(r.stdout).not.toMatch(/^ {2}\+ /m)
   })
 })
