@@ -22,6 +22,9 @@ async function s3GatewayEndpoints(aws: AwsClients, vpcId: string, region: string
 
 const routeToS3 = (table: string) => `route from ${table} to S3 through a gateway endpoint`
 
+/** The route tables that no S3 gateway endpoint (anybody's) serves. */
+const uncoveredBy = (endpoints: VpcEndpoint[], tables: string[]) => tables.filter((t) => !endpoints.some((e) => e.RouteTableIds?.includes(t)))
+
 const ours = (e: VpcEndpoint, deployment: string) => tagValue(e.Tags, DEPLOYMENT_TAG) === deployment
 
 /**
@@ -38,8 +41,7 @@ async function coverage(ctx: StepContext): Promise<{mine?: VpcEndpoint; uncovere
       throw new UserError(`${shared} reaches S3 through ${e.VpcEndpointId} of gwlb deployment ${owner}`,
         `two deployments cannot share appliance subnets' route tables: give --appliance-subnets with route tables of their own, or gwlb destroy --name ${owner} first`, 'refused')
   }
-  const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
-  return {mine: endpoints.find((e) => ours(e, ctx.spec.name)), uncovered: tables.filter((t) => !covered.has(t))}
+  return {mine: endpoints.find((e) => ours(e, ctx.spec.name)), uncovered: uncoveredBy(endpoints, tables)}
 }
 
 const resource = (ctx: StepContext, e: VpcEndpoint, added: string[]) =>
@@ -82,9 +84,8 @@ export const s3Endpoint: Step = {
     const plain = plainReport(s3Endpoint.title, found)
     if (!scope.settings || scope.settings.natGateways) return plain
     const [{subnets}, endpoints] = await Promise.all([subnetsRemembered(scope, scope.settings.vpcId), s3GatewayEndpoints(scope.aws, scope.settings.vpcId, scope.region)])
-    const covered = new Set(endpoints.flatMap((e) => e.RouteTableIds ?? []))
-    const tables = new Set(scope.settings.applianceSubnets.flatMap((id) => subnets.get(id)?.routeTableId ?? []))
-    return {...plain, missing: [...tables].filter((t) => !covered.has(t)).map(routeToS3)}
+    const tables = [...new Set(scope.settings.applianceSubnets.flatMap((id) => subnets.get(id)?.routeTableId ?? []))]
+    return {...plain, missing: uncoveredBy(endpoints, tables).map(routeToS3)}
   },
 
   async owned(scope) {
