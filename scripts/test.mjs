@@ -26,6 +26,9 @@ function dataPathSuite() {
   }).map((f) => `test/netns/${f}`)
 }
 
+/** Each run's label, exit status and output, for the closing lines. */
+const finished = []
+
 /** One vitest process; resolves with its exit status once its output has been printed whole. */
 function run(label, files, {env = {}, node = [process.execPath]} = {}) {
   const report = join(reports, `${label.replace(/\W+/g, '-')}.json`)
@@ -40,6 +43,7 @@ function run(label, files, {env = {}, node = [process.execPath]} = {}) {
   const started = Date.now()
   return new Promise((resolve) => child.once('close', (status) => {
     process.stdout.write(`\n===== ${label}: exit ${status} after ${Math.round((Date.now() - started) / 1000)} s =====\n${output}`)
+    finished.push({label, status, output})
     resolve(status)
   }))
 }
@@ -66,6 +70,13 @@ function summary() {
   for (const t of [...tests].sort((a, b) => b.ms - a.ms).slice(0, 15)) console.log(`  ${(t.ms / 1000).toFixed(1).padStart(6)} s  ${t.lane}  ${t.file} › ${t.title}`)
   const failed = tests.filter((t) => t.status === 'failed')
   for (const t of failed) console.log(`  FAILED ${t.lane}  ${t.file} › ${t.title}`)
+  for (const t of tests.filter((t) => t.status !== 'passed' && t.status !== 'failed')) console.log(`  ${t.status.toUpperCase()} ${t.lane}  ${t.file} › ${t.title}`)
+  // A lane can fail with every test passed (an unhandled error, a worker that timed out): say why, last, where a
+  // cut-off log still shows it.
+  for (const {label, status, output} of finished.filter((f) => f.status !== 0)) {
+    const why = output.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /Unhandled|Error|Timeout|FAIL/.test(l)).slice(0, 15)
+    console.log(`lane ${label} exited ${status}:\n${why.map((l) => `  | ${l.trim()}`).join('\n') || '  | (no error line in its output)'}`)
+  }
   const passed = tests.filter((t) => t.status === 'passed').length
   const skipped = tests.filter((t) => t.status !== 'passed' && t.status !== 'failed').length
   console.log(`tests: ${passed} passed, ${failed.length} failed, ${skipped} skipped`)

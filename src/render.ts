@@ -99,6 +99,8 @@ export function renderLabStatus(s: LabStatus): string {
       ['appliance', 'address', 'egress', 'data plane', 'health', 'flows', 'packets to', 'from', 'last check'],
       ...s.appliances.map((a) => [a.node, a.address, a.egress, a.dataPlane, HEALTH_COLOUR[a.state](a.state), String(a.flows), String(a.sent), String(a.received), a.last?.detail ?? '-']),
     ]),
+    ...s.appliances.filter((a) => a.policy).map((a) => `  ${a.node} policy ${a.policy!.sha256.slice(0, 12)} (default ${a.policy!.default})${a.policy!.refused ? chalk.red(`, last push refused: ${a.policy!.refused.message}`) : ''}: ${
+      a.policy!.rules.map((r) => `${r.name} ${r.action} ${r.flows} flows/${r.packets} pkts`).join(', ')}`),
     `  GWLB stand-in: ${s.standIn.fromEndpoint} packets into the endpoint, ${s.standIn.toEndpoint} out; failover ${s.standIn.failover}, stickiness ${s.standIn.stickiness}`,
     `  Health check: ${h.protocol}:${h.port} every ${h.intervalSeconds} s, healthy after ${h.healthyThreshold}, unhealthy after ${h.unhealthyThreshold}; flows given while none was healthy (fail open) ${s.standIn.failOpen}, moved off unhealthy ${s.standIn.rebalanced}; dropped: ${drops}`,
   ].join('\n')

@@ -11,6 +11,7 @@ import {HealthServer, ReportServer} from './health/server.js'
 import {runHook} from './host/hooks.js'
 import {Inspection, type InspectFail, type InspectMode} from './host/inspection.js'
 import {Rules} from './host/rules.js'
+import {EgressPolicy} from './policy/enforce.js'
 import type {SourceDestCheck} from './host/source-dest-check.js'
 import {instanceSubnet} from './host/imds.js'
 import {lockHost} from './host/state.js'
@@ -53,11 +54,15 @@ export interface ApplianceOptions {
   genevePort: number
   /** Where an inspection engine sees the forwarded traffic (ids: a copy on the monitor interface; ips: NFQUEUE), and what its absence means. */
   inspect: {mode: InspectMode; queues: number; fail: InspectFail}
+  /** The egress policy file: applied before the first packet, again on reloadPolicy(). */
+  policy?: string
   log(message: string): void
 }
 
 export interface Appliance {
   report(): HealthReport
+  /** Reads the policy file again and puts it in force, or keeps the one in force (said in the log). */
+  reloadPolicy(): Promise<void>
   stop(): Promise<void>
   /** Rejects if the data plane fails while running (a worker died). */
   failed: Promise<never>
@@ -78,8 +83,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   // One appliance per network namespace, and what a dead one left is undone before anything else.
   if (options.inspect.mode !== 'off' && !options.rules)
     throw new UserError(`--inspect ${options.inspect.mode} needs gwlb's own rules (its hook is one of them)`, 'leave out --no-rules, or hook your engine up in an --on-create hook with --inspect off', 'usage')
+  if (options.policy && !options.rules) throw new UserError('--policy needs gwlb\'s own rules (it is an nftables table of theirs)', 'leave out --no-rules', 'usage')
   const inspection = options.inspect.mode === 'off' ? undefined : new Inspection({...options.inspect, log: options.log})
   const host = await lockHost()
+  const policy = options.policy ? new EgressPolicy({file: options.policy, log: options.log, publish: (r) => host.publish('policy', r)}) : undefined
   await restoreSysctls(host.left)
   const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log: options.log, onOriginals: host.record, inspection}) : undefined
   const sourceDest = await sourceDestFor(options)
@@ -92,7 +99,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const started = Date.now()
   // --inspect-fail closed: no engine attached, no new flows (the GWLB sends them to another appliance).
   const readiness = (): Readiness => (status === 'ready' && inspection?.refusesTraffic ? 'uninspected' : status)
-  const report = () => healthReport(options, dataPath, readiness(), started, inspection)
+  const report = () => ({...healthReport(options, dataPath, readiness(), started, inspection), policy: policy?.status})
   const servers = await openHttpPorts(options, readiness, report, sources.blocks).catch(async (error: unknown) => {
     await host.release()
     throw error
@@ -101,6 +108,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     status = 'stopping'
     rules?.windDown()
     await dataPath.stop()
+    await policy?.stop()
     await rules?.stop().catch((error: Error) => options.log(`rules: ${error.message}`))
     if (sourceDest) await sourceDest.restore().then((m) => m && options.log(m), (error: Error) => options.log(`source/destination check not restored: ${error.message}`))
     await Promise.all(servers.map((s) => s.close()))
@@ -109,6 +117,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
   try {
     await rules?.start()
+    await policy?.start()
     await dataPath.start()
   } catch (error) {
     await stop()
@@ -119,7 +128,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const metrics = options.metricsListen ? `, report and metrics on ${listenText(options.metricsListen)}` : ''
   const inspected = inspection ? `, ${inspection.description}` : ''
   options.log(`ready: GENEVE on UDP ${options.genevePort} ${sources.text} through ${dataPath.description}, health on TCP ${[options.healthPort, ...(options.alsoHealthPorts ?? [])].join(' and ')}${metrics}, ${options.mode}${via}${rules ? '' : ', no rules (hooks only)'}${inspected}`)
-  return {report, stop, failed: failure.failed}
+  const reloadPolicy = async () => (policy ? policy.reload() : options.log('no --policy: nothing to reload'))
+  return {report, reloadPolicy, stop, failed: failure.failed}
 }
 
 /** Puts back the sysctls a dead run changed, so that this run records (and a clean stop restores) the true originals. */

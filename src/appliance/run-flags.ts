@@ -42,6 +42,7 @@ export const APPLIANCE_FLAGS = {
   inspect: Flags.option({description: `where an inspection engine sees the forwarded traffic: ids (a copy of every packet on the interface ${MONITOR}, for Suricata's af-packet, Zeek or tcpdump), ips (NFQUEUE, with the kernel's bypass while no engine is attached), or off`, options: INSPECT_MODES, default: 'off'})(),
   'inspect-queues': Flags.integer({description: 'NFQUEUE queues for --inspect ips (0 to N-1, spread by flow): one per engine thread', default: 1, min: 1, max: 64}),
   'inspect-fail': Flags.option({description: 'with no engine attached: open (traffic flows uninspected, said in the report, /metrics and the log once a minute) or closed (health answers 503: the GWLB moves new flows elsewhere)', options: INSPECT_FAILS, default: 'open'})(),
+  policy: Flags.string({description: 'egress policy file (YAML or JSON; gwlb policy example prints one): in force before the first packet, read again on SIGHUP (systemctl reload), applied as one nftables transaction or not at all'}),
   'geneve-port': Flags.integer({description: `UDP port for GENEVE (GWLB always uses ${GENEVE_PORT})`, default: GENEVE_PORT, hidden: true}),
 }
 

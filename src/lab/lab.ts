@@ -1,7 +1,7 @@
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {closeSync, openSync} from 'node:fs'
-import {copyFile, mkdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {copyFile, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {get} from 'node:http'
 import {createServer} from 'node:net'
 import {constants} from 'node:os'
@@ -17,6 +17,9 @@ import type {StandInConfig, StandInStatus} from './stand-in.js'
 import {checkRules, engineCommand, inspectFlags, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
 import {boundQueues, MONITOR, packetSocketInterfaces} from '../appliance/host/inspection.js'
 import {applianceRunArgs} from '../appliance/run-flags.js'
+import {readPublished} from '../appliance/host/state.js'
+import type {PolicyReport} from '../appliance/policy/enforce.js'
+import {loadPolicy, shortVersion} from '../appliance/policy/policy.js'
 
 const ROOT = process.env.GWLB_LAB_DIR ?? '/run/gwlb-lab'
 const GWLB_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -25,6 +28,11 @@ const READY_TIMEOUT_MS = 60_000
 const STOP_TIMEOUT_MS = 10_000
 
 const dirOf = (lab: string) => join(ROOT, lab)
+/** The policy file every appliance of the lab runs (--policy), replaced whole by a push. */
+const policyOf = (lab: string) => join(dirOf(lab), 'policy.yaml')
+/** An appliance's GWLB_STATE_DIR, where it publishes the policy it runs. */
+const stateOf = (lab: string, node: string) => join(dirOf(lab), 'state', node)
+const OPEN_POLICY = '# The lab\'s egress policy until one is pushed (gwlb lab policy push FILE): everything passes.\nversion: 1\ndefault: allow\n'
 const logOf = (lab: string, node: string) => join(dirOf(lab), `${node}.log`)
 const controlOf = (lab: string) => join(dirOf(lab), 'gwlb.sock')
 
@@ -108,7 +116,7 @@ function startProcess(lab: string, node: string, command: string[], env: Record<
 function applianceArgv(s: LabSettings): string[] {
   return [GWLB_BIN, 'appliance', 'run', ...applianceRunArgs({
     mode: s.mode, 'health-port': s.health.port, 'allowed-sources': ADDRESSES.applianceSubnet, 'source-dest-check': 'skip',
-    'egress-interface': natEgress(s.mode) ? 'eth1' : undefined, ...(s.ids ? inspectFlags(s.ids) : {}),
+    'egress-interface': natEgress(s.mode) ? 'eth1' : undefined, ...(s.ids ? inspectFlags(s.ids) : {}), policy: policyOf(s.name),
   }), ...s.applianceArgs]
 }
 
@@ -136,7 +144,7 @@ async function engineAttached(ids: LabIds, pid: number): Promise<boolean> {
 
 /** Starts appliance-i's `gwlb appliance run`, its state kept in the lab's folder. */
 const startAppliance = (s: LabSettings, node: string) =>
-  startService(s.name, node, applianceArgv(s), {GWLB_STATE_DIR: join(dirOf(s.name), 'state', node)})
+  startService(s.name, node, applianceArgv(s), {GWLB_STATE_DIR: stateOf(s.name, node)})
 
 function standInConfig(s: LabSettings): StandInConfig {
   return {
@@ -204,6 +212,9 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
   const started = Date.now()
   // A rules file Suricata would not load is refused before anything is made, the lab's folder included.
   if (s.ids) await checkRules(s.ids.rules)
+  // So is a policy that does not check.
+  if (s.policy) await loadPolicy(s.policy)
+  const policy = s.policy ? await readFile(s.policy, 'utf8') : OPEN_POLICY
   const unlock = await lock(s.name)
   const abort = new AbortController()
   const onSignal = () => abort.abort()
@@ -219,6 +230,7 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
       await copyFile(s.ids.rules, rulesOf(s.name))
       state.settings = {...s, ids: {...s.ids, rules: rulesOf(s.name)}}
     }
+    await writeFile(policyOf(s.name), policy)
     await writeState(state)
     try {
       progress(`network: ${nodesOf(s).length} namespaces`)
@@ -317,7 +329,7 @@ export interface LabStatus {
   upSeconds?: number
   /** Where to send test traffic from and to (gwlb lab exec client …). */
   hosts: {client: {ipv4: string; ipv6: string}; internet: {ipv4: string; ipv6: string}}
-  appliances: (StandInStatus['targets'][number] & {node: string; egress: string; dataPlane: 'running' | 'stopped'})[]
+  appliances: (StandInStatus['targets'][number] & {node: string; egress: string; dataPlane: 'running' | 'stopped'; policy?: PolicyReport})[]
   standIn: Omit<StandInStatus, 'targets' | 'flows'>
   flows: StandInStatus['flows']
 }
@@ -329,6 +341,7 @@ export async function labStatus(lab: string): Promise<LabStatus> {
   const appliances = await Promise.all(targets.map(async (t, i) => ({
     node: t.name, ...t, egress: ADDRESSES.applianceEgress(i + 1),
     dataPlane: (await isAppliance(state.pids[t.name])) ? 'running' as const : 'stopped' as const,
+    policy: (await readPublished<PolicyReport>(stateOf(lab, t.name), 'policy'))[0],
   })))
   const hosts = {client: {ipv4: ADDRESSES.client, ipv6: ADDRESSES6.client}, internet: {ipv4: ADDRESSES.internet, ipv6: ADDRESSES6.internet}}
   return {name: lab, mode: state.settings.mode, since: state.since, upSeconds: state.upSeconds, hosts, appliances, standIn, flows}
@@ -446,6 +459,49 @@ export async function labRules(lab: string, file: string): Promise<RulesResult> 
       engines.push({appliance: node, pid: state.pids[`${node}-suricata`]!, seconds: (Date.now() - started) / 1000})
     }
     return {sha256: createHash('sha256').update(await readFile(ids.rules)).digest('hex'), engines}
+  } finally {
+    await unlock()
+  }
+}
+
+export interface PolicyPushResult {
+  sha256: string
+  /** Each running appliance: the policy in force, from its own report, and how long it took to say so. */
+  appliances: {appliance: string; seconds: number}[]
+  /** Appliances whose data plane is stopped (lab fail): they start with it (lab heal). */
+  stopped: string[]
+}
+
+const PUSH_TIMEOUT_MS = 15_000
+
+/**
+ * A new egress policy for every appliance, live: checked first (a file with an error changes nothing anywhere),
+ * put in place of the lab's policy file whole (rename), then each running appliance is told (SIGHUP) and
+ * reports what it put in force. One that refuses it keeps the policy it had, and is named.
+ */
+export async function labPolicyPush(lab: string, file: string): Promise<PolicyPushResult> {
+  requireRoot()
+  const policy = await loadPolicy(file)
+  const unlock = await lock(lab)
+  try {
+    const state = await upState(lab)
+    const since = Date.now()
+    await writeFile(`${policyOf(lab)}.new`, await readFile(file))
+    await rename(`${policyOf(lab)}.new`, policyOf(lab))
+    const nodes = applianceNodes(state.settings.appliances)
+    const running = (await Promise.all(nodes.map(async (n) => ((await isAppliance(state.pids[n])) ? n : '')))).filter(Boolean)
+    for (const node of running) process.kill(state.pids[node]!, 'SIGHUP')
+    const appliances = await Promise.all(running.map(async (node) => {
+      for (;;) {
+        const report = (await readPublished<PolicyReport>(stateOf(lab, node), 'policy'))[0]
+        if (report?.sha256 === policy.sha256) return {appliance: node, seconds: (Date.now() - since) / 1000}
+        if (report?.refused && Date.parse(report.refused.at) >= since)
+          throw new UserError(`${node} refused policy ${shortVersion(policy.sha256)}: ${report.refused.message}`, `it keeps policy ${shortVersion(report.sha256)}; see ${logOf(lab, node)}`)
+        if (Date.now() - since > PUSH_TIMEOUT_MS) throw new UserError(`${node} did not report policy ${shortVersion(policy.sha256)} within ${PUSH_TIMEOUT_MS / 1000} s`, `see ${logOf(lab, node)}`)
+        await sleep(50)
+      }
+    }))
+    return {sha256: policy.sha256, appliances, stopped: nodes.filter((n) => !running.includes(n))}
   } finally {
     await unlock()
   }

@@ -16,6 +16,8 @@ export interface LabSettings {
   applianceArgs: string[]
   /** Suricata on every appliance (--ids suricata). */
   ids?: LabIds
+  /** The egress policy the appliances start with (the lab keeps its own copy; none: everything passes). */
+  policy?: string
 }
 
 export const MAX_APPLIANCES = 50

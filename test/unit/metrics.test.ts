@@ -20,16 +20,18 @@ describe('the metrics registry: each metric declared once, /metrics follows', ()
   })
 
   it('every declared metric is exposed with its HELP and TYPE, and every sample line is Prometheus text', () => {
-    const text = renderMetrics(report({inspection: {mode: 'ips', fail: 'open', state: 'attached', where: 'queues 0-0', packets: 7, queueDrops: 0}}))
+    const policy = {file: 'p.yaml', sha256: 'ab'.repeat(32), appliedAt: '2026-12-04T00:00:00Z', default: 'deny' as const, rules: [{name: 'web', action: 'allow' as const, packets: 9, bytes: 900, flows: 2}]}
+    const text = renderMetrics(report({inspection: {mode: 'ips', fail: 'open', state: 'attached', where: 'queues 0-0', packets: 7, queueDrops: 0}, policy}))
     for (const m of METRICS) expect(text).toContain(`# HELP gwlb_${m.name} ${m.help}\n# TYPE gwlb_${m.name} ${m.type}\n`)
     for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^gwlb_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? \d+$/)
     expect(text).toMatch(/^gwlb_drops_total\{reason="tunnel-limit"\} 3$/m)
     expect(text).toMatch(/^gwlb_tunnel_packets_total\{interface="gwi-2F",eni="eni-0000000000000000a1",direction="out"\} 5$/m)
     expect(text).toMatch(/^gwlb_inspection\{mode="ips",state="attached"\} 1$/m)
+    expect(text).toMatch(/^gwlb_policy_flows_total\{rule="web",action="allow"\} 2$/m)
   })
 
-  it('a metric the report has nothing of is not exposed at all (inspection off)', () => {
-    expect(renderMetrics(report())).not.toMatch(/gwlb_inspection/)
+  it('a metric the report has nothing of is not exposed at all (inspection off, no policy)', () => {
+    expect(renderMetrics(report())).not.toMatch(/gwlb_inspection|gwlb_policy/)
   })
 
   it('a new metric is one entry', () => {

@@ -47,6 +47,12 @@ export const METRICS: Metric[] = [
     samples: ({inspection: i}) => i && (['attached', 'bypassed'] as const).map((state) => [`{mode="${i.mode}",state="${state}"}`, i.state === state ? 1 : 0])},
   {name: 'inspection_packets_total', type: 'counter', help: 'Packets handed to the engine (ips: its queues) or copied to the monitor interface (ids).',
     samples: ({inspection: i}) => i && [[`{mode="${i.mode}"}`, i.packets]]},
+  {name: 'policy', type: 'gauge', help: 'The egress policy in force (version: its SHA-256), 1; refused="1" while the last change was refused.',
+    samples: ({policy: p}) => p && [[`{version="${p.sha256}",refused="${p.refused ? 1 : 0}"}`, 1]]},
+  {name: 'policy_flows_total', type: 'counter', help: 'Flows the egress policy decided, by rule (default: no rule matched) and action, counted by their first packet.',
+    samples: ({policy: p}) => p?.rules.map((r) => [`{rule="${r.name}",action="${r.action}"}`, r.flows])},
+  {name: 'policy_packets_total', type: 'counter', help: 'Packets the egress policy decided, by rule and action.',
+    samples: ({policy: p}) => p?.rules.map((r) => [`{rule="${r.name}",action="${r.action}"}`, r.packets])},
   {name: 'inspection_queue_drops_total', type: 'counter', help: 'Packets the inspection queues dropped (full) or the engine failed to take (ips).',
     samples: ({inspection: i}) => i && [[`{mode="${i.mode}"}`, i.queueDrops]]},
 ]

@@ -1,6 +1,7 @@
 import type {AnyDropReason, TrafficCounters} from '../counters.js'
 import type {TunnelState} from '../datapath/datapath.js'
 import type {InspectionReport} from '../host/inspection.js'
+import type {PolicyReport} from '../policy/enforce.js'
 
 export type HealthFormat = 'text' | 'json' | 'status'
 /** uninspected: running, but --inspect-fail closed and no engine attached (503, as starting and stopping). */
@@ -41,4 +42,6 @@ export interface HealthReport {
   tunnels: TunnelReport[]
   /** Absent: --inspect off. */
   inspection?: InspectionReport
+  /** Absent: no --policy. */
+  policy?: PolicyReport
 }

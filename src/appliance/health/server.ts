@@ -91,6 +91,8 @@ function renderText(h: HealthReport): string {
     `GENEVE in ${t.packetsIn} packets / ${t.bytesIn} bytes, out ${t.packetsOut} packets / ${t.bytesOut} bytes`,
     `flows ${h.flows}, tunnels ${h.tunnels.length}, drops ${drops.length ? drops.map(([r, n]) => `${r}=${n}`).join(' ') : 'none'}`,
     ...(h.inspection ? [`inspection ${h.inspection.mode} on ${h.inspection.where}: ${h.inspection.state} (fail ${h.inspection.fail}), ${h.inspection.packets} packets, ${h.inspection.queueDrops} queue drops`] : []),
+    ...(h.policy ? [`policy ${h.policy.sha256.slice(0, 12)} (default ${h.policy.default}) since ${h.policy.appliedAt}${h.policy.refused ? `; last change refused: ${h.policy.refused.message}` : ''}`] : []),
+    ...(h.policy?.rules ?? []).map((r) => `  ${r.action} ${r.name}: ${r.flows} flows, ${r.packets} packets`),
     ...h.tunnels.map((x) =>
       `  ${x.ingress}/${x.egress} eni-${x.eni} ${x.state}: in ${x.traffic.packetsIn} pkts, out ${x.traffic.packetsOut} pkts, idle ${x.idleSeconds}s`),
   ]

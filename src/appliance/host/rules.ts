@@ -1,5 +1,6 @@
 import {UserError} from '../../errors.js'
 import {natEgress, type Mode} from '../../mode.js'
+import {POLICY_TABLE} from '../policy/nft.js'
 import {batches, type CommandBatch} from './command-batch.js'
 import {removeInspectionLeftovers, type Inspection, type InspectionRules} from './inspection.js'
 import {run, SysctlChanges} from './system.js'
@@ -106,7 +107,8 @@ async function removeLeftovers(keepMonitor: boolean): Promise<string> {
     rules += found.length
   }
   const tables = []
-  for (const family of ['inet', ...FAMILY_TABLES]) if (await run('nft', ['delete', 'table', family, TABLE_NAME]).then(() => true, () => false)) tables.push(`table ${family} ${TABLE_NAME}`)
+  const ours = [...['inet', ...FAMILY_TABLES].map((family) => `${family} ${TABLE_NAME}`), `inet ${POLICY_TABLE}`]
+  for (const table of ours) if (await run('nft', ['delete', 'table', ...table.split(' ')]).then(() => true, () => false)) tables.push(`table ${table}`)
   const inspection = await removeInspectionLeftovers(keepMonitor)
   return [rules ? `${rules} policy rules` : '', ...tables, ...inspection].filter(Boolean).join(', ')
 }

@@ -1,4 +1,4 @@
-import {link, mkdir, readFile, readlink, rm, rmdir, writeFile} from 'node:fs/promises'
+import {link, mkdir, readdir, readFile, readlink, rename, rm, rmdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {UserError} from '../../errors.js'
 
@@ -38,7 +38,16 @@ export interface HostLock {
   leftClsact?: string
   record(sysctls: Record<string, string>): Promise<void>
   recordClsact(device: string | undefined): Promise<void>
+  /** Writes what this run wants others to read (the lab, `policy show`) as NAME.json beside the lock, until release. */
+  publish(name: string, data: unknown): Promise<void>
   release(): Promise<void>
+}
+
+/** What the appliance of each namespace under `root` (a GWLB_STATE_DIR) published as NAME.json. */
+export async function readPublished<T>(root: string, name: string): Promise<T[]> {
+  const dirs = (await readdir(root).catch(() => [])).filter((d) => d.startsWith('net-'))
+  const texts = await Promise.all(dirs.map((d) => readFile(join(root, d, `${name}.json`), 'utf8').catch(() => '')))
+  return texts.filter(Boolean).map((t) => JSON.parse(t) as T)
 }
 
 /**
@@ -70,10 +79,13 @@ export async function lockHost(): Promise<HostLock> {
   }
   const previous = JSON.parse(await readFile(stateFile, 'utf8').catch(() => '{}')) as Partial<HostState>
   const left = previous.sysctls ?? {}
+  // What a dead run published is no longer true of anything.
+  for (const file of await readdir(dir)) if (file.endsWith('.json') && file !== 'state.json') await rm(join(dir, file), {force: true})
   // Until this run has restored them, the true originals are the dead run's: keep them on record.
   mine.sysctls = {...left}
   mine.clsact = previous.clsact
   await writeFile(stateFile, JSON.stringify(mine))
+  const published = new Set<string>()
   return {
     left,
     leftClsact: previous.clsact,
@@ -85,7 +97,15 @@ export async function lockHost(): Promise<HostLock> {
       mine.clsact = device
       await writeFile(stateFile, JSON.stringify(mine))
     },
+    async publish(name, data) {
+      published.add(name)
+      const file = join(dir, `${name}.json`)
+      // Whole or not at all: a reader never sees half a file.
+      await writeFile(`${file}.${process.pid}`, JSON.stringify(data))
+      await rename(`${file}.${process.pid}`, file)
+    },
     async release() {
+      for (const name of published) await rm(join(dir, `${name}.json`), {force: true})
       await rm(stateFile, {force: true})
       await rm(lockFile, {force: true})
       // Nothing left on record: the folder goes too (unless another run's draft is in it already).

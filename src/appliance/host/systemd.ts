@@ -28,6 +28,8 @@ After=network-online.target
 [Service]
 Type=simple
 ExecStart=${command.map(systemdQuote).join(' ')}
+# systemctl reload: the egress policy file again (--policy), applied whole or not at all.
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=5s
 # SIGTERM: health goes 503, destroy hooks run, rules and sysctls are restored.

@@ -27,6 +27,9 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)
     })
+    // SIGHUP (systemctl reload): the policy file again. Never the default action, which would end the process.
+    let reload = () => undefined as void
+    process.on('SIGHUP', () => reload())
     const appliance = await startAppliance({
       mode: f.mode,
       healthPort: f['health-port'],
@@ -50,8 +53,10 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       sourceDestCheck: f['source-dest-check'] as 'auto' | 'skip',
       genevePort: f['geneve-port'],
       inspect: {mode: f.inspect, queues: f['inspect-queues'], fail: f['inspect-fail']},
+      policy: f.policy,
       log: (message) => this.logToStderr(message),
     })
+    reload = () => void appliance.reloadPolicy()
     try {
       this.logToStderr(`${await Promise.race([signal, appliance.failed])}: stopping`)
     } finally {

@@ -38,6 +38,7 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     ids: Flags.option({description: 'an inspection engine on every appliance, on its --inspect hook (Debian: suricata from bookworm-backports)', options: ['suricata'] as const})(),
     'ids-mode': Flags.option({description: 'ids (the default): the engine reads a copy of the traffic and alerts; ips: the traffic passes through it (NFQUEUE) and its drop rules drop', options: IDS_MODES, dependsOn: ['ids']})(),
     'ids-fail': Flags.option({description: 'an appliance whose engine is not attached: open (the default: traffic flows uninspected) or closed (its health check fails: the stand-in moves new flows to the others)', options: INSPECT_FAILS, dependsOn: ['ids']})(),
+    policy: Flags.string({description: 'the egress policy every appliance starts with (gwlb policy example prints one; default: everything passes); change it live with gwlb lab policy push'}),
     'ids-rules': Flags.string({description: `the engine's rules (default: gwlb's example rules, ${EXAMPLE_RULES}); checked with Suricata's own test mode first`, dependsOn: ['ids']}),
   }
 
@@ -49,6 +50,7 @@ export default class LabUp extends BaseCommand<typeof LabUp> {
     const interval = f['health-interval']
     const result = await labUp({
       name: f.name, appliances: f.appliances, mode: f.mode, failover: f.failover, stickiness: f.stickiness, applianceArgs: applianceArgs ?? [],
+      policy: f.policy === undefined ? undefined : resolve(f.policy),
       ids: f.ids ? {mode: f['ids-mode'] ?? 'ids', rules: resolve(f['ids-rules'] ?? EXAMPLE_RULES), queues: 1, fail: f['ids-fail'] ?? 'open'} : undefined,
       health: {
         protocol: f['health-protocol'], port: f['health-port'], intervalSeconds: interval, timeoutSeconds: Math.min(TARGET_GROUP_HEALTH.timeoutSeconds, interval),
