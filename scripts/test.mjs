@@ -11,6 +11,7 @@ import {spawn} from 'node:child_process'
 import {createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {stripVTControlCharacters} from 'node:util'
 
 const root = new URL('..', import.meta.url).pathname
 const reports = process.env.GWLB_TEST_LOGS ?? mkdtempSync(join(tmpdir(), 'gwlb-test-reports-'))
@@ -74,7 +75,7 @@ function summary() {
   // A lane can fail with every test passed (an unhandled error, a worker that timed out): say why, last, where a
   // cut-off log still shows it.
   for (const {label, status, output} of finished.filter((f) => f.status !== 0)) {
-    const why = output.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /Unhandled|Error|Timeout|FAIL/.test(l)).slice(0, 15)
+    const why = stripVTControlCharacters(output).split('\n').filter((l) => /Unhandled|Error|Timeout|FAIL/.test(l)).slice(0, 15)
     console.log(`lane ${label} exited ${status}:\n${why.map((l) => `  | ${l.trim()}`).join('\n') || '  | (no error line in its output)'}`)
   }
   const passed = tests.filter((t) => t.status === 'passed').length
