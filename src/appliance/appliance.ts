@@ -56,6 +56,8 @@ export interface ApplianceOptions {
   inspect: {mode: InspectMode; queues: number; fail: InspectFail}
   /** The egress policy file: applied before the first packet, again on reloadPolicy(). */
   policy?: string
+  /** Where the engine reads the policy's domain rules, and its control socket. */
+  policyEngine?: {rulesFile: string; socket?: string}
   log(message: string): void
 }
 
@@ -86,7 +88,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   if (options.policy && !options.rules) throw new UserError('--policy needs gwlb\'s own rules (it is an nftables table of theirs)', 'leave out --no-rules', 'usage')
   const inspection = options.inspect.mode === 'off' ? undefined : new Inspection({...options.inspect, log: options.log})
   const host = await lockHost()
-  const policy = options.policy ? new EgressPolicy({file: options.policy, log: options.log, publish: (r) => host.publish('policy', r)}) : undefined
+  const policy = options.policy ? new EgressPolicy({
+    file: options.policy, log: options.log, publish: (r) => host.publish('policy', r),
+    engine: options.policyEngine && {...options.policyEngine, enforcing: options.inspect.mode === 'ips' && options.inspect.fail === 'closed'},
+  }) : undefined
   await restoreSysctls(host.left)
   const rules = options.rules ? new Rules({mode: options.mode, egressInterface: egressInterface ?? '', log: options.log, onOriginals: host.record, inspection}) : undefined
   const sourceDest = await sourceDestFor(options)

@@ -43,6 +43,8 @@ export const APPLIANCE_FLAGS = {
   'inspect-queues': Flags.integer({description: 'NFQUEUE queues for --inspect ips (0 to N-1, spread by flow): one per engine thread', default: 1, min: 1, max: 64}),
   'inspect-fail': Flags.option({description: 'with no engine attached: open (traffic flows uninspected, said in the report, /metrics and the log once a minute) or closed (health answers 503: the GWLB moves new flows elsewhere)', options: INSPECT_FAILS, default: 'open'})(),
   policy: Flags.string({description: 'egress policy file (YAML or JSON; gwlb policy example prints one): in force before the first packet, read again on SIGHUP (systemctl reload), applied as one nftables transaction or not at all'}),
+  'policy-engine-rules': Flags.string({description: 'a rules file the inspection engine loads, where --policy puts its domain rules (TLS SNI, HTTP Host) as Suricata rules; needs --inspect ips --inspect-fail closed', dependsOn: ['policy']}),
+  'inspect-socket': Flags.string({description: 'the inspection engine\'s control socket (Suricata\'s unix-command), to reload the policy\'s domain rules live', dependsOn: ['policy-engine-rules']}),
   'geneve-port': Flags.integer({description: `UDP port for GENEVE (GWLB always uses ${GENEVE_PORT})`, default: GENEVE_PORT, hidden: true}),
 }
 

@@ -1,8 +1,7 @@
 import {execFile} from 'node:child_process'
-import {createConnection} from 'node:net'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {basename, dirname, join} from 'node:path'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 import {UserError} from '../errors.js'
@@ -29,8 +28,13 @@ export interface LabIds {
 export const EXAMPLE_RULES = fileURLToPath(new URL('../../assets/lab-ids.rules', import.meta.url))
 const SURICATA_CONFIG = '/etc/suricata/suricata.yaml'
 
-/** The appliance flags that put the hook where this engine looks. */
-export const inspectFlags = (ids: LabIds) => ({inspect: ids.mode, 'inspect-queues': ids.queues, 'inspect-fail': ids.fail})
+/** Where, in an engine's folder, the appliance puts the egress policy's domain rules for it. */
+export const policyRulesOf = (dir: string) => join(dir, 'policy.rules')
+
+/** The appliance flags that put the hook where this engine looks, and the policy's domain rules where it reads them. */
+export const inspectFlags = (ids: LabIds, dir: string) => ({
+  inspect: ids.mode, 'inspect-queues': ids.queues, 'inspect-fail': ids.fail, 'policy-engine-rules': policyRulesOf(dir), 'inspect-socket': join(dir, 'suricata.sock'),
+})
 
 /**
  * `suricata …` for an appliance, its logs (eve.json) and control socket in `dir`. The rules are named in an
@@ -38,7 +42,8 @@ export const inspectFlags = (ids: LabIds) => ({inspect: ids.mode, 'inspect-queue
  */
 export async function suricataArgv(ids: LabIds, dir: string): Promise<string[]> {
   const include = join(dir, 'rules.yaml')
-  await writeFile(include, `%YAML 1.1\n---\ndefault-rule-path: ${dirname(ids.rules)}\nrule-files:\n  - ${basename(ids.rules)}\n`)
+  // The operator's rules, and the egress policy's domain rules that the appliance writes (policyRulesOf).
+  await writeFile(include, `%YAML 1.1\n---\nrule-files:\n  - ${ids.rules}\n  - ${policyRulesOf(dir)}\n`)
   const capture = ids.mode === 'ips' ? Array.from({length: ids.queues}, (_, q) => ['-q', String(q)]).flat() : [`--af-packet=${MONITOR}`]
   // -k none: the copies and queued packets may carry partial checksums (offloads), which are not errors here.
   return ['suricata', '-c', SURICATA_CONFIG, '--include', include, '-l', dir, '-k', 'none', '--pidfile', join(dir, 'suricata.pid'),
@@ -102,38 +107,4 @@ export async function readAlerts(eve: string, appliance: string): Promise<LabAle
     })
   }
   return alerts
-}
-
-/** One command on Suricata's control socket (its JSON protocol: a version hello, then the command); its answer. */
-export async function engineCommand(socketPath: string, command: string, timeoutMs = 60_000): Promise<{return: string; message?: unknown}> {
-  const socket = createConnection(socketPath)
-  socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer to ${command} within ${timeoutMs / 1000} s`)))
-  let buffered = ''
-  const answers: ((answer: {return: string; message?: unknown}) => void)[] = []
-  const failed = new Promise<never>((_, reject) => {
-    socket.once('error', reject)
-    socket.once('close', () => reject(new Error(`the engine closed its control socket (${command})`)))
-  })
-  socket.on('data', (d: Buffer) => {
-    buffered += d.toString()
-    try {
-      const answer = JSON.parse(buffered) as {return: string; message?: unknown}
-      buffered = ''
-      answers.shift()?.(answer)
-    } catch {
-      // not whole yet
-    }
-  })
-  const ask = (message: object) => Promise.race([failed, new Promise<{return: string; message?: unknown}>((resolve) => {
-    answers.push(resolve)
-    // A command ends with a newline (without it the engine drops the connection).
-    socket.write(`${JSON.stringify(message)}\n`)
-  })])
-  try {
-    const hello = await ask({version: '0.2'})
-    if (hello.return !== 'OK') throw new Error(`the engine refused the control protocol: ${JSON.stringify(hello.message)}`)
-    return await ask({command})
-  } finally {
-    socket.destroy()
-  }
 }

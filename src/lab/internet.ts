@@ -1,8 +1,11 @@
 import {createHash} from 'node:crypto'
 import {createSocket} from 'node:dgram'
-import {createServer, type ServerResponse} from 'node:http'
+import {readFileSync} from 'node:fs'
+import {createServer, type IncomingMessage, type ServerResponse} from 'node:http'
+import {createServer as createHttpsServer} from 'node:https'
 
 export const HTTP_PORT = 80
+export const HTTPS_PORT = 443
 export const ECHO_PORT = 7
 
 /** The bytes /bytes/N sends: a pattern of period 256, so that a receiver can check what arrived. */
@@ -33,12 +36,12 @@ function paced(res: ServerResponse, total: number, rate: number): void {
 }
 
 /**
- * The lab's "internet" host: HTTP on port 80 (`/` says which address the request came from — an appliance's
+ * The lab's "internet" host: HTTP on port 80 (and HTTPS on 443) (`/` says which address the request came from — an appliance's
  * egress address in two-arm mode; `/id` answers as `id` run by root does; `/bytes/N` sends N bytes, `?rate=R` at R bytes a second; a POST answers the
  * length and SHA-256 of its body) and a UDP echo on port 7, over IPv4 and IPv6. ICMP echo is the kernel's.
  */
 export async function serveInternet(log: (line: string) => void): Promise<() => void> {
-  const http = createServer((req, res) => {
+  const answer = (req: IncomingMessage, res: ServerResponse) => {
     const from = req.socket.remoteAddress?.replace(/^::ffff:/, '')
     if (req.method === 'POST') {
       const hash = createHash('sha256')
@@ -66,17 +69,23 @@ export async function serveInternet(log: (line: string) => void): Promise<() => 
       res.end()
     }
     more()
-  })
+  }
+  const http = createServer(answer)
+  // HTTPS with a test certificate for any name under .test (clients take it with -k): what the egress policy's
+  // domain rules read is the name in the TLS ClientHello (SNI).
+  const https = createHttpsServer({key: readFileSync(new URL('../../assets/lab-tls.key', import.meta.url)), cert: readFileSync(new URL('../../assets/lab-tls.crt', import.meta.url))}, answer)
   // One socket for both families: IPv4 arrives mapped into IPv6, and the answer goes back the same way.
   const echo = createSocket('udp6')
   echo.on('message', (msg, from) => echo.send(msg, from.port, from.address))
   await Promise.all([
     new Promise<void>((resolve) => http.listen(HTTP_PORT, resolve)),
+    new Promise<void>((resolve) => https.listen(HTTPS_PORT, resolve)),
     new Promise<void>((resolve) => echo.bind(ECHO_PORT, resolve)),
   ])
-  log(`internet: HTTP on :${HTTP_PORT}, UDP echo on :${ECHO_PORT}`)
+  log(`internet: HTTP on :${HTTP_PORT}, HTTPS on :${HTTPS_PORT}, UDP echo on :${ECHO_PORT}`)
   return () => {
     http.close()
+    https.close()
     echo.close()
   }
 }

@@ -14,7 +14,8 @@ import {deleteNamespace, ENDPOINT_TUN, buildNetwork, labNamespaces, namespacePid
 import {ADDRESSES, ADDRESSES6, ENDPOINT, applianceNodes, nameArg, namespaceOf, nodesOf, theLab, type LabSettings} from './plan.js'
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
-import {checkRules, engineCommand, inspectFlags, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
+import {engineCommand} from '../appliance/host/engine-control.js'
+import {checkRules, inspectFlags, policyRulesOf, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
 import {boundQueues, MONITOR, packetSocketInterfaces} from '../appliance/host/inspection.js'
 import {applianceRunArgs} from '../appliance/run-flags.js'
 import {readPublished} from '../appliance/host/state.js'
@@ -113,10 +114,10 @@ function startProcess(lab: string, node: string, command: string[], env: Record<
   }
 }
 
-function applianceArgv(s: LabSettings): string[] {
+function applianceArgv(s: LabSettings, node: string): string[] {
   return [GWLB_BIN, 'appliance', 'run', ...applianceRunArgs({
     mode: s.mode, 'health-port': s.health.port, 'allowed-sources': ADDRESSES.applianceSubnet, 'source-dest-check': 'skip',
-    'egress-interface': natEgress(s.mode) ? 'eth1' : undefined, ...(s.ids ? inspectFlags(s.ids) : {}), policy: policyOf(s.name),
+    'egress-interface': natEgress(s.mode) ? 'eth1' : undefined, ...(s.ids ? inspectFlags(s.ids, idsDirOf(s.name, node)) : {}), policy: policyOf(s.name),
   }), ...s.applianceArgs]
 }
 
@@ -144,7 +145,7 @@ async function engineAttached(ids: LabIds, pid: number): Promise<boolean> {
 
 /** Starts appliance-i's `gwlb appliance run`, its state kept in the lab's folder. */
 const startAppliance = (s: LabSettings, node: string) =>
-  startService(s.name, node, applianceArgv(s), {GWLB_STATE_DIR: stateOf(s.name, node)})
+  startService(s.name, node, applianceArgv(s, node), {GWLB_STATE_DIR: stateOf(s.name, node)})
 
 function standInConfig(s: LabSettings): StandInConfig {
   return {
@@ -235,6 +236,11 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
     try {
       progress(`network: ${nodesOf(s).length} namespaces`)
       await buildNetwork(s)
+      // Each engine's folder before its appliance starts: the appliance writes the policy's domain rules there.
+      for (const node of s.ids ? applianceNodes(s.appliances) : []) {
+        await mkdir(idsDirOf(s.name, node), {recursive: true})
+        await writeFile(policyRulesOf(idsDirOf(s.name, node)), '')
+      }
       state.pids.internet = startService(s.name, 'internet', [DAEMON, 'internet'])
       for (const node of applianceNodes(s.appliances)) state.pids[node] = startAppliance(s, node)
       state.pids.gwlb = startService(s.name, 'gwlb', [DAEMON, 'stand-in', JSON.stringify(standInConfig(s))])

@@ -3,7 +3,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {afterAll, beforeAll, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {PolicyPushResult} from '../../src/lab/lab.js'
 import {gwlb, gwlbJson} from '../helpers/cli.js'
 import {FAST_HEALTH, INTERNET, LabUnderTest} from '../helpers/lab-cli.js'
@@ -23,6 +23,15 @@ rules:
   - name: ping
     action: allow
     protocol: icmp
+`
+
+/** Names: one domain and every name under it but one, judged by the engine (Suricata, ips) on the ClientHello's SNI and the Host header. */
+const DOMAINS = `version: 1
+default: deny
+rules:
+  - {name: ping, action: allow, protocol: icmp}
+  - {name: evil, action: deny, domains: [evil.example.test]}
+  - {name: example, action: allow, domains: [.example.test]}
 `
 
 /** The same, and UDP echo too: a change that keeps every flow the first one allows. */
@@ -111,6 +120,15 @@ describeAsRoot('egress policy: gwlb lab policy push, enforced by every appliance
     expect(lab.status().appliances.map((a) => a.policy?.sha256)).toEqual(running)
   })
 
+  it('domain rules need an engine that holds the traffic: each appliance refuses them, keeps its policy, and push names it', () => {
+    const running = lab.status().appliances.map((a) => a.policy?.sha256)
+    const r = pushed(file('domains.yaml', DOMAINS))
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/^Error: appliance-\d refused policy \w{12}: domain rules are judged by the inspection engine: run with --inspect ips --inspect-fail closed/)
+    expect(lab.status().appliances.map((a) => a.policy?.sha256)).toEqual(running)
+    expect(lab.status().appliances.every((a) => a.policy?.refused)).toBe(true)
+  })
+
   it('a 10,000-block deny list is put in force by every appliance; what it lists is denied, the rest still passes', () => {
     const blocks = Array.from({length: 10_000}, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`)
     const feed = `${WEB_AND_ECHO}  - name: feed\n    action: deny\n    destinations: [${[...blocks, '198.18.0.0/15'].join(', ')}]\n`
@@ -133,5 +151,43 @@ describeAsRoot('egress policy: gwlb lab policy push, enforced by every appliance
     expect(readFileSync(`/run/gwlb-lab/${lab.name}/appliance-1.log`, 'utf8')).toMatch(/removed what a previous run left: .*table inet gwlb_policy/)
     expect(lab.status().appliances[0]!.policy!.sha256).toBe(version)
     expect(lab.curl('/')).toMatch(/hello from the internet/)
+  })
+
+  describe('domain rules, judged by Suricata in ips mode on every appliance', () => {
+    const ips = new LabUnderTest('dom')
+    /** The status code of a request from the client, 0 when it failed (curl's 000). */
+    const code = (...args: string[]) => Number(ips.exec('client', 'curl', '-sS', '-k', '-m', '3', '-o', '/dev/null', '-w', '%{http_code}', ...args).stdout)
+    const https = (name: string) => code('--resolve', `${name}:443:${INTERNET}`, `https://${name}/`)
+    beforeAll(async () => {
+      const up = await ips.upAsync('--appliances', '2', ...FAST_HEALTH, '--ids', 'suricata', '--ids-mode', 'ips', '--ids-fail', 'closed', '--policy', file('domains.yaml', DOMAINS))
+      expect(up.status, up.stderr).toBe(0)
+      await ips.allHealthy()
+    })
+    afterAll(() => {
+      ips.down()
+    })
+
+    it('TLS by its SNI: the domain and the names under it pass, but the one denied before them, and other names, fail in one attempt', () => {
+      expect([https('www.example.test'), https('example.test'), https('api.v2.example.test')]).toEqual([200, 200, 200])
+      expect([https('evil.example.test'), https('other.test'), https('example.test.other.test')]).toEqual([0, 0, 0])
+    })
+
+    it('HTTP by its Host header, the same; TLS without a name (to an address) is unknown, denied; ping follows its own rule', () => {
+      expect(code('-H', 'Host: www.example.test', `http://${INTERNET}/`)).toBe(200)
+      expect(code('-H', 'Host: other.test', `http://${INTERNET}/`)).toBe(0)
+      expect(code(`https://${INTERNET}/`)).toBe(0)
+      expect(ips.exec('client', 'ping', '-c', '1', '-W', '2', INTERNET).status).toBe(0)
+    })
+
+    it('every denial is an alert of the engine naming the policy rule that made it', async () => {
+      let said: string[] = []
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(500)) {
+        said = gwlbJson<{alerts: {signature: string; action: string}[]}>(['lab', 'alerts', '--name', ips.name]).alerts.map((a) => `${a.signature} ${a.action}`)
+        if (said.length >= 5) break
+      }
+      expect(said.filter((s) => s === 'gwlb policy: evil blocked')).toHaveLength(1)
+      expect(said.filter((s) => s === 'gwlb policy: default blocked')).toHaveLength(3)
+      expect(said).toContain('gwlb policy: unknown (TLS without SNI) blocked')
+    })
   })
 })

@@ -2,6 +2,7 @@ import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 import {checkPolicy, EXAMPLE_FILE, problemLine, type Policy} from '../../src/appliance/policy/policy.js'
 import {renderPolicy, ruleCounters} from '../../src/appliance/policy/nft.js'
+import {engineRules} from '../../src/appliance/policy/suricata.js'
 
 const policyOf = (yaml: string): Policy => {
   const {policy, problems} = checkPolicy(yaml)
@@ -64,7 +65,7 @@ rules:
     expect(linesOf('version: 1\ndefault: deny: x\nrules: []\n')).toEqual(['p.yaml:2: not YAML or JSON: Nested mappings are not allowed in compact mappings'])
   })
 
-  it('refuses two rules of one name, and the name default (the counters of what no rule matches)', () => {
+  it("refuses two rules of one name, and the names of gwlb's own counters", () => {
     expect(linesOf(`version: 1
 default: deny
 rules:
@@ -73,7 +74,7 @@ rules:
   - {name: default, action: deny, protocol: udp}
 `)).toEqual([
       'p.yaml:5: rules[1].name: web names rules[0] already: names label the counters, so each is one rule\'s',
-      'p.yaml:6: rules[2].name: default names what no rule matches already: names label the counters, so each is one rule\'s',
+      'p.yaml:6: rules[2].name: default is the name of gwlb\'s own counters (default, engine): give the rule another',
     ])
   })
 
@@ -159,5 +160,64 @@ rules:
       {name: 'ping', action: 'allow', packets: 0, bytes: 0, flows: 0},
       {name: 'default', action: 'deny', packets: 3, bytes: 180, flows: 0},
     ])
+  })
+})
+
+describe('domain rules', () => {
+  const DOMAINS = `version: 1
+default: deny
+rules:
+  - {name: web, action: allow, destinations: [192.0.2.0/24], protocol: tcp, ports: [443]}
+  - {name: evil, action: deny, domains: [evil.example.test]}
+  - {name: example, action: allow, domains: [.example.test, Www.Other.Test]}
+`
+
+  it('come after every address rule, over tcp, with destinations or domains but not both', () => {
+    expect(linesOf(`version: 1
+default: deny
+rules:
+  - {action: allow, domains: [.example.test]}
+  - {action: allow, protocol: udp, ports: [53]}
+  - {action: deny, domains: [a.test], protocol: udp}
+  - {action: deny, domains: [b.test], destinations: [10.0.0.0/8]}
+`)).toEqual([
+      'p.yaml:6: rules[2].protocol: domains are read from TLS and HTTP, over tcp (this rule\'s protocol is udp)',
+      'p.yaml:7: rules[3].domains: a rule matches destinations or domains, not both: make it two rules',
+      'p.yaml:4: rules[0]: domain rules are tried after every address rule: move it below rules[1]',
+    ])
+  })
+
+  it('a name an earlier pattern takes in is shadowed: .example.test takes in example.test and every name under it', () => {
+    expect(linesOf(`version: 1
+default: deny
+rules:
+  - {name: example, action: allow, domains: [.example.test]}
+  - {name: evil, action: deny, domains: [evil.example.test, example.test]}
+  - {name: other, action: deny, domains: [example.test.other]}
+`)).toEqual(['p.yaml:5: rules[1]: never matches: rules[0] (example) before it allows all the traffic this rule would deny (move it above, or narrow the earlier rule)'])
+  })
+
+  it('the kernel leaves what no address rule decided on their ports to the engine, and counts it', () => {
+    const ruleset = renderPolicy(policyOf(DOMAINS))
+    expect(ruleset).toContain('\t\tmeta l4proto tcp th dport { 80, 443 } goto eng\n\t\tgoto dflt')
+    expect(ruleset).toContain('chain eng {\n\t\tct state new counter name "eng_new"\n\t\tcounter name "eng" accept')
+  })
+
+  it('compile to Suricata drops that leave out what earlier rules allow, never a pass', () => {
+    const rules = engineRules(policyOf(DOMAINS)).split('\n').filter((l) => l && !l.startsWith('#'))
+    expect(rules.every((r) => !r.startsWith('pass'))).toBe(true)
+    // What the address rule allowed is marked on its first packet and judged no further.
+    expect(rules[0]).toMatch(/^alert tcp any any -> \[192\.0\.2\.0\/24\] \[443\] \(msg:"gwlb policy: web \(address\)"; flow:to_server; flowbits:set,gwlb\.policy\.address; flowbits:noalert; sid:\d+; rev:1;\)$/)
+    expect(rules[1]).toContain('drop tls any any -> any [80,443] (msg:"gwlb policy: evil"; flow:to_server,established; flowbits:isnotset,gwlb.policy.address; tls.sni; dotprefix; content:".evil.example.test"; startswith; endswith; nocase;')
+    expect(rules[2]).toContain('drop http any any -> any [80,443] (msg:"gwlb policy: evil";')
+    // The default drops every named flow but the allowed names (lower case; the suffix and the exact name).
+    expect(rules[3]).toContain('(msg:"gwlb policy: default"; flow:to_server,established; flowbits:isnotset,gwlb.policy.address; tls.sni; dotprefix; pcre:!"/(?:\\.example\\.test$|^\\.www\\.other\\.test$)/i";')
+    expect(rules.slice(5).map((r) => /msg:"([^"]+)"/.exec(r)?.[1])).toEqual(['gwlb policy: unknown (TLS without SNI)', 'gwlb policy: unknown (neither TLS nor HTTP)'])
+    expect(new Set(rules.map((r) => /sid:(\d+)/.exec(r)?.[1])).size).toBe(rules.length)
+  })
+
+  it('with unknown: allow, names that cannot be read pass; with no domain rule the engine gets an empty file', () => {
+    expect(engineRules(policyOf(`${DOMAINS.replace('default: deny', 'default: deny\nunknown: allow')}`))).not.toMatch(/unknown/)
+    expect(engineRules(policyOf('version: 1\ndefault: deny\n'))).toMatch(/^# gwlb egress policy [0-9a-f]{64}: domain rules .*\n# none\n$/)
   })
 })

@@ -1,5 +1,5 @@
 import type {Cidr} from '../../cidr.js'
-import type {Action, Policy, PolicyRule, PortRange} from './policy.js'
+import {mergedPorts, type Action, type Policy, type PolicyRule, type PortRange} from './policy.js'
 
 /**
  * The policy as nftables: a table of its own (`inet gwlb_policy`), replaced whole in one `nft -f` transaction
@@ -13,8 +13,8 @@ import type {Action, Policy, PolicyRule, PortRange} from './policy.js'
  */
 export const POLICY_TABLE = 'gwlb_policy'
 
-/** The counters' object names: rule i's, and the default's. */
-export const counterName = (i: number | 'default') => (i === 'default' ? 'dflt' : `r${i}`)
+/** The counters' object names: rule i's, the default's, and the engine's (flows left to its domain rules). */
+export const counterName = (i: number | 'default' | 'engine') => (i === 'default' ? 'dflt' : i === 'engine' ? 'eng' : `r${i}`)
 
 const portsText = (ports: PortRange[]) => `{ ${ports.map((p) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`)).join(', ')} }`
 
@@ -39,6 +39,7 @@ function verdictChain(name: string, action: Action): string[] {
 
 /** How packets reach rule i's verdict: one line per family of its destinations (or one for any destination). */
 function matchLines(r: PolicyRule, i: number): string[] {
+  if (r.domains) return []
   const name = counterName(i)
   const proto = protocolMatch(r)
   const tail = `${proto ? `${proto} ` : ''}goto ${name}`
@@ -58,12 +59,16 @@ export function renderPolicy(policy: Policy): string {
     body.push(...verdictChain(name, r.action))
   }
   body.push(...verdictChain(counterName('default'), policy.default))
+  // What no address rule decided, on a domain rule's ports, passes here: the engine (ips) decides by its name.
+  const domainPorts = policy.rules.filter((r) => r.domains).flatMap((r) => r.ports ?? [])
+  if (domainPorts.length) body.push(...verdictChain(counterName('engine'), 'allow'))
   body.push(
     '\tchain forward {',
     '\t\ttype filter hook forward priority filter - 5; policy accept;',
     '\t\tiifname != "gwi-*" accept',
     '\t\tct direction reply accept',
     ...policy.rules.flatMap(matchLines).map((l) => `\t\t${l}`),
+    ...(domainPorts.length ? [`\t\tmeta l4proto tcp th dport ${portsText(mergedPorts(domainPorts))} goto ${counterName('engine')}`] : []),
     `\t\tgoto ${counterName('default')}`,
     '\t}',
   )
@@ -73,7 +78,8 @@ export function renderPolicy(policy: Policy): string {
 
 export interface RuleCounters {
   name: string
-  action: Action
+  /** engine: flows the kernel left to the inspection engine's domain rules. */
+  action: Action | 'engine'
   /** Packets it decided. */
   packets: number
   bytes: number
@@ -89,7 +95,11 @@ interface NftCounter {
 export function ruleCounters(policy: Policy, json: string): RuleCounters[] {
   const byName = new Map<string, {packets: number; bytes: number}>()
   for (const item of (JSON.parse(json) as {nftables: NftCounter[]}).nftables) if (item.counter) byName.set(item.counter.name, item.counter)
-  const rows = [...policy.rules.map((r, i) => ({name: r.name, action: r.action, id: counterName(i)})), {name: 'default', action: policy.default, id: counterName('default')}]
+  const rows: {name: string; action: RuleCounters['action']; id: string}[] = [
+    ...policy.rules.flatMap((r, i) => (r.domains ? [] : [{name: r.name, action: r.action, id: counterName(i)}])),
+    ...(policy.rules.some((r) => r.domains) ? [{name: 'engine', action: 'engine' as const, id: counterName('engine')}] : []),
+    {name: 'default', action: policy.default, id: counterName('default')},
+  ]
   return rows.map(({name, action, id}) => ({
     name, action, packets: byName.get(id)?.packets ?? 0, bytes: byName.get(id)?.bytes ?? 0, flows: byName.get(`${id}_new`)?.packets ?? 0,
   }))

@@ -40,10 +40,20 @@ export interface PolicyRule {
   destinations?: Cidr[]
   /** Absent: any port. */
   ports?: PortRange[]
+  /** Names (lower case) matched on TLS SNI and HTTP Host by the engine: `.example.com` is it and every name under it. */
+  domains?: string[]
 }
+
+/** Counters of gwlb's own beside the rules': what no rule matched, and what was left to the engine. */
+const RESERVED_NAMES = ['default', 'engine']
+
+/** The ports of a domain rule that gives none: HTTP and HTTPS. */
+export const DOMAIN_PORTS: readonly PortRange[] = [{from: 80, to: 80}, {from: 443, to: 443}]
 
 export interface Policy {
   default: Action
+  /** Flows on a domain rule's ports whose name cannot be read (TLS without SNI, neither TLS nor HTTP). */
+  unknown: Action
   rules: PolicyRule[]
   /** SHA-256 of the file's bytes: the version an appliance runs. */
   sha256: string
@@ -63,6 +73,7 @@ interface RawRule {
   name?: string
   action: Action
   destinations?: string[]
+  domains?: string[]
   protocol?: Protocol
   ports?: (number | string)[]
 }
@@ -70,6 +81,7 @@ interface RawRule {
 interface RawPolicy {
   version: 1
   default: Action
+  unknown?: Action
   rules?: RawRule[]
 }
 
@@ -124,11 +136,16 @@ class Spans {
 
 const portSpan = (p: PortRange): Span => ({family: 4, start: BigInt(p.from), end: BigInt(p.to)})
 
+/** Whether a name pattern takes in all that another does: `.example.com` takes in `www.example.com` and `example.com`. */
+const nameCovers = (earlier: string, later: string) =>
+  earlier === later || (earlier.startsWith('.') && (later === earlier.slice(1) || later.endsWith(earlier)))
+
 /** Whether `earlier` matches all that `later` would (so `later` never decides anything). */
 function covers(earlier: PolicyRule, later: PolicyRule, spans: Map<PolicyRule, Spans>, ports: Map<PolicyRule, Spans>): boolean {
   if (earlier.protocol !== 'any' && earlier.protocol !== later.protocol) return false
   if (earlier.ports && !later.ports?.every((p) => ports.get(earlier)!.within(portSpan(p)))) return false
   if (earlier.destinations && !later.destinations?.every((c) => spans.get(earlier)!.within(spanOf(c)))) return false
+  if (earlier.domains && !later.domains?.every((d) => earlier.domains!.some((e) => nameCovers(e, d)))) return false
   return true
 }
 
@@ -188,6 +205,11 @@ function checkRule(raw: RawRule, index: number, problems: Problem[]): PolicyRule
   }
   if (raw.ports && protocol !== 'tcp' && protocol !== 'udp')
     problems.push({path: `${path}.ports`, severity: 'error', message: `ports need protocol tcp or udp (this rule's is ${protocol})`})
+  if (raw.domains) {
+    if (raw.destinations) problems.push({path: `${path}.domains`, severity: 'error', message: 'a rule matches destinations or domains, not both: make it two rules'})
+    if (protocol !== 'tcp' && protocol !== 'any') problems.push({path: `${path}.protocol`, severity: 'error', message: `domains are read from TLS and HTTP, over tcp (this rule's protocol is ${protocol})`})
+    return {name: raw.name ?? path, path, action: raw.action, protocol: 'tcp', ports: raw.ports ? ports : [...DOMAIN_PORTS], domains: raw.domains.map((d) => d.toLowerCase())}
+  }
   return {
     name: raw.name ?? path, path, action: raw.action, protocol,
     ...(raw.destinations ? {destinations} : {}), ...(raw.ports ? {ports} : {}),
@@ -220,14 +242,19 @@ export function checkPolicy(text: string): {policy?: Policy; problems: Problem[]
   const rules = (raw.rules ?? []).map((r, i) => checkRule(r, i, problems))
   const seen = new Map<string, string>()
   for (const r of rules) {
-    const first = r.name === 'default' ? 'what no rule matches' : seen.get(r.name)
-    if (first) problems.push({path: `${r.path}.name`, severity: 'error', message: `${r.name} names ${first} already: names label the counters, so each is one rule's`})
+    const first = seen.get(r.name)
+    if (RESERVED_NAMES.includes(r.name)) problems.push({path: `${r.path}.name`, severity: 'error', message: `${r.name} is the name of gwlb's own counters (${RESERVED_NAMES.join(', ')}): give the rule another`})
+    else if (first) problems.push({path: `${r.path}.name`, severity: 'error', message: `${r.name} names ${first} already: names label the counters, so each is one rule's`})
     else seen.set(r.name, r.path)
   }
+  // The engine judges names after the kernel has tried every address rule: the file says so in its order.
+  const lastAddress = rules.map((r) => !r.domains).lastIndexOf(true)
+  for (const r of rules.slice(0, Math.max(lastAddress, 0)).filter((x) => x.domains))
+    problems.push({path: r.path, severity: 'error', message: `domain rules are tried after every address rule: move it below ${rules[lastAddress]!.path}`})
   if (!problems.some((p) => p.severity === 'error')) problems.push(...shadowProblems(rules), ...rules.flatMap(overlapProblems))
   for (const p of problems) p.line ??= lineOf(p.path.split(/[.[\]]+/).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s)))
   const sha256 = createHash('sha256').update(text).digest('hex')
-  return problems.some((p) => p.severity === 'error') ? {problems} : {policy: {default: raw.default, rules, sha256}, problems}
+  return problems.some((p) => p.severity === 'error') ? {problems} : {policy: {default: raw.default, unknown: raw.unknown ?? raw.default, rules, sha256}, problems}
 }
 
 /** `FILE:LINE: PATH: message`, the form editors jump to. */
@@ -244,6 +271,17 @@ export async function loadPolicy(file: string): Promise<Policy> {
   const errors = problems.filter((p) => p.severity === 'error')
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''
   throw new UserError(`${problemLine(file, errors[0]!)}${more}`, `gwlb policy check ${file} lists every problem; nothing was changed`)
+}
+
+/** Port ranges as one set's elements: sorted, overlapping ones joined (an nft set refuses overlaps). */
+export function mergedPorts(ports: PortRange[]): PortRange[] {
+  const out: PortRange[] = []
+  for (const p of [...ports].sort((a, b) => a.from - b.from)) {
+    const last = out.at(-1)
+    if (last && p.from <= last.to + 1) last.to = Math.max(last.to, p.to)
+    else out.push({...p})
+  }
+  return out
 }
 
 /** A short version for people: the first 12 hex digits of its SHA-256. */

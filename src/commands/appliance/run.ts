@@ -54,6 +54,7 @@ export default class ApplianceRun extends BaseCommand<typeof ApplianceRun> {
       genevePort: f['geneve-port'],
       inspect: {mode: f.inspect, queues: f['inspect-queues'], fail: f['inspect-fail']},
       policy: f.policy,
+      policyEngine: f['policy-engine-rules'] ? {rulesFile: f['policy-engine-rules'], socket: f['inspect-socket']} : undefined,
       log: (message) => this.logToStderr(message),
     })
     reload = () => void appliance.reloadPolicy()
