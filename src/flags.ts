@@ -18,6 +18,12 @@ export const nameFlag = (description: string) => Flags.string({char: 'n', descri
   return v
 }})
 
+/** --name, for a command that needs one. */
+export function deploymentName(name: string | undefined): string {
+  if (!name) throw new UserError('which deployment? pass --name', 'gwlb status lists the deployments in the region', 'usage')
+  return name
+}
+
 /** For commands that change a deployment: how long to wait for another run's lock. */
 export const lockFlags = {
   'lock-wait': Flags.integer({description: 'seconds to wait while another gwlb run changes the deployment (default: stop at once)', default: 0, min: 0}),

@@ -1,4 +1,5 @@
 import {readFileSync} from 'node:fs'
+import {POLICY_POINTER, POLICY_SYNC_SECONDS} from './policy-staging.js'
 import {applianceArgs} from './settings-table.js'
 import type {DeploymentSpec} from './spec.js'
 import type {Artifacts} from './steps/software.js'
@@ -22,6 +23,9 @@ export interface ApplianceFlags {
   alsoHealthPorts: number[]
 }
 
+/** The appliance's --policy file, kept in sync with what gwlb policy push staged. */
+const POLICY_FILE = '/etc/gwlb/policy.yaml'
+
 /** Where the bootstrap leaves its log; `gwlb status` points here when appliances stay unhealthy. */
 export const BOOTSTRAP_LOG = '/var/log/gwlb-bootstrap.log'
 
@@ -40,6 +44,8 @@ const UNAME: Record<Architecture, string> = {amd64: 'x86_64', arm64: 'aarch64'}
 export function renderUserData(spec: DeploymentSpec, source: BootSource, appliance: ApplianceFlags): string {
   const s3 = [`--bucket ${shellQuote(source.bucket)}`, `--region ${source.region}`, `--dns-suffix ${source.dnsSuffix}`,
     ...(source.endpoint ? [`--endpoint ${shellQuote(source.endpoint)}`] : [])].join(' ')
+  const endpoint = source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : ''
+  const policySync = `gwlb appliance policy-sync --source s3://${source.bucket}/${POLICY_POINTER} --region ${source.region}${endpoint} --file ${POLICY_FILE}`
   return `#!/bin/bash
 # gwlb appliance bootstrap: deployment ${spec.name}, gwlb ${source.gwlb.version} (sha256 ${source.gwlb.sha256}), Node.js ${source.node.version}
 # -E: the ERR trap fires inside functions too (fetch, unpack).
@@ -83,7 +89,33 @@ if ! command -v nft >/dev/null; then
   done
 fi
 
-gwlb appliance install --enable --now ${applianceArgs(spec).join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')}
+# The egress policy: the one gwlb policy push staged (until one is, everything passes), checked as the software
+# is, in place before the data plane starts; then fetched again every ${POLICY_SYNC_SECONDS} s and put in force live.
+install -d -m 0755 /etc/gwlb
+${policySync} --no-reload
+cat > /etc/systemd/system/gwlb-policy.service <<'GWLB_UNIT'
+[Unit]
+Description=gwlb: the deployment's egress policy, fetched and put in force
+After=gwlb-appliance.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/node /usr/local/bin/${policySync}
+GWLB_UNIT
+cat > /etc/systemd/system/gwlb-policy.timer <<'GWLB_UNIT'
+[Unit]
+Description=gwlb: the deployment's egress policy, every ${POLICY_SYNC_SECONDS} s
+
+[Timer]
+OnActiveSec=${POLICY_SYNC_SECONDS}s
+OnUnitActiveSec=${POLICY_SYNC_SECONDS}s
+
+[Install]
+WantedBy=timers.target
+GWLB_UNIT
+
+gwlb appliance install --enable --now ${applianceArgs(spec).join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')} --policy ${POLICY_FILE}
+systemctl enable --now gwlb-policy.timer
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }

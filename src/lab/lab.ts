@@ -19,8 +19,8 @@ import {checkRules, inspectFlags, policyRulesOf, readAlerts, suricataArgv, type 
 import {boundQueues, MONITOR, packetSocketInterfaces} from '../appliance/host/inspection.js'
 import {applianceRunArgs} from '../appliance/run-flags.js'
 import {readPublished} from '../appliance/host/state.js'
-import type {PolicyReport} from '../appliance/policy/enforce.js'
-import {loadPolicy, shortVersion} from '../appliance/policy/policy.js'
+import {untilInForce, type PolicyReport} from '../appliance/policy/enforce.js'
+import {loadPolicy, OPEN_POLICY, shortVersion} from '../policy.js'
 
 const ROOT = process.env.GWLB_LAB_DIR ?? '/run/gwlb-lab'
 const GWLB_BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -33,7 +33,7 @@ const dirOf = (lab: string) => join(ROOT, lab)
 const policyOf = (lab: string) => join(dirOf(lab), 'policy.yaml')
 /** An appliance's GWLB_STATE_DIR, where it publishes the policy it runs. */
 const stateOf = (lab: string, node: string) => join(dirOf(lab), 'state', node)
-const OPEN_POLICY = '# The lab\'s egress policy until one is pushed (gwlb lab policy push FILE): everything passes.\nversion: 1\ndefault: allow\n'
+
 const logOf = (lab: string, node: string) => join(dirOf(lab), `${node}.log`)
 const controlOf = (lab: string) => join(dirOf(lab), 'gwlb.sock')
 
@@ -478,8 +478,6 @@ export interface PolicyPushResult {
   stopped: string[]
 }
 
-const PUSH_TIMEOUT_MS = 15_000
-
 /**
  * A new egress policy for every appliance, live: checked first (a file with an error changes nothing anywhere),
  * put in place of the lab's policy file whole (rename), then each running appliance is told (SIGHUP) and
@@ -498,14 +496,10 @@ export async function labPolicyPush(lab: string, file: string): Promise<PolicyPu
     const running = (await Promise.all(nodes.map(async (n) => ((await isAppliance(state.pids[n])) ? n : '')))).filter(Boolean)
     for (const node of running) process.kill(state.pids[node]!, 'SIGHUP')
     const appliances = await Promise.all(running.map(async (node) => {
-      for (;;) {
-        const report = (await readPublished<PolicyReport>(stateOf(lab, node), 'policy'))[0]
-        if (report?.sha256 === policy.sha256) return {appliance: node, seconds: (Date.now() - since) / 1000}
-        if (report?.refused && Date.parse(report.refused.at) >= since)
-          throw new UserError(`${node} refused policy ${shortVersion(policy.sha256)}: ${report.refused.message}`, `it keeps policy ${shortVersion(report.sha256)}; see ${logOf(lab, node)}`)
-        if (Date.now() - since > PUSH_TIMEOUT_MS) throw new UserError(`${node} did not report policy ${shortVersion(policy.sha256)} within ${PUSH_TIMEOUT_MS / 1000} s`, `see ${logOf(lab, node)}`)
-        await sleep(50)
-      }
+      const outcome = await untilInForce(async () => (await readPublished<PolicyReport>(stateOf(lab, node), 'policy'))[0], policy.sha256, since)
+      if (outcome === 'timeout') throw new UserError(`${node} did not report policy ${shortVersion(policy.sha256)} within 15 s`, `see ${logOf(lab, node)}`)
+      if (outcome !== 'in-force') throw new UserError(`${node} refused policy ${shortVersion(policy.sha256)}: ${outcome.refused}`, `it keeps policy ${shortVersion(outcome.keeps ?? '')}; see ${logOf(lab, node)}`)
+      return {appliance: node, seconds: (Date.now() - since) / 1000}
     }))
     return {sha256: policy.sha256, appliances, stopped: nodes.filter((n) => !running.includes(n))}
   } finally {

@@ -68,7 +68,7 @@ describe('a re-run of init with changed settings changes the running deployment'
     const after = await fleet()
     expect(after.versions).toBe(2)
     // The new appliances answer on the port the target group still checks, until the check moves.
-    expect(after.userData).toContain('gwlb appliance install --enable --now --mode two-arm --health-port 8080 --also-health-port 80 --allowed-sources 10.0.10.0/24,10.0.11.0/24\n')
+    expect(after.userData).toContain('gwlb appliance install --enable --now --mode two-arm --health-port 8080 --also-health-port 80 --allowed-sources 10.0.10.0/24,10.0.11.0/24 --policy /etc/gwlb/policy.yaml\n')
     expect(after.instanceVersions).toEqual(['2', '2'])
     expect((await targetGroup()).HealthCheckPort).toBe('8080')
     expect(await healthRulePorts()).toEqual([8080])
@@ -120,7 +120,7 @@ describe('a re-run of init with changed settings changes the running deployment'
     const rolled = gwlbJson<InitResult>(['init', '--yes', '--name', 'egress', '--mode', 'one-arm', '--instance-type', 'c6i.xlarge', '--min-healthy-percentage', '50', '--poll-interval', '20'])
     expect(planOf(rolled, 'auto-scaling-group')).toEqual(['instance refresh: replace 2 appliance(s), keeping 50% of the group healthy'])
     let now = await fleet()
-    expect(now.userData).toContain('--mode one-arm --health-port 80 --allowed-sources 10.0.10.0/24,10.0.11.0/24\n')
+    expect(now.userData).toContain('--mode one-arm --health-port 80 --allowed-sources 10.0.10.0/24,10.0.11.0/24 --policy /etc/gwlb/policy.yaml\n')
     expect(now.latest.LaunchTemplateData?.InstanceType).toBe('c6i.xlarge')
     expect(planOf(rolled, 'launch-template')).toEqual(['version 2: instance type c6i.large → c6i.xlarge, mode two-arm → one-arm'])
     expect(now.instanceVersions).toEqual(['2', '2'])

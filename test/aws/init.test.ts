@@ -8,9 +8,10 @@ import {
   DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import {GetInstanceProfileCommand, GetRolePolicyCommand} from '@aws-sdk/client-iam'
-import {HeadObjectCommand} from '@aws-sdk/client-s3'
+import {GetObjectCommand, HeadObjectCommand} from '@aws-sdk/client-s3'
+import {createHash} from 'node:crypto'
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -119,7 +120,7 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     const rules = SecurityGroups[0]!.IpPermissions!.map((p) => `${p.IpProtocol}/${p.FromPort}-${p.ToPort} ${p.IpRanges?.map((r) => r.CidrIp).sort().join(',')}`).sort()
     expect(rules).toEqual(['tcp/8080-8080 10.0.10.0/24,10.0.11.0/24', 'udp/6081-6081 10.0.10.0/24,10.0.11.0/24'])
     const {LaunchTemplateVersions = []} = await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateName: 'gwlb-egress', Versions: ['$Latest']}))
-    expect(Buffer.from(LaunchTemplateVersions[0]!.LaunchTemplateData!.UserData!, 'base64').toString()).toMatch(/gwlb appliance install .* --allowed-sources 10\.0\.10\.0\/24,10\.0\.11\.0\/24$/m)
+    expect(Buffer.from(LaunchTemplateVersions[0]!.LaunchTemplateData!.UserData!, 'base64').toString()).toMatch(/gwlb appliance install .* --allowed-sources 10\.0\.10\.0\/24,10\.0\.11\.0\/24 --policy \/etc\/gwlb\/policy\.yaml$/m)
   })
 
   it('launches appliances with IMDSv2 required, the instance profile, deployment tags and user data that is valid bash', async () => {
@@ -189,6 +190,36 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
       expect(readdirSync(tmp)).toEqual([])
     } finally {
       rmSync(tmp, {recursive: true, force: true})
+    }
+  })
+
+  it('gwlb policy push stages a checked policy under its digest for the fleet to sync; show says the version each instance runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwlb-policy-'))
+    try {
+      writeFileSync(join(dir, 'p.yaml'), 'version: 1\ndefault: deny\nrules:\n  - {name: web, action: allow, protocol: tcp, ports: [443]}\n')
+      const staged = gwlbJson<{key: string; sha256: string; rules: number}>(['policy', 'push', '--name', 'egress', join(dir, 'p.yaml')])
+      expect(staged).toMatchObject({key: `appliance/policy/${staged.sha256}.yaml`, rules: 1})
+      const bucket = 'gwlb-egress-123456789012-us-east-1'
+      const body = await (await aws.s3.send(new GetObjectCommand({Bucket: bucket, Key: staged.key}))).Body!.transformToString()
+      expect(createHash('sha256').update(body).digest('hex')).toBe(staged.sha256)
+      // The pointer the appliances read (their role may read appliance/* only), written last.
+      const pointer = JSON.parse(await (await aws.s3.send(new GetObjectCommand({Bucket: bucket, Key: 'appliance/policy/current.json'}))).Body!.transformToString())
+      expect(pointer).toMatchObject({key: staged.key, sha256: staged.sha256})
+      const shown = gwlbJson<{staged: {sha256: string}; instances: {lifecycle: string; policy?: string}[]}>(['policy', 'show', '--name', 'egress'])
+      expect(shown.staged.sha256).toBe(staged.sha256)
+      expect(shown.instances.length).toBeGreaterThan(0)
+      for (const i of shown.instances) expect(i.policy).toBe(i.lifecycle === 'InService' ? staged.sha256 : undefined)
+      // A file with an error stages nothing: the pointer still names the first.
+      writeFileSync(join(dir, 'bad.yaml'), 'version: 1\ndefault: deny\nrules:\n  - {action: allow, destinations: [10.0.0.1/8]}\n')
+      const bad = gwlb(['policy', 'push', '--name', 'egress', join(dir, 'bad.yaml')])
+      expect(bad.status).toBe(1)
+      expect(bad.stderr).toMatch(/bad\.yaml:4: rules\[0\]\.destinations\[0\]: 10\.0\.0\.1\/8 has host bits set/)
+      expect(gwlbJson<{staged: {sha256: string}}>(['policy', 'show', '--name', 'egress']).staged.sha256).toBe(staged.sha256)
+      const none = gwlb(['policy', 'push', '--name', 'nosuch', join(dir, 'p.yaml'), '--json'])
+      expect(none.status).toBe(1)
+      expect(JSON.parse(none.stdout).error).toMatchObject({code: 'not-found', message: 'no deployment nosuch in us-east-1 (its bucket gwlb-nosuch-123456789012-us-east-1 is missing)'})
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
     }
   })
 })

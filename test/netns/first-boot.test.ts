@@ -113,7 +113,12 @@ describeAsRoot('an appliance boots from what gwlb init staged', () => {
     expect(existsSync(join(upper, 'opt/gwlb/app/build'))).toBe(false)
     expect(existsSync(join(upper, 'var/lib/gwlb-test/apt-get.log'))).toBe(false)
     const unit = readFileSync(join(upper, 'etc/systemd/system/gwlb-appliance.service'), 'utf8')
-    expect(unit).toMatch(/^ExecStart=\/opt\/gwlb\/node\/bin\/node \/opt\/gwlb\/app\/bin\/run\.js appliance run --mode one-arm --health-port 8080 --allowed-sources 10\.0\.10\.0\/24,10\.0\.11\.0\/24$/m)
+    expect(unit).toMatch(/^ExecStart=\/opt\/gwlb\/node\/bin\/node \/opt\/gwlb\/app\/bin\/run\.js appliance run --mode one-arm --health-port 8080 --allowed-sources 10\.0\.10\.0\/24,10\.0\.11\.0\/24 --policy \/etc\/gwlb\/policy\.yaml$/m)
+    // The egress policy: synced once before the data plane starts (none pushed: everything passes), then by a timer.
+    expect(log).toContain('no policy pushed: everything passes')
+    expect(readFileSync(join(upper, 'etc/gwlb/policy.yaml'), 'utf8')).toMatch(/^# No egress policy was pushed yet/)
+    expect(readFileSync(join(upper, 'etc/systemd/system/gwlb-policy.service'), 'utf8')).toMatch(/^ExecStart=\/usr\/local\/bin\/node \/usr\/local\/bin\/gwlb appliance policy-sync --source s3:\/\/gwlb-egress-123456789012-us-east-1\/appliance\/policy\/current\.json --region us-east-1 /m)
+    expect(readFileSync(join(upper, 'var/lib/gwlb-test/systemctl.log'), 'utf8')).toContain('systemctl enable --now gwlb-policy.timer')
     // The unit's sandbox is what it runs in (boot-root.sh sets it up as systemd would).
     expect(output.text).toMatch(/ready: GENEVE on UDP 6081 from 10\.0\.10\.0\/24, 10\.0\.11\.0\/24/)
     expect(readFileSync(`/proc/${run.pid}/status`, 'utf8')).toMatch(/^NoNewPrivs:\t1$/m)

@@ -1,6 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
-import {checkPolicy, EXAMPLE_FILE, problemLine, type Policy} from '../../src/appliance/policy/policy.js'
+import {checkPolicy, EXAMPLE_FILE, problemLine, type Policy} from '../../src/policy.js'
 import {renderPolicy, ruleCounters} from '../../src/appliance/policy/nft.js'
 import {engineRules} from '../../src/appliance/policy/suricata.js'
 

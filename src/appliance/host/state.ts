@@ -43,6 +43,18 @@ export interface HostLock {
   release(): Promise<void>
 }
 
+/** The appliance that runs in this network namespace (its lock's holder, alive), and what it published. */
+export async function applianceHere(): Promise<{pid: number; published<T>(name: string): Promise<T | undefined>} | undefined> {
+  const dir = await stateDir()
+  const pid = await holder(join(dir, 'lock'))
+  if (!pid || !(await alive(pid))) return undefined
+  const published = async <T>(name: string) => {
+    const text = await readFile(join(dir, `${name}.json`), 'utf8').catch(() => '')
+    return text ? (JSON.parse(text) as T) : undefined
+  }
+  return {pid, published}
+}
+
 /** What the appliance of each namespace under `root` (a GWLB_STATE_DIR) published as NAME.json. */
 export async function readPublished<T>(root: string, name: string): Promise<T[]> {
   const dirs = (await readdir(root).catch(() => [])).filter((d) => d.startsWith('net-'))

@@ -4,7 +4,7 @@ import {engineCommand} from '../host/engine-control.js'
 import {run} from '../host/system.js'
 import {engineRules} from './suricata.js'
 import {POLICY_TABLE, renderPolicy, ruleCounters, type RuleCounters} from './nft.js'
-import {loadPolicy, shortVersion, type Action, type Policy} from './policy.js'
+import {loadPolicy, shortVersion, type Action, type Policy} from '../../policy.js'
 
 /** What the appliance enforces, for the report, /metrics and whoever pushed it. */
 export interface PolicyReport {
@@ -25,6 +25,20 @@ export interface PolicyEngine {
   socket?: string
   /** Whether the engine holds the traffic (--inspect ips) and none passes without it (--inspect-fail closed). */
   enforcing: boolean
+}
+
+/**
+ * Until the report `read` gives says `sha256` is in force, or that a change was refused since `since` (the
+ * refusal's message), or `timeoutMs` passed ('timeout').
+ */
+export async function untilInForce(read: () => Promise<PolicyReport | undefined>, sha256: string, since: number, timeoutMs = 15_000): Promise<'in-force' | 'timeout' | {refused: string; keeps?: string}> {
+  for (;;) {
+    const report = await read()
+    if (report?.sha256 === sha256) return 'in-force'
+    if (report?.refused && Date.parse(report.refused.at) >= since) return {refused: report.refused.message, keeps: report.sha256}
+    if (Date.now() - since > timeoutMs) return 'timeout'
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }
 
 export interface EgressPolicyOptions {

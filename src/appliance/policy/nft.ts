@@ -1,5 +1,5 @@
 import type {Cidr} from '../../cidr.js'
-import {mergedPorts, type Action, type Policy, type PolicyRule, type PortRange} from './policy.js'
+import {mergedPorts, type Action, type Policy, type PolicyRule, type PortRange} from '../../policy.js'
 
 /**
  * The policy as nftables: a table of its own (`inet gwlb_policy`), replaced whole in one `nft -f` transaction

@@ -1,4 +1,4 @@
-import {mergedPorts, type Policy, type PortRange} from './policy.js'
+import {mergedPorts, type Policy, type PortRange} from '../../policy.js'
 
 /**
  * The domain rules as Suricata rules, for an engine in ips mode (NFQUEUE): names are read where they are sent,

@@ -30,7 +30,7 @@ const orUndefined = (error: unknown) => {
 }
 
 /** The deployment's bucket if it exists in this account, with its deployment tag (undefined: untagged). */
-async function lookUp(aws: AwsClients, bucket: string): Promise<{owner?: string} | undefined> {
+export async function lookUp(aws: AwsClients, bucket: string): Promise<{owner?: string} | undefined> {
   const ExpectedBucketOwner = await aws.account()
   const head = await aws.s3.send(new HeadBucketCommand({Bucket: bucket, ExpectedBucketOwner})).catch((error: unknown) => {
     if (absent(error)) return undefined

@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 import {readFile} from 'node:fs/promises'
 import {BaseCommand} from '../../base-command.js'
 import {UserError} from '../../errors.js'
-import {checkPolicy, problemLine, shortVersion, type Problem} from '../../appliance/policy/policy.js'
+import {checkPolicy, problemLine, shortVersion, type Problem} from '../../policy.js'
 
 interface CheckResult {
   file: string

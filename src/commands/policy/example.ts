@@ -1,6 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import {BaseCommand} from '../../base-command.js'
-import {EXAMPLE_FILE} from '../../appliance/policy/policy.js'
+import {EXAMPLE_FILE} from '../../policy.js'
 
 export default class PolicyExample extends BaseCommand<typeof PolicyExample> {
   static override summary = 'Print a commented starting policy (gwlb policy check accepts it)'

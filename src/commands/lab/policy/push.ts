@@ -3,7 +3,7 @@ import {resolve} from 'node:path'
 import {BaseCommand} from '../../../base-command.js'
 import {labFlag} from '../../../flags.js'
 import {labPolicyPush, type PolicyPushResult} from '../../../lab/lab.js'
-import {shortVersion} from '../../../appliance/policy/policy.js'
+import {shortVersion} from '../../../policy.js'
 
 export default class LabPolicyPush extends BaseCommand<typeof LabPolicyPush> {
   static override summary = 'Put an egress policy in force on every appliance of the lab, live (root)'

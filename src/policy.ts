@@ -4,18 +4,19 @@ import {readFile} from 'node:fs/promises'
 import {Ajv, type ErrorObject} from 'ajv'
 import ipaddr from 'ipaddr.js'
 import {LineCounter, parseDocument} from 'yaml'
-import {parseCidr, type Cidr} from '../../cidr.js'
-import {UserError} from '../../errors.js'
+import {parseCidr, type Cidr} from './cidr.js'
+import {UserError} from './errors.js'
 
 /**
- * The egress policy: a YAML (or JSON) file of the documented schema (assets/policy.schema.json), checked here
+ * The egress policy language, shared by what pushes it (gwlb policy, the lab) and what enforces it (the appliance):
+ * a YAML (or JSON) file of the documented schema (assets/policy.schema.json), checked here
  * into rules the appliance compiles to nftables. First match wins, in file order; `default` for the rest.
  */
 export type Action = 'allow' | 'deny'
 export type Protocol = 'tcp' | 'udp' | 'icmp' | 'any'
 
-export const SCHEMA_FILE = new URL('../../../assets/policy.schema.json', import.meta.url)
-export const EXAMPLE_FILE = new URL('../../../assets/policy.example.yaml', import.meta.url)
+export const SCHEMA_FILE = new URL('../assets/policy.schema.json', import.meta.url)
+export const EXAMPLE_FILE = new URL('../assets/policy.example.yaml', import.meta.url)
 
 export interface PortRange {
   from: number
@@ -283,6 +284,9 @@ export function mergedPorts(ports: PortRange[]): PortRange[] {
   }
   return out
 }
+
+/** The policy of an appliance that was given none yet: everything passes. */
+export const OPEN_POLICY = '# No egress policy was pushed yet: everything passes (gwlb policy push / gwlb lab policy push).\nversion: 1\ndefault: allow\n'
 
 /** A short version for people: the first 12 hex digits of its SHA-256. */
 export const shortVersion = (sha256: string) => sha256.slice(0, 12)

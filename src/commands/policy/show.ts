@@ -1,0 +1,23 @@
+import {AwsCommand} from '../../aws-command.js'
+import {deploymentName, nameFlag} from '../../flags.js'
+import {POLICY_SYNC_SECONDS, showPolicy, versionText, type PolicyShow} from '../../aws/policy-staging.js'
+import {shortVersion} from '../../policy.js'
+
+export default class PolicyShowCommand extends AwsCommand<typeof PolicyShowCommand> {
+  static override summary = 'Show the egress policy a deployment\'s fleet runs, by version, instance by instance'
+  static override examples = ['<%= config.bin %> <%= command.id %> --name egress', '<%= config.bin %> <%= command.id %> --name egress --json']
+  static override flags = {name: nameFlag('the deployment')}
+
+  async run(): Promise<PolicyShow> {
+    const name = deploymentName(this.flags.name)
+    const region = await this.aws.region()
+    const shown = await showPolicy({aws: this.aws, deployment: name, region, timing: {pollMs: 0, timeoutMs: 0}, progress: () => undefined})
+    if (!this.jsonEnabled()) {
+      this.log(shown.staged ? `policy ${versionText(shown.staged)}` : 'no policy pushed: the appliances let everything through')
+      for (const i of shown.instances)
+        this.log(`  ${i.id} ${i.az} ${i.lifecycle}: ${i.policy ? `runs ${shortVersion(i.policy)} (synced within ${POLICY_SYNC_SECONDS} s of the push)` : i.lifecycle === 'InService' ? 'no policy' : 'takes it as it comes into service'}`)
+      if (!shown.instances.length) this.log('  no appliance running')
+    }
+    return shown
+  }
+}
