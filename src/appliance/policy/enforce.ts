@@ -16,7 +16,7 @@ export interface PolicyReport {
   /** Per rule, in order, then the default. */
   rules: RuleCounters[]
   /** The last change that was refused (a bad file, or nft's refusal); the policy before it stays in force. */
-  refused?: {at: string; sha256?: string; message: string}
+  refused?: {at: string; message: string}
 }
 
 /** Where the inspection engine reads the policy's domain rules, and its control socket (to reload them). */
