@@ -1,7 +1,7 @@
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {closeSync, openSync} from 'node:fs'
-import {copyFile, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {copyFile, mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {get} from 'node:http'
 import {createServer} from 'node:net'
 import {constants} from 'node:os'
@@ -19,6 +19,7 @@ import {checkRules, inspectFlags, policyRulesOf, readAlerts, suricataArgv, type 
 import {boundQueues, MONITOR, packetSocketInterfaces} from '../appliance/host/inspection.js'
 import {applianceRunArgs} from '../appliance/run-flags.js'
 import {readPublished} from '../appliance/host/state.js'
+import {replaceWhole} from '../appliance/host/system.js'
 import {untilInForce, type PolicyReport} from '../appliance/policy/enforce.js'
 import {loadPolicy, OPEN_POLICY, shortVersion} from '../policy.js'
 
@@ -490,8 +491,7 @@ export async function labPolicyPush(lab: string, file: string): Promise<PolicyPu
   try {
     const state = await upState(lab)
     const since = Date.now()
-    await writeFile(`${policyOf(lab)}.new`, await readFile(file))
-    await rename(`${policyOf(lab)}.new`, policyOf(lab))
+    await replaceWhole(policyOf(lab), await readFile(file))
     const nodes = applianceNodes(state.settings.appliances)
     const running = (await Promise.all(nodes.map(async (n) => ((await isAppliance(state.pids[n])) ? n : '')))).filter(Boolean)
     for (const node of running) process.kill(state.pids[node]!, 'SIGHUP')

@@ -1,6 +1,7 @@
-import {link, mkdir, readdir, readFile, readlink, rename, rm, rmdir, writeFile} from 'node:fs/promises'
+import {link, mkdir, readdir, readFile, readlink, rm, rmdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {UserError} from '../../errors.js'
+import {readJson, replaceWhole} from './system.js'
 
 /**
  * What a run of the appliance holds and changed on the host, kept where the next run finds it: a lock (one
@@ -48,18 +49,14 @@ export async function applianceHere(): Promise<{pid: number; published<T>(name: 
   const dir = await stateDir()
   const pid = await holder(join(dir, 'lock'))
   if (!pid || !(await alive(pid))) return undefined
-  const published = async <T>(name: string) => {
-    const text = await readFile(join(dir, `${name}.json`), 'utf8').catch(() => '')
-    return text ? (JSON.parse(text) as T) : undefined
-  }
-  return {pid, published}
+  return {pid, published: <T>(name: string) => readJson<T>(join(dir, `${name}.json`))}
 }
 
 /** What the appliance of each namespace under `root` (a GWLB_STATE_DIR) published as NAME.json. */
 export async function readPublished<T>(root: string, name: string): Promise<T[]> {
   const dirs = (await readdir(root).catch(() => [])).filter((d) => d.startsWith('net-'))
-  const texts = await Promise.all(dirs.map((d) => readFile(join(root, d, `${name}.json`), 'utf8').catch(() => '')))
-  return texts.filter(Boolean).map((t) => JSON.parse(t) as T)
+  const found = await Promise.all(dirs.map((d) => readJson<T>(join(root, d, `${name}.json`))))
+  return found.filter((x) => x !== undefined) as T[]
 }
 
 /**
@@ -111,10 +108,7 @@ export async function lockHost(): Promise<HostLock> {
     },
     async publish(name, data) {
       published.add(name)
-      const file = join(dir, `${name}.json`)
-      // Whole or not at all: a reader never sees half a file.
-      await writeFile(`${file}.${process.pid}`, JSON.stringify(data))
-      await rename(`${file}.${process.pid}`, file)
+      await replaceWhole(join(dir, `${name}.json`), JSON.stringify(data))
     },
     async release() {
       for (const name of published) await rm(join(dir, `${name}.json`), {force: true})

@@ -1,6 +1,22 @@
 import {execFile} from 'node:child_process'
 import {readFileSync} from 'node:fs'
-import {readFile, writeFile} from 'node:fs/promises'
+import {readFile, rename, writeFile} from 'node:fs/promises'
+
+/**
+ * Replaces a file whole: written beside it (named by this process, so two writers never share the draft), then
+ * renamed over it. A reader sees the old file or the new one, never half of one.
+ */
+export async function replaceWhole(file: string, data: string | Buffer): Promise<void> {
+  const draft = `${file}.${process.pid}`
+  await writeFile(draft, data, {mode: 0o644})
+  await rename(draft, file)
+}
+
+/** A JSON file's value, or undefined where there is none. */
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '')
+  return text ? (JSON.parse(text) as T) : undefined
+}
 
 /** How a system tool ended: its exit code (255 if it could not start or was killed), its output. */
 export interface ToolOutcome {

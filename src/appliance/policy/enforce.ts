@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
-import {readFile, rename, writeFile} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import {engineCommand} from '../host/engine-control.js'
-import {run} from '../host/system.js'
+import {replaceWhole, run} from '../host/system.js'
 import {engineRules} from './suricata.js'
 import {POLICY_TABLE, renderPolicy, ruleCounters, type RuleCounters} from './nft.js'
 import {loadPolicy, shortVersion, type Action, type Policy} from '../../policy.js'
@@ -129,8 +129,7 @@ export class EgressPolicy {
   private async putEngineRules(engine: PolicyEngine, rules: string): Promise<() => Promise<void>> {
     const before = await readFile(engine.rulesFile, 'utf8').catch(() => '')
     const put = async (text: string) => {
-      await writeFile(`${engine.rulesFile}.new`, text)
-      await rename(`${engine.rulesFile}.new`, engine.rulesFile)
+      await replaceWhole(engine.rulesFile, text)
       if (!engine.socket || !existsSync(engine.socket)) return
       const answer = await engineCommand(engine.socket, 'reload-rules')
       if (answer.return !== 'OK') throw new Error(`the engine did not reload the domain rules: ${JSON.stringify(answer.message)}`)

@@ -1,8 +1,9 @@
 import {GetObjectCommand, S3Client} from '@aws-sdk/client-s3'
 import {createHash} from 'node:crypto'
-import {readFile, rename, writeFile} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import {UserError} from '../../errors.js'
 import {applianceHere} from '../host/state.js'
+import {replaceWhole} from '../host/system.js'
 import {untilInForce, type PolicyReport} from './enforce.js'
 import {checkPolicy, OPEN_POLICY, problemLine, shortVersion} from '../../policy.js'
 
@@ -44,11 +45,6 @@ function parseSource(source: string): {bucket: string; key: string} {
 }
 
 const sha256Of = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
-
-async function replaceWhole(file: string, text: string): Promise<void> {
-  await writeFile(`${file}.new`, text, {mode: 0o644})
-  await rename(`${file}.new`, file)
-}
 
 export async function syncPolicy(o: SyncOptions): Promise<SyncResult> {
   const {bucket, key} = parseSource(o.source)
