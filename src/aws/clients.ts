@@ -1,4 +1,5 @@
 import type {AutoScalingClient} from '@aws-sdk/client-auto-scaling'
+import type {CloudWatchLogsClient} from '@aws-sdk/client-cloudwatch-logs'
 import type {EC2Client} from '@aws-sdk/client-ec2'
 import type {ElasticLoadBalancingV2Client} from '@aws-sdk/client-elastic-load-balancing-v2'
 import type {IAMClient} from '@aws-sdk/client-iam'
@@ -79,6 +80,10 @@ export class AwsClients {
 
   get ssm(): SSMClient {
     return this.client('ssm', () => new (load('@aws-sdk/client-ssm') as {SSMClient: typeof SSMClient}).SSMClient(this.config))
+  }
+
+  get logs(): CloudWatchLogsClient {
+    return this.client('logs', () => new (load('@aws-sdk/client-cloudwatch-logs') as {CloudWatchLogsClient: typeof CloudWatchLogsClient}).CloudWatchLogsClient(this.config))
   }
 
   get s3(): S3Client {

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 import {UserError} from '../errors.js'
+import {alertOf, type Alert} from '../eve.js'
 import {MONITOR, type InspectFail} from '../appliance/host/inspection.js'
 
 /**
@@ -70,41 +71,8 @@ export async function checkRules(file: string): Promise<void> {
   }
 }
 
-export interface LabAlert {
-  time: string
-  appliance: string
-  signatureId: number
-  signature: string
-  action: string
-  protocol: string
-  source: string
-  destination: string
-}
-
-interface EveAlert {
-  timestamp: string
-  event_type: string
-  proto: string
-  src_ip: string
-  src_port?: number
-  dest_ip: string
-  dest_port?: number
-  alert: {action: string; signature_id: number; signature: string}
-}
-
-const endpoint = (ip: string, port?: number) => (port === undefined ? ip : ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`)
-
 /** The alerts in an appliance's eve.json, oldest first. */
-export async function readAlerts(eve: string, appliance: string): Promise<LabAlert[]> {
+export async function readAlerts(eve: string, appliance: string): Promise<Alert[]> {
   const text = await readFile(eve, 'utf8').catch(() => '')
-  const alerts: LabAlert[] = []
-  for (const line of text.split('\n')) {
-    if (!line.includes('"event_type":"alert"')) continue
-    const e = JSON.parse(line) as EveAlert
-    alerts.push({
-      time: e.timestamp, appliance, signatureId: e.alert.signature_id, signature: e.alert.signature, action: e.alert.action,
-      protocol: e.proto, source: endpoint(e.src_ip, e.src_port), destination: endpoint(e.dest_ip, e.dest_port),
-    })
-  }
-  return alerts
+  return text.split('\n').flatMap((line) => alertOf(line, appliance) ?? [])
 }

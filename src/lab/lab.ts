@@ -15,7 +15,8 @@ import {ADDRESSES, ADDRESSES6, ENDPOINT, applianceNodes, nameArg, namespaceOf, n
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
 import {engineCommand} from '../appliance/host/engine-control.js'
-import {checkRules, inspectFlags, policyRulesOf, readAlerts, suricataArgv, type LabAlert, type LabIds} from './ids.js'
+import {checkRules, inspectFlags, policyRulesOf, readAlerts, suricataArgv, type LabIds} from './ids.js'
+import type {Alert} from '../eve.js'
 import {boundQueues, MONITOR, packetSocketInterfaces} from '../appliance/host/inspection.js'
 import {applianceRunArgs} from '../appliance/run-flags.js'
 import {readPublished} from '../appliance/host/state.js'
@@ -429,7 +430,7 @@ export const labHeal = (lab: string, node: string, wait: boolean) =>
   })
 
 /** The engines' alerts, all appliances', oldest first. */
-export async function labAlerts(lab: string): Promise<LabAlert[]> {
+export async function labAlerts(lab: string): Promise<Alert[]> {
   requireRoot()
   const state = await upState(lab)
   if (!state.settings.ids) throw new UserError(`${theLab(lab)} runs no inspection engine`, `bring it up with one: gwlb lab down${nameArg(lab)}, then gwlb lab up${nameArg(lab)} --ids suricata`)

@@ -2,12 +2,12 @@ import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import type {LabAlert} from '../../src/lab/ids.js'
+import type {Alert} from '../../src/eve.js'
 import {gwlbJson} from '../helpers/cli.js'
 import {FAST_HEALTH, LabUnderTest} from '../helpers/lab-cli.js'
 import {describeAsRoot} from '../helpers/root.js'
 
-const alertsOf = (lab: LabUnderTest) => gwlbJson<{alerts: LabAlert[]}>(['lab', 'alerts', '--name', lab.name]).alerts
+const alertsOf = (lab: LabUnderTest) => gwlbJson<{alerts: Alert[]}>(['lab', 'alerts', '--name', lab.name]).alerts
 const cameFrom = (answer: string) => /you came from (\S+)/.exec(answer)?.[1]
 
 /** The appliance's own report, from its namespace. */

@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import {labFlag} from '../../flags.js'
-import type {LabAlert} from '../../lab/ids.js'
+import {alertText, type Alert} from '../../eve.js'
 import {labAlerts} from '../../lab/lab.js'
 
 export default class LabAlerts extends BaseCommand<typeof LabAlerts> {
@@ -9,10 +9,10 @@ export default class LabAlerts extends BaseCommand<typeof LabAlerts> {
   static override examples = ['sudo <%= config.bin %> <%= command.id %>', 'sudo <%= config.bin %> <%= command.id %> --json']
   static override flags = {name: labFlag}
 
-  async run(): Promise<{alerts: LabAlert[]}> {
+  async run(): Promise<{alerts: Alert[]}> {
     const alerts = await labAlerts(this.flags.name)
     if (!this.jsonEnabled()) {
-      for (const a of alerts) this.log(`${a.time}  ${a.appliance}  [${a.signatureId}] ${a.signature}  ${a.protocol} ${a.source} → ${a.destination}  ${a.action}`)
+      for (const a of alerts) this.log(alertText(a))
       if (alerts.length === 0) this.log('no alerts yet')
     }
     return {alerts}
