@@ -19,13 +19,17 @@
  * --endpoints N (1: GWLB endpoints with a tunnel each; the others' are idle, made first, so that the measured
  * one's policy rule comes after theirs: what many endpoints cost every packet),
  * --nic-gro (the appliance's side of the gen link works as a NIC with GRO does: NAPI in its own thread, GRO on;
- * for the kernel baseline as much as for the forwarder; needs ethtool).
+ * for the kernel baseline as much as for the forwarder; needs ethtool),
+ * --inspect off,ids,ips (each appliance run also with its inspection hook, and Suricata on it as the lab runs it:
+ * af-packet on gwlb-mon, or NFQUEUE with --inspect-queues one per CPU; gwlb's example rules; its CPU shown),
+ * --engine suricata|none (none: the hook with nothing attached, failing open: what the hook alone costs).
  */
 import {execFileSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readdirSync, readFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseArgs} from 'node:util'
+import {suricataArgv, EXAMPLE_RULES, type IdsMode} from '../src/lab/ids.js'
 import {Lab, type Host} from '../test/helpers/netns.js'
 import {encapsulate, geneveHeader, udp} from '../test/helpers/packets.js'
 
@@ -45,6 +49,8 @@ const {values: opts} = parseArgs({
     'loss-at': {type: 'string', default: '0.8'},
     'nic-gro': {type: 'boolean', default: false},
     endpoints: {type: 'string', default: '1'},
+    inspect: {type: 'string', default: 'off'},
+    engine: {type: 'string', default: 'suricata'},
   },
 })
 const ENI = {eni: '2b8ee1d4db0c51c4'}
@@ -56,6 +62,8 @@ const rates = opts.rate.length ? opts.rate.map(Number) : [0]
 const shapes = opts['inner-ids'].split(',')
 const datapaths = opts.datapaths.split(',')
 const ENDPOINTS = Number(opts.endpoints)
+const inspections = opts.inspect.split(',')
+const QUEUES = Number(opts.workers ?? availableParallelism())
 
 if (process.getuid?.() !== 0) {
   console.error('bench:forwarder needs root (network namespaces, TUN devices)')
@@ -109,7 +117,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The forwarder's report (JSON), from its metrics listener on loopback. */
-function health(): {flows: number; coalesced: number; groMerged: number; traffic: {packetsIn: number}; kernelTraffic: {packetsIn: number}; tunnels: {state: string}[]} {
+function health(): {flows: number; coalesced: number; groMerged: number; traffic: {packetsIn: number}; kernelTraffic: {packetsIn: number}; tunnels: {state: string}[]; inspection?: {state: string}} {
   return JSON.parse(execFileSync('ip', ['netns', 'exec', app.ns, process.execPath, '-e', "fetch('http://127.0.0.1:9641/json').then(r=>r.text()).then(t=>process.stdout.write(t))"], {encoding: 'utf8'})) as never
 }
 
@@ -124,9 +132,27 @@ async function untilTunnels(count: number): Promise<void> {
   }
 }
 
-async function startAppliance(mode: string, datapath: string): Promise<ChildProcess> {
+/** The appliance's inspection flags, and the engine on its hook (undefined: none, or inspection off). */
+async function startEngine(inspect: string): Promise<{flags: string[]; engine?: ChildProcess}> {
+  if (inspect === 'off') return {flags: []}
+  const flags = ['--inspect', inspect, '--inspect-queues', String(QUEUES), '--inspect-fail', 'open']
+  if (opts.engine === 'none') return {flags}
+  const dir = mkdtempSync(join(work, `suricata-${inspect}-`))
+  const argv = await suricataArgv({mode: inspect as IdsMode, rules: EXAMPLE_RULES, queues: QUEUES, fail: 'open'}, dir)
+  return {flags, engine: app.spawn(argv[0]!, argv.slice(1), {stdio: ['ignore', 'ignore', 'ignore']})}
+}
+
+/** Until the appliance sees its engine on the hook (Suricata takes seconds to load its rules and attach). */
+async function untilAttached(): Promise<void> {
+  for (let waited = 0; health().inspection?.state !== 'attached'; waited += 250) {
+    if (waited > 60_000) throw new Error('the engine did not attach to the hook within 60 s')
+    await sleep(250)
+  }
+}
+
+async function startAppliance(mode: string, datapath: string, inspectFlags: string[]): Promise<ChildProcess> {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the forwarder's node, for profiling.
-  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--source-dest-check', 'skip', '--allowed-sources', 'any', '--datapath', datapath, '--geneve-interface', 'a0', ...(ENDPOINTS > 128 ? ['--max-tunnels', String(ENDPOINTS)] : []), ...(opts.workers ? ['--workers', opts.workers] : []), ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
+  const child = app.spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(root, 'bin', 'run.js'), 'appliance', 'run', '--mode', mode, '--health-port', '8080', '--source-dest-check', 'skip', '--allowed-sources', 'any', '--datapath', datapath, '--geneve-interface', 'a0', ...(ENDPOINTS > 128 ? ['--max-tunnels', String(ENDPOINTS)] : []), ...(opts.workers ? ['--workers', opts.workers] : []), ...inspectFlags, ...opts['appliance-args'].split(' ').filter(Boolean)], {stdio: ['ignore', 'ignore', 'inherit']})
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('ip', ['netns', 'exec', app.ns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/8080'], {stdio: 'ignore'})
@@ -147,6 +173,7 @@ async function stopAppliance(child: ChildProcess): Promise<void> {
 interface Row {
   mode: string
   datapath: string
+  inspect: string
   shape: string
   size: number
   rate: number
@@ -156,6 +183,8 @@ interface Row {
   mbps: number
   loss: number
   cpu?: number
+  /** The inspection engine's CPU (one CPU = 100%). */
+  engineCpu?: number
   /** Share of the packets into the tunnel that went inside GSO packets. */
   coalesced?: number
   /** Share of the GENEVE packets that arrived merged by GRO. */
@@ -183,7 +212,7 @@ function drops(counterHost: Host): Drops {
   return {socket: udpReceiveBufferErrors(app), tunnels: tunnels.reduce((sum, n) => sum + Number(n), 0), counter: udpReceiveBufferErrors(counterHost)}
 }
 
-async function measure(mode: string, datapath: string, shape: string, size: number, rate: number, pid?: number): Promise<Row> {
+async function measure(mode: string, datapath: string, inspect: string, shape: string, size: number, rate: number, pid?: number, enginePid?: number): Promise<Row> {
   const inner = innerPackets(size)
   const geneve = inner.map((p, i) => encapsulate({eni: ENI.eni, cookie: (0x1000 + i).toString(16).padStart(8, '0')}, p))
   const counterHost = mode === 'one-arm' ? gen : sink
@@ -191,10 +220,12 @@ async function measure(mode: string, datapath: string, shape: string, size: numb
   await sleep(300)
   const dropsBefore = drops(counterHost)
   const cpuBefore = pid ? cpuSeconds(pid) : 0
+  const engineBefore = enginePid ? cpuSeconds(enginePid) : 0
   const before = pid ? health() : undefined
   const idAt = shape === 'counting' ? geneveHeader(ENI).length : -1
   const result = mode === 'baseline' ? send(inner.map((p) => p.subarray(28)), '198.18.0.10', 9, rate, 40000, -1) : send(geneve, '10.77.0.2', 6081, rate, 51000, idAt)
   const cpu = pid ? (cpuSeconds(pid) - cpuBefore) / result.seconds : undefined
+  const engineCpu = enginePid ? (cpuSeconds(enginePid) - engineBefore) / result.seconds : undefined
   const after = pid ? health() : undefined
   const inbound = (h: NonNullable<typeof after>) => h.traffic.packetsIn
   const share = (key: 'coalesced' | 'groMerged' | 'kernel') => {
@@ -206,7 +237,7 @@ async function measure(mode: string, datapath: string, shape: string, size: numb
   const dropsAfter = drops(counterHost)
   const lost = {socket: dropsAfter.socket - dropsBefore.socket, tunnels: dropsAfter.tunnels - dropsBefore.tunnels, counter: dropsAfter.counter - dropsBefore.counter}
   const pps = packets / result.seconds
-  return {mode, datapath, shape, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, coalesced: share('coalesced'), groMerged: share('groMerged'), kernel: share('kernel'), drops: lost}
+  return {mode, datapath, inspect, shape, size, rate, sent: result.sent, delivered: packets, pps, mbps: (pps * size * 8) / 1e6, loss: 1 - packets / result.sent, cpu, engineCpu, coalesced: share('coalesced'), groMerged: share('groMerged'), kernel: share('kernel'), drops: lost}
 }
 
 /** With --repeat N, the run of median delivered rate out of N (each still a full --seconds run). */
@@ -270,10 +301,12 @@ function lossRate(rows: Row[], mode: string, size: number): number[] {
 async function main(): Promise<void> {
   const rows: Row[] = []
   const memory: (Memory & {datapath: string})[] = []
-  const runs = modes.flatMap((mode) => (mode === 'baseline' ? [{mode, datapath: 'kernel'}] : datapaths.map((datapath) => ({mode, datapath}))))
-  for (const {mode, datapath} of runs) {
-    const child = mode === 'baseline' ? undefined : await startAppliance(mode, datapath)
+  const runs = modes.flatMap((mode) => (mode === 'baseline' ? [{mode, datapath: 'kernel', inspect: 'off'}] : datapaths.flatMap((datapath) => inspections.map((inspect) => ({mode, datapath, inspect})))))
+  for (const {mode, datapath, inspect} of runs) {
+    const hook = mode === 'baseline' ? {flags: []} : await startEngine(inspect)
+    const child = mode === 'baseline' ? undefined : await startAppliance(mode, datapath, hook.flags)
     try {
+      if (hook.engine) await untilAttached()
       if (child) {
         // The other endpoints' tunnels first (a packet each), then the measured one's; measure steady state.
         const others = Array.from({length: ENDPOINTS - 1}, (_, i) => encapsulate({eni: (0xe000 + i).toString(16).padStart(16, '0')}, innerPackets(64)[0]!))
@@ -285,20 +318,22 @@ async function main(): Promise<void> {
       }
       // Plain forwarding has no shape: its packets are not GENEVE, and nothing merges them.
       for (const shape of mode === 'baseline' ? ['-'] : shapes)
-        for (const size of sizes) for (const rate of [...rates, ...lossRate(rows, mode, size)]) rows.push(await median(() => measure(mode, datapath, shape, size, rate, child?.pid)))
-      if (child && mode === modes.filter((m) => m !== 'baseline').at(-1)) memory.push({datapath, ...(await memoryWithFlows(child.pid!, Number(opts['memory-flows'])))})
+        for (const size of sizes) for (const rate of [...rates, ...lossRate(rows, mode, size)]) rows.push(await median(() => measure(mode, datapath, inspect, shape, size, rate, child?.pid, hook.engine?.pid)))
+      if (child && inspect === inspections.at(-1) && mode === modes.filter((m) => m !== 'baseline').at(-1)) memory.push({datapath, ...(await memoryWithFlows(child.pid!, Number(opts['memory-flows'])))})
     } finally {
       if (child) await stopAppliance(child)
+      if (hook.engine) await stopAppliance(hook.engine)
     }
   }
   console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows interleaved${ENDPOINTS > 1 ? `, ${ENDPOINTS} endpoints (${ENDPOINTS - 1} idle)` : ''}${opts['nic-gro'] ? ', NIC GRO' : ''}, ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)
   console.log('shape: inner IPv4 IDs fixed (no run merges: packet by packet) or counting (runs of a flow merge)')
-  console.log('mode      path   shape     inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU  GRO  GSO kernel × kernel  dropped at socket/tunnel/counter')
+  if (inspections.some((i) => i !== 'off')) console.log(`inspect: the hook ${opts.engine === 'none' ? 'with no engine attached (failing open)' : `with Suricata on it (${QUEUES} queue(s) for ips), gwlb's example rules`}`)
+  console.log('mode      path   inspect shape     inner  offered      sent   delivered pkt/s   Mbit/s    loss   fwd CPU engine  GRO  GSO kernel × kernel  dropped at socket/tunnel/counter')
   for (const r of rows) {
     const base = rows.find((b) => b.mode === 'baseline' && b.size === r.size && b.rate === r.rate)
     const ratio = base && r.mode !== 'baseline' ? `${(r.pps / base.pps).toFixed(2)}×` : ''
     console.log(
-      `${r.mode.padEnd(9)} ${r.datapath.padEnd(6)} ${r.shape.padEnd(8)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${percent(r.groMerged)} ${percent(r.coalesced)} ${percent(r.kernel)}  ${ratio.padEnd(7)} ${fmt(r.drops.socket)}/${fmt(r.drops.tunnels)}/${fmt(r.drops.counter)}`,
+      `${r.mode.padEnd(9)} ${r.datapath.padEnd(6)} ${r.inspect.padEnd(7)} ${r.shape.padEnd(8)} ${String(r.size).padStart(5)}B ${(r.rate ? fmt(r.rate) : 'max').padStart(8)} ${fmt(r.sent).padStart(10)} ${fmt(r.pps).padStart(14)} ${fmt(r.mbps, 1).padStart(8)} ${(r.loss * 100).toFixed(1).padStart(6)}% ${r.cpu === undefined ? '      -' : `${(r.cpu * 100).toFixed(0).padStart(6)}%`} ${r.engineCpu === undefined ? '     -' : `${(r.engineCpu * 100).toFixed(0).padStart(5)}%`} ${percent(r.groMerged)} ${percent(r.coalesced)} ${percent(r.kernel)}  ${ratio.padEnd(7)} ${fmt(r.drops.socket)}/${fmt(r.drops.tunnels)}/${fmt(r.drops.counter)}`,
     )
   }
   for (const m of memory) console.log(`${m.datapath} path with ${fmt(m.flows)} live flows: forwarder RSS ${m.rssMb.toFixed(1)} MB, BPF maps ${m.mapsMb.toFixed(1)} MB`)

@@ -4,7 +4,8 @@ import {UserError} from '../errors.js'
 import {GENEVE_PORT, MAX_TUNNELS} from '../generated/abi.js'
 import {DEFAULT_MODE, MODE_NAMES, MODES} from '../mode.js'
 import {DATA_PATH_KINDS} from './datapath/datapath.js'
-import {INSPECT_FAILS, INSPECT_MODES, MONITOR} from './host/inspection.js'
+import {INSPECT_FAILS, INSPECT_MODES} from './host/inspection.js'
+import {MONITOR} from '../inspect-hook.js'
 import {interfaceNameProblem} from './host/names.js'
 
 /** An interface name as a flag's value: one the kernel takes, or bad usage. */

@@ -17,6 +17,10 @@ export const DEFAULTS = {
   failover: 'no-rebalance',
   deregistrationDelay: 300,
   crossZone: false,
+  ids: 'none',
+  idsMode: 'ids',
+  idsFail: 'open',
+  logRetention: 30,
 } as const
 
 export function parseRoute(value: string): RouteSpec {
@@ -62,7 +66,12 @@ export interface Setting {
   env?: string
   /** The `appliance run` flag the appliances get it as (through the user data). */
   appliance?: string
+  /** Its value there, where that is not the setting's own; undefined: the flag is left out. */
+  applianceValue?: (spec: DeploymentSpec) => string | number | undefined
 }
+
+/** The inspection settings reach the appliances only where an engine runs. */
+const withEngine = (key: 'idsMode' | 'idsFail') => (spec: DeploymentSpec) => (spec.ids === 'none' ? undefined : spec[key])
 
 /**
  * Every deployment setting but the name (the deployment's identity, given to every command), in the order
@@ -90,6 +99,10 @@ export const SETTINGS: Setting[] = [
   {key: 'package', flag: 'package', type: 'text', label: 'package', change: 'rolling', env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'},
   {key: 'crossZone', flag: 'cross-zone', type: 'switch', label: 'cross-zone', change: 'in-place', default: DEFAULTS.crossZone, description: 'cross-zone load balancing'},
   {key: 'allowedPrincipals', flag: 'allowed-principal', type: 'list', label: 'allowed principals', change: 'in-place', description: 'account id or IAM ARN (account root, role, user) allowed to connect endpoints (repeatable; default this account; none: back to the default)'},
+  {key: 'ids', flag: 'ids', type: 'choice', label: 'IDS', change: 'rolling', default: DEFAULTS.ids, choices: ['suricata', 'none'], description: 'the inspection engine on every appliance, its alerts in CloudWatch Logs /gwlb/NAME/eve'},
+  {key: 'idsMode', flag: 'ids-mode', type: 'choice', label: 'IDS mode', change: 'rolling', default: DEFAULTS.idsMode, choices: ['ids', 'ips'], appliance: 'inspect', applianceValue: withEngine('idsMode'), description: 'ids: the engine sees a copy of the traffic; ips: inline, it may drop'},
+  {key: 'idsFail', flag: 'ids-fail', type: 'choice', label: 'IDS failure', change: 'rolling', default: DEFAULTS.idsFail, choices: ['open', 'closed'], appliance: 'inspect-fail', applianceValue: withEngine('idsFail'), description: 'while an appliance\'s engine is down: open, traffic flows uninspected; closed, the appliance turns unhealthy'},
+  {key: 'logRetention', flag: 'log-retention', type: 'integer', label: 'log retention', change: 'in-place', default: DEFAULTS.logRetention, min: 1, description: 'days CloudWatch Logs keeps the alerts'},
   {key: 'tgwAttachments', flag: 'tgw-attachment', type: 'list', label: 'Transit Gateway attachments', change: 'in-place', description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable; none: no attachment)'},
 ]
 
@@ -159,8 +172,10 @@ export function shown(value: unknown): string {
 }
 
 /** The `appliance run` flags the settings give the appliances (the rest of their command line is init's to find). */
-export const applianceArgs = (spec: DeploymentSpec): string[] =>
-  SETTINGS.filter((s) => s.appliance).map((s) => `--${s.appliance} ${String(spec[s.key])}`)
+export const applianceArgs = (spec: DeploymentSpec): string[] => SETTINGS.filter((s) => s.appliance).flatMap((s) => {
+  const value = s.applianceValue ? s.applianceValue(spec) : spec[s.key]
+  return value === undefined ? [] : [`--${s.appliance} ${String(value)}`]
+})
 
 /** The command line that makes this deployment without prompts (printed at the end of the wizard). */
 export function commandLine(spec: DeploymentSpec, region: string): string {

@@ -30,7 +30,18 @@ export interface DeploymentSpec {
   tgwAttachments: string[]
   /** The gwlb the appliances run: a .tgz file, tarball URL or npm spec; absent: the gwlb running init. */
   package?: string
+  /** The inspection engine the appliances run on their hook (none: they forward uninspected). */
+  ids: 'suricata' | 'none'
+  /** ids: a copy of the traffic (never delays it); ips: inline, the engine may drop. */
+  idsMode: 'ids' | 'ips'
+  /** While an appliance's engine is not attached: open, traffic flows uninspected; closed, it turns unhealthy. */
+  idsFail: 'open' | 'closed'
+  /** Days CloudWatch Logs keeps the alerts. */
+  logRetention: number
 }
+
+/** The retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
 
 /** What flags (or the wizard so far) gave; the rest is asked for or defaulted. */
 export type PartialSpec = Partial<DeploymentSpec>
@@ -91,5 +102,6 @@ export function validateSpec(spec: DeploymentSpec): void {
     const problem = principalProblem(principal)
     if (problem) fail(`--allowed-principal ${principal}: ${problem}`, 'give a 12-digit account id or an IAM ARN, e.g. arn:aws:iam::123456789012:root')
   }
+  if (!LOG_RETENTION_DAYS.includes(spec.logRetention)) fail(`--log-retention ${spec.logRetention} is not a period CloudWatch Logs keeps logs for`, `give one of ${LOG_RETENTION_DAYS.join(', ')} days`)
   for (const id of spec.tgwAttachments) if (!id.startsWith('tgw-attach-')) fail(`"${id}" is not a Transit Gateway attachment id`, 'pass --tgw-attachment tgw-attach-…')
 }

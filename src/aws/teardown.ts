@@ -13,8 +13,8 @@ export interface OwnedStep {
 }
 
 /** Everything a deployment owns, found by its tag or its names alone, in the order destroy removes it. */
-export async function listOwned(scope: Scope): Promise<OwnedStep[]> {
-  const steps = [...STEPS].reverse()
+export async function listOwned(scope: Scope, keep: string[] = []): Promise<OwnedStep[]> {
+  const steps = [...STEPS].reverse().filter((s) => !keep.includes(s.id))
   const owned = await Promise.all(steps.map((s) => s.owned(scope)))
   return steps.map((s, i) => ({id: s.id, title: s.title, resources: owned[i]!}))
 }
@@ -43,6 +43,8 @@ export interface DestroyResult {
   dryRun: boolean
   owned: OwnedStep[]
   removed: OwnedStep[]
+  /** What it was told to leave (--keep-logs: the alerts' log group). */
+  kept: string[]
 }
 
 /**
@@ -50,7 +52,7 @@ export interface DestroyResult {
  * (instances gone before the security group, endpoints before their service, the load balancer before its
  * target group, NAT gateways before their addresses). Anything already gone is skipped, so it can re-run.
  */
-export async function destroyDeployment(scope: Scope, renderer: ListrRendererValue, owned: OwnedStep[] = []): Promise<DestroyResult> {
+export async function destroyDeployment(scope: Scope, renderer: ListrRendererValue, owned: OwnedStep[] = [], keep: string[] = []): Promise<DestroyResult> {
   const removed: OwnedStep[] = []
   const task = (step: Step) => ({
     title: `Remove ${step.title.charAt(0).toLowerCase()}${step.title.slice(1)}`,
@@ -62,6 +64,6 @@ export async function destroyDeployment(scope: Scope, renderer: ListrRendererVal
       t.title = `${step.title}: removed ${owned.map((r) => r.name ?? r.id).join(', ')}`
     },
   })
-  await new Listr([...STEPS].reverse().map(task), {concurrent: false, exitOnError: true, renderer, registerSignalListeners: false}).run()
-  return {deployment: scope.deployment, region: scope.region, dryRun: false, owned, removed}
+  await new Listr([...STEPS].reverse().filter((s) => !keep.includes(s.id)).map(task), {concurrent: false, exitOnError: true, renderer, registerSignalListeners: false}).run()
+  return {deployment: scope.deployment, region: scope.region, dryRun: false, owned, removed, kept: keep}
 }

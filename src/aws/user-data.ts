@@ -1,6 +1,8 @@
 import {readFileSync} from 'node:fs'
 import {POLICY_POINTER, POLICY_SYNC_SECONDS} from './policy-staging.js'
+import {MONITOR} from '../inspect-hook.js'
 import {applianceArgs} from './settings-table.js'
+import {alertsGroup} from './steps/log-group.js'
 import type {DeploymentSpec} from './spec.js'
 import type {Artifacts} from './steps/software.js'
 import type {Architecture} from './staging/runtime.js'
@@ -25,6 +27,12 @@ export interface ApplianceFlags {
 
 /** The appliance's --policy file, kept in sync with what gwlb policy push staged. */
 const POLICY_FILE = '/etc/gwlb/policy.yaml'
+
+/** The inspection engine's files: gwlb's part of Suricata's configuration, its control socket, the policy's domain rules. */
+export const SURICATA_INCLUDE = '/etc/gwlb/suricata.yaml'
+const SURICATA_SOCKET = '/run/suricata/gwlb.socket'
+const POLICY_ENGINE_RULES = '/etc/gwlb/policy.rules'
+const ET_OPEN_RULES = '/var/lib/suricata/rules/suricata.rules'
 
 /** Where the bootstrap leaves its log; `gwlb status` points here when appliances stay unhealthy. */
 export const BOOTSTRAP_LOG = '/var/log/gwlb-bootstrap.log'
@@ -114,8 +122,114 @@ OnUnitActiveSec=${POLICY_SYNC_SECONDS}s
 WantedBy=timers.target
 GWLB_UNIT
 
-gwlb appliance install --enable --now ${applianceArgs(spec).join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')} --policy ${POLICY_FILE}
-systemctl enable --now gwlb-policy.timer
+${spec.ids === 'none' ? '' : inspection(spec, source)}
+gwlb appliance install --enable --now ${[...applianceArgs(spec), ...engineArgs(spec)].join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')} --policy ${POLICY_FILE}
+systemctl enable --now gwlb-policy.timer${spec.ids === 'none' ? '' : '\n[ -z "$engine" ] || systemctl enable --now gwlb-suricata.service gwlb-alerts.service gwlb-suricata-update.timer'}
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
+`
+}
+
+/**
+ * The appliance flags of an engine besides those of the settings table: one queue per CPU (ips), and where the
+ * egress policy's domain rules go (an inline engine that fails closed is the only one trusted with them).
+ */
+const engineArgs = (spec: DeploymentSpec): string[] => [
+  ...(spec.ids !== 'none' && spec.idsMode === 'ips' ? ['--inspect-queues $queues'] : []),
+  ...(spec.ids !== 'none' && spec.idsMode === 'ips' && spec.idsFail === 'closed' ? [`--policy-engine-rules ${POLICY_ENGINE_RULES} --inspect-socket ${SURICATA_SOCKET}`] : []),
+]
+
+/** Suricata's rule files and control socket, as gwlb runs it: the part of its configuration gwlb owns. */
+export const suricataInclude = () => `%YAML 1.1
+---
+rule-files:
+  - ${ET_OPEN_RULES}
+  - ${POLICY_ENGINE_RULES}
+unix-command:
+  enabled: yes
+  filename: ${SURICATA_SOCKET}
+`
+
+/**
+ * Suricata on the appliance's inspection hook: installed (OISF's stable PPA: Ubuntu 22.04's own 6.0 lacks
+ * --include), configured by gwlb, run as gwlb-suricata.service (af-packet on the monitor port for ids, NFQUEUE
+ * 0..N-1 for ips), ET Open rules from suricata-update at boot and daily where the fleet has egress, and the
+ * alerts shipped by gwlb-alerts.service. An install that fails is said in one line; the appliance then runs
+ * as --ids-fail says (open: uninspected; closed: unhealthy).
+ */
+function inspection(spec: DeploymentSpec, source: BootSource): string {
+  const capture = spec.idsMode === 'ips' ? '$(seq 0 $((queues - 1)) | sed \'s/^/-q /\' | tr \'\\n\' \' \')' : `--af-packet=${MONITOR}`
+  const endpoint = source.endpoint ? `\nEnvironment=AWS_ENDPOINT_URL=${source.endpoint}` : ''
+  return `# Inspection: Suricata (${spec.idsMode}) on the appliance's hook, alerts to CloudWatch Logs ${alertsGroup(spec.name)}.
+# ips: one NFQUEUE queue and engine thread per CPU, up to the appliance's 64.
+queues=$(( $(nproc) < 64 ? $(nproc) : 64 ))
+engine=
+if command -v suricata >/dev/null; then engine=suricata
+else
+  for try in 1 2 3; do
+    if add-apt-repository -y ppa:oisf/suricata-stable && apt-get -o DPkg::Lock::Timeout=600 update -q \\
+      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q suricata; then engine=suricata; break; fi
+    sleep 10
+  done
+fi
+if [ -z "$engine" ]; then
+  echo "gwlb bootstrap: could not install Suricata (no way to a package mirror? without NAT gateways the appliances have no egress); the appliance runs without its engine (--ids-fail ${spec.idsFail}: ${spec.idsFail === 'open' ? 'traffic flows uninspected' : 'it stays unhealthy'})"
+else
+  # gwlb runs its own unit on its own hook: the package's service would listen where gwlb's hook is not.
+  systemctl disable --now suricata.service || true
+  install -d -m 0755 /var/lib/suricata/rules /run/suricata
+  touch ${ET_OPEN_RULES} ${POLICY_ENGINE_RULES}
+  cat > ${SURICATA_INCLUDE} <<'GWLB_UNIT'
+${suricataInclude().trimEnd()}
+GWLB_UNIT
+  ${spec.natGateways ? `suricata-update --no-test --no-reload -q || echo "gwlb bootstrap: suricata-update could not fetch ET Open; the engine starts with the rules it has, and tries again daily"` : 'echo "gwlb bootstrap: no NAT gateways, no egress: no ET Open rules (only the policy\'s)"'}
+  cat > /etc/systemd/system/gwlb-suricata.service <<GWLB_UNIT
+[Unit]
+Description=gwlb: Suricata on the appliance's inspection hook (${spec.idsMode})
+After=gwlb-appliance.service
+
+[Service]
+ExecStartPre=/usr/bin/install -d -m 0755 /run/suricata
+ExecStart=/usr/bin/suricata -c /etc/suricata/suricata.yaml --include ${SURICATA_INCLUDE} -k none --pidfile /run/suricata/gwlb.pid ${capture}
+ExecReload=/bin/kill -USR2 \\$MAINPID
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+GWLB_UNIT
+  cat > /etc/systemd/system/gwlb-alerts.service <<'GWLB_UNIT'
+[Unit]
+Description=gwlb: Suricata's alerts to CloudWatch Logs ${alertsGroup(spec.name)}
+After=gwlb-suricata.service
+
+[Service]
+ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance ship-alerts --log-group ${alertsGroup(spec.name)} --region ${source.region}${endpoint}
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+GWLB_UNIT
+  cat > /etc/systemd/system/gwlb-suricata-update.service <<'GWLB_UNIT'
+[Unit]
+Description=gwlb: ET Open rules for Suricata, reloaded live
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/suricata-update --no-test --no-reload -q
+ExecStartPost=/bin/systemctl reload gwlb-suricata.service
+GWLB_UNIT
+  cat > /etc/systemd/system/gwlb-suricata-update.timer <<'GWLB_UNIT'
+[Unit]
+Description=gwlb: ET Open rules, daily
+
+[Timer]
+OnCalendar=daily
+RandomizedDelaySec=1h
+
+[Install]
+WantedBy=timers.target
+GWLB_UNIT
+fi
 `
 }

@@ -1,5 +1,6 @@
 import {input} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
+import {logGroup} from '../aws/steps/log-group.js'
 import {destroyDeployment, findDeployments, listOwned, type DestroyResult} from '../aws/teardown.js'
 import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
@@ -16,6 +17,7 @@ export default class Destroy extends AwsCommand<typeof Destroy> {
     yes: Flags.boolean({char: 'y', description: 'do not ask to type the deployment\'s name'}),
     'dry-run': Flags.boolean({description: 'list what would be removed, remove nothing'}),
     'ignore-not-found': Flags.boolean({description: 'a deployment that owns nothing (already destroyed) is success, not an error'}),
+    'keep-logs': Flags.boolean({description: 'leave the alerts\' CloudWatch Logs group (/gwlb/NAME/eve) and what it holds'}),
     ...lockFlags,
     ...timingFlags,
   }
@@ -29,16 +31,17 @@ export default class Destroy extends AwsCommand<typeof Destroy> {
     const name = f.name
     const region = await this.aws.region()
     const scope = {aws: this.aws, deployment: name, region, timing: timingFrom(f), progress: () => undefined}
+    const keep = f['keep-logs'] ? [logGroup.id] : []
     if (f['dry-run']) {
-      const owned = await listOwned(scope)
+      const owned = await listOwned(scope, keep)
       if (!this.jsonEnabled()) this.log(renderOwned(name, owned))
-      return {deployment: name, region, dryRun: true, owned, removed: []}
+      return {deployment: name, region, dryRun: true, owned, removed: [], kept: keep}
     }
     // A script cannot answer the question: it must say --yes, never remove a deployment by default.
     if (!f.yes && this.jsonEnabled()) throw new UserError('destroy --json removes nothing without --yes', `pass --yes to remove ${name}, or --dry-run to list what it owns`, 'usage')
     if (!f.yes && !process.stdin.isTTY) throw new UserError('destroy asks you to type the deployment\'s name', 'run it in a terminal, or pass --yes')
     const result = await this.changing(name, f['lock-wait'], async () => {
-      const owned = await listOwned(scope)
+      const owned = await listOwned(scope, keep)
       // A mistyped name removes nothing: said as a failure, unless the caller says that is fine.
       if (!owned.some((o) => o.resources.length) && !f['ignore-not-found']) {
         // Terminated instances keep its tags a while: the name itself is not one to suggest.
@@ -51,7 +54,7 @@ export default class Destroy extends AwsCommand<typeof Destroy> {
         const typed = await input({message: `Type ${name} to remove it`})
         if (typed !== name) throw new UserError('the name did not match; nothing was removed', `type ${name} exactly, or pass --yes`)
       }
-      return destroyDeployment(scope, rendererFor(this.jsonEnabled()), owned)
+      return destroyDeployment(scope, rendererFor(this.jsonEnabled()), owned, keep)
     })
     if (!this.jsonEnabled()) this.log(`Deployment ${name}: ${result.removed.reduce((n, s) => n + s.resources.length, 0)} resources removed.`)
     return result

@@ -6,7 +6,8 @@ import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 import {UserError} from '../errors.js'
 import {alertOf, type Alert} from '../eve.js'
-import {MONITOR, type InspectFail} from '../appliance/host/inspection.js'
+import type {InspectFail} from '../appliance/host/inspection.js'
+import {MONITOR} from '../inspect-hook.js'
 
 /**
  * Suricata in the lab: one engine per appliance namespace, on that appliance's inspection hook (`--inspect`):

@@ -1,30 +1,15 @@
 import {CreateLogGroupCommand, GetLogEventsCommand} from '@aws-sdk/client-cloudwatch-logs'
-import {spawn} from 'node:child_process'
 import {appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {ShipperPosition} from '../../src/appliance/alerts/shipper.js'
+import {eveAlerts, startShipper as runShipper} from '../helpers/alert-shipper.js'
 import {useMoto} from '../helpers/moto.js'
 
 const {clients} = useMoto({resetEach: true})
 const GROUP = '/gwlb/egress/eve'
 const STREAM = 'i-0123456789abcdef0'
-
-let serial = 0
-/** n eve alert lines as Suricata writes them, each its own (time to the microsecond, flow id). */
-function alerts(n: number): string {
-  const base = Date.parse('2026-12-04T10:00:00Z')
-  return Array.from({length: n}, () => {
-    const i = serial++
-    const time = new Date(base + Math.floor(i / 10)).toISOString().replace('Z', `${String(i % 10).padStart(3, '0')}+0000`)
-    return `${JSON.stringify({
-      timestamp: time, flow_id: 1_000_000 + i, in_iface: 'gwlb-mon', event_type: 'alert', src_ip: '10.0.1.5', src_port: 40_000 + (i % 20_000),
-      dest_ip: '198.18.0.10', dest_port: 80, proto: 'TCP', alert: {action: 'allowed', gid: 1, signature_id: 2_100_498, rev: 7, signature: 'GPL ATTACK_RESPONSE id check returned root', severity: 2},
-      payload_printable: 'uid=0(root) gid=0(root) groups=0(root)'.repeat(8),
-    })}\n`
-  }).join('')
-}
 
 let dir: string
 let eve: string
@@ -37,18 +22,7 @@ beforeEach(async () => {
 })
 afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
-/** `gwlb appliance ship-alerts` as gwlb-alerts.service runs it, until stopped. */
-function startShipper(group = GROUP) {
-  const child = spawn('./bin/run.js', ['appliance', 'ship-alerts', '--log-group', group, '--stream', STREAM, '--region', 'us-east-1', '--file', eve, '--state', state],
-    {env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'ignore', 'pipe']})
-  let said = ''
-  child.stderr.on('data', (d: Buffer) => (said += d.toString()))
-  const ended = new Promise<number | null>((resolve) => child.once('exit', resolve))
-  return {
-    said: () => said,
-    kill: async (signal: NodeJS.Signals) => (child.kill(signal), ended),
-  }
-}
+const startShipper = (group = GROUP, more: string[] = []) => runShipper({group, stream: STREAM, eve, state, more})
 
 const position = () => {
   try {
@@ -82,13 +56,13 @@ async function expectEachLineOnce(...files: string[]) {
 
 describe('gwlb appliance ship-alerts: an appliance\'s eve.json in its CloudWatch Logs stream', () => {
   it('10,000 alerts arrive exactly once across a kill -9 while it ships, and its restart', async () => {
-    writeFileSync(eve, alerts(6000))
+    writeFileSync(eve, eveAlerts(6000))
     const first = startShipper()
     // Killed while Suricata writes and batches are on their way.
     await expect.poll(() => position()?.shipped ?? 0, {timeout: 30_000, interval: 20}).toBeGreaterThan(0)
-    appendFileSync(eve, alerts(2000))
+    appendFileSync(eve, eveAlerts(2000))
     await first.kill('SIGKILL')
-    appendFileSync(eve, alerts(2000))
+    appendFileSync(eve, eveAlerts(2000))
     const second = startShipper()
     await shippedAll()
     expect(await second.kill('SIGTERM')).toBe(0)
@@ -97,14 +71,14 @@ describe('gwlb appliance ship-alerts: an appliance\'s eve.json in its CloudWatch
   })
 
   it('a batch that arrived just before kill -9 could record it is not sent again', async () => {
-    writeFileSync(eve, alerts(100))
+    writeFileSync(eve, eveAlerts(100))
     const first = startShipper()
     await shippedAll()
     await first.kill('SIGKILL')
     // As the state file is between the put and its answer being written: the batch marked as on its way.
     const {inode, offset} = position()!
     writeFileSync(state, JSON.stringify({inode, offset: 0, sending: {end: offset}, shipped: 0}))
-    appendFileSync(eve, alerts(50))
+    appendFileSync(eve, eveAlerts(50))
     const second = startShipper()
     await shippedAll()
     await second.kill('SIGTERM')
@@ -113,7 +87,7 @@ describe('gwlb appliance ship-alerts: an appliance\'s eve.json in its CloudWatch
   })
 
   it('a batch marked as on its way that never arrived is sent', async () => {
-    writeFileSync(eve, alerts(100))
+    writeFileSync(eve, eveAlerts(100))
     writeFileSync(state, JSON.stringify({inode: statSync(eve).ino, offset: 0, sending: {end: statSync(eve).size}, shipped: 0}))
     const shipper = startShipper()
     await shippedAll()
@@ -123,13 +97,13 @@ describe('gwlb appliance ship-alerts: an appliance\'s eve.json in its CloudWatch
   })
 
   it('follows a rotation: the rest of the old file (eve.json.1), then the new one from its start', async () => {
-    writeFileSync(eve, alerts(100))
+    writeFileSync(eve, eveAlerts(100))
     const shipper = startShipper()
     await shippedAll()
     // logrotate moves the file; Suricata writes on to the open one until it is told to reopen.
     renameSync(eve, `${eve}.1`)
-    appendFileSync(`${eve}.1`, alerts(20))
-    writeFileSync(eve, alerts(30))
+    appendFileSync(`${eve}.1`, eveAlerts(20))
+    writeFileSync(eve, eveAlerts(30))
     await shippedAll()
     await shipper.kill('SIGTERM')
     await expectEachLineOnce(`${eve}.1`, eve)
@@ -137,7 +111,7 @@ describe('gwlb appliance ship-alerts: an appliance\'s eve.json in its CloudWatch
 
   it('a line still being written waits for its end; one longer than CloudWatch takes is cut, not lost', async () => {
     const long = `${JSON.stringify({timestamp: '2026-12-04T10:00:00.000001+0000', event_type: 'alert', payload_printable: 'x'.repeat(400_000)})}\n`
-    writeFileSync(eve, alerts(3) + long.slice(0, 1000))
+    writeFileSync(eve, eveAlerts(3) + long.slice(0, 1000))
     const shipper = startShipper()
     await expect.poll(() => position()?.shipped, {timeout: 30_000, interval: 50}).toBe(3)
     appendFileSync(eve, long.slice(1000))
@@ -148,9 +122,22 @@ describe('gwlb appliance ship-alerts: an appliance\'s eve.json in its CloudWatch
     expect(shipped.find((m) => m.endsWith('…[truncated]'))!.length).toBeLessThan(262_144)
   })
 
+  it('ships the event types asked for and passes over the rest: alerts by default, flows too with --events alert,flow', async () => {
+    writeFileSync(eve, eveAlerts(3) + eveAlerts(4, undefined, 'flow') + eveAlerts(2, undefined, 'stats') + eveAlerts(3))
+    const first = startShipper()
+    await shippedAll()
+    await first.kill('SIGTERM')
+    expect((await stream()).map((m) => JSON.parse(m).event_type)).toEqual(Array(6).fill('alert'))
+    appendFileSync(eve, eveAlerts(1, undefined, 'flow'))
+    const second = startShipper(GROUP, ['--events', 'alert,flow'])
+    await shippedAll()
+    await second.kill('SIGTERM')
+    expect((await stream()).filter((m) => JSON.parse(m).event_type === 'flow')).toHaveLength(1)
+  })
+
   it('a group that is not there yet: says why, backs off, and ships once it exists', async () => {
     const group = '/gwlb/later/eve'
-    writeFileSync(eve, alerts(10))
+    writeFileSync(eve, eveAlerts(10))
     const shipper = startShipper(group)
     await expect.poll(() => shipper.said(), {timeout: 15_000, interval: 100}).toMatch(/cannot ship to \/gwlb\/later\/eve\/i-0123456789abcdef0: .*; trying again in \d+\.\d s/)
     await clients().logs.send(new CreateLogGroupCommand({logGroupName: group}))

@@ -18,6 +18,8 @@ export interface ShipperOptions {
   group: string
   stream: string
   logs: CloudWatchLogsClient
+  /** The eve event types shipped (alert; flow, dns, tls... with --events); the rest are passed over. */
+  events: string[]
   /** Stops after the batch in flight has been recorded. */
   signal: AbortSignal
   /** How long to wait for new lines once everything was shipped (ms). */
@@ -64,7 +66,7 @@ function eventOf(line: string): InputLogEvent {
  * The whole lines from `offset` (to `until`, if given) that fit one PutLogEvents call. A line longer than a read
  * is cut to its start.
  */
-async function readBatch(file: string, offset: number, until = Infinity): Promise<Batch> {
+async function readBatch(file: string, offset: number, wanted: Set<string>, until = Infinity): Promise<Batch> {
   const handle = await open(file, 'r')
   try {
     const chunk = Buffer.alloc(READ_BYTES)
@@ -80,7 +82,12 @@ async function readBatch(file: string, offset: number, until = Infinity): Promis
       // A line that does not end within a whole read: its start is shipped, the rest skipped to its newline.
       if (newline < 0 && at === 0 && bytesRead === READ_BYTES) newline = (await lineEnd(handle, offset + READ_BYTES)) - offset
       if (newline < 0) break
-      const event = eventOf(text.subarray(at, Math.min(newline, READ_BYTES)).toString())
+      const line = text.subarray(at, Math.min(newline, READ_BYTES)).toString()
+      if (!wanted.has(/"event_type":"(\w+)"/.exec(line)?.[1] ?? '')) {
+        at = newline + 1
+        continue
+      }
+      const event = eventOf(line)
       const size = Buffer.byteLength(event.message!) + EVENT_OVERHEAD
       const ts = event.timestamp!
       if (events.length > 0 && (bytes + size > MAX_BATCH_BYTES || Math.max(last, ts) - Math.min(first, ts) > MAX_SPAN_MS)) break
@@ -114,8 +121,11 @@ const errorName = (error: unknown) => (error as {name?: string}).name ?? ''
 export class AlertShipper {
   private position: ShipperPosition = {inode: 0, offset: 0, shipped: 0}
   private failures = 0
+  private readonly wanted: Set<string>
 
-  constructor(private readonly o: ShipperOptions) {}
+  constructor(private readonly o: ShipperOptions) {
+    this.wanted = new Set(o.events)
+  }
 
   /** Ships until the signal; each failure is said and retried with backoff, the position kept. */
   async run(): Promise<void> {
@@ -142,8 +152,12 @@ export class AlertShipper {
   }
 
   private async ship(file: string): Promise<boolean> {
-    const batch = await readBatch(file, this.position.offset)
-    if (batch.events.length === 0) return false
+    const batch = await readBatch(file, this.position.offset, this.wanted)
+    if (batch.end === this.position.offset) return false
+    if (batch.events.length === 0) {
+      await this.record({...this.position, offset: batch.end})
+      return true
+    }
     await this.record({...this.position, sending: {end: batch.end}})
     const {rejectedLogEventsInfo: rejected} = await this.o.logs.send(new PutLogEventsCommand({logGroupName: this.o.group, logStreamName: this.o.stream, logEvents: batch.events}))
     if (rejected) this.o.say?.(`CloudWatch Logs refused part of a batch (events too old or too new for the group): ${JSON.stringify(rejected)}`)
@@ -160,7 +174,7 @@ export class AlertShipper {
     const {sending, ...at} = this.position
     // Read where it was sent from: eve.json, or eve.json.1 if it has been rotated since (gone: nothing to send).
     const from = (await Promise.all([this.o.file, `${this.o.file}.1`].map(async (f) => ((await stat(f).catch(() => undefined))?.ino === at.inode ? f : undefined)))).find(Boolean)
-    const batch = from ? await readBatch(from, at.offset, sending!.end).catch(() => undefined) : undefined
+    const batch = from ? await readBatch(from, at.offset, this.wanted, sending!.end).catch(() => undefined) : undefined
     const lastLine = batch?.end === sending!.end ? batch.events.reduce((a, b) => (b.timestamp! >= a.timestamp! ? b : a)) : undefined
     let arrived = false
     if (lastLine) {

@@ -2,6 +2,7 @@ import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {UserError} from '../../errors.js'
 import {run, writeSysctl} from './system.js'
+import {MONITOR} from '../../inspect-hook.js'
 
 /**
  * Where an inspection engine (Suricata, Zeek, tcpdump…) sees the forwarded traffic, through the kernel alone:
@@ -22,8 +23,6 @@ export type InspectFail = 'open' | 'closed'
 export const INSPECT_MODES: readonly InspectMode[] = ['off', 'ids', 'ips']
 export const INSPECT_FAILS: readonly InspectFail[] = ['open', 'closed']
 
-/** Where an IDS listens. */
-export const MONITOR = 'gwlb-mon'
 /** The pair's other end, where the copies are sent. */
 const MONITOR_FEED = 'gwlb-mon-feed'
 const NEXT_HOP = {ipv4: '169.254.103.119', ipv6: 'fe80::6777'}

@@ -4,6 +4,7 @@ import {endpointConnections, endpointService, endpoints} from './endpoints.js'
 import {autoScalingGroup} from './fleet.js'
 import {healthCheck} from './health-check.js'
 import {launchTemplate} from './launch-template.js'
+import {logGroup} from './log-group.js'
 import {iamRole, instanceProfile} from './iam.js'
 import {listener, loadBalancer, targetGroup} from './load-balancer.js'
 import {natGateways} from './nat.js'
@@ -22,6 +23,7 @@ export const STEPS: Step[] = [
   instanceProfile,
   bucket,
   applianceSoftware,
+  logGroup,
   s3Endpoint,
   targetGroup,
   loadBalancer,

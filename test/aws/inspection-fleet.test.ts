@@ -1,0 +1,129 @@
+import {DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand} from '@aws-sdk/client-cloudwatch-logs'
+import {DescribeLaunchTemplateVersionsCommand} from '@aws-sdk/client-ec2'
+import {GetRolePolicyCommand} from '@aws-sdk/client-iam'
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {InitResult} from '../../src/aws/deployment.js'
+import type {Alert} from '../../src/eve.js'
+import {eveAlerts, startShipper} from '../helpers/alert-shipper.js'
+import {gwlb, gwlbJson} from '../helpers/cli.js'
+import {useMoto} from '../helpers/moto.js'
+import {initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
+
+const {clients} = useMoto()
+const GROUP = '/gwlb/egress/eve'
+
+/** The user data of the launch template's newest version. */
+async function userData(aws: ReturnType<typeof clients>): Promise<string> {
+  const {LaunchTemplateVersions = []} = await aws.ec2.send(new DescribeLaunchTemplateVersionsCommand({LaunchTemplateName: 'gwlb-egress', Versions: ['$Latest']}))
+  return Buffer.from(LaunchTemplateVersions[0]!.LaunchTemplateData!.UserData!, 'base64').toString()
+}
+
+/** A file the user data writes with cat > FILE <<'GWLB_UNIT' … GWLB_UNIT, as it writes it. */
+const written = (script: string, file: string) => new RegExp(`cat > ${file.replaceAll('/', '\\/')} <<'?GWLB_UNIT'?\\n([^]*?)\\nGWLB_UNIT`).exec(script)?.[1]
+
+describe('gwlb init --ids suricata: an IDS/IPS fleet, its alerts in CloudWatch Logs, gwlb alerts', () => {
+  const aws = clients()
+  let net: Network
+  let dir: string
+
+  beforeAll(async () => {
+    net = await makeNetwork(aws)
+    dir = mkdtempSync(join(tmpdir(), 'gwlb-ids-fleet-'))
+    gwlbJson<InitResult>(['init', ...initFlags(net), '--ids', 'suricata', '--ids-mode', 'ips', '--ids-fail', 'closed'])
+  })
+  afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('makes the alerts\' log group, tagged with the deployment, kept 30 days', async () => {
+    const {logGroups = []} = await aws.logs.send(new DescribeLogGroupsCommand({logGroupNamePrefix: '/gwlb/egress/'}))
+    expect(logGroups.map((g) => [g.logGroupName, g.retentionInDays])).toEqual([[GROUP, 30]])
+    const {tags} = await aws.logs.send(new ListTagsForResourceCommand({resourceArn: logGroups[0]!.arn!.replace(/:\*$/, '')}))
+    expect(tags).toEqual({'gwlb:deployment': 'egress', Name: GROUP})
+  })
+
+  it('lets the appliances write their own streams of that group, and nothing else of CloudWatch Logs', async () => {
+    const {PolicyDocument} = await aws.iam.send(new GetRolePolicyCommand({RoleName: 'gwlb-egress-us-east-1', PolicyName: 'gwlb-source-dest-check'}))
+    const statements = (JSON.parse(decodeURIComponent(PolicyDocument!)) as {Statement: {Sid: string; Action: string | string[]; Resource: string}[]}).Statement
+    const logs = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')))
+    expect(logs).toEqual([{Sid: 'ShipAlerts', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:GetLogEvents'], Resource: `arn:aws:logs:us-east-1:123456789012:log-group:${GROUP}:*`}])
+  })
+
+  it('boots appliances that run Suricata inline on one queue per CPU, fail closed, take the policy\'s domain rules, and ship alerts', async () => {
+    const script = await userData(aws)
+    expect(spawnSync('bash', ['-n'], {input: script}).status).toBe(0)
+    expect(script).toMatch(/^gwlb appliance install --enable --now .*--inspect ips --inspect-fail closed --inspect-queues \$queues --policy-engine-rules \/etc\/gwlb\/policy\.rules --inspect-socket \/run\/suricata\/gwlb\.socket /m)
+    expect(written(script, '/etc/systemd/system/gwlb-suricata.service')).toMatch(/^ExecStart=\/usr\/bin\/suricata -c \/etc\/suricata\/suricata\.yaml --include \/etc\/gwlb\/suricata\.yaml -k none .*\$\(seq 0 \$\(\(queues - 1\)\)/m)
+    expect(written(script, '/etc/systemd/system/gwlb-alerts.service')).toMatch(/^ExecStart=\/usr\/local\/bin\/node \/usr\/local\/bin\/gwlb appliance ship-alerts --log-group \/gwlb\/egress\/eve --region us-east-1$/m)
+    expect(script).toMatch(/^\[ -z "\$engine" \] \|\| systemctl enable --now gwlb-suricata\.service gwlb-alerts\.service gwlb-suricata-update\.timer$/m)
+  })
+
+  it('writes a part of Suricata\'s configuration that Suricata itself loads (its test mode, this machine\'s Suricata)', async () => {
+    const script = await userData(aws)
+    // The rule files the appliance fills (ET Open, the policy's domain rules), here with one rule each.
+    const rules = ['et.rules', 'policy.rules'].map((f, i) => {
+      writeFileSync(join(dir, f), `alert http any any -> any any (msg:"gwlb test ${f}"; content:"uid=0"; sid:${9_100_000 + i}; rev:1;)\n`)
+      return join(dir, f)
+    })
+    const part = written(script, '/etc/gwlb/suricata.yaml')!.replace('/var/lib/suricata/rules/suricata.rules', rules[0]!).replace('/etc/gwlb/policy.rules', rules[1]!)
+      .replace('/run/suricata/gwlb.socket', join(dir, 'gwlb.socket'))
+    writeFileSync(join(dir, 'gwlb.yaml'), part)
+    const test = spawnSync('suricata', ['-T', '-v', '-c', '/etc/suricata/suricata.yaml', '--include', join(dir, 'gwlb.yaml'), '-l', dir], {encoding: 'utf8'})
+    expect(test.status, test.stderr + test.stdout).toBe(0)
+    expect(test.stdout + test.stderr).toMatch(/2 rules successfully loaded/)
+  })
+
+  it('gwlb alerts: every appliance\'s alerts from the group, oldest first, as lines or --json', async () => {
+    const now = Date.now()
+    for (const [instance, start] of [['i-0aaaaaaaaaaaaaaa1', now - 60_000], ['i-0bbbbbbbbbbbbbbb2', now - 30_000]] as const) {
+      writeFileSync(join(dir, `${instance}.json`), eveAlerts(3, start))
+      const shipper = startShipper({group: GROUP, stream: instance, eve: join(dir, `${instance}.json`), state: join(dir, `${instance}.state`)})
+      await expect.poll(() => JSON.parse(readFileSync(join(dir, `${instance}.state`), 'utf8').toString() || '{}').shipped, {timeout: 20_000, interval: 100}).toBe(3)
+      await shipper.kill('SIGTERM')
+    }
+    const {alerts, more} = gwlbJson<{alerts: Alert[]; more: boolean}>(['alerts', '--name', 'egress'])
+    expect(more).toBe(false)
+    expect(alerts.map((a) => a.appliance)).toEqual([...Array(3).fill('i-0aaaaaaaaaaaaaaa1'), ...Array(3).fill('i-0bbbbbbbbbbbbbbb2')])
+    expect(alerts[0]).toMatchObject({signatureId: 2_100_498, signature: 'GPL ATTACK_RESPONSE id check returned root', protocol: 'TCP', destination: '198.18.0.10:80', action: 'allowed'})
+    const text = gwlb(['alerts', '--name', 'egress', '--limit', '4'])
+    expect(text.stdout.trim().split('\n')).toHaveLength(5)
+    expect(text.stdout).toMatch(/^\S+ {2}i-0aaaaaaaaaaaaaaa1 {2}\[2100498\] GPL ATTACK_RESPONSE id check returned root {2}TCP 10\.0\.1\.5:\d+ → 198\.18\.0\.10:80 {2}allowed$/m)
+    expect(text.stdout).toMatch(/^4 alerts in the last 1h \(the first 4: there are more; narrow --since or raise --limit\)$/m)
+    expect(gwlb(['alerts', '--name', 'egress', '--since', '10s']).stdout.trim()).toBe('no alerts in the last 10s')
+  })
+
+  it('status shows the group and the last hour\'s alerts by appliance', () => {
+    const r = gwlb(['status', '--name', 'egress'])
+    expect(r.stdout).toMatch(/CloudWatch Logs group for the alerts: \/gwlb\/egress\/eve \(30 days\); alerts in the last hour: 6/)
+    expect(r.stdout).toMatch(/i-0aaaaaaaaaaaaaaa1\s+3/)
+  })
+
+  it('bad input: one line and exit 2, nothing read', () => {
+    const r = gwlb(['alerts', '--name', 'egress', '--since', 'yesterday'])
+    expect(r.status).toBe(2)
+    expect(r.stderr.trim()).toBe('Error: --since yesterday is not a period — write it like 30m, 1h or 2d')
+    expect(gwlb(['init', ...initFlags(net), '--log-retention', '45']).stderr.trim()).toMatch(/^Error: --log-retention 45 is not a period CloudWatch Logs keeps logs for — give one of 1, 3, 5, 7, 14, 30, 60,/)
+  })
+
+  it('a new retention is changed in place, and status sees a retention changed behind its back', async () => {
+    const r = gwlb(['init', ...initFlags(net), '--ids', 'suricata', '--ids-mode', 'ips', '--ids-fail', 'closed', '--log-retention', '90'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/log retention 30 → 90/)
+    const {logGroups = []} = await aws.logs.send(new DescribeLogGroupsCommand({logGroupNamePrefix: GROUP}))
+    expect(logGroups[0]!.retentionInDays).toBe(90)
+    await aws.logs.send(new PutRetentionPolicyCommand({logGroupName: GROUP, retentionInDays: 7}))
+    expect(gwlb(['status', '--name', 'egress']).stdout).toMatch(/drift from the settings: log retention 7 → 90 \(gwlb init --yes --name egress --region us-east-1 applies them\)/)
+  })
+
+  it('destroy --keep-logs leaves the group and its alerts; a destroy after it removes the group', () => {
+    const kept = gwlbJson<{removed: {id: string}[]; kept: string[]}>(['destroy', '--name', 'egress', '--yes', '--keep-logs'])
+    expect(kept.kept).toEqual(['log-group'])
+    expect(kept.removed.map((s) => s.id)).not.toContain('log-group')
+    expect(gwlbJson<{alerts: Alert[]}>(['alerts', '--name', 'egress', '--since', '1d']).alerts).toHaveLength(6)
+    const after = gwlbJson<{removed: {id: string}[]}>(['destroy', '--name', 'egress', '--yes'])
+    expect(after.removed.map((s) => s.id)).toEqual(['log-group'])
+    expect(gwlb(['alerts', '--name', 'egress']).stderr.trim()).toMatch(/^Error: there is no log group \/gwlb\/egress\/eve/)
+  })
+})
