@@ -132,14 +132,15 @@ async function untilTunnels(count: number): Promise<void> {
   }
 }
 
-/** The appliance's inspection flags, and the engine on its hook (undefined: none, or inspection off). */
-async function startEngine(inspect: string): Promise<{flags: string[]; engine?: ChildProcess}> {
-  if (inspect === 'off') return {flags: []}
-  const flags = ['--inspect', inspect, '--inspect-queues', String(QUEUES), '--inspect-fail', 'open']
-  if (opts.engine === 'none') return {flags}
+/** The appliance's inspection flags. */
+const inspectFlags = (inspect: string) => (inspect === 'off' ? [] : ['--inspect', inspect, '--inspect-queues', String(QUEUES), '--inspect-fail', 'open'])
+
+/** The engine on the appliance's hook, once the appliance has made it (none with inspection off or --engine none). */
+async function startEngine(inspect: string): Promise<ChildProcess | undefined> {
+  if (inspect === 'off' || opts.engine === 'none') return undefined
   const dir = mkdtempSync(join(work, `suricata-${inspect}-`))
   const argv = await suricataArgv({mode: inspect as IdsMode, rules: EXAMPLE_RULES, queues: QUEUES, fail: 'open'}, dir)
-  return {flags, engine: app.spawn(argv[0]!, argv.slice(1), {stdio: ['ignore', 'ignore', 'ignore']})}
+  return app.spawn(argv[0]!, argv.slice(1), {stdio: ['ignore', 'ignore', 'ignore']})
 }
 
 /** Until the appliance sees its engine on the hook (Suricata takes seconds to load its rules and attach). */
@@ -303,10 +304,10 @@ async function main(): Promise<void> {
   const memory: (Memory & {datapath: string})[] = []
   const runs = modes.flatMap((mode) => (mode === 'baseline' ? [{mode, datapath: 'kernel', inspect: 'off'}] : datapaths.flatMap((datapath) => inspections.map((inspect) => ({mode, datapath, inspect})))))
   for (const {mode, datapath, inspect} of runs) {
-    const hook = mode === 'baseline' ? {flags: []} : await startEngine(inspect)
-    const child = mode === 'baseline' ? undefined : await startAppliance(mode, datapath, hook.flags)
+    const child = mode === 'baseline' ? undefined : await startAppliance(mode, datapath, inspectFlags(inspect))
+    const engine = child && (await startEngine(inspect))
     try {
-      if (hook.engine) await untilAttached()
+      if (engine) await untilAttached()
       if (child) {
         // The other endpoints' tunnels first (a packet each), then the measured one's; measure steady state.
         const others = Array.from({length: ENDPOINTS - 1}, (_, i) => encapsulate({eni: (0xe000 + i).toString(16).padStart(16, '0')}, innerPackets(64)[0]!))
@@ -318,11 +319,11 @@ async function main(): Promise<void> {
       }
       // Plain forwarding has no shape: its packets are not GENEVE, and nothing merges them.
       for (const shape of mode === 'baseline' ? ['-'] : shapes)
-        for (const size of sizes) for (const rate of [...rates, ...lossRate(rows, mode, size)]) rows.push(await median(() => measure(mode, datapath, inspect, shape, size, rate, child?.pid, hook.engine?.pid)))
+        for (const size of sizes) for (const rate of [...rates, ...lossRate(rows, mode, size)]) rows.push(await median(() => measure(mode, datapath, inspect, shape, size, rate, child?.pid, engine?.pid)))
       if (child && inspect === inspections.at(-1) && mode === modes.filter((m) => m !== 'baseline').at(-1)) memory.push({datapath, ...(await memoryWithFlows(child.pid!, Number(opts['memory-flows'])))})
     } finally {
+      if (engine) await stopAppliance(engine)
       if (child) await stopAppliance(child)
-      if (hook.engine) await stopAppliance(hook.engine)
     }
   }
   console.log(`gwlb forwarder benchmark: ${SECONDS}s runs${opts.repeat !== '1' ? ` (median of ${opts.repeat})` : ''}, ${FLOWS} flows interleaved${ENDPOINTS > 1 ? `, ${ENDPOINTS} endpoints (${ENDPOINTS - 1} idle)` : ''}${opts['nic-gro'] ? ', NIC GRO' : ''}, ${opts.workers ?? 'one per CPU'} workers, ${new Date().toISOString()}`)

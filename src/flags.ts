@@ -50,3 +50,11 @@ export const applianceChange = (verdict: 'healthy' | 'unhealthy') => ({
   args: {appliance: Args.string({description: 'appliance-N', required: true})},
   flags: {name: labFlag, wait: Flags.boolean({description: `wait until the stand-in marks it ${verdict}, and say how long that took`})},
 })
+
+/** The appliance's sync commands (policy-sync, rules-sync): where the pointer is, and whether to put it in force. */
+export const syncFlags = (what: string) => ({
+  source: Flags.string({description: `s3://BUCKET/KEY of the ${what} pointer`, required: true}),
+  region: Flags.string({description: 'the bucket\'s region', required: true}),
+  endpoint: Flags.string({description: 'an S3 endpoint other than AWS\'s (an emulator)', hidden: true}),
+  reload: Flags.boolean({description: 'have it put in force now (--no-reload: only the file, as at first boot)', default: true, allowNo: true}),
+})

@@ -1,5 +1,5 @@
 import {readFileSync} from 'node:fs'
-import {POLICY_POINTER, POLICY_SYNC_SECONDS} from './policy-staging.js'
+import {pointerKey, SYNC_SECONDS, type StagedKind} from './staged-versions.js'
 import {MONITOR} from '../inspect-hook.js'
 import {applianceArgs} from './settings-table.js'
 import {alertsGroup} from './steps/log-group.js'
@@ -33,6 +33,7 @@ export const SURICATA_INCLUDE = '/etc/gwlb/suricata.yaml'
 const SURICATA_SOCKET = '/run/suricata/gwlb.socket'
 const POLICY_ENGINE_RULES = '/etc/gwlb/policy.rules'
 const ET_OPEN_RULES = '/var/lib/suricata/rules/suricata.rules'
+const IDS_RULES = '/etc/gwlb/ids.rules'
 
 /** Where the bootstrap leaves its log; `gwlb status` points here when appliances stay unhealthy. */
 export const BOOTSTRAP_LOG = '/var/log/gwlb-bootstrap.log'
@@ -52,8 +53,7 @@ const UNAME: Record<Architecture, string> = {amd64: 'x86_64', arm64: 'aarch64'}
 export function renderUserData(spec: DeploymentSpec, source: BootSource, appliance: ApplianceFlags): string {
   const s3 = [`--bucket ${shellQuote(source.bucket)}`, `--region ${source.region}`, `--dns-suffix ${source.dnsSuffix}`,
     ...(source.endpoint ? [`--endpoint ${shellQuote(source.endpoint)}`] : [])].join(' ')
-  const endpoint = source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : ''
-  const policySync = `gwlb appliance policy-sync --source s3://${source.bucket}/${POLICY_POINTER} --region ${source.region}${endpoint} --file ${POLICY_FILE}`
+  const policySync = `gwlb appliance policy-sync ${pointerFlags('policy', source)} --file ${POLICY_FILE}`
   return `#!/bin/bash
 # gwlb appliance bootstrap: deployment ${spec.name}, gwlb ${source.gwlb.version} (sha256 ${source.gwlb.sha256}), Node.js ${source.node.version}
 # -E: the ERR trap fires inside functions too (fetch, unpack).
@@ -98,33 +98,14 @@ if ! command -v nft >/dev/null; then
 fi
 
 # The egress policy: the one gwlb policy push staged (until one is, everything passes), checked as the software
-# is, in place before the data plane starts; then fetched again every ${POLICY_SYNC_SECONDS} s and put in force live.
+# is, in place before the data plane starts; then fetched again every ${SYNC_SECONDS} s and put in force live.
 install -d -m 0755 /etc/gwlb
 ${policySync} --no-reload
-cat > /etc/systemd/system/gwlb-policy.service <<'GWLB_UNIT'
-[Unit]
-Description=gwlb: the deployment's egress policy, fetched and put in force
-After=gwlb-appliance.service
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/bin/node /usr/local/bin/${policySync}
-GWLB_UNIT
-cat > /etc/systemd/system/gwlb-policy.timer <<'GWLB_UNIT'
-[Unit]
-Description=gwlb: the deployment's egress policy, every ${POLICY_SYNC_SECONDS} s
-
-[Timer]
-OnActiveSec=${POLICY_SYNC_SECONDS}s
-OnUnitActiveSec=${POLICY_SYNC_SECONDS}s
-
-[Install]
-WantedBy=timers.target
-GWLB_UNIT
+${syncUnits('policy', 'the deployment\'s egress policy', 'gwlb-appliance.service', policySync)}
 
 ${spec.ids === 'none' ? '' : inspection(spec, source)}
 gwlb appliance install --enable --now ${[...applianceArgs(spec), ...engineArgs(spec)].join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')} --policy ${POLICY_FILE}
-systemctl enable --now gwlb-policy.timer${spec.ids === 'none' ? '' : '\n[ -z "$engine" ] || systemctl enable --now gwlb-suricata.service gwlb-alerts.service gwlb-suricata-update.timer'}
+systemctl enable --now gwlb-policy.timer${spec.ids === 'none' ? '' : '\n[ -z "$engine" ] || systemctl enable --now gwlb-suricata.service gwlb-alerts.service gwlb-suricata-update.timer gwlb-rules.timer'}
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }
@@ -143,6 +124,7 @@ export const suricataInclude = () => `%YAML 1.1
 ---
 rule-files:
   - ${ET_OPEN_RULES}
+  - ${IDS_RULES}
   - ${POLICY_ENGINE_RULES}
 unix-command:
   enabled: yes
@@ -157,6 +139,7 @@ unix-command:
  * as --ids-fail says (open: uninspected; closed: unhealthy).
  */
 function inspection(spec: DeploymentSpec, source: BootSource): string {
+  const rulesSync = `gwlb appliance rules-sync ${pointerFlags('ids', source)} --file ${IDS_RULES} --socket ${SURICATA_SOCKET}`
   const capture = spec.idsMode === 'ips' ? '$(seq 0 $((queues - 1)) | sed \'s/^/-q /\' | tr \'\\n\' \' \')' : `--af-packet=${MONITOR}`
   const endpoint = source.endpoint ? `\nEnvironment=AWS_ENDPOINT_URL=${source.endpoint}` : ''
   return `# Inspection: Suricata (${spec.idsMode}) on the appliance's hook, alerts to CloudWatch Logs ${alertsGroup(spec.name)}.
@@ -178,6 +161,9 @@ else
   systemctl disable --now suricata.service || true
   install -d -m 0755 /var/lib/suricata/rules /run/suricata
   touch ${ET_OPEN_RULES} ${POLICY_ENGINE_RULES}
+  # The operator's rules (gwlb rules push), tested by this Suricata, in place before it starts; then every ${SYNC_SECONDS} s, reloaded live.
+  ${rulesSync} --no-reload || echo "gwlb bootstrap: the pushed IDS rules could not be put in place; the engine starts without them, and the next sync tries again"
+${syncUnits('rules', 'the deployment\'s IDS rules', 'gwlb-suricata.service', rulesSync)}
   cat > ${SURICATA_INCLUDE} <<'GWLB_UNIT'
 ${suricataInclude().trimEnd()}
 GWLB_UNIT
@@ -233,3 +219,29 @@ GWLB_UNIT
 fi
 `
 }
+
+/** Where an appliance's sync command finds a pointer of the deployment's bucket. */
+const pointerFlags = (kind: StagedKind, source: BootSource) =>
+  `--source s3://${source.bucket}/${pointerKey(kind)} --region ${source.region}${source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : ''}`
+
+/** A sync command as a systemd service, and its timer: every SYNC_SECONDS, once `after` runs. */
+const syncUnits = (name: string, what: string, after: string, command: string) => `cat > /etc/systemd/system/gwlb-${name}.service <<'GWLB_UNIT'
+[Unit]
+Description=gwlb: ${what}, fetched and put in force
+After=${after}
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/node /usr/local/bin/${command}
+GWLB_UNIT
+cat > /etc/systemd/system/gwlb-${name}.timer <<'GWLB_UNIT'
+[Unit]
+Description=gwlb: ${what}, every ${SYNC_SECONDS} s
+
+[Timer]
+OnActiveSec=${SYNC_SECONDS}s
+OnUnitActiveSec=${SYNC_SECONDS}s
+
+[Install]
+WantedBy=timers.target
+GWLB_UNIT`

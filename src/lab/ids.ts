@@ -1,13 +1,10 @@
-import {execFile} from 'node:child_process'
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {promisify} from 'node:util'
-import {UserError} from '../errors.js'
 import {alertOf, type Alert} from '../eve.js'
 import type {InspectFail} from '../appliance/host/inspection.js'
 import {MONITOR} from '../inspect-hook.js'
+import {SURICATA_CONFIG} from '../ids-rules.js'
 
 /**
  * Suricata in the lab: one engine per appliance namespace, on that appliance's inspection hook (`--inspect`):
@@ -28,7 +25,6 @@ export interface LabIds {
 
 /** The example rules gwlb ships: an alert on `uid=0(root)` in any packet, a drop of HTTP to Host blocked.example. */
 export const EXAMPLE_RULES = fileURLToPath(new URL('../../assets/lab-ids.rules', import.meta.url))
-const SURICATA_CONFIG = '/etc/suricata/suricata.yaml'
 
 /** Where, in an engine's folder, the appliance puts the egress policy's domain rules for it. */
 export const policyRulesOf = (dir: string) => join(dir, 'policy.rules')
@@ -50,26 +46,6 @@ export async function suricataArgv(ids: LabIds, dir: string): Promise<string[]> 
   // -k none: the copies and queued packets may carry partial checksums (offloads), which are not errors here.
   return ['suricata', '-c', SURICATA_CONFIG, '--include', include, '-l', dir, '-k', 'none', '--pidfile', join(dir, 'suricata.pid'),
     '--set', `unix-command.filename=${join(dir, 'suricata.sock')}`, ...capture]
-}
-
-/**
- * Refuses a rules file Suricata would not load, naming the line, before anything changes (Suricata's own test
- * mode, which loads the rules and exits).
- */
-export async function checkRules(file: string): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'gwlb-rules-'))
-  try {
-    await promisify(execFile)('suricata', ['-T', '-c', SURICATA_CONFIG, '-S', file, '-l', dir, '--set', 'unix-command.enabled=no'])
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException & {stderr?: string; stdout?: string}
-    if (e.code === 'ENOENT') throw new UserError('Suricata is not installed', 'install it (Debian 12: apt-get install -t bookworm-backports suricata), or leave --ids out')
-    const output = `${e.stderr ?? ''}${e.stdout ?? ''}`
-    const why = /^E: [\w-]+: (.*)$/m.exec(output)?.[1] ?? e.message.split('\n')[0]
-    const line = / at line (\d+)$/m.exec(output)?.[1]
-    throw new UserError(`${file}${line ? `, line ${line}` : ''}: Suricata refuses it: ${why}`, 'fix the rule, then run this again; nothing was changed')
-  } finally {
-    await rm(dir, {recursive: true, force: true})
-  }
 }
 
 /** The alerts in an appliance's eve.json, oldest first. */

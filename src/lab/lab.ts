@@ -15,7 +15,8 @@ import {ADDRESSES, ADDRESSES6, ENDPOINT, applianceNodes, nameArg, namespaceOf, n
 import type {TargetState} from './health-checks.js'
 import type {StandInConfig, StandInStatus} from './stand-in.js'
 import {engineCommand} from '../appliance/host/engine-control.js'
-import {checkRules, inspectFlags, policyRulesOf, readAlerts, suricataArgv, type LabIds} from './ids.js'
+import {inspectFlags, policyRulesOf, readAlerts, suricataArgv, type LabIds} from './ids.js'
+import {checkRules} from '../ids-rules.js'
 import type {Alert} from '../eve.js'
 import {boundQueues, packetSocketInterfaces} from '../appliance/host/inspection.js'
 import {MONITOR} from '../inspect-hook.js'
@@ -215,7 +216,7 @@ export async function labUp(s: LabSettings, progress: (line: string) => void): P
   requireRoot()
   const started = Date.now()
   // A rules file Suricata would not load is refused before anything is made, the lab's folder included.
-  if (s.ids) await checkRules(s.ids.rules)
+  if (s.ids) await checkRules(s.ids.rules, {needEngine: true})
   // So is a policy that does not check.
   if (s.policy) await loadPolicy(s.policy)
   const policy = s.policy ? await readFile(s.policy, 'utf8') : OPEN_POLICY
@@ -458,7 +459,7 @@ export async function labRules(lab: string, file: string): Promise<RulesResult> 
     const state = await upState(lab)
     const ids = state.settings.ids
     if (!ids) throw new UserError(`${theLab(lab)} runs no inspection engine`, `bring it up with one: gwlb lab down${nameArg(lab)}, then gwlb lab up${nameArg(lab)} --ids suricata`)
-    await checkRules(file)
+    await checkRules(file, {needEngine: true})
     await copyFile(file, ids.rules)
     const engines = []
     for (const node of applianceNodes(state.settings.appliances)) {

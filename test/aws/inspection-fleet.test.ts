@@ -57,22 +57,25 @@ describe('gwlb init --ids suricata: an IDS/IPS fleet, its alerts in CloudWatch L
     expect(script).toMatch(/^gwlb appliance install --enable --now .*--inspect ips --inspect-fail closed --inspect-queues \$queues --policy-engine-rules \/etc\/gwlb\/policy\.rules --inspect-socket \/run\/suricata\/gwlb\.socket /m)
     expect(written(script, '/etc/systemd/system/gwlb-suricata.service')).toMatch(/^ExecStart=\/usr\/bin\/suricata -c \/etc\/suricata\/suricata\.yaml --include \/etc\/gwlb\/suricata\.yaml -k none .*\$\(seq 0 \$\(\(queues - 1\)\)/m)
     expect(written(script, '/etc/systemd/system/gwlb-alerts.service')).toMatch(/^ExecStart=\/usr\/local\/bin\/node \/usr\/local\/bin\/gwlb appliance ship-alerts --log-group \/gwlb\/egress\/eve --region us-east-1$/m)
-    expect(script).toMatch(/^\[ -z "\$engine" \] \|\| systemctl enable --now gwlb-suricata\.service gwlb-alerts\.service gwlb-suricata-update\.timer$/m)
+    expect(script).toMatch(/^\[ -z "\$engine" \] \|\| systemctl enable --now gwlb-suricata\.service gwlb-alerts\.service gwlb-suricata-update\.timer gwlb-rules\.timer$/m)
+    // The operator's rules (gwlb rules push): in place before the engine starts, then synced every 30 s.
+    expect(script).toMatch(/^ {2}gwlb appliance rules-sync --source s3:\/\/gwlb-egress-123456789012-us-east-1\/appliance\/ids\/current\.json --region us-east-1 .*--file \/etc\/gwlb\/ids\.rules --socket \/run\/suricata\/gwlb\.socket --no-reload /m)
+    expect(written(script, '/etc/systemd/system/gwlb-rules.timer')).toMatch(/^OnUnitActiveSec=30s$/m)
   })
 
   it('writes a part of Suricata\'s configuration that Suricata itself loads (its test mode, this machine\'s Suricata)', async () => {
     const script = await userData(aws)
-    // The rule files the appliance fills (ET Open, the policy's domain rules), here with one rule each.
-    const rules = ['et.rules', 'policy.rules'].map((f, i) => {
+    // The rule files the appliance fills (ET Open, the operator's, the policy's domain rules), here with one rule each.
+    const rules = ['et.rules', 'ids.rules', 'policy.rules'].map((f, i) => {
       writeFileSync(join(dir, f), `alert http any any -> any any (msg:"gwlb test ${f}"; content:"uid=0"; sid:${9_100_000 + i}; rev:1;)\n`)
       return join(dir, f)
     })
-    const part = written(script, '/etc/gwlb/suricata.yaml')!.replace('/var/lib/suricata/rules/suricata.rules', rules[0]!).replace('/etc/gwlb/policy.rules', rules[1]!)
+    const part = written(script, '/etc/gwlb/suricata.yaml')!.replace('/var/lib/suricata/rules/suricata.rules', rules[0]!).replace('/etc/gwlb/ids.rules', rules[1]!).replace('/etc/gwlb/policy.rules', rules[2]!)
       .replace('/run/suricata/gwlb.socket', join(dir, 'gwlb.socket'))
     writeFileSync(join(dir, 'gwlb.yaml'), part)
     const test = spawnSync('suricata', ['-T', '-v', '-c', '/etc/suricata/suricata.yaml', '--include', join(dir, 'gwlb.yaml'), '-l', dir], {encoding: 'utf8'})
     expect(test.status, test.stderr + test.stdout).toBe(0)
-    expect(test.stdout + test.stderr).toMatch(/2 rules successfully loaded/)
+    expect(test.stdout + test.stderr).toMatch(/3 rules successfully loaded/)
   })
 
   it('gwlb alerts: every appliance\'s alerts from the group, oldest first, as lines or --json', async () => {

@@ -1,4 +1,7 @@
+import {existsSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
 import {createConnection} from 'node:net'
+import {replaceWhole} from './system.js'
 
 /** One command on Suricata's control socket (its JSON protocol: a version hello, then the command); its answer. */
 export async function engineCommand(socketPath: string, command: string, timeoutMs = 60_000): Promise<{return: string; message?: unknown}> {
@@ -32,4 +35,26 @@ export async function engineCommand(socketPath: string, command: string, timeout
   } finally {
     socket.destroy()
   }
+}
+
+/**
+ * Replaces a rules file of the engine whole, then reloads the engine where it runs (one that is not up yet loads
+ * the file as it starts). A reload that fails puts the old file back: the engine never drops to no rules.
+ * Returns how to undo it.
+ */
+export async function putRules(file: string, socket: string | undefined, text: string): Promise<() => Promise<void>> {
+  const before = await readFile(file, 'utf8').catch(() => '')
+  const put = async (rules: string) => {
+    await replaceWhole(file, rules)
+    if (!socket || !existsSync(socket)) return
+    const answer = await engineCommand(socket, 'reload-rules')
+    if (answer.return !== 'OK') throw new Error(`the engine did not reload ${file}: ${JSON.stringify(answer.message)}`)
+  }
+  try {
+    await put(text)
+  } catch (error) {
+    await put(before).catch(() => undefined)
+    throw error
+  }
+  return () => put(before)
 }

@@ -1,7 +1,5 @@
-import {existsSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
-import {engineCommand} from '../host/engine-control.js'
-import {replaceWhole, run} from '../host/system.js'
+import {putRules} from '../host/engine-control.js'
+import {run} from '../host/system.js'
 import {engineRules} from './suricata.js'
 import {POLICY_TABLE, renderPolicy, ruleCounters, type RuleCounters} from './nft.js'
 import {loadPolicy, shortVersion, type Action, type Policy} from '../../policy.js'
@@ -107,7 +105,7 @@ export class EgressPolicy {
     const {engine} = this.options
     if (policy.rules.some((r) => r.domains) && !engine?.enforcing)
       throw new Error('domain rules are judged by the inspection engine: run with --inspect ips --inspect-fail closed and --policy-engine-rules FILE (a rules file the engine loads)')
-    const undo = engine ? await this.putEngineRules(engine, engineRules(policy)) : undefined
+    const undo = engine ? await putRules(engine.rulesFile, engine.socket, engineRules(policy)) : undefined
     await run('nft', ['-f', '-'], renderPolicy(policy)).catch(async (error: Error) => {
       await undo?.().catch(() => undefined)
       throw new Error(`nft refused policy ${shortVersion(policy.sha256)}: ${error.message.split('\n').find((l) => /error/i.test(l)) ?? error.message}`)
@@ -120,27 +118,6 @@ export class EgressPolicy {
     const blocks = policy.rules.reduce((n, r) => n + (r.destinations?.length ?? 0), 0)
     this.options.log(`policy ${shortVersion(policy.sha256)} in force: ${policy.rules.length} rules (${blocks} destination blocks), default ${policy.default}, applied in ${Date.now() - started} ms`)
     await this.publish()
-  }
-
-  /**
-   * The engine's part first: the rules file replaced whole, then reloaded where the engine runs (one that is not
-   * up yet loads the file as it starts). A reload that fails puts the file back. Returns how to undo it.
-   */
-  private async putEngineRules(engine: PolicyEngine, rules: string): Promise<() => Promise<void>> {
-    const before = await readFile(engine.rulesFile, 'utf8').catch(() => '')
-    const put = async (text: string) => {
-      await replaceWhole(engine.rulesFile, text)
-      if (!engine.socket || !existsSync(engine.socket)) return
-      const answer = await engineCommand(engine.socket, 'reload-rules')
-      if (answer.return !== 'OK') throw new Error(`the engine did not reload the domain rules: ${JSON.stringify(answer.message)}`)
-    }
-    try {
-      await put(rules)
-    } catch (error) {
-      await put(before).catch(() => undefined)
-      throw error
-    }
-    return () => put(before)
   }
 
   private async readCounters(): Promise<void> {

@@ -1,6 +1,7 @@
 import {AwsCommand} from '../../aws-command.js'
 import {deploymentName, nameFlag} from '../../flags.js'
-import {POLICY_SYNC_SECONDS, showPolicy, versionText, type PolicyShow} from '../../aws/policy-staging.js'
+import {showPolicy, versionText, type PolicyShow} from '../../aws/policy-staging.js'
+import {SYNC_SECONDS} from '../../aws/staged-versions.js'
 import {shortVersion} from '../../policy.js'
 
 export default class PolicyShowCommand extends AwsCommand<typeof PolicyShowCommand> {
@@ -15,7 +16,7 @@ export default class PolicyShowCommand extends AwsCommand<typeof PolicyShowComma
     if (!this.jsonEnabled()) {
       this.log(shown.staged ? `policy ${versionText(shown.staged)}` : 'no policy pushed: the appliances let everything through')
       for (const i of shown.instances)
-        this.log(`  ${i.id} ${i.az} ${i.lifecycle}: ${i.policy ? `runs ${shortVersion(i.policy)} (synced within ${POLICY_SYNC_SECONDS} s of the push)` : i.lifecycle === 'InService' ? 'no policy' : 'takes it as it comes into service'}`)
+        this.log(`  ${i.id} ${i.az} ${i.lifecycle}: ${i.policy ? `runs ${shortVersion(i.policy)} (synced within ${SYNC_SECONDS} s of the push)` : i.lifecycle === 'InService' ? 'no policy' : 'takes it as it comes into service'}`)
       if (!shown.instances.length) this.log('  no appliance running')
     }
     return shown
