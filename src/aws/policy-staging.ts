@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import {loadPolicy, shortVersion} from '../policy.js'
+import {fleetReports} from './fleet-reports.js'
 import {groupInstances} from './steps/fleet.js'
 import type {Scope} from './step.js'
 import {deploymentBucket, stagedVersion, stageVersion, type Staged, type StagingScope} from './staged-versions.js'
@@ -17,16 +18,22 @@ export async function pushPolicy(scope: StagingScope, file: string): Promise<Sta
 
 export interface PolicyShow {
   staged?: StagedPolicy
-  /** Each instance of the group, and the version it runs once it has synced (within SYNC_SECONDS of the push). */
-  instances: {id: string; az: string; lifecycle: string; health: string; policy?: string}[]
+  /** Each instance of the group, and the version it says it runs (its last report: within 30 s of a sync). */
+  instances: {id: string; az: string; lifecycle: string; health: string; policy?: string; refused?: string; reportedAt?: string}[]
 }
 
 export async function showPolicy(scope: Scope): Promise<PolicyShow> {
   const staged = await stagedVersion<StagedPolicy>(scope.aws, await deploymentBucket(scope), 'policy')
-  const instances = (await groupInstances(scope)).map((i) => ({
-    id: i.InstanceId!, az: i.AvailabilityZone ?? '', lifecycle: i.LifecycleState ?? '', health: i.HealthStatus ?? '',
-    ...(staged && i.LifecycleState === 'InService' ? {policy: staged.sha256} : {}),
-  }))
+  const group = await groupInstances(scope)
+  const reports = await fleetReports(scope, group.map((i) => i.InstanceId!))
+  const instances = group.map((i) => {
+    const report = reports.get(i.InstanceId!)
+    return {
+      id: i.InstanceId!, az: i.AvailabilityZone ?? '', lifecycle: i.LifecycleState ?? '', health: i.HealthStatus ?? '',
+      ...(report?.policy ? {policy: report.policy.sha256, ...(report.policy.refused ? {refused: report.policy.refused} : {})} : {}),
+      ...(report ? {reportedAt: report.at} : {}),
+    }
+  })
   return {...(staged ? {staged} : {}), instances}
 }
 

@@ -54,6 +54,7 @@ export function renderUserData(spec: DeploymentSpec, source: BootSource, applian
   const s3 = [`--bucket ${shellQuote(source.bucket)}`, `--region ${source.region}`, `--dns-suffix ${source.dnsSuffix}`,
     ...(source.endpoint ? [`--endpoint ${shellQuote(source.endpoint)}`] : [])].join(' ')
   const policySync = `gwlb appliance policy-sync ${pointerFlags('policy', source)} --file ${POLICY_FILE}`
+  const report = `gwlb appliance report --bucket ${shellQuote(source.bucket)} --region ${source.region}${source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : ''}${spec.ids === 'none' ? '' : ` --engine-socket ${SURICATA_SOCKET}`}`
   return `#!/bin/bash
 # gwlb appliance bootstrap: deployment ${spec.name}, gwlb ${source.gwlb.version} (sha256 ${source.gwlb.sha256}), Node.js ${source.node.version}
 # -E: the ERR trap fires inside functions too (fetch, unpack).
@@ -101,11 +102,12 @@ fi
 # is, in place before the data plane starts; then fetched again every ${SYNC_SECONDS} s and put in force live.
 install -d -m 0755 /etc/gwlb
 ${policySync} --no-reload
-${syncUnits('policy', 'the deployment\'s egress policy', 'gwlb-appliance.service', policySync)}
+${timerUnits('policy', 'the deployment\'s egress policy, fetched and put in force', 'gwlb-appliance.service', policySync)}
+${timerUnits('report', 'how this appliance is, for gwlb status', 'gwlb-appliance.service', report)}
 
 ${spec.ids === 'none' ? '' : inspection(spec, source)}
 gwlb appliance install --enable --now ${[...applianceArgs(spec), ...engineArgs(spec)].join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')} --policy ${POLICY_FILE}
-systemctl enable --now gwlb-policy.timer${spec.ids === 'none' ? '' : '\n[ -z "$engine" ] || systemctl enable --now gwlb-suricata.service gwlb-alerts.service gwlb-suricata-update.timer gwlb-rules.timer'}
+systemctl enable --now gwlb-policy.timer gwlb-report.timer${spec.ids === 'none' ? '' : '\n[ -z "$engine" ] || systemctl enable --now gwlb-suricata.service gwlb-alerts.service gwlb-suricata-update.timer gwlb-rules.timer'}
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }
@@ -163,7 +165,7 @@ else
   touch ${ET_OPEN_RULES} ${POLICY_ENGINE_RULES}
   # The operator's rules (gwlb rules push), tested by this Suricata, in place before it starts; then every ${SYNC_SECONDS} s, reloaded live.
   ${rulesSync} --no-reload || echo "gwlb bootstrap: the pushed IDS rules could not be put in place; the engine starts without them, and the next sync tries again"
-${syncUnits('rules', 'the deployment\'s IDS rules', 'gwlb-suricata.service', rulesSync)}
+${timerUnits('rules', 'the deployment\'s IDS rules, fetched and put in force', 'gwlb-suricata.service', rulesSync)}
   cat > ${SURICATA_INCLUDE} <<'GWLB_UNIT'
 ${suricataInclude().trimEnd()}
 GWLB_UNIT
@@ -224,10 +226,10 @@ fi
 const pointerFlags = (kind: StagedKind, source: BootSource) =>
   `--source s3://${source.bucket}/${pointerKey(kind)} --region ${source.region}${source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : ''}`
 
-/** A sync command as a systemd service, and its timer: every SYNC_SECONDS, once `after` runs. */
-const syncUnits = (name: string, what: string, after: string, command: string) => `cat > /etc/systemd/system/gwlb-${name}.service <<'GWLB_UNIT'
+/** A gwlb command as a systemd service, and its timer: every SYNC_SECONDS, once `after` runs. */
+const timerUnits = (name: string, what: string, after: string, command: string) => `cat > /etc/systemd/system/gwlb-${name}.service <<'GWLB_UNIT'
 [Unit]
-Description=gwlb: ${what}, fetched and put in force
+Description=gwlb: ${what}
 After=${after}
 
 [Service]

@@ -1,4 +1,5 @@
 import {DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand} from '@aws-sdk/client-cloudwatch-logs'
+import {DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
 import {DescribeLaunchTemplateVersionsCommand} from '@aws-sdk/client-ec2'
 import {GetRolePolicyCommand} from '@aws-sdk/client-iam'
 import {spawnSync} from 'node:child_process'
@@ -9,7 +10,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {InitResult} from '../../src/aws/deployment.js'
 import type {Alert} from '../../src/eve.js'
 import {eveAlerts, startShipper} from '../helpers/alert-shipper.js'
-import {gwlb, gwlbJson} from '../helpers/cli.js'
+import {gwlb, gwlbAsync, gwlbJson} from '../helpers/cli.js'
+import {fakeImds} from '../helpers/imds.js'
 import {useMoto} from '../helpers/moto.js'
 import {initFlags, makeNetwork, type Network} from '../helpers/network-fixture.js'
 
@@ -101,6 +103,32 @@ describe('gwlb init --ids suricata: an IDS/IPS fleet, its alerts in CloudWatch L
     const r = gwlb(['status', '--name', 'egress'])
     expect(r.stdout).toMatch(/CloudWatch Logs group for the alerts: \/gwlb\/egress\/eve \(30 days\); alerts in the last hour: 6/)
     expect(r.stdout).toMatch(/i-0aaaaaaaaaaaaaaa1\s+3/)
+  })
+
+  it('each appliance\'s own report: status shows its data plane, its engine, and says what needs the operator', async () => {
+    const {AutoScalingGroups = []} = await aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: ['gwlb-egress']}))
+    const [one, other] = AutoScalingGroups[0]!.Instances!.map((i) => i.InstanceId!)
+    const imds = fakeImds(one!)
+    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve))
+    try {
+      writeFileSync(join(dir, 'shipper.json'), JSON.stringify({inode: 1, offset: 100, shipped: 42, at: '2026-12-04T10:00:00.000Z'}))
+      writeFileSync(join(dir, 'eve.json'), 'x'.repeat(150))
+      writeFileSync(join(dir, 'pushed.rules'), 'alert http any any -> any any (msg:"pushed"; content:"x"; sid:9100010; rev:1;)\n')
+      // On the instance, as gwlb-report.timer runs it: its data plane is not running here, nor is its engine.
+      const r = await gwlbAsync(['appliance', 'report', '--bucket', 'gwlb-egress-123456789012-us-east-1', '--region', 'us-east-1', '--metrics', 'http://127.0.0.1:1',
+        '--engine-socket', join(dir, 'no.sock'), '--rules', join(dir, 'pushed.rules'), '--shipper-state', join(dir, 'shipper.json'), '--eve', join(dir, 'eve.json'), '--json'],
+      {AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${(imds.address() as {port: number}).port}`})
+      expect(r.status, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout)).toMatchObject({instanceId: one, engine: {state: 'stopped', rules: expect.stringMatching(/^[0-9a-f]{64}$/)}, alerts: {shipped: 42, backlogBytes: 50}})
+    } finally {
+      imds.close()
+    }
+    const status = gwlb(['status', '--name', 'egress'])
+    expect(status.stdout).toMatch(new RegExp(`${one}.*not answering\\s+engine stopped \\(yours [0-9a-f]{12}\\)\\s+\\d+ s ago`))
+    expect(status.stdout).toMatch(new RegExp(`${other}.*no report`))
+    expect(status.stdout).toContain(`${one}: its inspection engine is stopped (journalctl -u gwlb-suricata on it)`)
+    const detail = gwlbJson<{deployments: {steps: {id: string; detail?: {instances: {id: string; report?: {alerts?: {shipped: number}}}[]}}[]}[]}>(['status', '--name', 'egress']).deployments[0]!
+    expect(detail.steps.find((s) => s.id === 'auto-scaling-group')!.detail!.instances.find((i) => i.id === one)!.report!.alerts!.shipped).toBe(42)
   })
 
   it('bad input: one line and exit 2, nothing read', () => {

@@ -1,4 +1,4 @@
-import {CreateBucketCommand, PutBucketTaggingCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {CreateBucketCommand, GetObjectCommand, PutBucketTaggingCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 import {spawn} from 'node:child_process'
 import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer, connect, type Server} from 'node:net'
@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {gwlb, gwlbJson} from '../helpers/cli.js'
 import {ApplianceBed, METRICS, scratchDir} from '../helpers/appliance-bed.js'
+import {fakeImds} from '../helpers/imds.js'
 import {useMoto} from '../helpers/moto.js'
 import {sh} from '../helpers/netns.js'
 import {describeAsRoot} from '../helpers/root.js'
@@ -78,6 +79,26 @@ describeAsRoot('gwlb appliance policy-sync: the fleet\'s policy, fetched, checke
     expect((await report()).policy).toMatchObject({sha256: staged.sha256, rules: [{name: 'no-metadata'}, {name: 'default'}]})
     expect(bed.appliance.run('nft', 'list', 'set', 'inet', 'gwlb_policy', 'r0_v4')).toContain('169.254.169.254')
     expect(await sync()).toEqual({status: 0, out: `policy ${staged.sha256.slice(0, 12)} is in force already`})
+  })
+
+  it('gwlb appliance report tells status what it runs: its data plane\'s own word, the policy in force', async () => {
+    const staged = gwlbJson<{sha256: string}>(['policy', 'push', '--name', 'sync', join(dir, 'pushed.yaml')])
+    const imds = fakeImds('i-0123456789abcdef0')
+    await new Promise<void>((resolve) => imds.listen(0, HOST_IP, resolve))
+    try {
+      // As gwlb-report.timer runs it on the instance (its metrics listener is the bed's).
+      const args = ['netns', 'exec', bed.appliance.ns, process.execPath, 'bin/run.js', 'appliance', 'report', '--bucket', BUCKET, '--region', 'us-east-1', '--endpoint', relayUrl, '--metrics', `http://${METRICS}`]
+      const child = spawn('ip', args, {env: {...process.env, NO_COLOR: '1', AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${HOST_IP}:${(imds.address() as {port: number}).port}`}, stdio: ['ignore', 'pipe', 'pipe']})
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+      expect(await new Promise((resolve) => child.once('close', resolve)), out).toBe(0)
+      expect(out.trim()).toBe('reported i-0123456789abcdef0: data plane ready')
+    } finally {
+      imds.close()
+    }
+    const got = await clients().s3.send(new GetObjectCommand({Bucket: BUCKET, Key: 'reports/i-0123456789abcdef0.json'}))
+    expect(JSON.parse(await got.Body!.transformToString())).toMatchObject({instanceId: 'i-0123456789abcdef0', dataPlane: {status: 'ready', datapath: 'bpf'}, policy: {sha256: staged.sha256}})
   })
 
   it('bytes that are not the pushed ones change nothing: the file and what runs stay, with one line', async () => {

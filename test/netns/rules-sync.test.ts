@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {engineCommand} from '../../src/appliance/host/engine-control.js'
 import {gwlb, gwlbAsync, gwlbJson} from '../helpers/cli.js'
+import {fakeImds} from '../helpers/imds.js'
 import {useMoto} from '../helpers/moto.js'
 import {Lab} from '../helpers/netns.js'
 import {describeAsRoot} from '../helpers/root.js'
@@ -68,6 +69,19 @@ describeAsRoot('gwlb rules push and gwlb appliance rules-sync: the fleet\'s own 
     expect((await sync()).stdout.trim()).toBe(`IDS rules ${staged.sha256.slice(0, 12)} is in force already`)
     expect(engine.pid).toBe(pid)
     expect(engine.exitCode).toBeNull()
+  })
+
+  it('the appliance\'s report names its engine running, the rules it loaded and the version of the pushed ones', async () => {
+    const imds = fakeImds('i-0fedcba9876543210')
+    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve))
+    try {
+      const r = await gwlbAsync(['appliance', 'report', '--bucket', BUCKET, '--region', 'us-east-1', '--metrics', 'http://127.0.0.1:1', '--engine-socket', socket, '--rules', file, '--json'],
+        {AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${(imds.address() as {port: number}).port}`})
+      expect(r.status, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout).engine).toEqual({state: 'running', rulesLoaded: 2, rules: createHash('sha256').update(readFileSync(file)).digest('hex')})
+    } finally {
+      imds.close()
+    }
   })
 
   it('push refuses a rules file Suricata refuses, naming its line, and stages nothing', () => {

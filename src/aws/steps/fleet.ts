@@ -3,6 +3,8 @@ import {
 } from '@aws-sdk/client-auto-scaling'
 import {DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand} from '@aws-sdk/client-ec2'
 import {UserError} from '../../errors.js'
+import type {FleetReport} from '../../fleet-report.js'
+import {fleetReports, reportCells, reportProblems} from '../fleet-reports.js'
 import {rollOut, runningRefresh} from '../rollout.js'
 import type {DeploymentSpec} from '../spec.js'
 import {differences, done, drift, names, remember, required, unlessNotFound, type Scope, type Step, type StepContext, type StepReport, type StepState} from '../step.js'
@@ -27,7 +29,8 @@ export interface FleetDetail {
   min: number
   max: number
   inService: number
-  instances: {id: string; az: string; lifecycle: string; health: string; software?: string}[]
+  /** With what each said of itself last (gwlb appliance report), if it did. */
+  instances: {id: string; az: string; lifecycle: string; health: string; software?: string; report?: FleetReport}[]
 }
 
 /** Each launch-template version names the software it ships: what its instances run. */
@@ -112,7 +115,7 @@ export const autoScalingGroup: Step = {
 
   async report(scope): Promise<StepReport> {
     const g = (await findGroup(scope))!
-    const software = await softwareOf(scope, g.Instances ?? [])
+    const [software, reports] = await Promise.all([softwareOf(scope, g.Instances ?? []), fleetReports(scope, (g.Instances ?? []).map((i) => i.InstanceId!))])
     const instances = (g.Instances ?? []).map((i) => ({
       id: i.InstanceId!, az: i.AvailabilityZone!, lifecycle: i.LifecycleState!, health: i.HealthStatus!, software: software(i.LaunchTemplate?.Version),
     }))
@@ -124,11 +127,14 @@ export const autoScalingGroup: Step = {
       problems: [
         ...(inService < g.DesiredCapacity! ? [`${inService} of ${g.DesiredCapacity} appliances in service`] : []),
         ...(scope.settings ? drift(scope, sizes(g, scope.settings)) : []),
+        ...reportProblems(reports),
       ],
       hints: [],
-      detail: {name: g.AutoScalingGroupName!, desired: g.DesiredCapacity!, min: g.MinSize!, max: g.MaxSize!, inService, instances} satisfies FleetDetail,
+      detail: {name: g.AutoScalingGroupName!, desired: g.DesiredCapacity!, min: g.MinSize!, max: g.MaxSize!, inService, instances: instances.map((i) => ({...i, report: reports.get(i.id)}))} satisfies FleetDetail,
       summary: `Auto Scaling group ${g.AutoScalingGroupName}: ${inService}/${g.DesiredCapacity} in service (min ${g.MinSize}, max ${g.MaxSize})${byAz ? `, ${byAz}` : ''}`,
-      table: instances.length ? [['instance', 'AZ', 'lifecycle', 'health', 'software'], ...instances.map((i) => [i.id, i.az, i.lifecycle, i.health, i.software ?? ''])] : undefined,
+      table: instances.length
+        ? [['instance', 'AZ', 'lifecycle', 'health', 'software', 'data plane', 'inspection', 'policy', 'reported'], ...instances.map((i) => [i.id, i.az, i.lifecycle, i.health, i.software ?? '', ...reportCells(reports.get(i.id))])]
+        : undefined,
     }
   },
 

@@ -4,6 +4,7 @@ import {
 } from '@aws-sdk/client-iam'
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {errorCode} from '../wait.js'
+import {REPORTS_PREFIX} from '../../fleet-report.js'
 import {alertsGroup} from './log-group.js'
 import {APPLIANCE_PREFIX} from './software.js'
 import {done, names, required, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
@@ -17,7 +18,8 @@ const notFound = (error: unknown) => {
 
 /**
  * All an appliance may do: read, and set, the source/destination check of instances of its own deployment
- * (by tag) — no other attribute, no other instance — read what init staged for it in the deployment's bucket, and
+ * (by tag) — no other attribute, no other instance — read what init staged for it in the deployment's bucket, write
+ * its report there, and
  * (with an inspection engine) write its alerts to the deployment's log group.
  */
 export function appliancePolicy(ctx: StepContext): string {
@@ -45,6 +47,13 @@ export function appliancePolicy(ctx: StepContext): string {
       Effect: 'Allow',
       Action: 's3:GetObject',
       Resource: `arn:${partition}:s3:::${names(ctx.spec, region).bucket(account)}/${APPLIANCE_PREFIX}*`,
+    }, {
+      // gwlb appliance report: what it says of itself, for status (any appliance of the deployment could write
+      // another's: a report is only ever an appliance's own word).
+      Sid: 'OwnReport',
+      Effect: 'Allow',
+      Action: 's3:PutObject',
+      Resource: `arn:${partition}:s3:::${names(ctx.spec, region).bucket(account)}/${REPORTS_PREFIX}*`,
     }, ...ctx.spec.ids === 'none' ? [] : [{
       // gwlb appliance ship-alerts: its own stream, and the stream's events to settle a batch cut off by a restart.
       Sid: 'ShipAlerts',

@@ -1,7 +1,7 @@
 import {AwsCommand} from '../../aws-command.js'
 import {deploymentName, nameFlag} from '../../flags.js'
 import {showPolicy, versionText, type PolicyShow} from '../../aws/policy-staging.js'
-import {SYNC_SECONDS} from '../../aws/staged-versions.js'
+import {REPORT_SECONDS} from '../../fleet-report.js'
 import {shortVersion} from '../../policy.js'
 
 export default class PolicyShowCommand extends AwsCommand<typeof PolicyShowCommand> {
@@ -16,7 +16,7 @@ export default class PolicyShowCommand extends AwsCommand<typeof PolicyShowComma
     if (!this.jsonEnabled()) {
       this.log(shown.staged ? `policy ${versionText(shown.staged)}` : 'no policy pushed: the appliances let everything through')
       for (const i of shown.instances)
-        this.log(`  ${i.id} ${i.az} ${i.lifecycle}: ${i.policy ? `runs ${shortVersion(i.policy)} (synced within ${SYNC_SECONDS} s of the push)` : i.lifecycle === 'InService' ? 'no policy' : 'takes it as it comes into service'}`)
+        this.log(`  ${i.id} ${i.az} ${i.lifecycle}: ${i.policy ? `runs ${shortVersion(i.policy)}${shown.staged && i.policy !== shown.staged.sha256 ? ' (not the pushed one yet)' : ''}, said ${i.reportedAt}` : i.reportedAt ? 'runs no policy' : `has not reported (it does every ${REPORT_SECONDS} s once it runs)`}${i.refused ? `; refused the last: ${i.refused}` : ''}`)
       if (!shown.instances.length) this.log('  no appliance running')
     }
     return shown
