@@ -21,6 +21,8 @@ export const DEFAULTS = {
   idsMode: 'ids',
   idsFail: 'open',
   logRetention: 30,
+  tcpIdleTimeout: 350,
+  scaleOn: 'none',
 } as const
 
 export function parseRoute(value: string): RouteSpec {
@@ -42,10 +44,10 @@ export type ChangeKind = 'in-place' | 'rolling' | 'fixed'
 
 /**
  * How a setting is written on the command line: `text`, `integer`, `choice` (one of `choices`), `switch`
- * (--x / --no-x), `subnets` (comma-separated, or the flag repeated), `list` (the flag repeated; `none`: an
+ * (--x / --no-x), `comma` (comma-separated, or the flag repeated; each one of `choices` if given), `list` (the flag repeated; `none`: an
  * empty list), `routes` (RTB_ID=CIDR, repeated; `none`: no route).
  */
-export type SettingType = 'text' | 'integer' | 'choice' | 'switch' | 'subnets' | 'list' | 'routes'
+export type SettingType = 'text' | 'integer' | 'choice' | 'switch' | 'comma' | 'list' | 'routes'
 
 /** One setting of a deployment: everything the flags, the plan, the change rules and the appliances know of it. */
 export interface Setting {
@@ -79,15 +81,16 @@ const withEngine = (key: 'idsMode' | 'idsFail') => (spec: DeploymentSpec) => (sp
  */
 export const SETTINGS: Setting[] = [
   {key: 'vpcId', flag: 'vpc-id', type: 'text', label: 'VPC', change: 'fixed', description: 'VPC of the appliances and endpoints'},
-  {key: 'applianceSubnets', flag: 'appliance-subnets', type: 'subnets', label: 'appliance subnets', change: 'fixed', description: 'subnets for the GWLB and the appliances, one per AZ (comma-separated)'},
-  {key: 'endpointSubnets', flag: 'endpoint-subnets', type: 'subnets', label: 'endpoint subnets', change: 'fixed', description: 'subnets for the GWLB endpoints, one per AZ (comma-separated)'},
-  {key: 'natSubnets', flag: 'nat-subnets', type: 'subnets', label: 'NAT subnets', change: 'fixed', description: 'public subnets for the NAT gateways, one per appliance AZ (comma-separated)'},
+  {key: 'applianceSubnets', flag: 'appliance-subnets', type: 'comma', label: 'appliance subnets', change: 'fixed', description: 'subnets for the GWLB and the appliances, one per AZ (comma-separated)'},
+  {key: 'endpointSubnets', flag: 'endpoint-subnets', type: 'comma', label: 'endpoint subnets', change: 'fixed', description: 'subnets for the GWLB endpoints, one per AZ (comma-separated)'},
+  {key: 'natSubnets', flag: 'nat-subnets', type: 'comma', label: 'NAT subnets', change: 'fixed', description: 'public subnets for the NAT gateways, one per appliance AZ (comma-separated)'},
   {key: 'natGateways', flag: 'nat-gateways', type: 'switch', label: 'NAT gateways', change: 'fixed', default: true, description: 'NAT gateways with Elastic IPs for a fixed egress address (--no-nat-gateways: none)'},
   {key: 'routes', flag: 'route', type: 'routes', label: 'routes', change: 'in-place', description: 'send CIDR in route table RTB through the GWLB endpoint of its AZ: RTB_ID=CIDR (repeatable; none: no route)'},
   {key: 'mode', flag: 'mode', type: 'choice', label: 'mode', change: 'rolling', default: DEFAULTS.mode, choices: MODE_NAMES, appliance: 'mode', description: 'appliance mode'},
   {key: 'instanceType', flag: 'instance-type', type: 'text', label: 'instance type', change: 'rolling', default: DEFAULTS.instanceType, description: 'appliance instance type'},
   {key: 'minSize', flag: 'min-size', type: 'integer', label: 'min size', change: 'in-place', default: DEFAULTS.minSize, min: 0, description: 'Auto Scaling minimum'},
   {key: 'maxSize', flag: 'max-size', type: 'integer', label: 'max size', change: 'in-place', default: DEFAULTS.maxSize, min: 1, description: 'Auto Scaling maximum'},
+  {key: 'scaleOn', flag: 'scale-on', type: 'text', label: 'scaling', change: 'in-place', default: DEFAULTS.scaleOn, description: 'target tracking between --min-size and --max-size: cpu:PCT, network:MBPS (received per appliance), or none (stay at --desired-capacity)'},
   {key: 'desiredCapacity', flag: 'desired-capacity', type: 'integer', label: 'desired capacity', change: 'in-place', default: DEFAULTS.desiredCapacity, min: 0, description: 'appliances to run'},
   {key: 'healthPort', flag: 'health-port', type: 'integer', label: 'health port', change: 'rolling', default: DEFAULTS.healthPort, min: 1, max: 65535, appliance: 'health-port', description: 'appliance health-check port'},
   {key: 'healthProtocol', flag: 'health-protocol', type: 'choice', label: 'health check protocol', change: 'in-place', default: DEFAULTS.healthProtocol, choices: ['HTTP', 'TCP'], description: 'health check protocol'},
@@ -97,6 +100,8 @@ export const SETTINGS: Setting[] = [
   {key: 'amiId', flag: 'ami-id', type: 'text', label: 'AMI', change: 'rolling', description: 'AMI (default: Canonical\'s current Ubuntu 22.04 for the instance type\'s CPU)'},
   {key: 'keyName', flag: 'key-name', type: 'text', label: 'key pair', change: 'rolling', description: 'EC2 key pair for SSH to the appliances'},
   {key: 'package', flag: 'package', type: 'text', label: 'package', change: 'rolling', env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'},
+  {key: 'tcpIdleTimeout', flag: 'tcp-idle-timeout', type: 'integer', label: 'TCP idle timeout', change: 'rolling', default: DEFAULTS.tcpIdleTimeout, min: 60, max: 6000, appliance: 'flow-timeout', description: 'seconds the GWLB keeps an idle TCP flow (its listener), and the appliances their flows: one setting'},
+  {key: 'tcpReset', flag: 'tcp-reset', type: 'comma', label: 'TCP resets', change: 'in-place', choices: ['idle', 'unhealthy', 'deregistration'], description: 'the GWLB resets TCP flows that go idle, whose appliance turns unhealthy, or is deregistered (comma-separated; none: no resets)'},
   {key: 'crossZone', flag: 'cross-zone', type: 'switch', label: 'cross-zone', change: 'in-place', default: DEFAULTS.crossZone, description: 'cross-zone load balancing'},
   {key: 'allowedPrincipals', flag: 'allowed-principal', type: 'list', label: 'allowed principals', change: 'in-place', description: 'account id or IAM ARN (account root, role, user) allowed to connect endpoints (repeatable; default this account; none: back to the default)'},
   {key: 'ids', flag: 'ids', type: 'choice', label: 'IDS', change: 'rolling', default: DEFAULTS.ids, choices: ['suricata', 'none'], description: 'the inspection engine on every appliance, its alerts in CloudWatch Logs /gwlb/NAME/eve'},
@@ -109,7 +114,7 @@ export const SETTINGS: Setting[] = [
 /** RTB_ID=CIDR, checked as the flags are parsed; `none` for no route at all. */
 const routeFlag = Flags.custom<RouteSpec | 'none'>({parse: async (value) => (value === 'none' ? 'none' : parseRoute(value))})
 
-const isList = (s: Setting) => s.type === 'subnets' || s.type === 'list' || s.type === 'routes'
+const isList = (s: Setting) => s.type === 'comma' || s.type === 'list' || s.type === 'routes'
 
 function flagOf(s: Setting) {
   const shownDefault = s.default !== undefined && s.type !== 'switch' ? ` (default ${s.default})` : ''
@@ -119,7 +124,7 @@ function flagOf(s: Setting) {
     case 'integer': return Flags.integer({description, min: s.min, max: s.max})
     case 'choice': return Flags.string({description, options: [...s.choices!]})
     case 'switch': return Flags.boolean({description, allowNo: true})
-    case 'subnets': return Flags.string({description, multiple: true, delimiter: ','})
+    case 'comma': return Flags.string({description, multiple: true, delimiter: ',', options: s.choices && [...s.choices, 'none']})
     case 'list': return Flags.string({description, multiple: true, multipleNonGreedy: true})
     case 'routes': return routeFlag({description, multiple: true, multipleNonGreedy: true})
   }
@@ -156,7 +161,7 @@ export function flagWords(s: Setting, value: unknown): string[] {
   const flag = `--${s.flag}`
   switch (s.type) {
     case 'switch': return [value ? flag : `--no-${s.flag}`]
-    case 'subnets': return (value as string[]).length ? [`${flag} ${(value as string[]).join(',')}`] : []
+    case 'comma': return (value as string[]).length ? [`${flag} ${(value as string[]).join(',')}`] : []
     case 'list': return (value as string[]).map((v) => `${flag} ${v}`)
     case 'routes': return (value as RouteSpec[]).map((r) => `${flag} ${r.routeTableId}=${r.cidr}`)
     default: return [`${flag} ${String(value)}`]

@@ -2,6 +2,7 @@ import {parse as parseArn, validate as validateArn} from '@aws-sdk/util-arn-pars
 import {UserError} from '../errors.js'
 import type {Mode} from '../mode.js'
 import {GENEVE_PORT} from '../generated/abi.js'
+import {parseScaleOn} from './scale-on.js'
 
 /** Everything `gwlb init` needs to know; the wizard and the flags both fill it in, validate() checks it. */
 export interface DeploymentSpec {
@@ -38,7 +39,15 @@ export interface DeploymentSpec {
   idsFail: 'open' | 'closed'
   /** Days CloudWatch Logs keeps the alerts. */
   logRetention: number
+  /** Seconds an idle TCP flow lives, at the GWLB (its listener) and on the appliances. */
+  tcpIdleTimeout: number
+  /** Which TCP flows the GWLB resets: those that go idle, whose target turns unhealthy, or is deregistered. */
+  tcpReset: TcpReset[]
+  /** Target tracking: `cpu:PCT`, `network:MBPS` (per appliance), or none (the group stays at its desired capacity). */
+  scaleOn: string
 }
+
+export type TcpReset = 'idle' | 'unhealthy' | 'deregistration'
 
 /** The retention periods CloudWatch Logs accepts, in days. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
@@ -102,6 +111,18 @@ export function validateSpec(spec: DeploymentSpec): void {
     const problem = principalProblem(principal)
     if (problem) fail(`--allowed-principal ${principal}: ${problem}`, 'give a 12-digit account id or an IAM ARN, e.g. arn:aws:iam::123456789012:root')
   }
+  // AWS resets the flows a target keeps: none stay with rebalance, and only 5-tuple stickiness keeps them whole.
+  const targetResets = spec.tcpReset.filter((r) => r !== 'idle')
+  if (targetResets.length && spec.failover === 'rebalance')
+    fail(`--tcp-reset ${targetResets.join(',')} does not apply with --failover rebalance (its flows move to another appliance instead)`, 'use --failover no-rebalance, or --tcp-reset idle')
+  if (targetResets.length && spec.stickiness !== '5-tuple')
+    fail(`--tcp-reset ${targetResets.join(',')} needs 5-tuple stickiness (got ${spec.stickiness})`, 'use --stickiness 5-tuple, or --tcp-reset idle')
+  const scaleOn = parseScaleOn(spec.scaleOn)
+  if (!scaleOn) fail(`--scale-on ${spec.scaleOn} is not a target`, 'give cpu:PCT (1-100), network:MBPS (per appliance), or none')
+  // Scale-in stops at the minimum: an AZ whose routes go to its endpoint keeps an appliance.
+  if (scaleOn !== 'none' && spec.minSize < spec.applianceSubnets.length)
+    fail(`--min-size ${spec.minSize} would let scale-in leave an AZ without an appliance (${spec.applianceSubnets.length} AZs)`, `give --min-size ${spec.applianceSubnets.length} or more with --scale-on`)
+  if (spec.tcpIdleTimeout < 60 || spec.tcpIdleTimeout > 6000) fail('--tcp-idle-timeout must be 60-6000 seconds', 'e.g. --tcp-idle-timeout 350 (AWS\'s default)')
   if (!LOG_RETENTION_DAYS.includes(spec.logRetention)) fail(`--log-retention ${spec.logRetention} is not a period CloudWatch Logs keeps logs for`, `give one of ${LOG_RETENTION_DAYS.join(', ')} days`)
   for (const id of spec.tgwAttachments) if (!id.startsWith('tgw-attach-')) fail(`"${id}" is not a Transit Gateway attachment id`, 'pass --tgw-attachment tgw-attach-…')
 }

@@ -82,6 +82,21 @@ describe('gwlb status on the way to healthy and back', () => {
     expect(detail<FleetDetail>(s, 'auto-scaling-group').instances.map((i) => i.lifecycle).sort()).toEqual(['InService', 'Pending'])
   })
 
+  it('names a scaling activity that failed in the last hour, with AWS\'s reason; older ones and successes are history only', async () => {
+    const aws = clients()
+    const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000)
+    rewrite(aws, 'DescribeScalingActivitiesCommand', (out) => {
+      out.Activities = [
+        {StartTime: ago(5), StatusCode: 'Failed', Description: 'Launching a new EC2 instance.  Status Reason: We currently do not have sufficient c6i.large capacity', StatusMessage: 'InsufficientInstanceCapacity'},
+        {StartTime: ago(20), StatusCode: 'Successful', Description: 'Terminating EC2 instance: i-0aaaaaaaaaaaaaaa1'},
+        {StartTime: ago(120), StatusCode: 'Failed', Description: 'Launching a new EC2 instance (an old failure)'},
+      ]
+    })
+    const s = await status(aws)
+    expect(s.problems).toEqual([expect.stringMatching(/^scaling activity failed at \S+: Launching a new EC2 instance\. {2}Status Reason: We currently do not have sufficient c6i\.large capacity — InsufficientInstanceCapacity$/)])
+    expect(detail<FleetDetail>(s, 'auto-scaling-group').activities.map((a) => a.status)).toEqual(['Failed', 'Successful', 'Failed'])
+  })
+
   it('reports a load balancer that is still provisioning', async () => {
     const aws = clients()
     rewrite(aws, 'DescribeLoadBalancersCommand', (out) => {

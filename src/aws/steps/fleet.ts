@@ -1,5 +1,5 @@
 import {
-  CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, UpdateAutoScalingGroupCommand, type AutoScalingGroup, type Instance,
+  CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand, UpdateAutoScalingGroupCommand, type AutoScalingGroup, type Instance,
 } from '@aws-sdk/client-auto-scaling'
 import {DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand} from '@aws-sdk/client-ec2'
 import {UserError} from '../../errors.js'
@@ -31,6 +31,8 @@ export interface FleetDetail {
   inService: number
   /** With what each said of itself last (gwlb appliance report), if it did. */
   instances: {id: string; az: string; lifecycle: string; health: string; software?: string; report?: FleetReport}[]
+  /** The group's latest scaling activities, newest first. */
+  activities: {at: string; status: string; description: string; message?: string}[]
 }
 
 /** Each launch-template version names the software it ships: what its instances run. */
@@ -43,8 +45,9 @@ async function softwareOf(scope: Scope, instances: Instance[]): Promise<(version
   return (version) => LaunchTemplateVersions.find((v) => String(v.VersionNumber) === version)?.VersionDescription
 }
 
+/** The group's bounds; its desired capacity too, unless a scaling policy moves it. */
 const sizes = (g: AutoScalingGroup, spec: DeploymentSpec): [string, unknown, unknown][] =>
-  [['min size', g.MinSize, spec.minSize], ['max size', g.MaxSize, spec.maxSize], ['desired capacity', g.DesiredCapacity, spec.desiredCapacity]]
+  [['min size', g.MinSize, spec.minSize], ['max size', g.MaxSize, spec.maxSize], ...(spec.scaleOn === 'none' ? [['desired capacity', g.DesiredCapacity, spec.desiredCapacity] as [string, unknown, unknown]] : [])]
 
 /** The group's appliances launched from an older version than the template's latest. */
 async function behind(ctx: StepContext, group: AutoScalingGroup): Promise<Instance[]> {
@@ -87,7 +90,7 @@ export const autoScalingGroup: Step = {
     const template = required(ctx, 'launch-template').id
     if (found.resources.length) {
       await ctx.aws.autoscaling.send(new UpdateAutoScalingGroupCommand({
-        AutoScalingGroupName: name, MinSize: ctx.spec.minSize, MaxSize: ctx.spec.maxSize, DesiredCapacity: ctx.spec.desiredCapacity,
+        AutoScalingGroupName: name, MinSize: ctx.spec.minSize, MaxSize: ctx.spec.maxSize, ...(ctx.spec.scaleOn === 'none' ? {DesiredCapacity: ctx.spec.desiredCapacity} : {}),
       }))
       if (found.replaces) await rollOut(ctx, name, template)
       return done(found.resources)
@@ -115,7 +118,14 @@ export const autoScalingGroup: Step = {
 
   async report(scope): Promise<StepReport> {
     const g = (await findGroup(scope))!
-    const [software, reports] = await Promise.all([softwareOf(scope, g.Instances ?? []), fleetReports(scope, (g.Instances ?? []).map((i) => i.InstanceId!))])
+    const [software, reports, {Activities = []}] = await Promise.all([
+      softwareOf(scope, g.Instances ?? []),
+      fleetReports(scope, (g.Instances ?? []).map((i) => i.InstanceId!)),
+      scope.aws.autoscaling.send(new DescribeScalingActivitiesCommand({AutoScalingGroupName: g.AutoScalingGroupName, MaxRecords: 10})),
+    ])
+    const activities = Activities.map((a) => ({at: a.StartTime?.toISOString() ?? '', status: a.StatusCode ?? '', description: a.Description ?? '', ...(a.StatusMessage ? {message: a.StatusMessage} : {})}))
+    // What failed in the last hour: a launch the account's capacity or quota refused, a refresh that stopped.
+    const failed = activities.filter((a) => ['Failed', 'Cancelled'].includes(a.status) && Date.now() - Date.parse(a.at) < 3600_000)
     const instances = (g.Instances ?? []).map((i) => ({
       id: i.InstanceId!, az: i.AvailabilityZone!, lifecycle: i.LifecycleState!, health: i.HealthStatus!, software: software(i.LaunchTemplate?.Version),
     }))
@@ -128,9 +138,10 @@ export const autoScalingGroup: Step = {
         ...(inService < g.DesiredCapacity! ? [`${inService} of ${g.DesiredCapacity} appliances in service`] : []),
         ...(scope.settings ? drift(scope, sizes(g, scope.settings)) : []),
         ...reportProblems(reports),
+        ...failed.map((a) => `scaling activity ${a.status.toLowerCase()} at ${a.at}: ${a.description}${a.message ? ` — ${a.message}` : ''}`),
       ],
       hints: [],
-      detail: {name: g.AutoScalingGroupName!, desired: g.DesiredCapacity!, min: g.MinSize!, max: g.MaxSize!, inService, instances: instances.map((i) => ({...i, report: reports.get(i.id)}))} satisfies FleetDetail,
+      detail: {name: g.AutoScalingGroupName!, desired: g.DesiredCapacity!, min: g.MinSize!, max: g.MaxSize!, inService, instances: instances.map((i) => ({...i, report: reports.get(i.id)})), activities: activities.slice(0, 5)} satisfies FleetDetail,
       summary: `Auto Scaling group ${g.AutoScalingGroupName}: ${inService}/${g.DesiredCapacity} in service (min ${g.MinSize}, max ${g.MaxSize})${byAz ? `, ${byAz}` : ''}`,
       table: instances.length
         ? [['instance', 'AZ', 'lifecycle', 'health', 'software', 'data plane', 'inspection', 'policy', 'reported'], ...instances.map((i) => [i.id, i.az, i.lifecycle, i.health, i.software ?? '', ...reportCells(reports.get(i.id))])]

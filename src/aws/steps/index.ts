@@ -10,6 +10,7 @@ import {listener, loadBalancer, targetGroup} from './load-balancer.js'
 import {natGateways} from './nat.js'
 import {egressRoutesStep, endpointRoutesStep} from './routes.js'
 import {s3Endpoint} from './s3-endpoint.js'
+import {scalingPolicy} from './scaling.js'
 import {securityGroup} from './security-group.js'
 import {settings} from './settings.js'
 import {applianceSoftware} from './software.js'
@@ -35,6 +36,7 @@ export const STEPS: Step[] = [
   egressRoutesStep,
   launchTemplate,
   autoScalingGroup,
+  scalingPolicy,
   healthCheck,
   transitGatewayApplianceMode,
   // Last on the way up, first on the way down: traffic moves only to a fleet proven healthy, and leaves

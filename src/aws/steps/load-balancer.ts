@@ -1,8 +1,8 @@
 import {
   CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, DeleteListenerCommand, DeleteLoadBalancerCommand, DeleteTargetGroupCommand,
-  DescribeListenersCommand, DescribeLoadBalancerAttributesCommand, DescribeTargetHealthCommand,
+  DescribeListenerAttributesCommand, DescribeListenersCommand, DescribeLoadBalancerAttributesCommand, DescribeTargetHealthCommand,
   DescribeLoadBalancersCommand, DescribeTagsCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand,
-  ModifyLoadBalancerAttributesCommand, ModifyTargetGroupAttributesCommand, type TargetGroupAttribute,
+  ModifyListenerAttributesCommand, ModifyLoadBalancerAttributesCommand, ModifyTargetGroupAttributesCommand, type TargetGroupAttribute,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import {UserError} from '../../errors.js'
 import type {AwsClients} from '../clients.js'
@@ -25,8 +25,19 @@ export function targetGroupAttributes(spec: DeploymentSpec): TargetGroupAttribut
     {Key: 'target_failover.on_unhealthy', Value: failover},
     {Key: 'stickiness.enabled', Value: String(stickiness !== undefined)},
     ...(stickiness ? [{Key: 'stickiness.type', Value: stickiness}] : []),
+    {Key: 'send_tcp_reset.on_unhealthy.enabled', Value: String(spec.tcpReset.includes('unhealthy'))},
+    {Key: 'send_tcp_reset.on_deregistration.enabled', Value: String(spec.tcpReset.includes('deregistration'))},
   ]
 }
+
+/** Listener attributes: how long an idle TCP flow lives, and whether its end is a reset. */
+const listenerAttributes = (spec: DeploymentSpec) => [
+  {Key: 'tcp.idle_timeout.seconds', Value: String(spec.tcpIdleTimeout)},
+  {Key: 'send_tcp_reset.on_idle_timeout.enabled', Value: String(spec.tcpReset.includes('idle'))},
+]
+
+const listenerPairs = (attributes: {Key?: string; Value?: string}[], spec: DeploymentSpec): [string, unknown, unknown][] =>
+  listenerAttributes(spec).map((want) => [want.Key, attributes.find((a) => a.Key === want.Key)?.Value, want.Value])
 
 /** Each attribute as the target group has it, beside what the spec asks. */
 const attributePairs = (attributes: TargetGroupAttribute[], spec: DeploymentSpec): [string, unknown, unknown][] =>
@@ -262,17 +273,31 @@ export const listener: Step = {
     const lb = ctx.states.get('load-balancer')?.resources[0]
     const found = lb ? (await ctx.aws.elb.send(new DescribeListenersCommand({LoadBalancerArn: lb.id}))).Listeners?.[0] : undefined
     if (!found) return {resources: [], missing: ['listener forwarding to the target group']}
-    return done([{type: 'listener', id: found.ListenerArn!}])
+    const {Attributes = []} = await ctx.aws.elb.send(new DescribeListenerAttributesCommand({ListenerArn: found.ListenerArn}))
+    return {resources: [{type: 'listener', id: found.ListenerArn!}], missing: differences(listenerPairs(Attributes, ctx.spec))}
   },
 
-  async create(ctx) {
+  async create(ctx, found) {
     // A GWLB listener has no protocol or port: it forwards every IP packet.
-    const {Listeners} = await ctx.aws.elb.send(new CreateListenerCommand({
+    const arn = found.resources[0]?.id ?? (await ctx.aws.elb.send(new CreateListenerCommand({
       LoadBalancerArn: required(ctx, 'load-balancer').id,
       DefaultActions: [{Type: 'forward', TargetGroupArn: required(ctx, 'target-group').id}],
       Tags: tags(ctx.spec.name, `gwlb-${ctx.spec.name}`),
-    }))
-    return done([{type: 'listener', id: Listeners![0]!.ListenerArn!}])
+    }))).Listeners![0]!.ListenerArn!
+    await ctx.aws.elb.send(new ModifyListenerAttributesCommand({ListenerArn: arn, Attributes: listenerAttributes(ctx.spec)}))
+    return done([{type: 'listener', id: arn}])
+  },
+
+  /** Its TCP idle timeout and reset, beside the settings. */
+  async report(scope, found) {
+    const {Attributes = []} = await scope.aws.elb.send(new DescribeListenerAttributesCommand({ListenerArn: found[0]!.id}))
+    const get = (key: string) => Attributes.find((a) => a.Key === key)?.Value
+    return {
+      problems: scope.settings ? drift(scope, listenerPairs(Attributes, scope.settings)) : [],
+      hints: [],
+      detail: {attributes: Object.fromEntries(Attributes.map((a) => [a.Key!, a.Value!]))},
+      summary: `Listener: TCP idle timeout ${get('tcp.idle_timeout.seconds') ?? 350} s${get('send_tcp_reset.on_idle_timeout.enabled') === 'true' ? ', reset when idle' : ''}`,
+    }
   },
 
   async owned(scope) {
