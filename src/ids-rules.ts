@@ -11,6 +11,17 @@ import {UserError} from './errors.js'
  */
 export const SURICATA_CONFIG = '/etc/suricata/suricata.yaml'
 
+/**
+ * gwlb's part of Suricata's configuration (given with --include, the rest is the package's): the rule files,
+ * the control socket, and for an inline engine that fails open, NFQUEUE's own fail-open, so that a queue the
+ * engine cannot keep up with lets packets through instead of dropping them (as a detached engine does).
+ */
+export function suricataInclude(o: {ruleFiles: string[]; socket?: string; failOpenQueues: boolean}): string {
+  return ['%YAML 1.1', '---', 'rule-files:', ...o.ruleFiles.map((f) => `  - ${f}`),
+    ...(o.socket ? ['unix-command:', '  enabled: yes', `  filename: ${o.socket}`] : []),
+    ...(o.failOpenQueues ? ['nfq:', '  fail-open: yes'] : []), ''].join('\n')
+}
+
 /** A rule as Suricata writes one: action, header, then options in parentheses with a signature id. */
 const RULE = /^(alert|drop|pass|reject|rejectsrc|rejectdst|rejectboth|config)\s+\S+\s+\S+\s+\S+\s+(->|<>)\s+\S+\s+\S+\s+\(.*\bsid\s*:\s*\d+\s*;.*\)\s*$/
 

@@ -1,5 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {pointerKey, SYNC_SECONDS, type StagedKind} from './staged-versions.js'
+import {suricataInclude} from '../ids-rules.js'
 import {MONITOR} from '../inspect-hook.js'
 import {applianceArgs} from './settings-table.js'
 import {alertsGroup} from './steps/log-group.js'
@@ -121,18 +122,6 @@ const engineArgs = (spec: DeploymentSpec): string[] => [
   ...(spec.ids !== 'none' && spec.idsMode === 'ips' && spec.idsFail === 'closed' ? [`--policy-engine-rules ${POLICY_ENGINE_RULES} --inspect-socket ${SURICATA_SOCKET}`] : []),
 ]
 
-/** Suricata's rule files and control socket, as gwlb runs it: the part of its configuration gwlb owns. */
-export const suricataInclude = () => `%YAML 1.1
----
-rule-files:
-  - ${ET_OPEN_RULES}
-  - ${IDS_RULES}
-  - ${POLICY_ENGINE_RULES}
-unix-command:
-  enabled: yes
-  filename: ${SURICATA_SOCKET}
-`
-
 /**
  * Suricata on the appliance's inspection hook: installed (OISF's stable PPA: Ubuntu 22.04's own 6.0 lacks
  * --include), configured by gwlb, run as gwlb-suricata.service (af-packet on the monitor port for ids, NFQUEUE
@@ -167,7 +156,7 @@ else
   ${rulesSync} --no-reload || echo "gwlb bootstrap: the pushed IDS rules could not be put in place; the engine starts without them, and the next sync tries again"
 ${timerUnits('rules', 'the deployment\'s IDS rules, fetched and put in force', 'gwlb-suricata.service', rulesSync)}
   cat > ${SURICATA_INCLUDE} <<'GWLB_UNIT'
-${suricataInclude().trimEnd()}
+${suricataInclude({ruleFiles: [ET_OPEN_RULES, IDS_RULES, POLICY_ENGINE_RULES], socket: SURICATA_SOCKET, failOpenQueues: spec.idsMode === 'ips' && spec.idsFail === 'open'}).trimEnd()}
 GWLB_UNIT
   ${spec.natGateways ? `suricata-update --no-test --no-reload -q || echo "gwlb bootstrap: suricata-update could not fetch ET Open; the engine starts with the rules it has, and tries again daily"` : 'echo "gwlb bootstrap: no NAT gateways, no egress: no ET Open rules (only the policy\'s)"'}
   cat > /etc/systemd/system/gwlb-suricata.service <<GWLB_UNIT

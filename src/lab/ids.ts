@@ -4,7 +4,7 @@ import {fileURLToPath} from 'node:url'
 import {alertOf, type Alert} from '../eve.js'
 import type {InspectFail} from '../appliance/host/inspection.js'
 import {MONITOR} from '../inspect-hook.js'
-import {SURICATA_CONFIG} from '../ids-rules.js'
+import {SURICATA_CONFIG, suricataInclude} from '../ids-rules.js'
 
 /**
  * Suricata in the lab: one engine per appliance namespace, on that appliance's inspection hook (`--inspect`):
@@ -41,7 +41,7 @@ export const inspectFlags = (ids: LabIds, dir: string) => ({
 export async function suricataArgv(ids: LabIds, dir: string): Promise<string[]> {
   const include = join(dir, 'rules.yaml')
   // The operator's rules, and the egress policy's domain rules that the appliance writes (policyRulesOf).
-  await writeFile(include, `%YAML 1.1\n---\nrule-files:\n  - ${ids.rules}\n  - ${policyRulesOf(dir)}\n`)
+  await writeFile(include, suricataInclude({ruleFiles: [ids.rules, policyRulesOf(dir)], failOpenQueues: ids.mode === 'ips' && ids.fail === 'open'}))
   const capture = ids.mode === 'ips' ? Array.from({length: ids.queues}, (_, q) => ['-q', String(q)]).flat() : [`--af-packet=${MONITOR}`]
   // -k none: the copies and queued packets may carry partial checksums (offloads), which are not errors here.
   return ['suricata', '-c', SURICATA_CONFIG, '--include', include, '-l', dir, '-k', 'none', '--pidfile', join(dir, 'suricata.pid'),
