@@ -72,7 +72,10 @@ export interface Setting {
   applianceValue?: (spec: DeploymentSpec) => string | number | undefined
 }
 
-/** The inspection settings reach the appliances only where an engine runs. */
+/**
+ * The inspection settings reach the appliances only where an engine runs. (The TCP idle timeout only where it is
+ * not AWS's 350 s, the appliances' own default: a fleet made before the setting existed keeps its user data.)
+ */
 const withEngine = (key: 'idsMode' | 'idsFail') => (spec: DeploymentSpec) => (spec.ids === 'none' ? undefined : spec[key])
 
 /**
@@ -100,7 +103,7 @@ export const SETTINGS: Setting[] = [
   {key: 'amiId', flag: 'ami-id', type: 'text', label: 'AMI', change: 'rolling', description: 'AMI (default: Canonical\'s current Ubuntu 22.04 for the instance type\'s CPU)'},
   {key: 'keyName', flag: 'key-name', type: 'text', label: 'key pair', change: 'rolling', description: 'EC2 key pair for SSH to the appliances'},
   {key: 'package', flag: 'package', type: 'text', label: 'package', change: 'rolling', env: 'GWLB_PACKAGE', description: 'the gwlb the appliances run, staged in the deployment\'s bucket: a .tgz file, tarball URL or npm spec (default: this gwlb, packed from its installation)'},
-  {key: 'tcpIdleTimeout', flag: 'tcp-idle-timeout', type: 'integer', label: 'TCP idle timeout', change: 'rolling', default: DEFAULTS.tcpIdleTimeout, min: 60, max: 6000, appliance: 'flow-timeout', description: 'seconds the GWLB keeps an idle TCP flow (its listener), and the appliances their flows: one setting'},
+  {key: 'tcpIdleTimeout', flag: 'tcp-idle-timeout', type: 'integer', label: 'TCP idle timeout', change: 'rolling', default: DEFAULTS.tcpIdleTimeout, min: 60, max: 6000, appliance: 'flow-timeout', applianceValue: (spec) => (spec.tcpIdleTimeout === DEFAULTS.tcpIdleTimeout ? undefined : spec.tcpIdleTimeout), description: 'seconds the GWLB keeps an idle TCP flow (its listener), and the appliances their flows: one setting'},
   {key: 'tcpReset', flag: 'tcp-reset', type: 'comma', label: 'TCP resets', change: 'in-place', choices: ['idle', 'unhealthy', 'deregistration'], description: 'the GWLB resets TCP flows that go idle, whose appliance turns unhealthy, or is deregistered (comma-separated; none: no resets)'},
   {key: 'crossZone', flag: 'cross-zone', type: 'switch', label: 'cross-zone', change: 'in-place', default: DEFAULTS.crossZone, description: 'cross-zone load balancing'},
   {key: 'allowedPrincipals', flag: 'allowed-principal', type: 'list', label: 'allowed principals', change: 'in-place', description: 'account id or IAM ARN (account root, role, user) allowed to connect endpoints (repeatable; default this account; none: back to the default)'},

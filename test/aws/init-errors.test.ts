@@ -75,9 +75,9 @@ describe('gwlb init refuses bad input with one line and creates nothing', () => 
   })
 
   it('an unknown flag after a repeatable one is named as unknown, not taken for its value', () => {
-    const r = gwlb(['init', ...initFlags(net), '--route', 'rtb-1=0.0.0.0/0', '--scale-on', 'cpu:60'])
+    const r = gwlb(['init', ...initFlags(net), '--route', 'rtb-1=0.0.0.0/0', '--scale-by', 'cpu:60'])
     expect(r.status).toBe(2)
-    expect(r.stderr).toMatch(/--scale-on/)
+    expect(r.stderr).toMatch(/--scale-by/)
     expect(r.stderr).not.toMatch(/ROUTE_TABLE_ID=CIDR/)
   })
 

@@ -187,15 +187,16 @@ describeAsRoot('gwlb lab: a GWLB data path on one box, through the real binary',
     })
 
     itOnce('an existing transfer through a failed appliance moves to the other and completes', async () => {
-      const {target, done} = await startLongTransfer(lab, 4_000_000)
+      // Long enough (20 s) to outlast a failover that a loaded machine takes seconds to make.
+      const {target, done} = await startLongTransfer(lab, 8_000_000)
       expect((await lab.cliAsync('fail', target)).status).toBe(0)
       const end = await done
       expect(end.status, end.stderr).toBe(0)
-      expect(end.stdout).toBe('200 4000000')
+      expect(end.stdout).toBe('200 8000000')
       const status = lab.status()
       expect(status.standIn.rebalanced).toBeGreaterThanOrEqual(1)
       expect(status.appliances.find((a) => a.node !== target)!.flows).toBeGreaterThanOrEqual(1)
-    }, 40_000)
+    }, 60_000)
   })
 
   describe.skipIf(onceOnly)('two-arm, failover rebalance', () => {
