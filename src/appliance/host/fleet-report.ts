@@ -1,10 +1,10 @@
-import {PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
-import {createHash} from 'node:crypto'
+import {PutObjectCommand} from '@aws-sdk/client-s3'
 import {existsSync} from 'node:fs'
 import {readFile, stat} from 'node:fs/promises'
 import {reportKey, type FleetReport} from '../../fleet-report.js'
 import type {ShipperPosition} from '../alerts/shipper.js'
 import type {HealthReport} from '../health/report.js'
+import {bucketClient, sha256Of} from '../staged/sync.js'
 import {engineCommand} from './engine-control.js'
 import {instanceIdentity} from './imds.js'
 import {readJson, runTool} from './system.js'
@@ -32,7 +32,7 @@ async function dataPlane(url: string): Promise<Pick<FleetReport, 'dataPlane' | '
 
 async function engine(o: NonNullable<ReportOptions['engine']>): Promise<Pick<FleetReport, 'engine' | 'alerts'>> {
   const rulesText = await readFile(o.rules).catch(() => undefined)
-  const rules = rulesText && createHash('sha256').update(rulesText).digest('hex')
+  const rules = rulesText && sha256Of(rulesText)
   const stats = existsSync(o.socket) ? await engineCommand(o.socket, 'ruleset-stats', 5000).catch(() => undefined) : undefined
   const installed = stats || (await runTool('suricata', ['-V'])).code === 0
   const position = await readJson<ShipperPosition>(o.shipperState)
@@ -51,7 +51,7 @@ async function engine(o: NonNullable<ReportOptions['engine']>): Promise<Pick<Fle
 export async function publishReport(o: ReportOptions): Promise<FleetReport> {
   const {instanceId} = await instanceIdentity()
   const report: FleetReport = {instanceId, at: new Date().toISOString(), ...(await dataPlane(o.metrics)), ...(o.engine ? await engine(o.engine) : {})}
-  const s3 = new S3Client({region: o.region, ...(o.endpoint ? {endpoint: o.endpoint, forcePathStyle: true} : {})})
+  const s3 = bucketClient(o.region, o.endpoint)
   await s3.send(new PutObjectCommand({Bucket: o.bucket, Key: reportKey(instanceId), Body: JSON.stringify(report), ContentType: 'application/json'}))
   s3.destroy()
   return report

@@ -55,9 +55,12 @@ function parseSource(source: string): {bucket: string; key: string} {
 
 export const sha256Of = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
 
+/** The deployment's bucket as an appliance reaches it: its role's credentials, AWS's endpoint or the one given (an emulator). */
+export const bucketClient = (region: string, endpoint?: string) => new S3Client({region, ...(endpoint ? {endpoint, forcePathStyle: true} : {})})
+
 export async function syncStaged(o: SyncOptions, kind: SyncKind): Promise<SyncResult> {
   const {bucket, key} = parseSource(o.source)
-  const s3 = new S3Client({region: o.region, ...(o.endpoint ? {endpoint: o.endpoint, forcePathStyle: true} : {})})
+  const s3 = bucketClient(o.region, o.endpoint)
   const get = async (k: string) => Buffer.from(await (await s3.send(new GetObjectCommand({Bucket: bucket, Key: k}))).Body!.transformToByteArray())
   const pointer = await get(key).then((b) => JSON.parse(b.toString()) as Pointer, (error: Error) => {
     if (error.name === 'NoSuchKey') return undefined
