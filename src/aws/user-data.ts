@@ -52,10 +52,9 @@ const UNAME: Record<Architecture, string> = {amd64: 'x86_64', arm64: 'aarch64'}
  * the systemd unit that runs the data plane. Any failure ends it with one line on the console and in the log.
  */
 export function renderUserData(spec: DeploymentSpec, source: BootSource, appliance: ApplianceFlags): string {
-  const s3 = [`--bucket ${shellQuote(source.bucket)}`, `--region ${source.region}`, `--dns-suffix ${source.dnsSuffix}`,
-    ...(source.endpoint ? [`--endpoint ${shellQuote(source.endpoint)}`] : [])].join(' ')
+  const s3 = `--bucket ${shellQuote(source.bucket)} --region ${source.region} --dns-suffix ${source.dnsSuffix}${endpointFlag(source)}`
   const policySync = `gwlb appliance policy-sync ${pointerFlags('policy', source)} --file ${POLICY_FILE}`
-  const report = `gwlb appliance report --bucket ${shellQuote(source.bucket)} --region ${source.region}${source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : ''}${spec.ids === 'none' ? '' : ` --engine-socket ${SURICATA_SOCKET}`}`
+  const report = `gwlb appliance report --bucket ${shellQuote(source.bucket)} --region ${source.region}${endpointFlag(source)}${spec.ids === 'none' ? '' : ` --engine-socket ${SURICATA_SOCKET}`}`
   return `#!/bin/bash
 # gwlb appliance bootstrap: deployment ${spec.name}, gwlb ${source.gwlb.version} (sha256 ${source.gwlb.sha256}), Node.js ${source.node.version}
 # -E: the ERR trap fires inside functions too (fetch, unpack).
@@ -211,9 +210,12 @@ fi
 `
 }
 
+/** The bucket's endpoint for the appliances' commands where it is not AWS's (an emulator), or nothing. */
+const endpointFlag = (source: BootSource) => (source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : '')
+
 /** Where an appliance's sync command finds a pointer of the deployment's bucket. */
 const pointerFlags = (kind: StagedKind, source: BootSource) =>
-  `--source s3://${source.bucket}/${pointerKey(kind)} --region ${source.region}${source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : ''}`
+  `--source s3://${source.bucket}/${pointerKey(kind)} --region ${source.region}${endpointFlag(source)}`
 
 /** A gwlb command as a systemd service, and its timer: every SYNC_SECONDS, once `after` runs. */
 const timerUnits = (name: string, what: string, after: string, command: string) => `cat > /etc/systemd/system/gwlb-${name}.service <<'GWLB_UNIT'
