@@ -1,14 +1,17 @@
 import {CreateLogGroupCommand, DeleteLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup} from '@aws-sdk/client-cloudwatch-logs'
 import {recentAlerts} from '../alerts.js'
-import {differences, done, drift, plainReport, type Scope, type Step} from '../step.js'
+import {differences, done, drift, plainReport, remember, type Scope, type Step} from '../step.js'
 import {DEPLOYMENT_TAG} from '../tags.js'
 
 /** Where the appliances' inspection engines send their alerts: one stream per instance. */
 export const alertsGroup = (deployment: string) => `/gwlb/${deployment}/eve`
 
-async function theGroup(scope: Pick<Scope, 'aws'>, name: string): Promise<LogGroup | undefined> {
-  const {logGroups = []} = await scope.aws.logs.send(new DescribeLogGroupsCommand({logGroupNamePrefix: name}))
-  return logGroups.find((g) => g.logGroupName === name)
+/** The group, described once per status run (owned() and the report both want it). */
+function theGroup(scope: Pick<Scope, 'aws' | 'cache'>, name: string): Promise<LogGroup | undefined> {
+  return remember(scope, `log-group ${name}`, async () => {
+    const {logGroups = []} = await scope.aws.logs.send(new DescribeLogGroupsCommand({logGroupNamePrefix: name}))
+    return logGroups.find((g) => g.logGroupName === name)
+  })
 }
 
 const resourceOf = (g: LogGroup) => ({type: 'log-group', id: g.logGroupName!, detail: `${g.retentionInDays ?? 'never expires'}${g.retentionInDays ? ' days' : ''}`})
