@@ -11,16 +11,49 @@ import {UserError} from './errors.js'
  */
 export const SURICATA_CONFIG = '/etc/suricata/suricata.yaml'
 
+/** Where an appliance's engine logs (eve.json, suricata.log): its own folder, turned over by gwlb's rule. */
+export const ENGINE_LOG_DIR = '/var/log/gwlb-ids'
+export const ENGINE_EVE = `${ENGINE_LOG_DIR}/eve.json`
+
+/** The eve event types an engine may log besides its alerts (`--ids-events`); alerts are always logged. */
+export const EVE_EVENTS = ['flow', 'dns', 'tls', 'http', 'anomaly', 'drop'] as const
+export type EveEvent = (typeof EVE_EVENTS)[number]
+
 /**
  * gwlb's part of Suricata's configuration (given with --include, the rest is the package's): the rule files,
  * the control socket, and for an inline engine that fails open, NFQUEUE's own fail-open, so that a queue the
  * engine cannot keep up with lets packets through instead of dropping them (as a detached engine does).
+ * Its outputs replace the package's dozen: one eve.json with the alerts and the event types asked for, all that
+ * is shipped, so that the disk holds nothing nobody reads; `logDir` moves it where the package's logrotate rule
+ * (copytruncate, compressed at once: a shipper loses the tail) does not reach.
  */
-export function suricataInclude(o: {ruleFiles: string[]; socket?: string; failOpenQueues: boolean}): string {
+export function suricataInclude(o: {ruleFiles: string[]; socket?: string; failOpenQueues: boolean; events: readonly EveEvent[]; logDir?: string}): string {
   return ['%YAML 1.1', '---', 'rule-files:', ...o.ruleFiles.map((f) => `  - ${f}`),
     ...(o.socket ? ['unix-command:', '  enabled: yes', `  filename: ${o.socket}`] : []),
-    ...(o.failOpenQueues ? ['nfq:', '  fail-open: yes'] : []), ''].join('\n')
+    ...(o.failOpenQueues ? ['nfq:', '  fail-open: yes'] : []),
+    ...(o.logDir ? [`default-log-dir: ${o.logDir}`] : []),
+    'outputs:', '  - eve-log:', '      enabled: yes', '      filetype: regular', '      filename: eve.json', '      types:',
+    ...['alert', ...o.events].map((t) => `        - ${t}`), ''].join('\n')
 }
+
+/**
+ * How the appliance's engine logs turn over: renamed (the shipper finishes eve.json.1 by its inode, so it is
+ * compressed only a turn later), at 256 MB or daily, 8 kept; Suricata reopens its files on SIGHUP.
+ */
+export const engineLogrotate = (logDir: string, reopen: string) => `${logDir}/*.json ${logDir}/*.log {
+  daily
+  maxsize 256M
+  rotate 8
+  missingok
+  notifempty
+  compress
+  delaycompress
+  sharedscripts
+  postrotate
+    ${reopen}
+  endscript
+}
+`
 
 /** A rule as Suricata writes one: action, header, then options in parentheses with a signature id. */
 const RULE = /^(alert|drop|pass|reject|rejectsrc|rejectdst|rejectboth|config)\s+\S+\s+\S+\s+\S+\s+(->|<>)\s+\S+\s+\S+\s+\(.*\bsid\s*:\s*\d+\s*;.*\)\s*$/

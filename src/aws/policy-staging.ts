@@ -3,6 +3,7 @@ import {loadPolicy, shortVersion} from '../policy.js'
 import {fleetReports} from './fleet-reports.js'
 import {groupInstances} from './steps/fleet.js'
 import type {Scope} from './step.js'
+import type {Checked} from './staged-file.js'
 import {deploymentBucket, stagedVersion, stageVersion, type Staged, type StagingScope} from './staged-versions.js'
 
 /** The fleet's egress policy, staged for the appliances to sync (staged-versions.ts): `gwlb policy push`. */
@@ -11,10 +12,13 @@ export interface StagedPolicy extends Staged {
   default: string
 }
 
-export async function pushPolicy(scope: StagingScope, file: string): Promise<StagedPolicy> {
+/** A policy file, checked (a file with an error is refused with one line, before anything is staged). */
+export async function checkedPolicy(file: string): Promise<Checked<Omit<StagedPolicy, keyof Staged>>> {
   const policy = await loadPolicy(file)
-  return stageVersion(scope, 'policy', {body: await readFile(file), sha256: policy.sha256, extension: 'yaml', contentType: 'application/yaml'}, {rules: policy.rules.length, default: policy.default})
+  return {kind: 'policy', file, body: await readFile(file), sha256: policy.sha256, extension: 'yaml', contentType: 'application/yaml', meta: {rules: policy.rules.length, default: policy.default}}
 }
+
+export const pushPolicy = async (scope: StagingScope, file: string): Promise<StagedPolicy> => stageVersion(scope, await checkedPolicy(file))
 
 export interface PolicyShow {
   staged?: StagedPolicy

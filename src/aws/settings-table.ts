@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {parseCidr} from '../cidr.js'
 import {UserError} from '../errors.js'
+import {EVE_EVENTS} from '../ids-rules.js'
 import {DEFAULT_MODE, MODE_NAMES} from '../mode.js'
 import type {DeploymentSpec, PartialSpec, RouteSpec} from './spec.js'
 
@@ -20,6 +21,7 @@ export const DEFAULTS = {
   ids: 'none',
   idsMode: 'ids',
   idsFail: 'open',
+  idsRuleset: 'et-open',
   logRetention: 30,
   tcpIdleTimeout: 350,
   scaleOn: 'none',
@@ -110,6 +112,8 @@ export const SETTINGS: Setting[] = [
   {key: 'ids', flag: 'ids', type: 'choice', label: 'IDS', change: 'rolling', default: DEFAULTS.ids, choices: ['suricata', 'none'], description: 'the inspection engine on every appliance, its alerts in CloudWatch Logs /gwlb/NAME/eve'},
   {key: 'idsMode', flag: 'ids-mode', type: 'choice', label: 'IDS mode', change: 'rolling', default: DEFAULTS.idsMode, choices: ['ids', 'ips'], appliance: 'inspect', applianceValue: withEngine('idsMode'), description: 'ids: the engine sees a copy of the traffic; ips: inline, it may drop'},
   {key: 'idsFail', flag: 'ids-fail', type: 'choice', label: 'IDS failure', change: 'rolling', default: DEFAULTS.idsFail, choices: ['open', 'closed'], appliance: 'inspect-fail', applianceValue: withEngine('idsFail'), description: 'while an appliance\'s engine is down: open, traffic flows uninspected; closed, the appliance turns unhealthy'},
+  {key: 'idsRuleset', flag: 'ids-ruleset', type: 'choice', label: 'IDS ruleset', change: 'rolling', default: DEFAULTS.idsRuleset, choices: ['et-open', 'none'], description: 'rules the engines fetch themselves besides yours (gwlb rules push, --ids-rules): et-open, Proofpoint\'s ET Open through suricata-update at boot and daily (needs egress: NAT gateways), or none'},
+  {key: 'idsEvents', flag: 'ids-events', type: 'comma', label: 'IDS events', change: 'rolling', choices: EVE_EVENTS, description: 'eve event types the engines log and ship to CloudWatch Logs besides alerts (comma-separated; none: alerts only)'},
   {key: 'logRetention', flag: 'log-retention', type: 'integer', label: 'log retention', change: 'in-place', default: DEFAULTS.logRetention, min: 1, description: 'days CloudWatch Logs keeps the alerts'},
   {key: 'tgwAttachments', flag: 'tgw-attachment', type: 'list', label: 'Transit Gateway attachments', change: 'in-place', description: 'Transit Gateway VPC attachment to put in appliance mode (repeatable; none: no attachment)'},
 ]
@@ -184,6 +188,15 @@ export const applianceArgs = (spec: DeploymentSpec): string[] => SETTINGS.filter
   const value = s.applianceValue ? s.applianceValue(spec) : spec[s.key]
   return value === undefined ? [] : [`--${s.appliance} ${String(value)}`]
 })
+
+/**
+ * The settings an appliance carries in its user data (the rolling ones but those the launch template holds in
+ * fields of its own: instance type, AMI, key pair; and the package, judged by what was staged): written into the
+ * user data as one line, and read back from it to tell which of them a new version would change.
+ */
+const TEMPLATE_FIELDS: Setting['key'][] = ['instanceType', 'amiId', 'keyName', 'package']
+export const USER_DATA_SETTINGS = SETTINGS.filter((s) => s.change === 'rolling' && !TEMPLATE_FIELDS.includes(s.key))
+export const carriedSettings = (spec: DeploymentSpec) => Object.fromEntries(USER_DATA_SETTINGS.map((s) => [s.key, spec[s.key]]))
 
 /** The command line that makes this deployment without prompts (printed at the end of the wizard). */
 export function commandLine(spec: DeploymentSpec, region: string): string {

@@ -1,5 +1,6 @@
 import {parse as parseArn, validate as validateArn} from '@aws-sdk/util-arn-parser'
 import {UserError} from '../errors.js'
+import type {EveEvent} from '../ids-rules.js'
 import type {Mode} from '../mode.js'
 import {GENEVE_PORT} from '../generated/abi.js'
 import {parseScaleOn} from './scale-on.js'
@@ -37,6 +38,10 @@ export interface DeploymentSpec {
   idsMode: 'ids' | 'ips'
   /** While an appliance's engine is not attached: open, traffic flows uninspected; closed, it turns unhealthy. */
   idsFail: 'open' | 'closed'
+  /** The rules the engines fetch themselves: ET Open through suricata-update (where the fleet has egress), or none. */
+  idsRuleset: 'et-open' | 'none'
+  /** The eve event types shipped to CloudWatch Logs besides the alerts. */
+  idsEvents: EveEvent[]
   /** Days CloudWatch Logs keeps the alerts. */
   logRetention: number
   /** Seconds an idle TCP flow lives, at the GWLB (its listener) and on the appliances. */

@@ -4,6 +4,7 @@ import type {AwsClients} from './clients.js'
 import {APPLIANCE_PREFIX} from './steps/software.js'
 import {bucketName, lookUp} from './steps/bucket.js'
 import type {Scope} from './step.js'
+import type {Checked, StagedKind} from './staged-file.js'
 import {errorCode} from './wait.js'
 
 /**
@@ -13,7 +14,6 @@ import {errorCode} from './wait.js'
  * SYNC_SECONDS (a systemd timer, and once at first boot), checks the digest and the file, and puts it in force
  * live: no instance is replaced.
  */
-export type StagedKind = 'policy' | 'ids'
 export const pointerKey = (kind: StagedKind) => `${APPLIANCE_PREFIX}${kind}/current.json`
 /** How often the appliances look at the pointers. */
 export const SYNC_SECONDS = 30
@@ -45,7 +45,8 @@ export async function stagedVersion<T extends Staged>(aws: AwsClients, bucket: s
 }
 
 /** Stages a checked file under its digest (S3 checks the bytes against it), then points the fleet at it. */
-export async function stageVersion<M extends object>(scope: StagingScope, kind: StagedKind, file: {body: Buffer; sha256: string; extension: string; contentType: string}, meta: M): Promise<Staged & M> {
+export async function stageVersion<M extends object>(scope: StagingScope, file: Checked<M>): Promise<Staged & M> {
+  const {kind, meta} = file
   const bucket = await deploymentBucket(scope)
   const ExpectedBucketOwner = await scope.aws.account()
   const key = `${APPLIANCE_PREFIX}${kind}/${file.sha256}.${file.extension}`

@@ -1,6 +1,7 @@
 import type {AwsClients} from './clients.js'
 import type {CutoverGate} from './cutover.js'
 import type {DeploymentSpec} from './spec.js'
+import type {Checked} from './staged-file.js'
 import {subnetsOf, type Topology} from './topology.js'
 
 /** One AWS resource a step found or made. */
@@ -51,6 +52,8 @@ export interface ApplyOptions {
   cutoverGate: CutoverGate
   /** An instance refresh keeps at least this share of the fleet healthy (100: a new appliance before an old one goes). */
   minHealthyPercentage: number
+  /** Files init was given to stage for the fleet (--policy, --ids-rules), already checked. */
+  files?: Checked<object>[]
 }
 
 export interface StepContext {

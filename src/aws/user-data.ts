@@ -1,8 +1,9 @@
 import {readFileSync} from 'node:fs'
-import {pointerKey, SYNC_SECONDS, type StagedKind} from './staged-versions.js'
-import {suricataInclude} from '../ids-rules.js'
+import type {StagedKind} from './staged-file.js'
+import {pointerKey, SYNC_SECONDS} from './staged-versions.js'
+import {ENGINE_LOG_DIR, engineLogrotate, suricataInclude} from '../ids-rules.js'
 import {MONITOR} from '../inspect-hook.js'
-import {applianceArgs} from './settings-table.js'
+import {applianceArgs, carriedSettings} from './settings-table.js'
 import {alertsGroup} from './steps/log-group.js'
 import type {DeploymentSpec} from './spec.js'
 import type {Artifacts} from './steps/software.js'
@@ -35,9 +36,21 @@ const SURICATA_SOCKET = '/run/suricata/gwlb.socket'
 const POLICY_ENGINE_RULES = '/etc/gwlb/policy.rules'
 const ET_OPEN_RULES = '/var/lib/suricata/rules/suricata.rules'
 const IDS_RULES = '/etc/gwlb/ids.rules'
+const ENGINE_LOGROTATE = '/etc/gwlb/logrotate.conf'
 
 /** Where the bootstrap leaves its log; `gwlb status` points here when appliances stay unhealthy. */
 export const BOOTSTRAP_LOG = '/var/log/gwlb-bootstrap.log'
+
+/** The line that names the settings the script carries, for init to tell what a new version would change. */
+const SETTINGS_LINE = '# gwlb settings: '
+
+/** The settings a script carries (none named: one written before they were, which named only mode and port). */
+export function settingsIn(userData: string): Record<string, unknown> {
+  const line = userData.split('\n').find((l) => l.startsWith(SETTINGS_LINE))
+  if (line) return JSON.parse(line.slice(SETTINGS_LINE.length)) as Record<string, unknown>
+  const install = /gwlb appliance install .*--mode (\S+) --health-port (\d+)/.exec(userData)
+  return install ? {mode: install[1], healthPort: Number(install[2])} : {}
+}
 
 // Same depth from src/aws and dist/aws.
 const fetcher = () => readFileSync(new URL('../../assets/s3-fetch.py', import.meta.url), 'utf8')
@@ -57,6 +70,7 @@ export function renderUserData(spec: DeploymentSpec, source: BootSource, applian
   const report = `gwlb appliance report --bucket ${shellQuote(source.bucket)} --region ${source.region}${endpointFlag(source)}${spec.ids === 'none' ? '' : ` --engine-socket ${SURICATA_SOCKET}`}`
   return `#!/bin/bash
 # gwlb appliance bootstrap: deployment ${spec.name}, gwlb ${source.gwlb.version} (sha256 ${source.gwlb.sha256}), Node.js ${source.node.version}
+${SETTINGS_LINE}${JSON.stringify(carriedSettings(spec))}
 # -E: the ERR trap fires inside functions too (fetch, unpack).
 set -Eeuo pipefail
 exec > >(tee -a ${BOOTSTRAP_LOG}) 2>&1
@@ -107,7 +121,7 @@ ${timerUnits('report', 'how this appliance is, for gwlb status', 'gwlb-appliance
 
 ${spec.ids === 'none' ? '' : inspection(spec, source)}
 gwlb appliance install --enable --now ${[...applianceArgs(spec), ...engineArgs(spec)].join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')} --policy ${POLICY_FILE}
-systemctl enable --now gwlb-policy.timer gwlb-report.timer${spec.ids === 'none' ? '' : '\n[ -z "$engine" ] || systemctl enable --now gwlb-suricata.service gwlb-alerts.service gwlb-suricata-update.timer gwlb-rules.timer'}
+systemctl enable --now gwlb-policy.timer gwlb-report.timer${spec.ids === 'none' ? '' : `\n[ -z "$engine" ] || systemctl enable --now ${engineUnits(spec).join(' ')}`}
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }
@@ -121,14 +135,23 @@ const engineArgs = (spec: DeploymentSpec): string[] => [
   ...(spec.ids !== 'none' && spec.idsMode === 'ips' && spec.idsFail === 'closed' ? [`--policy-engine-rules ${POLICY_ENGINE_RULES} --inspect-socket ${SURICATA_SOCKET}`] : []),
 ]
 
+/** The engine's units that run from boot on: ET Open's daily timer only where the fleet fetches it. */
+const engineUnits = (spec: DeploymentSpec) =>
+  ['gwlb-suricata.service', 'gwlb-alerts.service', 'gwlb-rules.timer', 'gwlb-ids-logs.timer', ...(fetchesEtOpen(spec) ? ['gwlb-suricata-update.timer'] : [])]
+
+/** ET Open comes through suricata-update, from the internet: only a fleet with NAT gateways gets there. */
+const fetchesEtOpen = (spec: DeploymentSpec) => spec.idsRuleset === 'et-open' && spec.natGateways
+
 /**
  * Suricata on the appliance's inspection hook: installed (OISF's stable PPA: Ubuntu 22.04's own 6.0 lacks
  * --include), configured by gwlb, run as gwlb-suricata.service (af-packet on the monitor port for ids, NFQUEUE
- * 0..N-1 for ips), ET Open rules from suricata-update at boot and daily where the fleet has egress, and the
- * alerts shipped by gwlb-alerts.service. An install that fails is said in one line; the appliance then runs
+ * 0..N-1 for ips), ET Open rules from suricata-update at boot and daily where asked and the fleet has egress,
+ * its logs turned over by gwlb's own logrotate rule every hour, and the alerts (and the events asked for)
+ * shipped by gwlb-alerts.service. An install that fails is said in one line; the appliance then runs
  * as --ids-fail says (open: uninspected; closed: unhealthy).
  */
 function inspection(spec: DeploymentSpec, source: BootSource): string {
+  const ruleFiles = [...(fetchesEtOpen(spec) ? [ET_OPEN_RULES] : []), IDS_RULES, POLICY_ENGINE_RULES]
   const rulesSync = `gwlb appliance rules-sync ${pointerFlags('ids', source)} --file ${IDS_RULES} --socket ${SURICATA_SOCKET}`
   const capture = spec.idsMode === 'ips' ? '$(seq 0 $((queues - 1)) | sed \'s/^/-q /\' | tr \'\\n\' \' \')' : `--af-packet=${MONITOR}`
   const endpoint = source.endpoint ? `\nEnvironment=AWS_ENDPOINT_URL=${source.endpoint}` : ''
@@ -140,7 +163,7 @@ if command -v suricata >/dev/null; then engine=suricata
 else
   for try in 1 2 3; do
     if add-apt-repository -y ppa:oisf/suricata-stable && apt-get -o DPkg::Lock::Timeout=600 update -q \\
-      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q suricata; then engine=suricata; break; fi
+      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q suricata logrotate; then engine=suricata; break; fi
     sleep 10
   done
 fi
@@ -150,14 +173,19 @@ else
   # gwlb runs its own unit on its own hook: the package's service would listen where gwlb's hook is not.
   systemctl disable --now suricata.service || true
   install -d -m 0755 /var/lib/suricata/rules /run/suricata
-  touch ${ET_OPEN_RULES} ${POLICY_ENGINE_RULES}
+  install -d -m 0750 ${ENGINE_LOG_DIR} /var/lib/gwlb
+  touch ${ruleFiles.join(' ')}
   # The operator's rules (gwlb rules push), tested by this Suricata, in place before it starts; then every ${SYNC_SECONDS} s, reloaded live.
   ${rulesSync} --no-reload || echo "gwlb bootstrap: the pushed IDS rules could not be put in place; the engine starts without them, and the next sync tries again"
 ${timerUnits('rules', 'the deployment\'s IDS rules, fetched and put in force', 'gwlb-suricata.service', rulesSync)}
   cat > ${SURICATA_INCLUDE} <<'GWLB_UNIT'
-${suricataInclude({ruleFiles: [ET_OPEN_RULES, IDS_RULES, POLICY_ENGINE_RULES], socket: SURICATA_SOCKET, failOpenQueues: spec.idsMode === 'ips' && spec.idsFail === 'open'}).trimEnd()}
+${suricataInclude({ruleFiles, socket: SURICATA_SOCKET, failOpenQueues: spec.idsMode === 'ips' && spec.idsFail === 'open', events: spec.idsEvents, logDir: ENGINE_LOG_DIR}).trimEnd()}
 GWLB_UNIT
-  ${spec.natGateways ? `suricata-update --no-test --no-reload -q || echo "gwlb bootstrap: suricata-update could not fetch ET Open; the engine starts with the rules it has, and tries again daily"` : 'echo "gwlb bootstrap: no NAT gateways, no egress: no ET Open rules (only the policy\'s)"'}
+  cat > ${ENGINE_LOGROTATE} <<'GWLB_UNIT'
+${engineLogrotate(ENGINE_LOG_DIR, '/bin/systemctl kill -s HUP gwlb-suricata.service').trimEnd()}
+GWLB_UNIT
+${timerUnits('ids-logs', 'the engine\'s logs turned over', 'gwlb-suricata.service', `logrotate --state /var/lib/gwlb/logrotate.state ${ENGINE_LOGROTATE}`, {every: '1h', exec: '/usr/sbin/'})}
+  ${etOpen(spec)}
   cat > /etc/systemd/system/gwlb-suricata.service <<GWLB_UNIT
 [Unit]
 Description=gwlb: Suricata on the appliance's inspection hook (${spec.idsMode})
@@ -179,13 +207,22 @@ Description=gwlb: Suricata's alerts to CloudWatch Logs ${alertsGroup(spec.name)}
 After=gwlb-suricata.service
 
 [Service]
-ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance ship-alerts --log-group ${alertsGroup(spec.name)} --region ${source.region}${endpoint}
+ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance ship-alerts --log-group ${alertsGroup(spec.name)} --events ${['alert', ...spec.idsEvents].join(',')} --region ${source.region}${endpoint}
 Restart=always
 RestartSec=5
 
 [Install]
 WantedBy=multi-user.target
 GWLB_UNIT
+fi
+`
+}
+
+/** ET Open at boot, then daily, reloaded live; or why the engine runs without it. */
+function etOpen(spec: DeploymentSpec): string {
+  if (spec.idsRuleset === 'none') return 'echo "gwlb bootstrap: --ids-ruleset none: the engine runs your rules and the policy\'s only"'
+  if (!spec.natGateways) return 'echo "gwlb bootstrap: no NAT gateways, no egress: no ET Open rules (only yours and the policy\'s)"'
+  return `suricata-update --no-test --no-reload -q || echo "gwlb bootstrap: suricata-update could not fetch ET Open; the engine starts with the rules it has, and tries again daily"
   cat > /etc/systemd/system/gwlb-suricata-update.service <<'GWLB_UNIT'
 [Unit]
 Description=gwlb: ET Open rules for Suricata, reloaded live
@@ -205,9 +242,7 @@ RandomizedDelaySec=1h
 
 [Install]
 WantedBy=timers.target
-GWLB_UNIT
-fi
-`
+GWLB_UNIT`
 }
 
 /** The bucket's endpoint for the appliances' commands where it is not AWS's (an emulator), or nothing. */
@@ -217,23 +252,23 @@ const endpointFlag = (source: BootSource) => (source.endpoint ? ` --endpoint ${s
 const pointerFlags = (kind: StagedKind, source: BootSource) =>
   `--source s3://${source.bucket}/${pointerKey(kind)} --region ${source.region}${endpointFlag(source)}`
 
-/** A gwlb command as a systemd service, and its timer: every SYNC_SECONDS, once `after` runs. */
-const timerUnits = (name: string, what: string, after: string, command: string) => `cat > /etc/systemd/system/gwlb-${name}.service <<'GWLB_UNIT'
+/** A gwlb command as a systemd service, and its timer: every SYNC_SECONDS (or `every`), once `after` runs. */
+const timerUnits = (name: string, what: string, after: string, command: string, o: {every?: string; exec?: string} = {}) => `cat > /etc/systemd/system/gwlb-${name}.service <<'GWLB_UNIT'
 [Unit]
 Description=gwlb: ${what}
 After=${after}
 
 [Service]
 Type=oneshot
-ExecStart=/usr/local/bin/node /usr/local/bin/${command}
+ExecStart=${o.exec ?? '/usr/local/bin/node /usr/local/bin/'}${command}
 GWLB_UNIT
 cat > /etc/systemd/system/gwlb-${name}.timer <<'GWLB_UNIT'
 [Unit]
-Description=gwlb: ${what}, every ${SYNC_SECONDS} s
+Description=gwlb: ${what}, every ${o.every ?? `${SYNC_SECONDS}s`}
 
 [Timer]
-OnActiveSec=${SYNC_SECONDS}s
-OnUnitActiveSec=${SYNC_SECONDS}s
+OnActiveSec=${o.every ?? `${SYNC_SECONDS}s`}
+OnUnitActiveSec=${o.every ?? `${SYNC_SECONDS}s`}
 
 [Install]
 WantedBy=timers.target

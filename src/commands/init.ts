@@ -5,6 +5,7 @@ import {CUTOVER_GATES} from '../aws/cutover.js'
 import {applyDeployment, DEFAULT_APPLY_OPTIONS, dryRunResult, planDeployment, prepare, type InitResult} from '../aws/deployment.js'
 import {commandLine, completeFromFlags, DEFAULTS, givenByFlags, settingFlags, withStored} from '../aws/settings-table.js'
 import type {PartialSpec} from '../aws/spec.js'
+import {checkInitFiles} from '../aws/steps/init-files.js'
 import {readSettings} from '../aws/steps/settings.js'
 import {AwsCommand} from '../aws-command.js'
 import {UserError} from '../errors.js'
@@ -27,6 +28,8 @@ export default class Init extends AwsCommand<typeof Init> {
     yes: Flags.boolean({char: 'y', description: 'never prompt; a missing value is an error'}),
     'cutover-gate': Flags.option({description: `when the --route routes go to the endpoints: once appliances are healthy in each routed AZ, once one is, or at once (default ${DEFAULT_APPLY_OPTIONS.cutoverGate})`, options: CUTOVER_GATES})(),
     'min-healthy-percentage': Flags.integer({description: `share of the fleet an instance refresh keeps healthy while it replaces appliances (default ${DEFAULT_APPLY_OPTIONS.minHealthyPercentage}: a new one in service before an old one goes)`, min: 0, max: 100}),
+    policy: Flags.string({description: 'an egress policy to put in force from the first boot (as gwlb policy push does; checked before anything changes)'}),
+    'ids-rules': Flags.string({description: 'your Suricata rules for the engines from the first boot (as gwlb rules push does; checked before anything changes)'}),
     'dry-run': Flags.boolean({description: 'print the plan (found / to be created) and change nothing'}),
     ...lockFlags,
     ...timingFlags,
@@ -42,7 +45,10 @@ export default class Init extends AwsCommand<typeof Init> {
     const stored = await readSettings(this.aws, given.name ?? DEFAULTS.name)
     const asked = withStored(given, stored)
     const spec = interactive ? await askForSpec(this.aws, asked) : completeFromFlags(asked)
-    const options = {cutoverGate: f['cutover-gate'] ?? DEFAULT_APPLY_OPTIONS.cutoverGate, minHealthyPercentage: f['min-healthy-percentage'] ?? DEFAULT_APPLY_OPTIONS.minHealthyPercentage}
+    const options = {
+      cutoverGate: f['cutover-gate'] ?? DEFAULT_APPLY_OPTIONS.cutoverGate, minHealthyPercentage: f['min-healthy-percentage'] ?? DEFAULT_APPLY_OPTIONS.minHealthyPercentage,
+      files: await checkInitFiles(spec, {policy: f.policy, idsRules: f['ids-rules']}),
+    }
 
     const plan = async () => {
       const ctx = await prepare(this.aws, spec, timingFrom(f), options)

@@ -41,7 +41,7 @@ export const inspectFlags = (ids: LabIds, dir: string) => ({
 export async function suricataArgv(ids: LabIds, dir: string): Promise<string[]> {
   const include = join(dir, 'rules.yaml')
   // The operator's rules, and the egress policy's domain rules that the appliance writes (policyRulesOf).
-  await writeFile(include, suricataInclude({ruleFiles: [ids.rules, policyRulesOf(dir)], failOpenQueues: ids.mode === 'ips' && ids.fail === 'open'}))
+  await writeFile(include, suricataInclude({ruleFiles: [ids.rules, policyRulesOf(dir)], failOpenQueues: ids.mode === 'ips' && ids.fail === 'open', events: []}))
   const capture = ids.mode === 'ips' ? Array.from({length: ids.queues}, (_, q) => ['-q', String(q)]).flat() : [`--af-packet=${MONITOR}`]
   // -k none: the copies and queued packets may carry partial checksums (offloads), which are not errors here.
   return ['suricata', '-c', SURICATA_CONFIG, '--include', include, '-l', dir, '-k', 'none', '--pidfile', join(dir, 'suricata.pid'),

@@ -3,7 +3,9 @@ import {DescribeAutoScalingGroupsCommand} from '@aws-sdk/client-auto-scaling'
 import {DescribeLaunchTemplateVersionsCommand} from '@aws-sdk/client-ec2'
 import {GetRolePolicyCommand} from '@aws-sdk/client-iam'
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {GetObjectCommand} from '@aws-sdk/client-s3'
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -35,8 +37,15 @@ describe('gwlb init --ids suricata: an IDS/IPS fleet, its alerts in CloudWatch L
   beforeAll(async () => {
     net = await makeNetwork(aws)
     dir = mkdtempSync(join(tmpdir(), 'gwlb-ids-fleet-'))
-    gwlbJson<InitResult>(['init', ...initFlags(net), '--ids', 'suricata', '--ids-mode', 'ips', '--ids-fail', 'closed'])
+    writeFileSync(join(dir, 'mine.rules'), 'drop http any any -> any any (msg:"mine"; http.host; content:"blocked.example"; sid:9100020; rev:1;)\n')
+    writeFileSync(join(dir, 'policy.yaml'), 'version: 1\ndefault: allow\nrules:\n  - {name: no-telnet, action: deny, protocol: tcp, ports: [23]}\n')
+    gwlbJson<InitResult>(['init', ...initFlags(net), '--ids', 'suricata', '--ids-mode', 'ips', '--ids-fail', 'closed', '--ids-events', 'flow,tls',
+      '--ids-rules', join(dir, 'mine.rules'), '--policy', join(dir, 'policy.yaml')])
   })
+
+  /** What a pointer of the deployment's bucket names: the version the fleet syncs. */
+  const pointer = async (kind: string) => JSON.parse(await (await aws.s3.send(new GetObjectCommand({Bucket: 'gwlb-egress-123456789012-us-east-1', Key: `appliance/${kind}/current.json`}))).Body!.transformToString()) as {sha256: string; rules: number}
+  const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
   afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
   it('makes the alerts\' log group, tagged with the deployment, kept 30 days', async () => {
@@ -58,11 +67,48 @@ describe('gwlb init --ids suricata: an IDS/IPS fleet, its alerts in CloudWatch L
     expect(spawnSync('bash', ['-n'], {input: script}).status).toBe(0)
     expect(script).toMatch(/^gwlb appliance install --enable --now .*--inspect ips --inspect-fail closed --inspect-queues \$queues --policy-engine-rules \/etc\/gwlb\/policy\.rules --inspect-socket \/run\/suricata\/gwlb\.socket /m)
     expect(written(script, '/etc/systemd/system/gwlb-suricata.service')).toMatch(/^ExecStart=\/usr\/bin\/suricata -c \/etc\/suricata\/suricata\.yaml --include \/etc\/gwlb\/suricata\.yaml -k none .*\$\(seq 0 \$\(\(queues - 1\)\)/m)
-    expect(written(script, '/etc/systemd/system/gwlb-alerts.service')).toMatch(/^ExecStart=\/usr\/local\/bin\/node \/usr\/local\/bin\/gwlb appliance ship-alerts --log-group \/gwlb\/egress\/eve --region us-east-1$/m)
-    expect(script).toMatch(/^\[ -z "\$engine" \] \|\| systemctl enable --now gwlb-suricata\.service gwlb-alerts\.service gwlb-suricata-update\.timer gwlb-rules\.timer$/m)
+    // Alerts, and the event types asked for (--ids-events flow,tls), logged and shipped: nothing else fills the disk.
+    expect(written(script, '/etc/systemd/system/gwlb-alerts.service')).toMatch(/^ExecStart=\/usr\/local\/bin\/node \/usr\/local\/bin\/gwlb appliance ship-alerts --log-group \/gwlb\/egress\/eve --events alert,flow,tls --region us-east-1$/m)
+    expect(written(script, '/etc/gwlb/suricata.yaml')).toMatch(/^default-log-dir: \/var\/log\/gwlb-ids\noutputs:\n {2}- eve-log:\n(.*\n)* {6}types:\n {8}- alert\n {8}- flow\n {8}- tls$/m)
+    expect(script).toMatch(/^\[ -z "\$engine" \] \|\| systemctl enable --now gwlb-suricata\.service gwlb-alerts\.service gwlb-rules\.timer gwlb-ids-logs\.timer gwlb-suricata-update\.timer$/m)
     // The operator's rules (gwlb rules push): in place before the engine starts, then synced every 30 s.
     expect(script).toMatch(/^ {2}gwlb appliance rules-sync --source s3:\/\/gwlb-egress-123456789012-us-east-1\/appliance\/ids\/current\.json --region us-east-1 .*--file \/etc\/gwlb\/ids\.rules --socket \/run\/suricata\/gwlb\.socket --no-reload /m)
     expect(written(script, '/etc/systemd/system/gwlb-rules.timer')).toMatch(/^OnUnitActiveSec=30s$/m)
+  })
+
+  it('stages the rules and the policy given to init before the first boot, as rules push and policy push do', async () => {
+    expect(await pointer('ids')).toMatchObject({sha256: sha256(join(dir, 'mine.rules')), rules: 1})
+    expect(await pointer('policy')).toMatchObject({sha256: sha256(join(dir, 'policy.yaml')), rules: 1})
+    // A re-run without them leaves what is staged in force; one with the same files has nothing to stage.
+    const again = gwlbJson<InitResult>(['init', ...initFlags(net), '--ids-rules', join(dir, 'mine.rules'), '--dry-run'])
+    expect(again.plan.find((e) => e.id === 'init-files')).toMatchObject({missing: []})
+  })
+
+  it('refuses a rules file Suricata would not load, and rules without an engine, before anything changes', async () => {
+    writeFileSync(join(dir, 'bad.rules'), 'alert http any any -> any any (msg:"fine"; sid:9100030;)\nalert http any any -> (msg:"no ports"; sid:9100031;)\n')
+    const bad = gwlb(['init', ...initFlags(net), '--ids-rules', join(dir, 'bad.rules'), '--desired-capacity', '3'])
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toMatch(/bad\.rules.*line 2/)
+    expect(bad.stdout).not.toMatch(/desired capacity/)
+    const none = gwlb(['init', ...initFlags(net, 'other'), '--ids-rules', join(dir, 'mine.rules')])
+    expect([none.status, none.stderr.trim()]).toEqual([2, 'Error: --ids-rules needs an engine to run them — add --ids suricata, or leave --ids-rules out'])
+    expect(await pointer('ids')).toMatchObject({sha256: sha256(join(dir, 'mine.rules'))})
+  })
+
+  it('turns the engine\'s logs over by renaming them, so the shipper finishes the old file by its inode (this machine\'s logrotate)', async () => {
+    const logs = join(dir, 'logs')
+    mkdirSync(logs)
+    const config = written(await userData(aws), '/etc/gwlb/logrotate.conf')!.replaceAll('/var/log/gwlb-ids', logs).replace('/bin/systemctl kill -s HUP gwlb-suricata.service', `touch ${logs}/reopened`)
+    writeFileSync(join(dir, 'logrotate.conf'), config)
+    writeFileSync(join(logs, 'eve.json'), '{"event_type":"alert"}\n')
+    const inode = statSync(join(logs, 'eve.json')).ino
+    const rotate = () => spawnSync('logrotate', ['--force', '--state', join(dir, 'logrotate.state'), join(dir, 'logrotate.conf')], {encoding: 'utf8'})
+    expect(rotate().stderr).toBe('')
+    expect([statSync(join(logs, 'eve.json.1')).ino, existsSync(join(logs, 'reopened'))]).toEqual([inode, true])
+    // Compressed a turn later, when the shipper is long done with it.
+    writeFileSync(join(logs, 'eve.json'), '{"event_type":"alert"}\n')
+    expect(rotate().stderr).toBe('')
+    expect(readdirSync(logs).sort()).toEqual(['eve.json.1', 'eve.json.2.gz', 'reopened'])
   })
 
   it('writes a part of Suricata\'s configuration that Suricata itself loads (its test mode, this machine\'s Suricata)', async () => {
@@ -129,6 +175,16 @@ describe('gwlb init --ids suricata: an IDS/IPS fleet, its alerts in CloudWatch L
     expect(status.stdout).toContain(`${one}: its inspection engine is stopped (journalctl -u gwlb-suricata on it)`)
     const detail = gwlbJson<{deployments: {steps: {id: string; detail?: {instances: {id: string; report?: {alerts?: {shipped: number}}}[]}}[]}[]}>(['status', '--name', 'egress']).deployments[0]!
     expect(detail.steps.find((s) => s.id === 'auto-scaling-group')!.detail!.instances.find((i) => i.id === one)!.report!.alerts!.shipped).toBe(42)
+  })
+
+  it('--ids-ruleset none: the engines run your rules and the policy\'s only, and nothing fetches ET Open', async () => {
+    const r = gwlb(['init', ...initFlags(net), '--ids-ruleset', 'none'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/IDS ruleset et-open → none/)
+    const script = await userData(aws)
+    expect(script).not.toMatch(/suricata-update/)
+    expect(written(script, '/etc/gwlb/suricata.yaml')).toMatch(/^rule-files:\n {2}- \/etc\/gwlb\/ids\.rules\n {2}- \/etc\/gwlb\/policy\.rules\n/m)
+    expect(script).toMatch(/^ {2}echo "gwlb bootstrap: --ids-ruleset none: the engine runs your rules and the policy's only"$/m)
   })
 
   it('bad input: one line and exit 2, nothing read', () => {

@@ -4,6 +4,7 @@ import {endpointConnections, endpointService, endpoints} from './endpoints.js'
 import {autoScalingGroup} from './fleet.js'
 import {healthCheck} from './health-check.js'
 import {launchTemplate} from './launch-template.js'
+import {initFiles} from './init-files.js'
 import {logGroup} from './log-group.js'
 import {iamRole, instanceProfile} from './iam.js'
 import {listener, loadBalancer, targetGroup} from './load-balancer.js'
@@ -24,6 +25,7 @@ export const STEPS: Step[] = [
   instanceProfile,
   bucket,
   applianceSoftware,
+  initFiles,
   logGroup,
   s3Endpoint,
   targetGroup,

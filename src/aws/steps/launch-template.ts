@@ -10,7 +10,8 @@ import {explainAwsError} from '../errors.js'
 import type {DeploymentSpec} from '../spec.js'
 import {differences, done, drift, names, required, unlessNotFound, type Resource, type Step, type StepContext, type StepReport} from '../step.js'
 import {DEPLOYMENT_TAG, tags, tagSpecifications, tagValue} from '../tags.js'
-import {renderUserData} from '../user-data.js'
+import {shown, USER_DATA_SETTINGS} from '../settings-table.js'
+import {renderUserData, settingsIn} from '../user-data.js'
 import {gwlbSourceCidrs} from './security-group.js'
 import {errorCode, retrying} from '../wait.js'
 import {artifacts} from './software.js'
@@ -45,13 +46,12 @@ async function latestVersion(aws: AwsClients, templateId: string): Promise<Launc
 /** What a launch-template version ships, in its description: `gwlb status` tells each appliance's software by it. */
 export const softwareDescription = (gwlb: string, sha256: string, node: string) => `gwlb ${gwlb} (sha256 ${sha256.slice(0, 12)}), Node.js ${node}`
 
-/** What the instances carry, field by field, as a launch-template version has it (the user data names mode and port). */
+/** What the instances carry, as a launch-template version has it: its own fields, and the settings its user data names. */
 function carried(version: {LaunchTemplateData?: {InstanceType?: string; ImageId?: string; KeyName?: string; UserData?: string}; VersionDescription?: string}) {
   const data = version.LaunchTemplateData ?? {}
   const userData = Buffer.from(data.UserData ?? '', 'base64').toString()
-  const install = /gwlb appliance install .*--mode (\S+) --health-port (\d+)/.exec(userData)
   const sources = /gwlb appliance install .*--allowed-sources (\S+)/.exec(userData)?.[1]
-  return {instanceType: data.InstanceType, image: data.ImageId, keyName: data.KeyName, mode: install?.[1], healthPort: install?.[2], sources, software: version.VersionDescription}
+  return {instanceType: data.InstanceType, image: data.ImageId, keyName: data.KeyName, settings: settingsIn(userData), sources, software: version.VersionDescription}
 }
 
 type Carried = ReturnType<typeof carried>
@@ -64,8 +64,8 @@ const comparison = (now: Carried, spec: DeploymentSpec, made?: {software: string
   ['instance type', now.instanceType, spec.instanceType],
   ['AMI', now.image, spec.amiId ?? now.image],
   ['key pair', now.keyName, spec.keyName],
-  ['mode', now.mode, spec.mode],
-  ['health port', now.healthPort, spec.healthPort],
+  // A setting a version's user data does not name (made before the setting was) is taken as the one asked.
+  ...USER_DATA_SETTINGS.map((s): [string, unknown, unknown] => [s.label, shown(s.key in now.settings ? now.settings[s.key] : spec[s.key]), shown(spec[s.key])]),
   ...(made ? [['software', now.software, made.software], ['GENEVE sources', now.sources, made.sources]] as [string, unknown, unknown][] : []),
 ]
 
@@ -162,7 +162,7 @@ export const launchTemplate: Step = {
     const latest = carried(await latestVersion(scope.aws, found[0]!.id))
     return {
       problems: scope.settings ? drift(scope, comparison(latest, scope.settings)) : [], hints: [],
-      summary: `Launch template ${found[0]!.name}: ${found[0]!.detail}, ${latest.instanceType}, ${latest.mode}, health port ${latest.healthPort}`,
+      summary: `Launch template ${found[0]!.name}: ${found[0]!.detail}, ${latest.instanceType}, ${String(latest.settings.mode)}, health port ${String(latest.settings.healthPort)}`,
     }
   },
 

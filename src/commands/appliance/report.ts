@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {publishReport} from '../../appliance/host/fleet-report.js'
+import {ENGINE_EVE} from '../../ids-rules.js'
 import {BaseCommand} from '../../base-command.js'
 import type {FleetReport} from '../../fleet-report.js'
 
@@ -15,7 +16,7 @@ export default class ApplianceReport extends BaseCommand<typeof ApplianceReport>
     'engine-socket': Flags.string({description: 'the inspection engine\'s control socket (Suricata\'s unix-command): report the engine and its alert shipping too'}),
     rules: Flags.string({description: 'the operator\'s rules file (gwlb rules push)', default: '/etc/gwlb/ids.rules'}),
     'shipper-state': Flags.string({description: 'gwlb appliance ship-alerts\' --state', default: '/var/lib/gwlb/eve-shipper.json'}),
-    eve: Flags.string({description: 'Suricata\'s eve.json', default: '/var/log/suricata/eve.json'}),
+    eve: Flags.string({description: 'Suricata\'s eve.json', default: ENGINE_EVE}),
   }
 
   async run(): Promise<FleetReport> {

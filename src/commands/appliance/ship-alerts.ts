@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {AlertShipper} from '../../appliance/alerts/shipper.js'
 import {instanceIdentity} from '../../appliance/host/imds.js'
 import {AwsClients} from '../../aws/clients.js'
+import {ENGINE_EVE} from '../../ids-rules.js'
 import {BaseCommand} from '../../base-command.js'
 
 export default class ApplianceShipAlerts extends BaseCommand<typeof ApplianceShipAlerts> {
@@ -13,7 +14,7 @@ export default class ApplianceShipAlerts extends BaseCommand<typeof ApplianceShi
     'log-group': Flags.string({description: 'the CloudWatch Logs group (gwlb init makes /gwlb/NAME/eve)', required: true}),
     stream: Flags.string({description: 'the stream (default: this instance\'s id)'}),
     region: Flags.string({description: 'the group\'s region (default: this instance\'s)'}),
-    file: Flags.string({description: 'Suricata\'s eve.json', default: '/var/log/suricata/eve.json'}),
+    file: Flags.string({description: 'Suricata\'s eve.json', default: ENGINE_EVE}),
     state: Flags.string({description: 'where the position in the file is kept', default: '/var/lib/gwlb/eve-shipper.json'}),
     events: Flags.string({description: 'the eve event types to ship (comma-separated): alert, drop, anomaly, flow, dns, tls, http…', default: 'alert'}),
   }
