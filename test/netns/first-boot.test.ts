@@ -61,8 +61,11 @@ describeAsRoot('an appliance boots from what gwlb init staged', () => {
     imds = fakeImds('i-0123456789abcdef0')
     imdsUrl = await listen(imds)
 
-    // The default --package: this very gwlb, packed from its checkout and staged in the deployment's bucket.
-    const init = await gwlbAsync(['init', ...initFlags(await makeNetwork(clients())), '--mode', 'one-arm', '--health-port', String(HEALTH_PORT), '--json'],
+    // The default --package: this very gwlb, packed from its checkout and staged in the deployment's bucket. An IDS
+    // fleet with the operator's rules: this machine's Suricata stands for the one the appliance would install.
+    writeFileSync(join(dir, 'mine.rules'), 'alert http any any -> any any (msg:"first boot"; content:"uid=0"; sid:9200001; rev:1;)\n')
+    const init = await gwlbAsync(['init', ...initFlags(await makeNetwork(clients())), '--mode', 'one-arm', '--health-port', String(HEALTH_PORT),
+      '--ids', 'suricata', '--ids-rules', join(dir, 'mine.rules'), '--ids-ruleset', 'none', '--json'],
       {AWS_ENDPOINT_URL: relayUrl, GWLB_PACKAGE: undefined})
     expect(init.status, init.stderr + init.stdout).toBe(0)
   }, 120_000)
@@ -113,7 +116,12 @@ describeAsRoot('an appliance boots from what gwlb init staged', () => {
     expect(existsSync(join(upper, 'opt/gwlb/app/build'))).toBe(false)
     expect(existsSync(join(upper, 'var/lib/gwlb-test/apt-get.log'))).toBe(false)
     const unit = readFileSync(join(upper, 'etc/systemd/system/gwlb-appliance.service'), 'utf8')
-    expect(unit).toMatch(/^ExecStart=\/opt\/gwlb\/node\/bin\/node \/opt\/gwlb\/app\/bin\/run\.js appliance run --mode one-arm --health-port 8080 --allowed-sources 10\.0\.10\.0\/24,10\.0\.11\.0\/24 --policy \/etc\/gwlb\/policy\.yaml$/m)
+    expect(unit).toMatch(/^ExecStart=\/opt\/gwlb\/node\/bin\/node \/opt\/gwlb\/app\/bin\/run\.js appliance run --mode one-arm --health-port 8080 --allowed-sources 10\.0\.10\.0\/24,10\.0\.11\.0\/24 --inspect ids --policy \/etc\/gwlb\/policy\.yaml$/m)
+    // The engine: the rules given to init, fetched and tested by its Suricata before it starts; its units enabled.
+    expect(readFileSync(join(upper, 'etc/gwlb/ids.rules'), 'utf8')).toBe(readFileSync(join(dir, 'mine.rules'), 'utf8'))
+    expect(readFileSync(join(upper, 'etc/gwlb/suricata.yaml'), 'utf8')).toMatch(/^rule-files:\n {2}- \/etc\/gwlb\/ids\.rules\n/m)
+    expect(log).toContain('gwlb bootstrap: --ids-ruleset none: the engine runs your rules and the policy\'s only')
+    expect(readFileSync(join(upper, 'var/lib/gwlb-test/systemctl.log'), 'utf8')).toContain('systemctl enable --now gwlb-suricata.service gwlb-alerts.service gwlb-rules.timer gwlb-ids-logs.timer\n')
     // The egress policy: synced once before the data plane starts (none pushed: everything passes), then by a timer.
     expect(log).toContain('no policy pushed: everything passes')
     expect(readFileSync(join(upper, 'etc/gwlb/policy.yaml'), 'utf8')).toMatch(/^# No egress policy was pushed yet/)
