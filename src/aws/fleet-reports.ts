@@ -29,7 +29,8 @@ export function reportCells(r: FleetReport | undefined, now = Date.now()): strin
   const dataPlane = r.dataPlane ? `${r.dataPlane.status}, ${r.dataPlane.tunnels} tunnels, ${r.dataPlane.flows} flows` : 'not answering'
   const loaded = [...(r.engine?.rulesLoaded === undefined ? [] : [`${r.engine.rulesLoaded} rules`]), ...(r.engine?.rules ? [`yours ${shortVersion(r.engine.rules)}`] : [])]
   const engine = r.engine ? `; engine ${r.engine.state}${loaded.length ? ` (${loaded.join(', ')})` : ''}` : ''
-  const inspection = r.inspection ? `${r.inspection.mode} ${r.inspection.state}${engine}` : engine.slice(2)
+  const seen = r.inspection && `${r.inspection.mode} ${r.inspection.state} (${r.inspection.packets} packets${r.inspection.queueDrops ? `, ${r.inspection.queueDrops} lost at full queues` : ''})`
+  const inspection = seen ? `${seen}${engine}` : engine.slice(2)
   const age = Math.round((now - Date.parse(r.at)) / 1000)
   return [dataPlane, inspection, r.policy ? shortVersion(r.policy.sha256) : '', `${age} s ago${staleReport(r, now) ? ' (stale)' : ''}`]
 }
