@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/moto.global.ts'],
-    setupFiles: ['test/setup/breathe.ts'],
+    setupFiles: ['test/setup/worker.ts'],
     // Test files share one moto server (reset per file) and the host's network stack: one file at a time.
     fileParallelism: false,
     pool: 'forks',

@@ -4,6 +4,7 @@ import type {InitResult, Plan} from './aws/deployment.js'
 import type {DeploymentStatus} from './aws/status.js'
 import type {Resource} from './aws/step.js'
 import type {OwnedStep} from './aws/teardown.js'
+import type {TrafficStatus} from './aws/traffic.js'
 import type {FailoverResult, LabStatus} from './lab/lab.js'
 import {theLab} from './lab/plan.js'
 
@@ -67,7 +68,27 @@ export function renderStatus(s: DeploymentStatus): string {
     if (step.summary) out.push(`  ${step.summary}`)
     if (step.table) out.push(...table(step.table))
   }
+  if (s.traffic) out.push(...renderTraffic(s.traffic))
   return out.join('\n')
+}
+
+/** Bytes as people read them. */
+function bytesText(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB']
+  let i = 0
+  for (; n >= 1000 && i < units.length - 1; i++) n /= 1000
+  return `${i ? n.toFixed(1) : n} ${units[i]}`
+}
+
+/** The fleet's traffic by AZ, each appliance's packets, and why a healthy fleet may carry nothing. */
+function renderTraffic(t: TrafficStatus): string[] {
+  const number = (n: number) => Math.round(n).toLocaleString('en-US')
+  return [
+    `  Traffic through the GWLB, last ${t.minutes} min (CloudWatch):`,
+    ...table([['AZ', 'active flows', 'new flows', 'processed', 'healthy', 'unhealthy'], ...t.azs.map((a) => [a.az, number(a.activeFlows), number(a.newFlows), bytesText(a.bytes), number(a.healthy), number(a.unhealthy)])]),
+    ...(t.appliances.length ? [`    packets in by appliance: ${t.appliances.map((a) => `${a.id} ${number(a.packetsIn)}`).join(', ')}`] : []),
+    ...(t.idle ? [chalk.yellow(`  ! healthy, and nothing went through in ${t.minutes} min:`), ...t.idle.map((c) => chalk.yellow(`    - ${c}`))] : []),
+  ]
 }
 
 export function renderOwned(deployment: string, owned: OwnedStep[]): string {

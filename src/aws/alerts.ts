@@ -1,4 +1,5 @@
-import {FilterLogEventsCommand, type FilteredLogEvent} from '@aws-sdk/client-cloudwatch-logs'
+import type {FilteredLogEvent} from '@aws-sdk/client-cloudwatch-logs'
+import {FilterLogEventsCommand} from '../sdk/cloudwatch-logs.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {UserError} from '../errors.js'
 import {alertOf, type Alert} from '../eve.js'

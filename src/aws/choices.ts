@@ -1,4 +1,5 @@
-import {DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, type RouteTable, type Tag} from '@aws-sdk/client-ec2'
+import type {RouteTable, Tag} from '@aws-sdk/client-ec2'
+import {DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand} from '../sdk/ec2.js'
 import type {AwsClients} from './clients.js'
 import {explainAwsError} from './errors.js'
 

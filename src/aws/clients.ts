@@ -1,4 +1,5 @@
 import type {AutoScalingClient} from '@aws-sdk/client-auto-scaling'
+import type {CloudWatchClient} from '@aws-sdk/client-cloudwatch'
 import type {CloudWatchLogsClient} from '@aws-sdk/client-cloudwatch-logs'
 import type {EC2Client} from '@aws-sdk/client-ec2'
 import type {ElasticLoadBalancingV2Client} from '@aws-sdk/client-elastic-load-balancing-v2'
@@ -84,6 +85,10 @@ export class AwsClients {
 
   get logs(): CloudWatchLogsClient {
     return this.client('logs', () => new (load('@aws-sdk/client-cloudwatch-logs') as {CloudWatchLogsClient: typeof CloudWatchLogsClient}).CloudWatchLogsClient(this.config))
+  }
+
+  get cloudwatch(): CloudWatchClient {
+    return this.client('cloudwatch', () => new (load('@aws-sdk/client-cloudwatch') as {CloudWatchClient: typeof CloudWatchClient}).CloudWatchClient(this.config))
   }
 
   get s3(): S3Client {

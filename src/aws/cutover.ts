@@ -1,5 +1,5 @@
-import {DescribeInstancesCommand} from '@aws-sdk/client-ec2'
-import {DescribeTargetHealthCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
+import {DescribeInstancesCommand} from '../sdk/ec2.js'
+import {DescribeTargetHealthCommand} from '../sdk/elastic-load-balancing-v2.js'
 import {UserError} from '../errors.js'
 import type {AwsClients} from './clients.js'
 import {waitFor} from './wait.js'

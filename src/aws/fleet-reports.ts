@@ -1,4 +1,4 @@
-import {GetObjectCommand} from '@aws-sdk/client-s3'
+import {GetObjectCommand} from '../sdk/s3.js'
 import {reportKey, REPORT_SECONDS, type FleetReport} from '../fleet-report.js'
 import {shortVersion} from '../policy.js'
 import type {Scope} from './step.js'

@@ -1,4 +1,4 @@
-import {DeleteParameterCommand, GetParameterCommand, PutParameterCommand} from '@aws-sdk/client-ssm'
+import {DeleteParameterCommand, GetParameterCommand, PutParameterCommand} from '../sdk/ssm.js'
 import {randomUUID} from 'node:crypto'
 import {hostname} from 'node:os'
 import {UserError} from '../errors.js'

@@ -1,4 +1,5 @@
-import {DescribeInstanceRefreshesCommand, StartInstanceRefreshCommand, type InstanceRefresh} from '@aws-sdk/client-auto-scaling'
+import type {InstanceRefresh} from '@aws-sdk/client-auto-scaling'
+import {DescribeInstanceRefreshesCommand, StartInstanceRefreshCommand} from '../sdk/auto-scaling.js'
 import {UserError} from '../errors.js'
 import type {AwsClients} from './clients.js'
 import type {StepContext} from './step.js'

@@ -1,4 +1,4 @@
-import {GetObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {GetObjectCommand, PutObjectCommand} from '../sdk/s3.js'
 import {UserError} from '../errors.js'
 import type {AwsClients} from './clients.js'
 import {APPLIANCE_PREFIX} from './steps/software.js'

@@ -2,6 +2,7 @@ import type {DeploymentSpec} from './spec.js'
 import {initCommand, plainReport, type Resource, type Scope, type StepReport} from './step.js'
 import {STEPS} from './steps/index.js'
 import {settingsOf} from './steps/settings.js'
+import {trafficStatus, type TrafficStatus} from './traffic.js'
 
 export type Verdict = 'healthy' | 'degraded' | 'incomplete' | 'absent'
 
@@ -29,6 +30,8 @@ export interface DeploymentStatus {
   settings?: DeploymentSpec
   /** Every step, in the order init makes them. */
   steps: StepStatus[]
+  /** What the fleet carried in the last minutes (CloudWatch), where there is a GWLB. */
+  traffic?: TrafficStatus
 }
 
 const LOST_SETTINGS = 'deployment settings (SSM parameter): re-run init with the original flags to restore them'
@@ -63,6 +66,8 @@ export async function deploymentStatus(scope: Scope): Promise<DeploymentStatus> 
       : [LOST_SETTINGS],
   }
   if (steps.every((s) => s.resources.length === 0)) return {...status, verdict: 'absent', missing: [], problems: [], hints: []}
+  const traffic = await trafficStatus({...run, settings})
+  if (traffic) Object.assign(status, {traffic, problems: [...status.problems, ...traffic.problems]})
   status.verdict = status.missing.length ? 'incomplete' : status.problems.length ? 'degraded' : 'healthy'
   if (status.verdict === 'incomplete') status.resume = initCommand(run)
   return status

@@ -1,5 +1,5 @@
-import {DescribeTagsCommand} from '@aws-sdk/client-ec2'
-import {GetParametersByPathCommand} from '@aws-sdk/client-ssm'
+import {DescribeTagsCommand} from '../sdk/ec2.js'
+import {GetParametersByPathCommand} from '../sdk/ssm.js'
 import {Listr, type ListrRendererValue} from 'listr2'
 import type {AwsClients} from './clients.js'
 import type {Resource, Scope, Step} from './step.js'

@@ -1,5 +1,6 @@
-import {DescribeImagesCommand, DescribeInstanceTypesCommand, DescribeKeyPairsCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, type RouteTable} from '@aws-sdk/client-ec2'
-import {GetCallerIdentityCommand} from '@aws-sdk/client-sts'
+import type {RouteTable} from '@aws-sdk/client-ec2'
+import {DescribeImagesCommand, DescribeInstanceTypesCommand, DescribeKeyPairsCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand} from '../sdk/ec2.js'
+import {GetCallerIdentityCommand} from '../sdk/sts.js'
 import {UserError} from '../errors.js'
 import {natEgress} from '../mode.js'
 import {isPublic, nameOf, routeTableOf} from './choices.js'

@@ -4,6 +4,7 @@ import {pointerKey, SYNC_SECONDS} from './staged-versions.js'
 import {ENGINE_LOG_DIR, engineLogrotate, suricataInclude} from '../ids-rules.js'
 import {MONITOR} from '../inspect-hook.js'
 import {applianceArgs, carriedSettings} from './settings-table.js'
+import {names} from './step.js'
 import {alertsGroup} from './steps/log-group.js'
 import type {DeploymentSpec} from './spec.js'
 import type {Artifacts} from './steps/software.js'
@@ -121,7 +122,8 @@ ${timerUnits('report', 'how this appliance is, for gwlb status', 'gwlb-appliance
 
 ${spec.ids === 'none' ? '' : inspection(spec, source)}
 gwlb appliance install --enable --now ${[...applianceArgs(spec), ...engineArgs(spec)].join(' ')}${appliance.alsoHealthPorts.map((p) => ` --also-health-port ${p}`).join('')} --allowed-sources ${appliance.allowedSources.join(',')} --policy ${POLICY_FILE}
-systemctl enable --now gwlb-policy.timer gwlb-report.timer${spec.ids === 'none' ? '' : `\n[ -z "$engine" ] || systemctl enable --now ${engineUnits(spec).join(' ')}`}
+${lifecycleUnit(spec, source)}
+systemctl enable --now gwlb-policy.timer gwlb-report.timer gwlb-lifecycle.service${spec.ids === 'none' ? '' : `\n[ -z "$engine" ] || systemctl enable --now ${engineUnits(spec).join(' ')}`}
 echo "gwlb bootstrap: done, $(gwlb --version) runs as gwlb-appliance.service, health on TCP ${spec.healthPort}"
 `
 }
@@ -134,6 +136,24 @@ const engineArgs = (spec: DeploymentSpec): string[] => [
   ...(spec.ids !== 'none' && spec.idsMode === 'ips' ? ['--inspect-queues $queues'] : []),
   ...(spec.ids !== 'none' && spec.idsMode === 'ips' && spec.idsFail === 'closed' ? [`--policy-engine-rules ${POLICY_ENGINE_RULES} --inspect-socket ${SURICATA_SOCKET}`] : []),
 ]
+
+/**
+ * The appliance completes its group's lifecycle hooks itself: in service once its data plane is ready; out once
+ * AWS has drained it and its last flows are gone, its data plane stopped (the operator's on-destroy hooks run).
+ */
+const lifecycleUnit = (spec: DeploymentSpec, source: BootSource) => `cat > /etc/systemd/system/gwlb-lifecycle.service <<'GWLB_UNIT'
+[Unit]
+Description=gwlb: this appliance's lifecycle hooks (in service when ready, out after its drain)
+After=gwlb-appliance.service
+
+[Service]
+ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance lifecycle --group ${names(spec, source.region).autoScalingGroup} --on-terminate 'systemctl stop gwlb-appliance.service'${endpointEnvironment(source)}
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+GWLB_UNIT`
 
 /** The engine's units that run from boot on: ET Open's daily timer only where the fleet fetches it. */
 const engineUnits = (spec: DeploymentSpec) =>
@@ -154,7 +174,6 @@ function inspection(spec: DeploymentSpec, source: BootSource): string {
   const ruleFiles = [...(fetchesEtOpen(spec) ? [ET_OPEN_RULES] : []), IDS_RULES, POLICY_ENGINE_RULES]
   const rulesSync = `gwlb appliance rules-sync ${pointerFlags('ids', source)} --file ${IDS_RULES} --socket ${SURICATA_SOCKET}`
   const capture = spec.idsMode === 'ips' ? '$(seq 0 $((queues - 1)) | sed \'s/^/-q /\' | tr \'\\n\' \' \')' : `--af-packet=${MONITOR}`
-  const endpoint = source.endpoint ? `\nEnvironment=AWS_ENDPOINT_URL=${source.endpoint}` : ''
   return `# Inspection: Suricata (${spec.idsMode}) on the appliance's hook, alerts to CloudWatch Logs ${alertsGroup(spec.name)}.
 # ips: one NFQUEUE queue and engine thread per CPU, up to the appliance's 64.
 queues=$(( $(nproc) < 64 ? $(nproc) : 64 ))
@@ -207,7 +226,7 @@ Description=gwlb: Suricata's alerts to CloudWatch Logs ${alertsGroup(spec.name)}
 After=gwlb-suricata.service
 
 [Service]
-ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance ship-alerts --log-group ${alertsGroup(spec.name)} --events ${['alert', ...spec.idsEvents].join(',')} --region ${source.region}${endpoint}
+ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance ship-alerts --log-group ${alertsGroup(spec.name)} --events ${['alert', ...spec.idsEvents].join(',')} --region ${source.region}${endpointEnvironment(source)}
 Restart=always
 RestartSec=5
 
@@ -244,6 +263,9 @@ RandomizedDelaySec=1h
 WantedBy=timers.target
 GWLB_UNIT`
 }
+
+/** A unit's line that points the SDK at AWS's stand-in where init was pointed at one (an emulator), or nothing. */
+const endpointEnvironment = (source: BootSource) => (source.endpoint ? `\nEnvironment=AWS_ENDPOINT_URL=${source.endpoint}` : '')
 
 /** The bucket's endpoint for the appliances' commands where it is not AWS's (an emulator), or nothing. */
 const endpointFlag = (source: BootSource) => (source.endpoint ? ` --endpoint ${shellQuote(source.endpoint)}` : '')

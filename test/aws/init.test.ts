@@ -100,7 +100,7 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     }
   })
 
-  it('lets appliances change only the source/destination check of instances of this deployment, read only what init staged, and write only their reports', async () => {
+  it('lets appliances change only the source/destination check of instances of this deployment, read only what init staged, write only their reports, and complete their own group\'s hooks', async () => {
     const {PolicyDocument} = await aws.iam.send(new GetRolePolicyCommand({RoleName: 'gwlb-egress-us-east-1', PolicyName: 'gwlb-source-dest-check'}))
     const policy = JSON.parse(decodeURIComponent(PolicyDocument!)) as {Statement: {Action: string[] | string; Resource: string; Condition?: unknown}[]}
     const ownInstances = {Effect: 'Allow', Resource: 'arn:aws:ec2:us-east-1:123456789012:instance/*'}
@@ -112,6 +112,9 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
       {Sid: 'StagedSoftware', Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::gwlb-egress-123456789012-us-east-1/appliance/*'},
       // gwlb appliance report: what it says of itself, for status.
       {Sid: 'OwnReport', Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::gwlb-egress-123456789012-us-east-1/reports/*'},
+      // gwlb appliance lifecycle: in service when ready, out when drained, on its own group only.
+      {Sid: 'OwnLifecycleHooks', Effect: 'Allow', Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+        Resource: 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/gwlb-egress'},
     ])
     const {InstanceProfile} = await aws.iam.send(new GetInstanceProfileCommand({InstanceProfileName: 'gwlb-egress-us-east-1'}))
     expect(InstanceProfile?.Roles?.map((r) => r.RoleName)).toEqual(['gwlb-egress-us-east-1'])
@@ -167,9 +170,9 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     const before = await inventory(aws, 'other')
     const plan = gwlbJson<InitResult>(['init', ...initFlags(await makeNetwork(aws, '10.9.0.0/16'), 'other'), '--dry-run'])
     expect(plan.plan.every((e) => e.resources.length === 0)).toBe(true)
-    // Every step has something to make, but the health check (the new target group comes with it) and
-    // Transit Gateway appliance mode (no attachment named).
-    expect(plan.plan.filter((e) => e.missing.length === 0).map((e) => e.id)).toEqual(['scaling-policy', 'health-check', 'tgw-appliance-mode'])
+    // Every step has something to make, but the files to stage (none given), scaling (none asked), the health
+    // check (the new target group comes with it) and Transit Gateway appliance mode (no attachment named).
+    expect(plan.plan.filter((e) => e.missing.length === 0).map((e) => e.id)).toEqual(['init-files', 'scaling-policy', 'health-check', 'tgw-appliance-mode'])
     // The shape of an applied run's answer, with nothing made.
     expect(plan).toMatchObject({dryRun: true, steps: [], created: [], found: []})
     expect(result).toMatchObject({dryRun: false, plan: expect.arrayContaining([expect.objectContaining({id: 'load-balancer'})])})

@@ -19,12 +19,14 @@ export function gwlbJson<T>(args: string[]): T {
 
 /**
  * gwlb() without blocking this process, for tests that serve what the CLI talks to; `signalAfter`: Ctrl-C
- * (SIGINT) as soon as its output (stdout and stderr) matches; `onOutput`: told the output so far as it grows.
+ * (SIGINT) as soon as its output (stdout and stderr) matches; `onOutput`: told the output so far as it grows;
+ * `kill`: SIGKILL once aborted (a test's clean-up).
  */
 export async function gwlbAsync(
-  args: string[], env: Record<string, string | undefined> = {}, options: {signalAfter?: RegExp; onOutput?: (output: string) => void} = {},
+  args: string[], env: Record<string, string | undefined> = {}, options: {signalAfter?: RegExp; onOutput?: (output: string) => void; kill?: AbortSignal} = {},
 ): Promise<{status: number | null; stdout: string; stderr: string}> {
   const child = spawn('./bin/run.js', args, {env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe']})
+  options.kill?.addEventListener('abort', () => child.kill('SIGKILL'))
   let stdout = ''
   let stderr = ''
   let signalled = false

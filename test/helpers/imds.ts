@@ -7,11 +7,14 @@ export const IMDS_SUBNET = '10.0.10.0/24'
 
 /**
  * An instance metadata service that, like EC2's with IMDSv2 required, answers only with a session token:
- * the instance's id, region and subnet, and its role's temporary credentials. `paths` records what was asked.
+ * the instance's id, region and subnet, its role's temporary credentials, and where its group means it to go.
+ * `paths` records what was asked; `answers` may be changed.
  */
-export function fakeImds(instanceId: string): Server & {paths: string[]} {
+export function fakeImds(instanceId: string): Server & {paths: string[]; answers: Record<string, string>} {
   const paths: string[] = []
   const answers: Record<string, string> = {
+    // Where the Auto Scaling group means the instance to go (a test sets Terminated for a scale-in).
+    '/latest/meta-data/autoscaling/target-lifecycle-state': 'InService',
     '/latest/meta-data/instance-id': instanceId,
     '/latest/meta-data/placement/region': TEST_REGION,
     '/latest/meta-data/mac': IMDS_MAC,
@@ -29,5 +32,5 @@ export function fakeImds(instanceId: string): Server & {paths: string[]} {
     if (answer) res.end(answer)
     else res.writeHead(404).end()
   })
-  return Object.assign(server, {paths})
+  return Object.assign(server, {paths, answers})
 }

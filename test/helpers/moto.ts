@@ -1,3 +1,4 @@
+import {existsSync, readFileSync} from 'node:fs'
 import {beforeAll, beforeEach, inject} from 'vitest'
 import {AwsClients} from '../../src/aws/clients.js'
 import {fakePackage} from './fake-package.js'
@@ -28,4 +29,10 @@ export function useMoto(options: {resetEach?: boolean} = {}): {endpoint: string;
   if (options.resetEach) beforeEach(reset)
   else beforeAll(reset)
   return {endpoint, clients: () => new AwsClients({region: TEST_REGION})}
+}
+
+/** The lifecycle actions the emulator saw completed (it keeps no instance waiting, so it writes them down). */
+export function completedLifecycleActions(): {group: string; hook: string; instance: string; result: string}[] {
+  const records = inject('motoRecords')
+  return existsSync(records) ? readFileSync(records, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as {call: string}).filter((r) => r.call === 'CompleteLifecycleAction') as never : []
 }

@@ -1,11 +1,16 @@
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {rmSync} from 'node:fs'
 import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import type {TestProject} from 'vitest/node'
 
 declare module 'vitest' {
   export interface ProvidedContext {
     motoEndpoint: string
+    /** Where the emulator writes what it cannot show through AWS's API (lifecycle actions completed), one JSON line each. */
+    motoRecords: string
   }
 }
 
@@ -47,7 +52,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const stderr: string[] = []
-  const child = spawn('python3', [launcher, '-H', '127.0.0.1', '-p', String(port)], {stdio: ['ignore', 'ignore', 'pipe']})
+  const records = join(tmpdir(), `gwlb-moto-${port}.jsonl`)
+  const child = spawn('python3', [launcher, '-H', '127.0.0.1', '-p', String(port)], {stdio: ['ignore', 'ignore', 'pipe'], env: {...process.env, GWLB_MOTO_RECORDS: records}})
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
   try {
     await waitUntilAnswering(url, child, 30_000)
@@ -56,7 +62,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`${(error as Error).message}\n${stderr.join('').slice(-2000)}`)
   }
   project.provide('motoEndpoint', url)
+  project.provide('motoRecords', records)
   return async () => {
+    rmSync(records, {force: true})
     if (child.exitCode !== null) return
     const exited = new Promise((r) => child.once('exit', r))
     child.kill('SIGTERM')

@@ -1,4 +1,5 @@
-import {CreateLogStreamCommand, GetLogEventsCommand, PutLogEventsCommand, type CloudWatchLogsClient, type InputLogEvent} from '@aws-sdk/client-cloudwatch-logs'
+import type {CloudWatchLogsClient, InputLogEvent} from '@aws-sdk/client-cloudwatch-logs'
+import {CreateLogStreamCommand, GetLogEventsCommand, PutLogEventsCommand} from '../../sdk/cloudwatch-logs.js'
 import {open, stat} from 'node:fs/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {eveTime} from '../../eve.js'

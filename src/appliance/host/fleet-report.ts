@@ -1,4 +1,4 @@
-import {PutObjectCommand} from '@aws-sdk/client-s3'
+import {PutObjectCommand} from '../../sdk/s3.js'
 import {existsSync} from 'node:fs'
 import {readFile, stat} from 'node:fs/promises'
 import {reportKey, type FleetReport} from '../../fleet-report.js'

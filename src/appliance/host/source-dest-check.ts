@@ -1,4 +1,4 @@
-import {DescribeInstanceAttributeCommand, ModifyInstanceAttributeCommand} from '@aws-sdk/client-ec2'
+import {DescribeInstanceAttributeCommand, ModifyInstanceAttributeCommand} from '../../sdk/ec2.js'
 import {AwsClients} from '../../aws/clients.js'
 import {explainAwsError} from '../../aws/errors.js'
 import {instanceIdentity} from './imds.js'

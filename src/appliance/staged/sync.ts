@@ -1,4 +1,4 @@
-import {GetObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {GetObjectCommand, S3Client} from '../../sdk/s3.js'
 import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {UserError} from '../../errors.js'

@@ -1,8 +1,5 @@
-import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand,
-  GetPublicAccessBlockCommand, HeadBucketCommand, ListObjectsV2Command, PutBucketEncryptionCommand, PutBucketOwnershipControlsCommand,
-  PutBucketPolicyCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand, type BucketLocationConstraint,
-} from '@aws-sdk/client-s3'
+import type {BucketLocationConstraint} from '@aws-sdk/client-s3'
+import {CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand, HeadBucketCommand, ListObjectsV2Command, PutBucketEncryptionCommand, PutBucketOwnershipControlsCommand, PutBucketPolicyCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand} from '../../sdk/s3.js'
 import {UserError} from '../../errors.js'
 import type {AwsClients} from '../clients.js'
 import {done, names, type Scope, type Step} from '../step.js'

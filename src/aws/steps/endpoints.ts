@@ -1,9 +1,5 @@
-import {
-  AcceptVpcEndpointConnectionsCommand, CreateVpcEndpointCommand, CreateVpcEndpointServiceConfigurationCommand, DeleteVpcEndpointServiceConfigurationsCommand,
-  DeleteVpcEndpointsCommand, DescribeVpcEndpointConnectionsCommand,
-  DescribeVpcEndpointServiceConfigurationsCommand, DescribeVpcEndpointServicePermissionsCommand, DescribeVpcEndpointsCommand,
-  ModifyVpcEndpointServiceConfigurationCommand, ModifyVpcEndpointServicePermissionsCommand, type VpcEndpoint,
-} from '@aws-sdk/client-ec2'
+import type {VpcEndpoint} from '@aws-sdk/client-ec2'
+import {AcceptVpcEndpointConnectionsCommand, CreateVpcEndpointCommand, CreateVpcEndpointServiceConfigurationCommand, DeleteVpcEndpointServiceConfigurationsCommand, DeleteVpcEndpointsCommand, DescribeVpcEndpointConnectionsCommand, DescribeVpcEndpointServiceConfigurationsCommand, DescribeVpcEndpointServicePermissionsCommand, DescribeVpcEndpointsCommand, ModifyVpcEndpointServiceConfigurationCommand, ModifyVpcEndpointServicePermissionsCommand} from '../../sdk/ec2.js'
 import type {AwsClients} from '../clients.js'
 import {principalArn} from '../spec.js'
 import {done, initCommand, names, plainReport, remember, required, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'

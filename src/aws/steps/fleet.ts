@@ -1,7 +1,6 @@
-import {
-  CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand, UpdateAutoScalingGroupCommand, type AutoScalingGroup, type Instance,
-} from '@aws-sdk/client-auto-scaling'
-import {DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand} from '@aws-sdk/client-ec2'
+import type {AutoScalingGroup, Instance} from '@aws-sdk/client-auto-scaling'
+import {CreateAutoScalingGroupCommand, DeleteAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand, UpdateAutoScalingGroupCommand} from '../../sdk/auto-scaling.js'
+import {DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand} from '../../sdk/ec2.js'
 import {UserError} from '../../errors.js'
 import type {FleetReport} from '../../fleet-report.js'
 import {fleetReports, reportCells, reportProblems} from '../fleet-reports.js'
@@ -10,6 +9,7 @@ import type {DeploymentSpec} from '../spec.js'
 import {differences, done, drift, names, remember, required, unlessNotFound, type Scope, type Step, type StepContext, type StepReport, type StepState} from '../step.js'
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {waitFor} from '../wait.js'
+import {hookSpecifications} from './lifecycle-hooks.js'
 
 /** The deployment's Auto Scaling group (read once per status run: the target group's report wants it too). */
 function findGroup(scope: Scope) {
@@ -106,6 +106,7 @@ export const autoScalingGroup: Step = {
       HealthCheckType: 'ELB',
       // First boot fetches and unpacks Node.js and gwlb (no compiling): well within this before ELB health counts.
       HealthCheckGracePeriod: 300,
+      LifecycleHookSpecificationList: hookSpecifications(name),
       Tags: tags(ctx.spec.name, `gwlb-${ctx.spec.name}-appliance`).map((t) => ({...t, PropagateAtLaunch: true, ResourceId: name, ResourceType: 'auto-scaling-group'})),
     }))
     return done([{type: 'auto-scaling-group', id: name, name, detail: `desired ${ctx.spec.desiredCapacity}`}])

@@ -1,7 +1,4 @@
-import {
-  AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand, DeleteInstanceProfileCommand, DeleteRoleCommand, DeleteRolePolicyCommand,
-  GetInstanceProfileCommand, GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand, PutRolePolicyCommand, RemoveRoleFromInstanceProfileCommand,
-} from '@aws-sdk/client-iam'
+import {AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand, DeleteInstanceProfileCommand, DeleteRoleCommand, DeleteRolePolicyCommand, GetInstanceProfileCommand, GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand, PutRolePolicyCommand, RemoveRoleFromInstanceProfileCommand} from '../../sdk/iam.js'
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {errorCode} from '../wait.js'
 import {REPORTS_PREFIX} from '../../fleet-report.js'
@@ -54,6 +51,12 @@ export function appliancePolicy(ctx: StepContext): string {
       Effect: 'Allow',
       Action: 's3:PutObject',
       Resource: `arn:${partition}:s3:::${names(ctx.spec, region).bucket(account)}/${REPORTS_PREFIX}*`,
+    }, {
+      // gwlb appliance lifecycle: the appliance completes its own launch and terminate hooks, on its own group only.
+      Sid: 'OwnLifecycleHooks',
+      Effect: 'Allow',
+      Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+      Resource: `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${names(ctx.spec, region).autoScalingGroup}`,
     }, ...ctx.spec.ids === 'none' ? [] : [{
       // gwlb appliance ship-alerts: its own stream, and the stream's events to settle a batch cut off by a restart.
       Sid: 'ShipAlerts',

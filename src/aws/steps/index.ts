@@ -5,6 +5,7 @@ import {autoScalingGroup} from './fleet.js'
 import {healthCheck} from './health-check.js'
 import {launchTemplate} from './launch-template.js'
 import {initFiles} from './init-files.js'
+import {lifecycleHooks} from './lifecycle-hooks.js'
 import {logGroup} from './log-group.js'
 import {iamRole, instanceProfile} from './iam.js'
 import {listener, loadBalancer, targetGroup} from './load-balancer.js'
@@ -38,6 +39,7 @@ export const STEPS: Step[] = [
   egressRoutesStep,
   launchTemplate,
   autoScalingGroup,
+  lifecycleHooks,
   scalingPolicy,
   healthCheck,
   transitGatewayApplianceMode,

@@ -1,9 +1,7 @@
-import {
-  CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, DeleteLaunchTemplateCommand, DescribeLaunchTemplatesCommand,
-  DescribeLaunchTemplateVersionsCommand, ModifyLaunchTemplateCommand, type _InstanceType, type LaunchTemplateVersion, type RequestLaunchTemplateData,
-} from '@aws-sdk/client-ec2'
-import {DescribeTargetGroupsCommand} from '@aws-sdk/client-elastic-load-balancing-v2'
-import {GetParameterCommand} from '@aws-sdk/client-ssm'
+import type {_InstanceType, LaunchTemplateVersion, RequestLaunchTemplateData} from '@aws-sdk/client-ec2'
+import {CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, DeleteLaunchTemplateCommand, DescribeLaunchTemplatesCommand, DescribeLaunchTemplateVersionsCommand, ModifyLaunchTemplateCommand} from '../../sdk/ec2.js'
+import {DescribeTargetGroupsCommand} from '../../sdk/elastic-load-balancing-v2.js'
+import {GetParameterCommand} from '../../sdk/ssm.js'
 import {UserError} from '../../errors.js'
 import {regionFacts, type AwsClients} from '../clients.js'
 import {explainAwsError} from '../errors.js'

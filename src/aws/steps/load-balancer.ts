@@ -1,9 +1,5 @@
-import {
-  CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, DeleteListenerCommand, DeleteLoadBalancerCommand, DeleteTargetGroupCommand,
-  DescribeListenerAttributesCommand, DescribeListenersCommand, DescribeLoadBalancerAttributesCommand, DescribeTargetHealthCommand,
-  DescribeLoadBalancersCommand, DescribeTagsCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand,
-  ModifyListenerAttributesCommand, ModifyLoadBalancerAttributesCommand, ModifyTargetGroupAttributesCommand, type TargetGroupAttribute,
-} from '@aws-sdk/client-elastic-load-balancing-v2'
+import type {TargetGroupAttribute} from '@aws-sdk/client-elastic-load-balancing-v2'
+import {CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, DeleteListenerCommand, DeleteLoadBalancerCommand, DeleteTargetGroupCommand, DescribeListenerAttributesCommand, DescribeListenersCommand, DescribeLoadBalancerAttributesCommand, DescribeTargetHealthCommand, DescribeLoadBalancersCommand, DescribeTagsCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, ModifyListenerAttributesCommand, ModifyLoadBalancerAttributesCommand, ModifyTargetGroupAttributesCommand} from '../../sdk/elastic-load-balancing-v2.js'
 import {UserError} from '../../errors.js'
 import type {AwsClients} from '../clients.js'
 import {TARGET_GROUP_HEALTH, type DeploymentSpec} from '../spec.js'
@@ -47,6 +43,8 @@ async function ownerOf(aws: AwsClients, arn: string): Promise<string | undefined
   const {TagDescriptions = []} = await aws.elb.send(new DescribeTagsCommand({ResourceArns: [arn]}))
   return tagValue(TagDescriptions[0]?.Tags, DEPLOYMENT_TAG)
 }
+
+const ownerRemembered = (scope: Scope, arn: string) => remember(scope, `owner ${arn}`, () => ownerOf(scope.aws, arn))
 
 /** A load balancer or target group of that name that is not ours is a clash to report, never to adopt. */
 async function ownedBy(aws: AwsClients, arn: string, spec: DeploymentSpec, what: string): Promise<void> {
@@ -132,8 +130,7 @@ export const targetGroup: Step = {
 
   async owned(scope) {
     const name = names({name: scope.deployment}, scope.region).targetGroup
-    const {TargetGroups = []} = await scope.aws.elb.send(new DescribeTargetGroupsCommand({Names: [name]})).catch(ignoreNotFound(['TargetGroupNotFoundException', 'TargetGroupNotFound']))
-    return ours(scope, TargetGroups.map((g) => ({type: 'target-group', id: g.TargetGroupArn!, name})))
+    return ours(scope, (await targetGroupsNamed(scope)).map((g) => ({type: 'target-group', id: g.TargetGroupArn!, name})))
   },
 
   async remove(scope, owned) {
@@ -143,13 +140,28 @@ export const targetGroup: Step = {
 
 /** Of the resources found by name, those that carry this deployment's tag. */
 async function ours(scope: Scope, found: Resource[]): Promise<Resource[]> {
-  const owners = await Promise.all(found.map((r) => ownerOf(scope.aws, r.id)))
+  const owners = await Promise.all(found.map((r) => ownerRemembered(scope, r.id)))
   return found.filter((_, i) => owners[i] === scope.deployment)
 }
 
 const CROSS_ZONE = 'load_balancing.cross_zone.enabled'
 const crossZonePairs = (attributes: {Key?: string; Value?: string}[], spec: DeploymentSpec): [string, unknown, unknown][] =>
   [['cross-zone', attributes.find((a) => a.Key === CROSS_ZONE)?.Value ?? 'false', String(spec.crossZone)]]
+
+/** The target groups of the deployment's name (its own, or a clash), read once per status run. */
+const targetGroupsNamed = (scope: Scope) => remember(scope, 'target-groups', async () => {
+  const name = names({name: scope.deployment}, scope.region).targetGroup
+  const {TargetGroups = []} = await scope.aws.elb.send(new DescribeTargetGroupsCommand({Names: [name]})).catch(ignoreNotFound(['TargetGroupNotFoundException', 'TargetGroupNotFound']))
+  return TargetGroups
+})
+
+/** The deployment's GWLB and target group as CloudWatch names them (status's traffic), if both are there. */
+export async function fleetMetricsSource(scope: Scope): Promise<{loadBalancerArn: string; azs: string[]; targetGroupArn?: string} | undefined> {
+  const name = names({name: scope.deployment}, scope.region).loadBalancer
+  const [lb, groups] = await Promise.all([remember(scope, `load-balancer:${name}`, () => describeLoadBalancer(scope.aws, name)), targetGroupsNamed(scope)])
+  if (!lb || (await ownerRemembered(scope, lb.LoadBalancerArn!)) !== scope.deployment) return undefined
+  return {loadBalancerArn: lb.LoadBalancerArn!, azs: (lb.AvailabilityZones ?? []).map((z) => z.ZoneName!), targetGroupArn: groups[0]?.TargetGroupArn}
+}
 
 async function describeLoadBalancer(aws: AwsClients, name: string) {
   const {LoadBalancers = []} = await aws.elb.send(new DescribeLoadBalancersCommand({Names: [name]})).catch(ignoreNotFound(['LoadBalancerNotFoundException', 'LoadBalancerNotFound']))

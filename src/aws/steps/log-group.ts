@@ -1,4 +1,5 @@
-import {CreateLogGroupCommand, DeleteLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup} from '@aws-sdk/client-cloudwatch-logs'
+import type {LogGroup} from '@aws-sdk/client-cloudwatch-logs'
+import {CreateLogGroupCommand, DeleteLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand} from '../../sdk/cloudwatch-logs.js'
 import {recentAlerts} from '../alerts.js'
 import {differences, done, drift, plainReport, remember, type Scope, type Step} from '../step.js'
 import {DEPLOYMENT_TAG} from '../tags.js'

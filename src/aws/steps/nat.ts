@@ -1,4 +1,5 @@
-import {AllocateAddressCommand, CreateNatGatewayCommand, DeleteNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysCommand, ReleaseAddressCommand, type Address, type NatGateway} from '@aws-sdk/client-ec2'
+import type {Address, NatGateway} from '@aws-sdk/client-ec2'
+import {AllocateAddressCommand, CreateNatGatewayCommand, DeleteNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysCommand, ReleaseAddressCommand} from '../../sdk/ec2.js'
 import type {AwsClients} from '../clients.js'
 import {done, names, remember, unlessNotFound, type Resource, type Scope, type Step, type StepContext, type StepReport} from '../step.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'

@@ -1,4 +1,5 @@
-import {CreateRouteCommand, CreateTagsCommand, DeleteRouteCommand, DeleteTagsCommand, DescribeRouteTablesCommand, DescribeTagsCommand, ReplaceRouteCommand, type Route} from '@aws-sdk/client-ec2'
+import type {Route} from '@aws-sdk/client-ec2'
+import {CreateRouteCommand, CreateTagsCommand, DeleteRouteCommand, DeleteTagsCommand, DescribeRouteTablesCommand, DescribeTagsCommand, ReplaceRouteCommand} from '../../sdk/ec2.js'
 import {UserError} from '../../errors.js'
 import type {AwsClients} from '../clients.js'
 import {awaitHealthyTargets, gateWords} from '../cutover.js'

@@ -1,4 +1,5 @@
-import {CreateVpcEndpointCommand, DeleteVpcEndpointsCommand, DescribeVpcEndpointsCommand, ModifyVpcEndpointCommand, type VpcEndpoint} from '@aws-sdk/client-ec2'
+import type {VpcEndpoint} from '@aws-sdk/client-ec2'
+import {CreateVpcEndpointCommand, DeleteVpcEndpointsCommand, DescribeVpcEndpointsCommand, ModifyVpcEndpointCommand} from '../../sdk/ec2.js'
 import type {AwsClients} from '../clients.js'
 import {done, names, plainReport, subnetsRemembered, type Step, type StepContext} from '../step.js'
 import {DEPLOYMENT_TAG, tagSpecifications, tagValue} from '../tags.js'

@@ -1,4 +1,5 @@
-import {DeletePolicyCommand, DescribePoliciesCommand, PutScalingPolicyCommand, type ScalingPolicy} from '@aws-sdk/client-auto-scaling'
+import type {ScalingPolicy} from '@aws-sdk/client-auto-scaling'
+import {DeletePolicyCommand, DescribePoliciesCommand, PutScalingPolicyCommand} from '../../sdk/auto-scaling.js'
 import type {DeploymentSpec} from '../spec.js'
 import {parseScaleOn, type ScaleOn} from '../scale-on.js'
 import {differences, done, drift, names, type Scope, type Step} from '../step.js'

@@ -1,6 +1,5 @@
-import {
-  AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand, type IpPermission,
-} from '@aws-sdk/client-ec2'
+import type {IpPermission} from '@aws-sdk/client-ec2'
+import {AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand} from '../../sdk/ec2.js'
 import {done, initCommand, names, plainReport, remember, subnetsRemembered, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
 import {errorCode, retrying} from '../wait.js'
 import {DEPLOYMENT_TAG, deploymentFilter, tagSpecifications, tagValue} from '../tags.js'

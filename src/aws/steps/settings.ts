@@ -1,4 +1,4 @@
-import {DeleteParameterCommand, GetParameterCommand, PutParameterCommand} from '@aws-sdk/client-ssm'
+import {DeleteParameterCommand, GetParameterCommand, PutParameterCommand} from '../../sdk/ssm.js'
 import {refuseFixed, settingChanges} from '../changes.js'
 import type {AwsClients} from '../clients.js'
 import type {DeploymentSpec} from '../spec.js'

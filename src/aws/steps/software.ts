@@ -1,4 +1,4 @@
-import {HeadObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {HeadObjectCommand, PutObjectCommand} from '../../sdk/s3.js'
 import {readFile, rm} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {fileURLToPath} from 'node:url'

@@ -1,4 +1,4 @@
-import {CreateTagsCommand, DeleteTagsCommand, DescribeTransitGatewayVpcAttachmentsCommand, ModifyTransitGatewayVpcAttachmentCommand} from '@aws-sdk/client-ec2'
+import {CreateTagsCommand, DeleteTagsCommand, DescribeTransitGatewayVpcAttachmentsCommand, ModifyTransitGatewayVpcAttachmentCommand} from '../../sdk/ec2.js'
 import {UserError} from '../../errors.js'
 import {explainAwsError} from '../errors.js'
 import {errorCode} from '../wait.js'

@@ -1,0 +1,92 @@
+import {CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, PutLifecycleHookCommand} from '@aws-sdk/client-auto-scaling'
+import {CreateLaunchTemplateCommand} from '@aws-sdk/client-ec2'
+import {existsSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, expect, it} from 'vitest'
+import {hookSpecifications} from '../../src/aws/steps/lifecycle-hooks.js'
+import {ApplianceBed, GWLB_SUBNET, INTERNET_IP, scratchDir} from '../helpers/appliance-bed.js'
+import {gwlbAsync} from '../helpers/cli.js'
+import {fakeImds} from '../helpers/imds.js'
+import {completedLifecycleActions, useMoto} from '../helpers/moto.js'
+import {sh} from '../helpers/netns.js'
+import {icmpEcho} from '../helpers/packets.js'
+import {describeAsRoot} from '../helpers/root.js'
+
+const {clients} = useMoto()
+const GROUP = 'gwlb-hooks'
+// The appliance's report, off loopback on a link of its own to this host (where the lifecycle command runs).
+const HOST_IP = '10.253.0.1'
+const REPORT_IP = '10.253.0.2'
+const ENI = {eni: '2b8ee1d4db0c51c4'}
+
+describeAsRoot('gwlb appliance lifecycle: in service once the data plane is ready, let go once its flows drained', () => {
+  let bed: ApplianceBed
+  let dir: string
+  let imds: ReturnType<typeof fakeImds>
+  let instance: string
+  let lifecycle: ReturnType<typeof gwlbAsync>
+  let output = ''
+  const cleanUp = new AbortController()
+  const completed = (hook: string) => completedLifecycleActions().filter((a) => a.group === GROUP && a.hook === `${GROUP}-${hook}` && a.instance === instance)
+
+  beforeAll(async () => {
+    dir = scratchDir('gwlb-lifecycle-')
+    const aws = clients()
+    await aws.ec2.send(new CreateLaunchTemplateCommand({LaunchTemplateName: GROUP, LaunchTemplateData: {ImageId: 'ami-785db401', InstanceType: 't3.micro'}}))
+    await aws.autoscaling.send(new CreateAutoScalingGroupCommand({AutoScalingGroupName: GROUP, LaunchTemplate: {LaunchTemplateName: GROUP}, MinSize: 1, MaxSize: 1, AvailabilityZones: ['us-east-1a']}))
+    // The hooks gwlb init gives the group (the emulator takes them one by one, not with the group).
+    for (const hook of hookSpecifications(GROUP)) await aws.autoscaling.send(new PutLifecycleHookCommand({AutoScalingGroupName: GROUP, ...hook}))
+    const {AutoScalingGroups = []} = await aws.autoscaling.send(new DescribeAutoScalingGroupsCommand({AutoScalingGroupNames: [GROUP]}))
+    instance = AutoScalingGroups[0]!.Instances![0]!.InstanceId!
+    imds = fakeImds(instance)
+    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve))
+
+    bed = new ApplianceBed()
+    bed.writable = [dir]
+    await bed.setUp()
+    const hostSide = `gwl${process.pid % 1_000_000}`
+    sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'r0', 'netns', bed.appliance.ns])
+    sh('ip', ['address', 'add', `${HOST_IP}/30`, 'dev', hostSide])
+    sh('ip', ['link', 'set', hostSide, 'up'])
+    bed.appliance.run('ip', 'address', 'add', `${REPORT_IP}/30`, 'dev', 'r0')
+    bed.appliance.run('ip', 'link', 'set', 'r0', 'up')
+  })
+
+  afterAll(async () => {
+    cleanUp.abort()
+    await bed?.cleanup()
+    imds?.close()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('completes the launch hook only once the data plane says ready, not while it is starting', async () => {
+    lifecycle = gwlbAsync(['appliance', 'lifecycle', '--group', GROUP, '--metrics', `http://${REPORT_IP}:9641`, '--poll-interval', '100', '--drain-seconds', '20',
+      '--on-terminate', `touch ${join(dir, 'data-plane-stopped')}`], {AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${(imds.address() as {port: number}).port}`},
+    {onOutput: (o) => (output = o), kill: cleanUp.signal})
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(completed('launch')).toEqual([])
+    await bed.start('--metrics-listen', `${REPORT_IP}:9641`, '--allowed-sources', `${GWLB_SUBNET},${HOST_IP}/32`, '--flow-timeout', '2')
+    await expect.poll(() => completed('launch'), {timeout: 10_000, interval: 100}).toEqual([expect.objectContaining({result: 'CONTINUE'})])
+    expect(output).toMatch(new RegExp(`${GROUP}-launch: completed \\(CONTINUE\\)`))
+  })
+
+  it('once the group means it to go, waits while flows are live, then stops the data plane and completes the terminate hook', async () => {
+    const ping = (seq: number) => bed.send(ENI, icmpEcho({src: '10.200.0.5', dst: INTERNET_IP}, 91, seq))
+    ping(0)
+    await expect.poll(async () => (await fetch(`http://${REPORT_IP}:9641/json`).then((r) => r.json() as Promise<{flows: number}>)).flows).toBe(1)
+    imds.answers['/latest/meta-data/autoscaling/target-lifecycle-state'] = 'Terminated'
+    // The flow keeps going for 2 s more: the instance is not let go under it.
+    for (let seq = 1; seq <= 10; seq++) {
+      ping(seq)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(output).toMatch(/leaving: waiting up to 20 s for the last flows\n$/)
+    expect(completed('terminate')).toEqual([])
+    expect(existsSync(join(dir, 'data-plane-stopped'))).toBe(false)
+    // Quiet, its flow is forgotten after --flow-timeout (2 s); then the appliance goes.
+    await expect.poll(() => completed('terminate'), {timeout: 15_000, interval: 100}).toEqual([expect.objectContaining({result: 'CONTINUE'})])
+    expect(existsSync(join(dir, 'data-plane-stopped'))).toBe(true)
+    expect((await lifecycle).status).toBe(0)
+    expect(output).toMatch(/leaving: waiting up to 20 s for the last flows\ndrained in \d+\.\d s\n.*-terminate: completed \(CONTINUE\)\ni-\w+ let go/)
+  })
+})
