@@ -58,6 +58,19 @@ export interface Host {
  * A small network of namespaces for one test file: hosts, veth links with addresses, routes and sysctls,
  * processes inside them, and a cleanup that always runs (after the tests, on failure, on Ctrl-C).
  */
+/**
+ * A veth pair from this host (the test's own namespace) into `inside`: `hostAddr` here on an interface named for
+ * this process and `tag`, `insideName` with `insideAddr` there. It goes with the namespace.
+ */
+export function linkToThisHost(inside: Host, tag: string, hostAddr: string, insideName: string, insideAddr: string): void {
+  const hostSide = `${tag}${process.pid % 1_000_000}`
+  sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', insideName, 'netns', inside.ns])
+  sh('ip', ['address', 'add', hostAddr, 'dev', hostSide])
+  sh('ip', ['link', 'set', hostSide, 'up'])
+  inside.run('ip', 'address', 'add', insideAddr, 'dev', insideName)
+  inside.run('ip', 'link', 'set', insideName, 'up')
+}
+
 export class Lab {
   private readonly namespaces: string[] = []
   private readonly children = new Set<ChildProcess>()

@@ -10,7 +10,7 @@ import {afterAll, beforeAll, expect, it} from 'vitest'
 import {gwlbAsync} from '../helpers/cli.js'
 import {fakeImds} from '../helpers/imds.js'
 import {useMoto} from '../helpers/moto.js'
-import {sh, Lab, type Host} from '../helpers/netns.js'
+import {Lab, linkToThisHost, type Host} from '../helpers/netns.js'
 import {initFlags, makeNetwork} from '../helpers/network-fixture.js'
 import {describeAsRoot} from '../helpers/root.js'
 
@@ -49,12 +49,7 @@ describeAsRoot('an appliance boots from what gwlb init staged', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gwlb-first-boot-'))
     boot = lab.host('boot')
-    const hostSide = `gwb${process.pid % 1_000_000}`
-    sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', boot.ns])
-    sh('ip', ['address', 'add', `${HOST_IP}/24`, 'dev', hostSide])
-    sh('ip', ['link', 'set', hostSide, 'up'])
-    boot.run('ip', 'address', 'add', `${BOOT_IP}/24`, 'dev', 'eth0')
-    boot.run('ip', 'link', 'set', 'eth0', 'up')
+    linkToThisHost(boot, 'gwb', `${HOST_IP}/24`, 'eth0', `${BOOT_IP}/24`)
     const moto = new URL(endpoint)
     relay = createServer((socket) => socket.pipe(connect(Number(moto.port), moto.hostname)).pipe(socket).on('error', () => socket.destroy()))
     relayUrl = await listen(relay)

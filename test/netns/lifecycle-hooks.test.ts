@@ -8,7 +8,7 @@ import {ApplianceBed, GWLB_SUBNET, INTERNET_IP, scratchDir} from '../helpers/app
 import {gwlbAsync} from '../helpers/cli.js'
 import {fakeImds} from '../helpers/imds.js'
 import {completedLifecycleActions, useMoto} from '../helpers/moto.js'
-import {sh} from '../helpers/netns.js'
+import {linkToThisHost} from '../helpers/netns.js'
 import {icmpEcho} from '../helpers/packets.js'
 import {describeAsRoot} from '../helpers/root.js'
 
@@ -44,12 +44,7 @@ describeAsRoot('gwlb appliance lifecycle: in service once the data plane is read
     bed = new ApplianceBed()
     bed.writable = [dir]
     await bed.setUp()
-    const hostSide = `gwl${process.pid % 1_000_000}`
-    sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'r0', 'netns', bed.appliance.ns])
-    sh('ip', ['address', 'add', `${HOST_IP}/30`, 'dev', hostSide])
-    sh('ip', ['link', 'set', hostSide, 'up'])
-    bed.appliance.run('ip', 'address', 'add', `${REPORT_IP}/30`, 'dev', 'r0')
-    bed.appliance.run('ip', 'link', 'set', 'r0', 'up')
+    linkToThisHost(bed.appliance, 'gwl', `${HOST_IP}/30`, 'r0', `${REPORT_IP}/30`)
   })
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import {gwlb, gwlbJson} from '../helpers/cli.js'
 import {ApplianceBed, METRICS, scratchDir} from '../helpers/appliance-bed.js'
 import {fakeImds} from '../helpers/imds.js'
 import {useMoto} from '../helpers/moto.js'
-import {sh} from '../helpers/netns.js'
+import {linkToThisHost} from '../helpers/netns.js'
 import {describeAsRoot} from '../helpers/root.js'
 
 const {clients, endpoint} = useMoto()
@@ -42,12 +42,7 @@ describeAsRoot('gwlb appliance policy-sync: the fleet\'s policy, fetched, checke
   const report = async () => JSON.parse((await bed.localPeer.http(`http://${METRICS}/json`)).body!) as {policy?: {sha256: string; rules: {name: string}[]}}
 
   beforeAll(async () => {
-    const hostSide = `gwp${process.pid % 1_000_000}`
-    sh('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 's3', 'netns', bed.appliance.ns])
-    sh('ip', ['address', 'add', `${HOST_IP}/24`, 'dev', hostSide])
-    sh('ip', ['link', 'set', hostSide, 'up'])
-    bed.appliance.run('ip', 'address', 'add', `${APPLIANCE_SIDE}/24`, 'dev', 's3')
-    bed.appliance.run('ip', 'link', 'set', 's3', 'up')
+    linkToThisHost(bed.appliance, 'gwp', `${HOST_IP}/24`, 's3', `${APPLIANCE_SIDE}/24`)
     const moto = new URL(endpoint)
     relay = createServer((socket) => socket.pipe(connect(Number(moto.port), moto.hostname)).pipe(socket).on('error', () => socket.destroy()))
     await new Promise<void>((resolve) => relay.listen(0, HOST_IP, resolve))
