@@ -21,6 +21,8 @@ export interface FleetReport {
   engine?: {state: 'running' | 'stopped' | 'not installed'; rulesLoaded?: number; rules?: string}
   /** The alert shipper: events shipped since it began, bytes of eve.json not shipped yet. */
   alerts?: {shipped: number; backlogBytes: number; at?: string}
+  /** GENEVE packets a second since its last report, as published for the group's scaling. */
+  packetsPerSecond?: number
 }
 
 export const reportKey = (instanceId: string) => `${REPORTS_PREFIX}${instanceId}.json`

@@ -95,7 +95,7 @@ export const SETTINGS: Setting[] = [
   {key: 'instanceType', flag: 'instance-type', type: 'text', label: 'instance type', change: 'rolling', default: DEFAULTS.instanceType, description: 'appliance instance type'},
   {key: 'minSize', flag: 'min-size', type: 'integer', label: 'min size', change: 'in-place', default: DEFAULTS.minSize, min: 0, description: 'Auto Scaling minimum'},
   {key: 'maxSize', flag: 'max-size', type: 'integer', label: 'max size', change: 'in-place', default: DEFAULTS.maxSize, min: 1, description: 'Auto Scaling maximum'},
-  {key: 'scaleOn', flag: 'scale-on', type: 'text', label: 'scaling', change: 'in-place', default: DEFAULTS.scaleOn, description: 'target tracking between --min-size and --max-size: cpu:PCT, network:MBPS (received per appliance), or none (stay at --desired-capacity)'},
+  {key: 'scaleOn', flag: 'scale-on', type: 'text', label: 'scaling', change: 'in-place', default: DEFAULTS.scaleOn, description: 'target tracking between --min-size and --max-size: cpu:PCT, network:MBPS or packets:PPS (received per appliance; packets: as the appliances count them), or none (stay at --desired-capacity)'},
   {key: 'desiredCapacity', flag: 'desired-capacity', type: 'integer', label: 'desired capacity', change: 'in-place', default: DEFAULTS.desiredCapacity, min: 0, description: 'appliances to run'},
   {key: 'healthPort', flag: 'health-port', type: 'integer', label: 'health port', change: 'rolling', default: DEFAULTS.healthPort, min: 1, max: 65535, appliance: 'health-port', description: 'appliance health-check port'},
   {key: 'healthProtocol', flag: 'health-protocol', type: 'choice', label: 'health check protocol', change: 'in-place', default: DEFAULTS.healthProtocol, choices: ['HTTP', 'TCP'], description: 'health check protocol'},

@@ -48,7 +48,7 @@ export interface DeploymentSpec {
   tcpIdleTimeout: number
   /** Which TCP flows the GWLB resets: those that go idle, whose target turns unhealthy, or is deregistered. */
   tcpReset: TcpReset[]
-  /** Target tracking: `cpu:PCT`, `network:MBPS` (per appliance), or none (the group stays at its desired capacity). */
+  /** Target tracking: `cpu:PCT`, `network:MBPS`, `packets:PPS` (per appliance), or none (the group stays at its desired capacity). */
   scaleOn: string
 }
 
@@ -123,7 +123,7 @@ export function validateSpec(spec: DeploymentSpec): void {
   if (targetResets.length && spec.stickiness !== '5-tuple')
     fail(`--tcp-reset ${targetResets.join(',')} needs 5-tuple stickiness (got ${spec.stickiness})`, 'use --stickiness 5-tuple, or --tcp-reset idle')
   const scaleOn = parseScaleOn(spec.scaleOn)
-  if (!scaleOn) fail(`--scale-on ${spec.scaleOn} is not a target`, 'give cpu:PCT (1-100), network:MBPS (per appliance), or none')
+  if (!scaleOn) fail(`--scale-on ${spec.scaleOn} is not a target`, 'give cpu:PCT (1-100), network:MBPS or packets:PPS (per appliance), or none')
   // Scale-in stops at the minimum: an AZ whose routes go to its endpoint keeps an appliance.
   if (scaleOn !== 'none' && spec.minSize < spec.applianceSubnets.length)
     fail(`--min-size ${spec.minSize} would let scale-in leave an AZ without an appliance (${spec.applianceSubnets.length} AZs)`, `give --min-size ${spec.applianceSubnets.length} or more with --scale-on`)

@@ -68,7 +68,7 @@ const UNAME: Record<Architecture, string> = {amd64: 'x86_64', arm64: 'aarch64'}
 export function renderUserData(spec: DeploymentSpec, source: BootSource, appliance: ApplianceFlags): string {
   const s3 = `--bucket ${shellQuote(source.bucket)} --region ${source.region} --dns-suffix ${source.dnsSuffix}${endpointFlag(source)}`
   const policySync = `gwlb appliance policy-sync ${pointerFlags('policy', source)} --file ${POLICY_FILE}`
-  const report = `gwlb appliance report --bucket ${shellQuote(source.bucket)} --region ${source.region}${endpointFlag(source)}${spec.ids === 'none' ? '' : ` --engine-socket ${SURICATA_SOCKET}`}`
+  const report = `gwlb appliance report --bucket ${shellQuote(source.bucket)} --region ${source.region}${endpointFlag(source)} --scaling-group ${names(spec, source.region).autoScalingGroup}${spec.ids === 'none' ? '' : ` --engine-socket ${SURICATA_SOCKET}`}`
   return `#!/bin/bash
 # gwlb appliance bootstrap: deployment ${spec.name}, gwlb ${source.gwlb.version} (sha256 ${source.gwlb.sha256}), Node.js ${source.node.version}
 ${SETTINGS_LINE}${JSON.stringify(carriedSettings(spec))}

@@ -1,4 +1,4 @@
 import type * as Sdk from '@aws-sdk/client-cloudwatch'
 import {sdkRequire} from './require.js'
 
-export const {GetMetricDataCommand} = sdkRequire('@aws-sdk/client-cloudwatch') as typeof Sdk
+export const {CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand} = sdkRequire('@aws-sdk/client-cloudwatch') as typeof Sdk

@@ -100,7 +100,7 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
     }
   })
 
-  it('lets appliances change only the source/destination check of instances of this deployment, read only what init staged, write only their reports, and complete their own group\'s hooks', async () => {
+  it('lets appliances change only the source/destination check of instances of this deployment, read only what init staged, write only their reports and scaling metric, and complete their own group\'s hooks', async () => {
     const {PolicyDocument} = await aws.iam.send(new GetRolePolicyCommand({RoleName: 'gwlb-egress-us-east-1', PolicyName: 'gwlb-source-dest-check'}))
     const policy = JSON.parse(decodeURIComponent(PolicyDocument!)) as {Statement: {Action: string[] | string; Resource: string; Condition?: unknown}[]}
     const ownInstances = {Effect: 'Allow', Resource: 'arn:aws:ec2:us-east-1:123456789012:instance/*'}
@@ -115,6 +115,8 @@ describe('gwlb init --yes (flags only), against the AWS emulator', () => {
       // gwlb appliance lifecycle: in service when ready, out when drained, on its own group only.
       {Sid: 'OwnLifecycleHooks', Effect: 'Allow', Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
         Resource: 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/gwlb-egress'},
+      // Its packets a second for the group's scaling: CloudWatch's PutMetricData has only the namespace to narrow it.
+      {Sid: 'ScalingMetric', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: {StringEquals: {'cloudwatch:namespace': 'gwlb'}}},
     ])
     const {InstanceProfile} = await aws.iam.send(new GetInstanceProfileCommand({InstanceProfileName: 'gwlb-egress-us-east-1'}))
     expect(InstanceProfile?.Roles?.map((r) => r.RoleName)).toEqual(['gwlb-egress-us-east-1'])

@@ -2,6 +2,7 @@ import {AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRol
 import {DEPLOYMENT_TAG, tags, tagValue} from '../tags.js'
 import {errorCode} from '../wait.js'
 import {REPORTS_PREFIX} from '../../fleet-report.js'
+import {SCALING_METRIC} from '../../scaling-metric.js'
 import {alertsGroup} from './log-group.js'
 import {APPLIANCE_PREFIX} from './software.js'
 import {done, names, required, unlessNotFound, type Scope, type Step, type StepContext} from '../step.js'
@@ -57,6 +58,13 @@ export function appliancePolicy(ctx: StepContext): string {
       Effect: 'Allow',
       Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
       Resource: `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${names(ctx.spec, region).autoScalingGroup}`,
+    }, {
+      // gwlb appliance report: its packets a second, the group's scaling metric (PutMetricData has no resource but its namespace).
+      Sid: 'ScalingMetric',
+      Effect: 'Allow',
+      Action: 'cloudwatch:PutMetricData',
+      Resource: '*',
+      Condition: {StringEquals: {'cloudwatch:namespace': SCALING_METRIC.Namespace}},
     }, ...ctx.spec.ids === 'none' ? [] : [{
       // gwlb appliance ship-alerts: its own stream, and the stream's events to settle a batch cut off by a restart.
       Sid: 'ShipAlerts',

@@ -1,23 +1,32 @@
-import type {ScalingPolicy} from '@aws-sdk/client-auto-scaling'
+import type {ScalingPolicy, TargetTrackingConfiguration} from '@aws-sdk/client-auto-scaling'
 import {DeletePolicyCommand, DescribePoliciesCommand, PutScalingPolicyCommand} from '../../sdk/auto-scaling.js'
+import {SCALING_METRIC, scalingDimensions} from '../../scaling-metric.js'
 import type {DeploymentSpec} from '../spec.js'
 import {parseScaleOn, type ScaleOn} from '../scale-on.js'
 import {differences, done, drift, names, type Scope, type Step} from '../step.js'
 
 /**
- * The fleet follows its traffic: a target-tracking policy on the Auto Scaling group, on the appliances' CPU or
- * the bytes they receive (EC2's NetworkIn per appliance, per 5-minute period of basic monitoring). `--scale-on
+ * The fleet follows its traffic: a target-tracking policy on the Auto Scaling group, on the appliances' CPU, the
+ * bytes they receive (EC2's NetworkIn per appliance, per 5-minute period of basic monitoring), or the packets a
+ * second they count themselves (src/scaling-metric.ts). `--scale-on
  * none` (the default) leaves the group at its desired capacity, and a policy made before is removed.
  */
 const POLICY_TYPE = {cpu: 'ASGAverageCPUUtilization', network: 'ASGAverageNetworkIn'} as const
 const PERIOD_SECONDS = 300
 
-/** The policy's target in its metric's unit: percent, or bytes a period for Mbit/s. */
-const targetValue = (s: Exclude<ScaleOn, 'none'>) => (s.metric === 'cpu' ? s.target : (s.target * 1e6 / 8) * PERIOD_SECONDS)
+/** The policy's target in its metric's unit: percent, bytes a period for Mbit/s, or packets a second. */
+const targetValue = (s: Exclude<ScaleOn, 'none'>) => (s.metric === 'network' ? (s.target * 1e6 / 8) * PERIOD_SECONDS : s.target)
 
-/** A policy as words for the plan and drift: "cpu:60", "network:500", none. */
+/** What the policy tracks: one of AWS's group metrics, or the appliances' own packets per second. */
+function metricOf(s: Exclude<ScaleOn, 'none'>, group: string): TargetTrackingConfiguration {
+  if (s.metric !== 'packets') return {PredefinedMetricSpecification: {PredefinedMetricType: POLICY_TYPE[s.metric]}, TargetValue: targetValue(s)}
+  return {CustomizedMetricSpecification: {...SCALING_METRIC, Dimensions: scalingDimensions(group), Statistic: 'Average'}, TargetValue: targetValue(s)}
+}
+
+/** A policy as words for the plan and drift: "cpu:60", "network:500", "packets:50000", none. */
 function words(policy: ScalingPolicy | undefined): string {
   const config = policy?.TargetTrackingConfiguration
+  if (config?.CustomizedMetricSpecification?.MetricName === SCALING_METRIC.MetricName) return `packets:${config.TargetValue}`
   const type = config?.PredefinedMetricSpecification?.PredefinedMetricType
   if (!config || !type) return 'none'
   if (type === POLICY_TYPE.cpu) return `cpu:${config.TargetValue}`
@@ -60,7 +69,7 @@ export const scalingPolicy: Step = {
     }
     await ctx.aws.autoscaling.send(new PutScalingPolicyCommand({
       AutoScalingGroupName: group, PolicyName, PolicyType: 'TargetTrackingScaling',
-      TargetTrackingConfiguration: {PredefinedMetricSpecification: {PredefinedMetricType: POLICY_TYPE[scaleOn.metric]}, TargetValue: targetValue(scaleOn)},
+      TargetTrackingConfiguration: metricOf(scaleOn, group),
     }))
     return done([resourceOf((await thePolicy(scopeOfSpec(ctx.spec, ctx.aws, ctx.topology.region)))!)])
   },

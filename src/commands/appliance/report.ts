@@ -17,13 +17,16 @@ export default class ApplianceReport extends BaseCommand<typeof ApplianceReport>
     rules: Flags.string({description: 'the operator\'s rules file (gwlb rules push)', default: '/etc/gwlb/ids.rules'}),
     'shipper-state': Flags.string({description: 'gwlb appliance ship-alerts\' --state', default: '/var/lib/gwlb/eve-shipper.json'}),
     eve: Flags.string({description: 'Suricata\'s eve.json', default: ENGINE_EVE}),
+    'scaling-group': Flags.string({description: 'publish its GENEVE packets a second for this Auto Scaling group\'s target tracking (CloudWatch gwlb/PacketsPerSecond)'}),
+    'scaling-state': Flags.string({description: 'where the last packet count is kept between reports', default: '/var/lib/gwlb/report-packets.json'}),
   }
 
   async run(): Promise<FleetReport> {
     const f = this.flags
     const engine = f['engine-socket'] ? {socket: f['engine-socket'], rules: f.rules, shipperState: f['shipper-state'], eve: f.eve} : undefined
-    const report = await publishReport({bucket: f.bucket, region: f.region, endpoint: f.endpoint, metrics: f.metrics, engine})
-    if (!this.jsonEnabled()) this.log(`reported ${report.instanceId}: data plane ${report.dataPlane?.status ?? 'not answering'}${report.engine ? `, engine ${report.engine.state}` : ''}`)
+    const scalingMetric = f['scaling-group'] ? {group: f['scaling-group'], state: f['scaling-state']} : undefined
+    const report = await publishReport({bucket: f.bucket, region: f.region, endpoint: f.endpoint, metrics: f.metrics, engine, scalingMetric})
+    if (!this.jsonEnabled()) this.log(`reported ${report.instanceId}: data plane ${report.dataPlane?.status ?? 'not answering'}${report.engine ? `, engine ${report.engine.state}` : ''}${report.packetsPerSecond === undefined ? '' : `, ${report.packetsPerSecond} packets/s`}`)
     return report
   }
 }
