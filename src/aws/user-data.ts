@@ -147,13 +147,22 @@ Description=gwlb: this appliance's lifecycle hooks (in service when ready, out a
 After=gwlb-appliance.service
 
 [Service]
-ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance lifecycle --group ${names(spec, source.region).autoScalingGroup} --on-terminate 'systemctl stop gwlb-appliance.service'${endpointEnvironment(source)}
+ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance lifecycle --group ${names(spec, source.region).autoScalingGroup} --on-terminate '${onTerminate(spec, source)}'${endpointEnvironment(source)}
 Restart=on-failure
 RestartSec=5
 
 [Install]
 WantedBy=multi-user.target
 GWLB_UNIT`
+
+/** What an appliance does once drained, before it is let go: stop its data plane (the on-destroy hooks run), and with an engine ship its last alerts (a minute at most). */
+const onTerminate = (spec: DeploymentSpec, source: BootSource) => spec.ids === 'none'
+  ? 'systemctl stop gwlb-appliance.service'
+  : `systemctl stop gwlb-appliance.service gwlb-suricata.service gwlb-alerts.service; timeout 60 ${shipAlerts(spec, source)} --drain`
+
+/** The alert shipper's command line, as gwlb-alerts.service runs it. */
+const shipAlerts = (spec: DeploymentSpec, source: BootSource) =>
+  `/usr/local/bin/node /usr/local/bin/gwlb appliance ship-alerts --log-group ${alertsGroup(spec.name)} --events ${['alert', ...spec.idsEvents].join(',')} --region ${source.region}`
 
 /** The engine's units that run from boot on: ET Open's daily timer only where the fleet fetches it. */
 const engineUnits = (spec: DeploymentSpec) =>
@@ -226,7 +235,7 @@ Description=gwlb: Suricata's alerts to CloudWatch Logs ${alertsGroup(spec.name)}
 After=gwlb-suricata.service
 
 [Service]
-ExecStart=/usr/local/bin/node /usr/local/bin/gwlb appliance ship-alerts --log-group ${alertsGroup(spec.name)} --events ${['alert', ...spec.idsEvents].join(',')} --region ${source.region}${endpointEnvironment(source)}
+ExecStart=${shipAlerts(spec, source)}${endpointEnvironment(source)}
 Restart=always
 RestartSec=5
 

@@ -70,6 +70,13 @@ describe('gwlb appliance ship-alerts: an appliance\'s eve.json in its CloudWatch
     expect(readFileSync(eve, 'utf8').split('\n').filter(Boolean)).toHaveLength(10_000)
   })
 
+  it('--drain ships what the file has and stops by itself: an appliance\'s last alerts, before it is let go', async () => {
+    writeFileSync(eve, eveAlerts(300))
+    expect(await startShipper(GROUP, ['--drain']).exited()).toBe(0)
+    await expectEachLineOnce(eve)
+    expect(position()).toMatchObject({offset: statSync(eve).size, shipped: 300})
+  })
+
   it('a batch that arrived just before kill -9 could record it is not sent again', async () => {
     writeFileSync(eve, eveAlerts(100))
     const first = startShipper()

@@ -69,6 +69,8 @@ describe('gwlb init --ids suricata: an IDS/IPS fleet, its alerts in CloudWatch L
     expect(written(script, '/etc/systemd/system/gwlb-suricata.service')).toMatch(/^ExecStart=\/usr\/bin\/suricata -c \/etc\/suricata\/suricata\.yaml --include \/etc\/gwlb\/suricata\.yaml -k none .*\$\(seq 0 \$\(\(queues - 1\)\)/m)
     // Alerts, and the event types asked for (--ids-events flow,tls), logged and shipped: nothing else fills the disk.
     expect(written(script, '/etc/systemd/system/gwlb-alerts.service')).toMatch(/^ExecStart=\/usr\/local\/bin\/node \/usr\/local\/bin\/gwlb appliance ship-alerts --log-group \/gwlb\/egress\/eve --events alert,flow,tls --region us-east-1$/m)
+    // Let go once drained: the data plane stopped, then the engine's last alerts shipped (a minute at most).
+    expect(written(script, '/etc/systemd/system/gwlb-lifecycle.service')).toMatch(/^ExecStart=\/usr\/local\/bin\/node \/usr\/local\/bin\/gwlb appliance lifecycle --group gwlb-egress --on-terminate 'systemctl stop gwlb-appliance\.service gwlb-suricata\.service gwlb-alerts\.service; timeout 60 \/usr\/local\/bin\/node \/usr\/local\/bin\/gwlb appliance ship-alerts --log-group \/gwlb\/egress\/eve --events alert,flow,tls --region us-east-1 --drain'$/m)
     expect(written(script, '/etc/gwlb/suricata.yaml')).toMatch(/^default-log-dir: \/var\/log\/gwlb-ids\noutputs:\n {2}- eve-log:\n(.*\n)* {6}types:\n {8}- alert\n {8}- flow\n {8}- tls$/m)
     expect(script).toMatch(/^\[ -z "\$engine" \] \|\| systemctl enable --now gwlb-suricata\.service gwlb-alerts\.service gwlb-rules\.timer gwlb-ids-logs\.timer gwlb-suricata-update\.timer$/m)
     // The operator's rules (gwlb rules push): in place before the engine starts, then synced every 30 s.

@@ -9,6 +9,7 @@ export function startShipper(o: {group: string; stream: string; eve: string; sta
   const ended = new Promise<number | null>((resolve) => child.once('exit', resolve))
   return {
     said: () => said,
+    exited: () => ended,
     kill: async (signal: NodeJS.Signals) => (child.kill(signal), ended),
   }
 }

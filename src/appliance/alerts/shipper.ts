@@ -25,6 +25,8 @@ export interface ShipperOptions {
   signal: AbortSignal
   /** How long to wait for new lines once everything was shipped (ms). */
   idleMs?: number
+  /** Once everything there is was shipped, stop (an appliance's last alerts, before it is let go). */
+  drain?: boolean
   say?: (line: string) => void
 }
 
@@ -128,13 +130,14 @@ export class AlertShipper {
     this.wanted = new Set(o.events)
   }
 
-  /** Ships until the signal; each failure is said and retried with backoff, the position kept. */
+  /** Ships until the signal (or, draining, until all there is was shipped); each failure is said and retried with backoff, the position kept. */
   async run(): Promise<void> {
     this.position = (await readJson<ShipperPosition>(this.o.state)) ?? this.position
     await this.untilDone(() => this.createStream())
     if (this.position.sending) await this.untilDone(() => this.settleSending())
     while (!this.o.signal.aborted) {
       const more = await this.untilDone(() => this.shipOnce())
+      if (!more && this.o.drain) return
       if (!more) await sleep(this.o.idleMs ?? 1000, undefined, {signal: this.o.signal}).catch(() => undefined)
     }
   }

@@ -9,7 +9,7 @@ import {errorCode} from '../wait.js'
  *   is not within the timeout (a first boot that failed) is abandoned, and the group launches another.
  * - terminate: AWS first deregisters the instance from the GWLB and waits the deregistration delay; then the
  *   appliance waits for its last flows (bounded), stops its data plane (the operator's on-destroy hooks run),
- *   ships its last alerts and lets it go. An instance refresh goes through the same hooks.
+ *   with an engine ships its last alerts, and lets it go. An instance refresh goes through the same hooks.
  */
 const HOOKS = {
   // A first boot that installs Suricata from its PPA takes minutes; one that has not made it in 15 has failed.

@@ -16,6 +16,7 @@ export default class ApplianceShipAlerts extends BaseCommand<typeof ApplianceShi
     region: Flags.string({description: 'the group\'s region (default: this instance\'s)'}),
     file: Flags.string({description: 'Suricata\'s eve.json', default: ENGINE_EVE}),
     state: Flags.string({description: 'where the position in the file is kept', default: '/var/lib/gwlb/eve-shipper.json'}),
+    drain: Flags.boolean({description: 'ship what is in the file and stop (an appliance\'s last alerts, before it is let go)'}),
     events: Flags.string({description: 'the eve event types to ship (comma-separated): alert, drop, anomaly, flow, dns, tls, http…', default: 'alert'}),
   }
 
@@ -27,7 +28,7 @@ export default class ApplianceShipAlerts extends BaseCommand<typeof ApplianceShi
     const aws = new AwsClients({region: f.region ?? identity!.region})
     const stream = f.stream ?? identity!.instanceId
     this.logToStderr(`shipping ${f.file} to ${f['log-group']}/${stream}`)
-    await new AlertShipper({file: f.file, state: f.state, events: f.events.split(',').map((e) => e.trim()).filter(Boolean), group: f['log-group'], stream, logs: aws.logs, signal: stop.signal, say: (line) => this.logToStderr(line)}).run()
+    await new AlertShipper({file: f.file, state: f.state, events: f.events.split(',').map((e) => e.trim()).filter(Boolean), group: f['log-group'], stream, logs: aws.logs, signal: stop.signal, drain: f.drain, say: (line) => this.logToStderr(line)}).run()
     aws.destroy()
   }
 }
