@@ -5,8 +5,9 @@
 //   data plane:   the network-namespace tests (mostly waiting on packets and timers), then the data-path suite
 //                 again with --datapath bpf on every appliance.
 // Each lane has its own vitest process and so its own moto server; namespaces are named by process, so the
-// lanes never meet. `--node-lines`: what differs by Node.js version (the native module, worker threads, the
-// SDK's HTTP, oclif, the lab's processes), on each line given (e.g. 22,24), two at once.
+// lanes never meet. What differs by Node.js version (the native module, worker threads, the SDK's HTTP, oclif,
+// the lab's processes) runs on each line given (e.g. 22,24), at once: `--node-lines=` after the data plane lane,
+// `--only-node-lines=` alone.
 // Prints each lane's output as it ends, the 15 slowest tests, and one "tests: N passed, N failed" line.
 import {spawn} from 'node:child_process'
 import {createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
@@ -50,11 +51,11 @@ function run(label, files, {env = {}, node = [process.execPath]} = {}) {
   }))
 }
 
-/** Several lanes at once; each lane's runs one after another. */
+/** Several lanes at once; each lane's steps one after another, a step being one run or a list of runs at once. */
 async function lanes(...list) {
   const statuses = await Promise.all(list.map(async (lane) => {
     const out = []
-    for (const step of lane) out.push(await run(...step))
+    for (const step of lane) out.push(...(await Promise.all((typeof step[0] === 'string' ? [step] : step).map((r) => run(...r)))))
     return out
   }))
   return statuses.flat()
@@ -85,11 +86,17 @@ function summary() {
   console.log(`tests: ${passed} passed, ${failed.length} failed, ${skipped} skipped (of which the node lines' run-once tests: ${tests.filter((t) => t.lane.startsWith('node-') && t.status === 'skipped').length})`)
 }
 
-const nodeLines = process.argv.find((a) => a.startsWith('--node-lines='))?.split('=')[1]?.split(',').filter(Boolean)
+const linesOf = (flag) => process.argv.find((a) => a.startsWith(`${flag}=`))?.split('=')[1]?.split(',').filter(Boolean)
+const perLine = ['test/unit', 'test/cli.test.ts', 'test/aws/init.test.ts', 'test/netns/gwlb-lab.test.ts']
+/** The runs of what differs by Node.js line, one per line given. */
+const nodeLineRuns = (lines) => lines.map((line) => [`node ${line}`, perLine, {node: ['npx', '-y', '-p', `node@${line}`, '--', 'node'], env: {GWLB_TEST_NODE_LINE: line}}])
+const onlyLines = linesOf('--only-node-lines')
+// --node-lines (CI): the lines too, at once, in the data plane lane once its own runs are done (it ends minutes
+// before the provisioning lane, which is the longer one).
+const alsoLines = linesOf('--node-lines') ?? []
 let statuses
-if (nodeLines) {
-  const perLine = ['test/unit', 'test/cli.test.ts', 'test/aws/init.test.ts', 'test/netns/gwlb-lab.test.ts']
-  statuses = await lanes(...nodeLines.map((line) => [[`node ${line}`, perLine, {node: ['npx', '-y', '-p', `node@${line}`, '--', 'node'], env: {GWLB_TEST_NODE_LINE: line}}]]))
+if (onlyLines) {
+  statuses = await lanes(...nodeLineRuns(onlyLines).map((r) => [r]))
 } else {
   // The data plane lane runs the bpf suite after its own, so these namespace files (~2 min, none bpf-only) run in
   // the provisioning lane instead: both lanes then end within a minute of each other.
@@ -97,7 +104,7 @@ if (nodeLines) {
   const netns = readdirSync(join(root, 'test', 'netns')).filter((f) => f.endsWith('.test.ts')).map((f) => `test/netns/${f}`)
   statuses = await lanes(
     [['provisioning', ['test/unit', 'test/aws', 'test/cli.test.ts', 'test/appliance-install.test.ts', ...balanced]]],
-    [['data plane', netns.filter((f) => !balanced.includes(f))], ['data plane, --datapath bpf', dataPathSuite(), {env: {GWLB_TEST_DATAPATH: 'bpf'}}]],
+    [['data plane', netns.filter((f) => !balanced.includes(f))], ['data plane, --datapath bpf', dataPathSuite(), {env: {GWLB_TEST_DATAPATH: 'bpf'}}], ...(alsoLines.length ? [nodeLineRuns(alsoLines)] : [])],
   )
 }
 summary()
