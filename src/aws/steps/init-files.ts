@@ -5,7 +5,7 @@ import {checkedRules} from '../rules-staging.js'
 import type {DeploymentSpec} from '../spec.js'
 import type {Checked, StagedKind} from '../staged-file.js'
 import {deploymentBucket, stagedVersion, stageVersion} from '../staged-versions.js'
-import {done, type Resource, type Step, type StepContext} from '../step.js'
+import {done, scopeOf, type Resource, type Step, type StepContext} from '../step.js'
 import {APPLIANCE_PREFIX} from './software.js'
 
 /** The files init was given to stage (`--policy`, `--ids-rules`), checked before anything changes. */
@@ -22,7 +22,6 @@ export async function checkInitFiles(spec: DeploymentSpec, given: {policy?: stri
 
 const WHAT: Record<StagedKind, string> = {policy: 'egress policy', ids: 'IDS rules'}
 const resource = (file: Checked<object>): Resource => ({type: 's3-object', id: `${APPLIANCE_PREFIX}${file.kind}/current.json`, name: `${WHAT[file.kind]} ${file.file}`, detail: shortVersion(file.sha256)})
-const scopeOf = (ctx: StepContext) => ({aws: ctx.aws, deployment: ctx.spec.name, region: ctx.topology.region})
 
 /** Which of the files the fleet's pointers do not name yet (all of them while there is no bucket). */
 async function unstaged(ctx: StepContext): Promise<InitFiles> {

@@ -1,6 +1,6 @@
 import type {LifecycleHook, LifecycleHookSpecification} from '@aws-sdk/client-auto-scaling'
 import {DeleteLifecycleHookCommand, DescribeLifecycleHooksCommand, PutLifecycleHookCommand} from '../../sdk/auto-scaling.js'
-import {differences, done, names, type Scope, type Step} from '../step.js'
+import {differences, done, names, scopeOf, type Scope, type Step} from '../step.js'
 import {errorCode} from '../wait.js'
 
 /**
@@ -56,18 +56,18 @@ export const lifecycleHooks: Step = {
   expected: () => ROLES.length,
 
   async find(ctx) {
-    const scope = {aws: ctx.aws, deployment: ctx.spec.name, region: ctx.topology.region}
+    const scope = scopeOf(ctx)
     const found = ctx.states.get('auto-scaling-group')?.resources.length ? await hooksOf(scope) : []
     const group = groupOf(scope)
     return {resources: found.map(resource), missing: unlike(group, found).map((role) => `${hookName(group, role)}: ${words(HOOKS[role])}`)}
   },
 
-  async create(ctx, found) {
-    const scope = {aws: ctx.aws, deployment: ctx.spec.name, region: ctx.topology.region}
+  async create(ctx) {
+    const scope = scopeOf(ctx)
     const group = groupOf(scope)
     for (const role of unlike(group, await hooksOf(scope)))
       await ctx.aws.autoscaling.send(new PutLifecycleHookCommand({AutoScalingGroupName: group, LifecycleHookName: hookName(group, role), ...HOOKS[role]}))
-    return done(found.resources.length === ROLES.length ? found.resources : (await hooksOf(scope)).map(resource))
+    return done((await hooksOf(scope)).map(resource))
   },
 
   async owned(scope) {
