@@ -24,8 +24,12 @@ export interface ReportOptions {
   scalingMetric?: {group: string; state: string}
 }
 
+/** The data plane's own report (its --metrics-listen, /json); undefined if it does not answer. */
+export const dataPlaneReport = (url: string) =>
+  fetch(`${url}/json`, {signal: AbortSignal.timeout(2000)}).then((r) => r.json() as Promise<HealthReport>, () => undefined)
+
 async function dataPlane(url: string): Promise<Pick<FleetReport, 'dataPlane' | 'policy' | 'inspection'>> {
-  const health = await fetch(`${url}/json`, {signal: AbortSignal.timeout(2000)}).then((r) => r.json() as Promise<HealthReport>, () => undefined)
+  const health = await dataPlaneReport(url)
   if (!health) return {}
   return {
     dataPlane: {status: health.status, datapath: health.datapath, tunnels: health.tunnels.length, flows: health.flows, packetsIn: health.traffic.packetsIn + health.kernelTraffic.packetsIn},

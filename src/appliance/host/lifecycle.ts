@@ -1,7 +1,7 @@
 import type {AutoScalingClient} from '@aws-sdk/client-auto-scaling'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {CompleteLifecycleActionCommand} from '../../sdk/auto-scaling.js'
-import type {HealthReport} from '../health/report.js'
+import {dataPlaneReport} from './fleet-report.js'
 
 /** `gwlb appliance lifecycle`: this instance's part in its group's two lifecycle hooks (src/aws/steps/lifecycle-hooks.ts). */
 export interface LifecycleOptions {
@@ -22,9 +22,6 @@ export interface LifecycleOptions {
   signal: AbortSignal
   say: (line: string) => void
 }
-
-const report = (metrics: string) =>
-  fetch(`${metrics}/json`, {signal: AbortSignal.timeout(2000)}).then((r) => r.json() as Promise<HealthReport>, () => undefined)
 
 /** Polls until `done` says so; false if stopped first. */
 async function until(o: LifecycleOptions, done: () => Promise<boolean>, deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
@@ -53,13 +50,13 @@ async function complete(o: LifecycleOptions, hook: string): Promise<void> {
  * flows up to drainSeconds, runs onTerminate, and completes the terminate hook. Stopped (SIGTERM) before: false.
  */
 export async function runLifecycle(o: LifecycleOptions): Promise<boolean> {
-  if (!(await until(o, async () => (await report(o.metrics))?.status === 'ready'))) return false
+  if (!(await until(o, async () => (await dataPlaneReport(o.metrics))?.status === 'ready'))) return false
   await complete(o, o.launchHook)
   if (!(await until(o, () => o.targetState().then((s) => s === 'Terminated', () => false)))) return false
   o.say(`leaving: waiting up to ${o.drainSeconds} s for the last flows`)
   const started = Date.now()
-  const drained = await until(o, async () => ((await report(o.metrics))?.flows ?? 0) === 0, started + o.drainSeconds * 1000)
-  o.say(drained ? `drained in ${((Date.now() - started) / 1000).toFixed(1)} s` : `${(await report(o.metrics))?.flows} flows left after ${o.drainSeconds} s: going anyway`)
+  const drained = await until(o, async () => ((await dataPlaneReport(o.metrics))?.flows ?? 0) === 0, started + o.drainSeconds * 1000)
+  o.say(drained ? `drained in ${((Date.now() - started) / 1000).toFixed(1)} s` : `${(await dataPlaneReport(o.metrics))?.flows} flows left after ${o.drainSeconds} s: going anyway`)
   await o.onTerminate()
   await complete(o, o.terminateHook)
   return true
